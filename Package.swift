@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "livegate",
+    products: [
+        .executable(name: "livegate", targets: ["livegate"]),
+    ],
+    targets: [
+        // Linux headers Glibc does not export: epoll, eventfd, timerfd, accept4, sched_getaffinity.
+        .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
+        // OpenSSL 3 from Debian's libssl-dev: SHA-1 for the handshake, later TLS and HMAC.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // Pure value types: buffers, errors, base64. No syscalls.
+        .target(name: "LiveGateCore"),
+        // The only module that calls the kernel: sockets, epoll, event loops, timers.
+        .target(name: "LiveGatePOSIX", dependencies: ["CLinux", "LiveGateCore"]),
+        // HTTP/1.1 request-head parser with limits, and small responses. No syscalls.
+        .target(name: "LiveGateHTTP", dependencies: ["LiveGateCore"]),
+        // RFC 6455: handshake, frame parser and encoder, UTF-8 validation, close codes. No syscalls.
+        .target(name: "LiveGateWebSocket", dependencies: ["LiveGateCore", "LiveGateHTTP", "COpenSSL"]),
+        // The stock core: ledger, commands, journal, snapshot, recovery.
+        .target(name: "LiveGateStock", dependencies: ["LiveGateCore"]),
+        // The gateway: config, routes, connections, server.
+        .target(
+            name: "LiveGate",
+            dependencies: ["LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateWebSocket", "LiveGateStock"]
+        ),
+        .executableTarget(name: "livegate", dependencies: ["LiveGate"]),
+
+        .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore"]),
+        .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP"]),
+        .testTarget(name: "LiveGateWebSocketTests", dependencies: ["LiveGateWebSocket"]),
+        .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock"]),
+        .testTarget(
+            name: "LiveGateTests",
+            dependencies: ["LiveGate", "LiveGatePOSIX", "LiveGateWebSocket"]
+        ),
+    ]
+)
+
+for target in package.targets where target.type != .system {
+    guard target.name != "CLinux" else { continue }
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}
