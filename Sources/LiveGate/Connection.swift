@@ -1,0 +1,426 @@
+import Glibc
+import LiveGateCore
+import LiveGateHTTP
+import LiveGatePOSIX
+import LiveGateWebSocket
+
+/// One client connection, from its first HTTP byte to its last WebSocket frame, owned by
+/// one event loop for its whole life.
+///
+/// It speaks HTTP/1.1 with keep-alive until a request upgrades it, then RFC 6455. Every
+/// close goes the same way: the last bytes (an HTTP error or a close frame) are flushed,
+/// the sending side is shut down, and input is drained until the peer closes or the close
+/// deadline passes, so the peer never gets a reset instead of our last words.
+final class Connection: EventHandler {
+    enum Phase {
+        /// Reading HTTP request heads (and bodies).
+        case http
+        /// An open WebSocket.
+        case webSocket
+        /// We sent a close frame and wait for the peer's.
+        case closing
+        /// Our side is shut down; reading until the peer closes.
+        case draining
+        /// The descriptor is closed.
+        case closed
+    }
+
+    let fd: CInt
+    private unowned let loop: EventLoop
+    private unowned let context: LoopContext
+    private var registration: EventRegistration?
+    private(set) var phase = Phase.http
+    /// Position in the loop context's connection list (for O(1) removal).
+    var listIndex = -1
+
+    private var headParser: HTTPHeadParser
+    private var pendingHead: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var bodyRemaining = 0
+    private var closeAfterResponse = false
+
+    private var frameParser: WebSocketFrameParser?
+    private var session: (any WebSocketSession)?
+    private var outbound = OutboundQueue()
+    private var isWatchingWritable = false
+    private var isReadPaused = false
+
+    /// Monotonic ms after which the current phase times out (0: none).
+    private var deadline: UInt64
+    private var lastReadAt: UInt64
+    private var pingSentAt: UInt64 = 0
+    private var shutdownAfterFlush = false
+    private var isPeerFinished = false
+
+    init(fd: CInt, loop: EventLoop, context: LoopContext, now: UInt64) {
+        self.fd = fd
+        self.loop = loop
+        self.context = context
+        headParser = HTTPHeadParser(
+            maxHeadBytes: context.settings.maxHeadBytes, maxBodyBytes: context.settings.maxBodyBytes)
+        deadline = now + context.settings.handshakeTimeoutMs
+        lastReadAt = now
+    }
+
+    deinit {
+        assert(phase == .closed, "leak of open Connection fd \(fd)")
+    }
+
+    /// Registers with the loop. Returns `false` (and closes) when that fails.
+    func start() -> Bool {
+        do {
+            registration = try loop.register(fd: fd, events: Epoll.readable | Epoll.peerHangup, handler: self)
+            return true
+        } catch {
+            Log.warning("cannot register connection fd \(fd): \(error)")
+            phase = .closed
+            Posix.close(fd: fd)
+            return false
+        }
+    }
+
+    // MARK: Events
+
+    func handleEvent(_ events: UInt32) {
+        if events & Epoll.writable != 0 {
+            flush()
+        }
+        if phase != .closed && !isReadPaused && !isPeerFinished && events & (Epoll.readable | Epoll.hangup) != 0 {
+            readAvailable()
+        }
+        if phase != .closed && !outbound.isEmpty {
+            flush()
+        }
+    }
+
+    private func readAvailable() {
+        let buffer = loop.readBuffer
+        // A few reads per wake-up at most, so one busy peer cannot starve the others.
+        for _ in 0..<4 {
+            let result: IOResult<Int>
+            do {
+                result = try Posix.read(fd: fd, into: buffer)
+            } catch {
+                terminate(reason: "read: \(error.errno)")
+                return
+            }
+            switch result {
+            case .wouldBlock:
+                return
+            case .processed(0):
+                peerClosedStream()
+                return
+            case .processed(let count):
+                lastReadAt = context.now
+                pingSentAt = 0
+                process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
+                if phase == .closed || isReadPaused || count < buffer.count { return }
+            }
+        }
+    }
+
+    private func process(_ input: UnsafeMutableRawBufferPointer) {
+        var input = input
+        while !input.isEmpty {
+            switch phase {
+            case .http:
+                input = processHTTP(input)
+            case .webSocket, .closing:
+                processFrames(input)
+                return
+            case .draining, .closed:
+                return
+            }
+        }
+    }
+
+    // MARK: HTTP
+
+    /// Consumes head and body bytes; returns what belongs to the next request or to WebSocket.
+    private func processHTTP(_ input: UnsafeMutableRawBufferPointer) -> UnsafeMutableRawBufferPointer {
+        var input = input
+        if pendingHead == nil {
+            do {
+                guard let (head, used) = try headParser.feed(UnsafeRawBufferPointer(input)) else {
+                    return UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
+                }
+                input = UnsafeMutableRawBufferPointer(rebasing: input[used...])
+                pendingHead = head
+                bodyRemaining = head.contentLength
+                body.removeAll(keepingCapacity: false)
+                if bodyRemaining > 0 { body.reserveCapacity(bodyRemaining) }
+            } catch {
+                Log.info("fd \(fd): HTTP \(error.status.code): \(error.reason)")
+                respondAndClose(.text(error.status, error.reason))
+                return UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
+            }
+        }
+        if bodyRemaining > 0 {
+            let take = min(bodyRemaining, input.count)
+            body.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[0..<take]))
+            bodyRemaining -= take
+            input = UnsafeMutableRawBufferPointer(rebasing: input[take...])
+            if bodyRemaining > 0 { return input }
+        }
+        guard let head = pendingHead else { return input }
+        pendingHead = nil
+        handleRequest(head)
+        if phase == .webSocket {
+            return input  // the rest is WebSocket frames; the caller parses them
+        }
+        return phase == .http ? input : UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
+    }
+
+    private func handleRequest(_ head: HTTPRequestHead) {
+        let keepAlive = head.isKeepAlive && !context.isShuttingDown
+        switch context.router.route(head, body: body) {
+        case .respond(let response):
+            Log.debug("fd \(fd): \(head.method) \(Log.redactingTokens(head.target)) -> \(response.status.code)")
+            let bytes = response.encoded(keepAlive: keepAlive, includeBody: head.method != "HEAD")
+            if keepAlive {
+                send(SharedBytes(bytes))
+                deadline = context.now + context.settings.handshakeTimeoutMs
+            } else {
+                send(SharedBytes(bytes))
+                beginLingeringClose()
+            }
+        case .upgrade(let endpoint):
+            do {
+                let response = try WebSocketHandshake.validate(head)
+                send(SharedBytes(response.encoded(keepAlive: true)))
+                phase = .webSocket
+                frameParser = WebSocketFrameParser(maxMessageBytes: endpoint.maxMessageBytes)
+                session = endpoint.makeSession(head)
+                deadline = 0
+                context.didUpgrade()
+                Log.debug("fd \(fd): WebSocket open on \(endpoint.path)")
+            } catch {
+                Log.info("fd \(fd): upgrade refused on \(head.path): \(error.response.status.code)")
+                respondAndClose(error.response)
+            }
+        }
+        body.removeAll(keepingCapacity: false)
+    }
+
+    private func respondAndClose(_ response: HTTPResponse) {
+        send(SharedBytes(response.encoded(keepAlive: false)))
+        beginLingeringClose()
+    }
+
+    // MARK: WebSocket
+
+    private func processFrames(_ input: UnsafeMutableRawBufferPointer) {
+        guard var parser = frameParser else { return }
+        frameParser = nil  // the parser is held locally while it runs (exclusive access)
+        defer { if phase == .webSocket || phase == .closing { frameParser = parser } }
+        do {
+            try parser.parse(input) { event in
+                self.handle(event)
+            }
+        } catch {
+            failWebSocket(code: error.closeCode, reason: error.reason)
+        }
+    }
+
+    private func handle(_ event: WebSocketEvent) {
+        switch event {
+        case .message(let opcode, let payload):
+            guard phase == .webSocket else { return }  // after our close, data is discarded
+            session?.connection(self, didReceive: opcode, payload: payload)
+        case .ping(let payload):
+            guard phase == .webSocket else { return }
+            send(WebSocketFrameEncoder.makeSharedFrame(opcode: .pong, payload: payload))
+        case .pong:
+            break
+        case .close(let code, let reason):
+            if phase == .webSocket {
+                // Echo the peer's code (RFC 6455 §5.5.1); an empty close is answered empty.
+                let payload = code.map { WebSocketFrameEncoder.closePayload(code: $0, reason: "") } ?? []
+                Log.debug("fd \(fd): peer closed with \(code.map(String.init) ?? "no code") \(reason)")
+                sendFrame(.close, payload)
+            }
+            endSession()
+            beginLingeringClose()
+        }
+    }
+
+    /// Sends a close frame for a protocol violation and ends the connection.
+    private func failWebSocket(code: UInt16, reason: String) {
+        Log.info("fd \(fd): closing with \(code): \(reason)")
+        sendFrame(.close, WebSocketFrameEncoder.closePayload(code: code, reason: reason))
+        endSession()
+        beginLingeringClose()
+    }
+
+    /// Starts the closing handshake from our side (shutdown, idle timeout, policy); the
+    /// peer's close frame, or the close deadline, finishes it.
+    func close(code: UInt16, reason: String) {
+        switch phase {
+        case .webSocket:
+            sendFrame(.close, WebSocketFrameEncoder.closePayload(code: code, reason: reason))
+            endSession()
+            phase = .closing
+            deadline = context.now + context.settings.closeTimeoutMs
+            flush()
+        case .http:
+            if !headParser.isInProgress && pendingHead == nil && outbound.isEmpty {
+                terminate(reason: nil)
+            } else {
+                closeAfterResponse = true
+                beginLingeringClose()
+            }
+        case .closing, .draining, .closed:
+            break
+        }
+    }
+
+    private func sendFrame(_ opcode: WebSocketOpcode, _ payload: [UInt8]) {
+        payload.withUnsafeBytes { send(WebSocketFrameEncoder.makeSharedFrame(opcode: opcode, payload: $0)) }
+    }
+
+    private func endSession() {
+        if let session {
+            self.session = nil
+            session.connectionDidClose(self)
+        }
+    }
+
+    /// Queues bytes for the peer; they are written at the end of the current event, or now
+    /// when called from outside an event.
+    func send(_ bytes: SharedBytes) {
+        guard phase == .http || phase == .webSocket || phase == .closing else { return }
+        outbound.append(bytes)
+        if outbound.byteCount > context.settings.outboundHighWaterBytes && !isReadPaused {
+            // The peer reads slower than it sends: stop reading until it catches up.
+            isReadPaused = true
+            updateInterest()
+        }
+    }
+
+    // MARK: Writing and closing
+
+    /// Writes what is queued; arms `EPOLLOUT` only when the socket is full.
+    func flush() {
+        guard phase != .closed else { return }
+        do {
+            let done = try outbound.flush(fd: fd)
+            if done {
+                if isPeerFinished {
+                    terminate(reason: nil)
+                    return
+                }
+                if shutdownAfterFlush {
+                    shutdownAfterFlush = false
+                    Posix.shutdown(fd: fd, how: CInt(SHUT_WR))
+                }
+            }
+            let shouldResume = isReadPaused && outbound.byteCount <= context.settings.outboundHighWaterBytes / 2
+            if shouldResume { isReadPaused = false }
+            if done == isWatchingWritable || shouldResume { updateInterest() }
+        } catch {
+            terminate(reason: "write: \(error.errno)")
+        }
+    }
+
+    private func updateInterest() {
+        guard let registration, phase != .closed else { return }
+        isWatchingWritable = !outbound.isEmpty
+        var events: UInt32 = 0
+        if !isReadPaused && !isPeerFinished { events |= Epoll.readable | Epoll.peerHangup }
+        if isWatchingWritable { events |= Epoll.writable }
+        loop.modify(registration, events: events)
+    }
+
+    /// Flush what is queued, then shut down our sending side and read until the peer
+    /// closes (or the close deadline), so our last bytes are not lost to a reset.
+    private func beginLingeringClose() {
+        guard phase != .draining && phase != .closed else { return }
+        phase = .draining
+        frameParser = nil
+        deadline = context.now + context.settings.closeTimeoutMs
+        if isReadPaused {
+            isReadPaused = false
+            updateInterest()
+        }
+        if outbound.isEmpty {
+            Posix.shutdown(fd: fd, how: CInt(SHUT_WR))
+        } else {
+            shutdownAfterFlush = true
+        }
+    }
+
+    /// The peer sent FIN. What is queued (a response to a request sent just before a
+    /// half-close, say) is still written; then the descriptor is closed.
+    private func peerClosedStream() {
+        switch phase {
+        case .http where headParser.isInProgress || pendingHead != nil:
+            Log.debug("fd \(fd): peer closed in the middle of a request")
+        case .webSocket:
+            Log.debug("fd \(fd): peer closed TCP without a close frame")
+            endSession()
+        default:
+            break
+        }
+        isPeerFinished = true
+        if outbound.isEmpty {
+            terminate(reason: nil)
+        } else {
+            updateInterest()
+            flush()
+        }
+    }
+
+    /// Closes the descriptor now.
+    func terminate(reason: String?) {
+        guard phase != .closed else { return }
+        if let reason { Log.debug("fd \(fd): dropped: \(reason)") }
+        endSession()
+        phase = .closed
+        outbound.removeAll()
+        frameParser = nil
+        if let registration {
+            loop.deregister(registration)
+            self.registration = nil
+        }
+        Posix.close(fd: fd)
+        context.remove(self)
+    }
+
+    // MARK: Timers
+
+    /// Called on every loop tick.
+    func tick(now: UInt64) {
+        switch phase {
+        case .http:
+            if now >= deadline {
+                if headParser.isInProgress || pendingHead != nil {
+                    Log.info("fd \(fd): request head or body not complete within the deadline; dropped")
+                    respondAndClose(.text(.requestTimeout, "request not complete within the deadline"))
+                } else {
+                    terminate(reason: "idle HTTP connection")
+                }
+            }
+        case .webSocket:
+            let idle = context.settings.idlePingMs
+            guard idle > 0 else { return }
+            if pingSentAt == 0 {
+                if now - lastReadAt >= idle {
+                    pingSentAt = now
+                    sendFrame(.ping, [])
+                    flush()
+                }
+            } else if now - pingSentAt >= idle {
+                close(code: WebSocketCloseCode.goingAway, reason: "idle timeout: no answer to ping")
+            }
+        case .closing, .draining:
+            if now >= deadline { terminate(reason: "close deadline passed") }
+        case .closed:
+            break
+        }
+    }
+}
+
+extension Epoll {
+    /// Peer closed its sending side.
+    static let peerHangup: UInt32 = Epoll.hangup
+}

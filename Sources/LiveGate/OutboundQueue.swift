@@ -1,0 +1,84 @@
+import Glibc
+import LiveGateCore
+import LiveGatePOSIX
+
+/// The bytes waiting to be written to one connection: shared frames and owned responses,
+/// flushed with one `writev` per turn for as many as fit.
+///
+/// Loop-confined, like the connection that owns it.
+struct OutboundQueue {
+    private var chunks: [SharedBytes] = []
+    private var head = 0
+    /// Bytes of `chunks[head]` already written.
+    private var headOffset = 0
+    /// Bytes queued and not yet written.
+    private(set) var byteCount = 0
+
+    var isEmpty: Bool { byteCount == 0 }
+
+    mutating func append(_ bytes: SharedBytes) {
+        guard bytes.count > 0 else { return }
+        chunks.append(bytes)
+        byteCount += bytes.count
+    }
+
+    /// Writes as much as the socket takes.
+    ///
+    /// - Returns: `true` when everything was written, `false` when the socket is full.
+    /// - Throws: `IOError` when the peer is gone.
+    mutating func flush(fd: CInt) throws(IOError) -> Bool {
+        let maxVectors = 64
+        return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: maxVectors) { vectors throws(IOError) -> Bool in
+            while byteCount > 0 {
+                var count = 0
+                var index = head
+                while index < chunks.count && count < maxVectors {
+                    let chunk = chunks[index]
+                    let skip = index == head ? headOffset : 0
+                    vectors[count] = iovec(
+                        iov_base: UnsafeMutableRawPointer(mutating: chunk.base + skip), iov_len: chunk.count - skip)
+                    count += 1
+                    index += 1
+                }
+                switch try Posix.writev(fd: fd, iovecs: vectors.baseAddress!, count: count) {
+                case .wouldBlock:
+                    return false
+                case .processed(let written):
+                    consume(written)
+                }
+            }
+            return true
+        }
+    }
+
+    private mutating func consume(_ written: Int) {
+        var left = written
+        byteCount -= written
+        while left > 0 {
+            let available = chunks[head].count - headOffset
+            if left >= available {
+                left -= available
+                head += 1
+                headOffset = 0
+            } else {
+                headOffset += left
+                left = 0
+            }
+        }
+        if head == chunks.count {
+            chunks.removeAll(keepingCapacity: chunks.count <= 16)
+            head = 0
+        } else if head > 32 && head * 2 > chunks.count {
+            chunks.removeFirst(head)
+            head = 0
+        }
+    }
+
+    /// Drops everything queued.
+    mutating func removeAll() {
+        chunks.removeAll()
+        head = 0
+        headOffset = 0
+        byteCount = 0
+    }
+}

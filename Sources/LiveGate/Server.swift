@@ -1,0 +1,103 @@
+import Dispatch
+import Foundation
+import LiveGateCore
+import LiveGateHTTP
+import LiveGatePOSIX
+import Synchronization
+
+/// The gateway process's network side: event loops, listeners and routes.
+///
+/// `start()` binds one `SO_REUSEPORT` listener per loop and starts the loop threads;
+/// `shutdown()` stops accepting, closes WebSockets with 1001 and waits (bounded) for
+/// the close handshakes.
+public final class Server: Sendable {
+    /// The configuration it was started with.
+    public let configuration: Configuration
+    private let group: EventLoopGroup
+    private let stats = ServerStats()
+    private let router: Router
+    private let boundPort = Atomic<Int>(0)
+
+    /// Creates a server (no socket yet).
+    public init(configuration: Configuration) throws {
+        self.configuration = configuration
+        group = try EventLoopGroup(count: configuration.effectiveIOThreads)
+        var router = Router()
+        if configuration.echo {
+            router.webSocketEndpoints["/echo"] = WebSocketEndpoint(
+                path: "/echo", maxMessageBytes: configuration.echoMaxMessageBytes,
+                makeSession: { _ in EchoSession() })
+        }
+        self.router = router
+    }
+
+    /// The port bound (after `start()`), useful with port 0.
+    public var port: Int { boundPort.load(ordering: .acquiring) }
+
+    /// The number of event loops.
+    public var loopCount: Int { group.loops.count }
+
+    /// Open connections right now.
+    public var openConnections: Int { stats.openConnections.load(ordering: .relaxed) }
+
+    /// Binds the listeners and starts the loops.
+    ///
+    /// - Throws: the first bind or listen error (e.g. the port is in use).
+    public func start() throws {
+        let settings = ConnectionSettings(
+            maxHeadBytes: configuration.maxHeadBytes,
+            maxBodyBytes: configuration.maxBodyBytes,
+            handshakeTimeoutMs: UInt64(configuration.handshakeTimeoutSeconds * 1000),
+            idlePingMs: UInt64(configuration.idlePingSeconds * 1000),
+            closeTimeoutMs: UInt64(configuration.closeTimeoutSeconds * 1000),
+            outboundHighWaterBytes: configuration.outboundHighWaterBytes)
+        var port = configuration.port
+        // Listeners are created here, before the loop threads run, and only touched on
+        // their loop afterwards.
+        for loop in group.loops {
+            let context = LoopContext(loop: loop, router: router, settings: settings, stats: stats)
+            let listener = try Listener(host: configuration.host, port: port, loop: loop) { [unowned context] fd in
+                context.accept(fd: fd)
+            }
+            port = listener.port
+            context.addListener(listener)
+            loop.attachment = context
+        }
+        boundPort.store(port, ordering: .releasing)
+        group.start()
+    }
+
+    /// Stops accepting, closes every WebSocket with 1001 Going Away and every idle HTTP
+    /// connection, waits up to the grace period for close handshakes, then drops the rest
+    /// and stops the loops.
+    public func shutdown() {
+        for loop in group.loops {
+            loop.execute { [self] in
+                context(for: loop)?.beginShutdown()
+            }
+        }
+        let deadline = Posix.monotonicMilliseconds() + UInt64(configuration.shutdownGraceSeconds * 1000)
+        while openConnections > 0 && Posix.monotonicMilliseconds() < deadline {
+            usleep(10_000)
+        }
+        let remaining = openConnections
+        if remaining > 0 {
+            Log.warning("shutdown: dropping \(remaining) connection(s) that did not finish closing")
+            let done = DispatchGroup()
+            for loop in group.loops {
+                done.enter()
+                loop.execute { [self] in
+                    context(for: loop)?.terminateAll()
+                    done.leave()
+                }
+            }
+            _ = done.wait(timeout: .now() + 2)
+        }
+        group.stopAndWait()
+    }
+
+    /// The gateway state of `loop`; call on that loop's thread.
+    private func context(for loop: EventLoop) -> LoopContext? {
+        loop.attachment as? LoopContext
+    }
+}
