@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock"]),
         .testTarget(
             name: "LiveGateTests",
-            dependencies: ["LiveGate", "LiveGatePOSIX", "LiveGateWebSocket"]
+            dependencies: ["LiveGate", "LiveGateCore", "LiveGatePOSIX", "LiveGateWebSocket"]
         ),
     ]
 )

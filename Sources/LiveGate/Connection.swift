@@ -346,6 +346,7 @@ final class Connection: EventHandler {
             Posix.shutdown(fd: fd, how: CInt(SHUT_WR))
         } else {
             shutdownAfterFlush = true
+            flush()
         }
     }
 
