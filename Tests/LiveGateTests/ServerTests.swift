@@ -125,6 +125,30 @@ struct ServerTests {
         }
     }
 
+    @Test func idleConnectionIsPingedThenClosed() throws {
+        try withServer({ $0.idlePingSeconds = 0.3 }) { server in
+            let client = try TestClient(port: server.port)
+            #expect(client.upgrade() == 101)
+            let ping = try #require(client.readFrame())
+            #expect(ping.opcode == 0x9)
+            // No answer at all: the server gives up with 1001.
+            let close = try #require(client.readFrame())
+            #expect(close.opcode == 0x8)
+            #expect(closeCode(close.payload) == 1001)
+
+            // A peer that answers stays open.
+            let lively = try TestClient(port: server.port)
+            #expect(lively.upgrade() == 101)
+            for _ in 0..<3 {
+                let ping = try #require(lively.readFrame())
+                #expect(ping.opcode == 0x9)
+                lively.sendFrame(.pong, ping.payload)
+            }
+            lively.sendFrame(.text, Array("still here".utf8))
+            #expect(lively.readFrame()?.payload == Array("still here".utf8))
+        }
+    }
+
     @Test func protocolErrorsCloseWithTheirCode() throws {
         try withServer({ $0.echoMaxMessageBytes = 1000 }) { server in
             let unmasked = try TestClient(port: server.port)
