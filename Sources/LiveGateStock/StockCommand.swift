@@ -70,7 +70,7 @@ public struct OrderEvent: Sendable, Hashable {
 ///
 /// | command | result |
 /// | --- | --- |
-/// | `createSku` | `ok`; `skuExists` if the id is taken (nothing changes); `invalidQuantity` if onHand < 0 |
+/// | `createSku` | `ok`; `skuExists` if the id is taken (nothing changes); `invalidQuantity` if onHand < 0; `invalidPolicy` as for `setPolicy` |
 /// | `restock` | `ok` (onHand += quantity); `invalidQuantity` unless quantity ≥ 1 |
 /// | `adjust` | `ok` (onHand := count); `belowCommitted` if count < reserved + held + sold |
 /// | `hold` | `ok` (held += quantity); `insufficient` if sellable < quantity |

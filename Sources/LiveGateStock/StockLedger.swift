@@ -284,7 +284,7 @@ public struct StockLedger {
     mutating func apply(_ record: CommandRecord) -> (StockOutcome, Bool) {
         precondition(record.rev == rev &+ 1, "record rev \(record.rev) does not follow \(rev)")
         rev = record.rev
-        if record.time > time { advance(to: record.time) }
+        advance(to: record.time)
         let result: (StockOutcome, Bool)
         switch record.tag {
         case .placed, .paid, .cancelled:
@@ -407,6 +407,7 @@ public struct StockLedger {
             guard skuIndex[record.text] == nil else { return .skuExists }
             guard record.quantity >= 0, record.quantity <= Int64(1) << 50 else { return .invalidQuantity }
             let policy = record.policy ?? SkuPolicy()
+            guard policy.reservationTimeout > 0, policy.reservationTimeout < retention else { return .invalidPolicy }
             let index = skus.count
             skus.append(Sku(id: record.text, onHand: record.quantity, policy: policy, initial: record.quantity))
             isChanged.append(false)
@@ -443,7 +444,8 @@ public struct StockLedger {
             let policy = record.policy ?? SkuPolicy()
             guard policy.reservationTimeout > 0, policy.reservationTimeout < retention else { return .invalidPolicy }
             skus[index].policy = policy
-            nextExpiryAt = Int64.min
+            // The new timeout applies at once to the reservations already held.
+            expireReservations()
         default:
             return .ok
         }
@@ -453,12 +455,18 @@ public struct StockLedger {
 
     // MARK: Time
 
-    /// Moves core time forward to `newTime`: expires due reservations, then forgets orders older than
-    /// the retention.
+    /// Sets core time to `newTime` (never less than it was): expires due reservations, then forgets
+    /// orders older than the retention.
+    @inline(__always)
     mutating func advance(to newTime: Int64) {
         time = newTime
         if newTime >= nextExpiryAt { expireReservations() }
-        while let oldest = remembered.first, oldest.placedAt <= newTime &- retention {
+        if let oldest = remembered.first, oldest.placedAt <= newTime &- retention { forgetOldOrders() }
+    }
+
+    /// Forgets the orders whose first event is older than the retention.
+    private mutating func forgetOldOrders() {
+        while let oldest = remembered.first, oldest.placedAt <= time &- retention {
             remembered.removeFirst()
             guard let slot = orders.find(oldest.key) else { continue }
             let entry = orders[slot: slot]
