@@ -275,6 +275,25 @@ public struct StockLedger {
 
     // MARK: Applying records
 
+    /// Applies a command directly, without a journal: what the writer thread does for each command,
+    /// minus durability. For tools (replay, inspection), tests and the in-memory benchmark.
+    ///
+    /// - Parameters:
+    ///   - command: The command; reads are answered without changing anything.
+    ///   - time: The core time to stamp it with (never less than ``time``); `tick` brings its own
+    ///     when `externalClock` is true.
+    ///   - externalClock: Whether `tick` sets core time.
+    /// - Returns: The command's result.
+    /// - Complexity: O(1) expected for order events.
+    public mutating func execute(_ command: StockCommand, time: Int64, externalClock: Bool = true) -> StockResult {
+        guard let record = makeRecord(command, time: time, externalClock: externalClock) else { return read(command) }
+        let (outcome, isDuplicate) = apply(record)
+        return StockResult(outcome: outcome, rev: record.rev, isDuplicate: isDuplicate)
+    }
+
+    /// The size in bytes of a journaled order event, frame included.
+    public static let orderRecordSize = CommandRecord.frameHeaderSize + 8 + 8 + 1 + 4 + 8 + 16 + 8
+
     /// Applies one record: advances core time (running due expiries and forgetting old keys), then
     /// the command.
     ///
