@@ -5,6 +5,7 @@ let package = Package(
     name: "livegate",
     products: [
         .executable(name: "livegate", targets: ["livegate"]),
+        .executable(name: "livegate-bench", targets: ["livegate-bench"]),
     ],
     targets: [
         // Linux headers Glibc does not export: epoll, eventfd, timerfd, accept4, sched_getaffinity.
@@ -27,6 +28,8 @@ let package = Package(
             dependencies: ["LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateWebSocket", "LiveGateStock"]
         ),
         .executableTarget(name: "livegate", dependencies: ["LiveGate"]),
+        // Benchmarks (`livegate-bench stock`, later `fanout`…) and the stock crash-test child.
+        .executableTarget(name: "livegate-bench", dependencies: ["LiveGateStock"]),
 
         .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore"]),
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP"]),

@@ -1,0 +1,138 @@
+/// A command as the ledger applies it and the journal stores it: SKU ids resolved to indexes,
+/// order ids to ``OrderKey``s, stamped with its core time and commit number.
+///
+/// Applying the same records in the same order to the same state gives the same state and results,
+/// which is what makes replay exact.
+struct CommandRecord {
+    /// The journaled command kinds; the raw value is the record's tag byte.
+    enum Tag: UInt8 {
+        /// An order `placed` event.
+        case placed = 1
+        /// An order `paid` event.
+        case paid = 2
+        /// An order `cancelled` event.
+        case cancelled = 3
+        /// ``StockCommand/createSku(sku:onHand:policy:)``.
+        case createSku = 10
+        /// ``StockCommand/restock(sku:quantity:source:)``.
+        case restock = 11
+        /// ``StockCommand/adjust(sku:onHand:reason:)``.
+        case adjust = 12
+        /// ``StockCommand/hold(sku:quantity:)``.
+        case hold = 13
+        /// ``StockCommand/release(sku:quantity:)``.
+        case release = 14
+        /// ``StockCommand/pause(sku:)``.
+        case pause = 15
+        /// ``StockCommand/resume(sku:)``.
+        case resume = 16
+        /// ``StockCommand/setPolicy(sku:policy:)``.
+        case setPolicy = 17
+        /// ``StockCommand/tick(to:)``.
+        case tick = 18
+    }
+
+    /// The SKU index that stands for "no such SKU".
+    static let unknownSku = UInt32.max
+
+    /// The command kind.
+    var tag: Tag
+    /// The commit number: one more than the previous record's.
+    var rev: UInt64
+    /// Core time stamped on the command, nanoseconds; never less than the previous record's.
+    var time: Int64
+    /// The SKU index, or ``unknownSku``.
+    var sku: UInt32 = CommandRecord.unknownSku
+    /// The quantity (order, restock, hold, release), the count (adjust) or initial onHand (createSku).
+    var quantity: Int64 = 0
+    /// The order's key (order events only).
+    var key = OrderKey(low: 0, high: 0)
+    /// The platform's timestamp (order events only), kept as data.
+    var platformTimestamp: Int64 = 0
+    /// The SKU id (createSku), the restock source or the adjust reason.
+    var text: String = ""
+    /// The policy (createSku, setPolicy).
+    var policy: SkuPolicy? = nil
+
+    /// The size of a record's frame header: payload length and CRC-32C, 32 bits each.
+    static let frameHeaderSize = 8
+    /// The largest payload a record may have; longer lengths mark a corrupt record.
+    static let maximumPayloadSize = 64 * 1024
+
+    /// Appends the record, framed (`[length][crc32c][payload]`), to `writer`.
+    func encode(into writer: inout ByteWriter) {
+        let start = writer.count
+        writer.write(UInt64(0))
+        writer.write(rev)
+        writer.write(time)
+        writer.write(tag.rawValue)
+        switch tag {
+        case .placed, .paid, .cancelled:
+            writer.write(sku)
+            writer.write(quantity)
+            writer.write(key.low)
+            writer.write(key.high)
+            writer.write(platformTimestamp)
+        case .createSku:
+            writer.writeString(text)
+            writer.write(quantity)
+            (policy ?? SkuPolicy()).encode(into: &writer)
+        case .restock, .adjust:
+            writer.write(sku)
+            writer.write(quantity)
+            writer.writeString(text)
+        case .hold, .release:
+            writer.write(sku)
+            writer.write(quantity)
+        case .pause, .resume:
+            writer.write(sku)
+        case .setPolicy:
+            writer.write(sku)
+            (policy ?? SkuPolicy()).encode(into: &writer)
+        case .tick:
+            break
+        }
+        let payloadStart = start + CommandRecord.frameHeaderSize
+        let length = writer.count - payloadStart
+        let crc = writer.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[payloadStart...])) }
+        writer.patch(UInt32(length), at: start)
+        writer.patch(crc, at: start + 4)
+    }
+
+    /// Decodes a record from its payload (the frame already checked).
+    /// - Throws: ``DecodingError`` if the payload is malformed.
+    static func decode(payload: UnsafeRawBufferPointer) throws -> CommandRecord {
+        var reader = ByteReader(payload)
+        let rev: UInt64 = try reader.read()
+        let time: Int64 = try reader.read()
+        let rawTag: UInt8 = try reader.read()
+        guard let tag = Tag(rawValue: rawTag) else { throw DecodingError(reason: "unknown record tag \(rawTag)") }
+        var record = CommandRecord(tag: tag, rev: rev, time: time)
+        switch tag {
+        case .placed, .paid, .cancelled:
+            record.sku = try reader.read()
+            record.quantity = try reader.read()
+            record.key = OrderKey(low: try reader.read(), high: try reader.read())
+            record.platformTimestamp = try reader.read()
+        case .createSku:
+            record.text = try reader.readString()
+            record.quantity = try reader.read()
+            record.policy = try SkuPolicy.decode(from: &reader)
+        case .restock, .adjust:
+            record.sku = try reader.read()
+            record.quantity = try reader.read()
+            record.text = try reader.readString()
+        case .hold, .release:
+            record.sku = try reader.read()
+            record.quantity = try reader.read()
+        case .pause, .resume:
+            record.sku = try reader.read()
+        case .setPolicy:
+            record.sku = try reader.read()
+            record.policy = try SkuPolicy.decode(from: &reader)
+        case .tick:
+            break
+        }
+        return record
+    }
+}

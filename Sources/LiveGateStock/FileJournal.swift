@@ -1,0 +1,365 @@
+import Foundation
+import Glibc
+
+/// The stock core's journal in a data directory: segment files of framed records, snapshots, and a
+/// lock file.
+///
+/// Layout of `directory`:
+/// - `LOCK`: held with `flock(LOCK_EX | LOCK_NB)` while open; a second opener gets
+///   ``JournalError/locked(path:)``.
+/// - `journal-<startRev, 20 digits>.lgj`: a 64-byte header (magic `LGJRNL\0\u{1}`, format version,
+///   header size, first rev, CRC-32C) then records `[length u32][crc32c u32][payload]`, little endian.
+///   Each segment is created full size and zero-filled (written once, then overwritten in place), so
+///   `fdatasync` has no file-size metadata to write; the end of the records is the first zero length.
+/// - `snapshot-<rev, 20 digits>.lgs`: the state after record `rev` (see ``StockLedger``), written to
+///   a `.tmp` file, fsynced, renamed, and the directory fsynced.
+///
+/// Taking a snapshot starts a new segment, then removes older segments and snapshots. Recovery loads
+/// the newest snapshot that decodes and replays the records after it; damage in the last segment with
+/// no valid record after it is a torn tail and is cut off (zeroed); any other damage stops recovery
+/// with ``JournalError/corrupt(path:offset:reason:)`` naming the file and offset.
+///
+/// Confined to one thread at a time; not Sendable.
+public final class FileJournal: Journal {
+    /// The magic at the start of every segment.
+    static let segmentMagic: [UInt8] = Array("LGJRNL".utf8) + [0, 1]
+    /// The segment format version.
+    static let segmentVersion: UInt32 = 1
+    /// The size of a segment header; records start here.
+    static let headerSize = 64
+
+    /// The data directory.
+    public let directory: String
+    /// The size segments are created with.
+    public let segmentSize: Int
+    /// Whether appends are followed by `fdatasync` (false only for benchmarks: "not durable").
+    public let isDurable: Bool
+    /// Whether segments are zero-filled to full size when created.
+    public let preallocates: Bool
+
+    /// The lock file's descriptor.
+    private var lockFD: CInt = -1
+    /// The segment being appended to, or -1.
+    private var segmentFD: CInt = -1
+    /// Its path.
+    private var segmentPath = ""
+    /// Its size in bytes (capacity for records).
+    private var segmentCapacity = 0
+    /// Where the next record goes in it.
+    private var appendOffset = 0
+    /// The rev of the first record of the current segment.
+    private var segmentStartRev: UInt64 = 1
+    /// The rev of the last record appended (or recovered).
+    public private(set) var lastRev: UInt64 = 0
+    /// Set after a failed write: no more writes.
+    private var hasFailed = false
+
+    /// Opens (creating it if missing) and locks a data directory.
+    ///
+    /// - Parameters:
+    ///   - directory: The data directory.
+    ///   - segmentSize: The size of each journal segment, at least 64 KiB.
+    ///   - isDurable: Whether to `fdatasync` after each append (false only for benchmarks).
+    ///   - preallocates: Whether to zero-fill segments to full size on creation.
+    /// - Throws: ``JournalError/locked(path:)`` if another process has it; ``JournalError/io(operation:path:errno:)``.
+    public init(directory: String, segmentSize: Int = 64 << 20, isDurable: Bool = true, preallocates: Bool = true) throws {
+        self.directory = directory
+        self.segmentSize = max(segmentSize, 64 << 10)
+        self.isDurable = isDurable
+        self.preallocates = preallocates
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw JournalError.io(operation: "mkdir", path: directory, errno: errno)
+        }
+        let lockPath = directory + "/LOCK"
+        lockFD = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard lockFD >= 0 else { throw JournalError.io(operation: "open", path: lockPath, errno: errno) }
+        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            Glibc.close(lockFD)
+            lockFD = -1
+            if code == EWOULDBLOCK { throw JournalError.locked(path: lockPath) }
+            throw JournalError.io(operation: "flock", path: lockPath, errno: code)
+        }
+    }
+
+    deinit { close() }
+
+    /// Closes the segment and releases the lock.
+    public func close() {
+        if segmentFD >= 0 { Glibc.close(segmentFD); segmentFD = -1 }
+        if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
+    }
+
+    // MARK: Names
+
+    /// The file names in the directory with `prefix` and `suffix`, with the number between them.
+    private func numberedFiles(prefix: String, suffix: String) -> [(number: UInt64, path: String)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        return names.compactMap { name -> (UInt64, String)? in
+            guard name.hasPrefix(prefix), name.hasSuffix(suffix) else { return nil }
+            let digits = name.dropFirst(prefix.count).dropLast(suffix.count)
+            guard digits.count == 20, let number = UInt64(digits) else { return nil }
+            return (number, directory + "/" + name)
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    /// `prefix` + the 20-digit zero-padded `number` + `suffix`, in the directory.
+    private func path(_ prefix: String, _ number: UInt64, _ suffix: String) -> String {
+        let digits = String(number)
+        return directory + "/" + prefix + String(repeating: "0", count: 20 - digits.count) + digits + suffix
+    }
+
+    // MARK: Recovery
+
+    /// Loads the newest valid snapshot and replays the records after it; see ``Journal/recover(snapshot:record:)``.
+    public func recover(
+        snapshot: (UnsafeRawBufferPointer) throws -> Void, record: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> UInt64? {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".tmp") {
+            unlink(directory + "/" + name)
+        }
+        var snapshotRev: UInt64? = nil
+        var snapshotErrors: [String] = []
+        for (rev, path) in numberedFiles(prefix: "snapshot-", suffix: ".lgs").reversed() {
+            let bytes = try readFile(path)
+            do {
+                try bytes.withUnsafeBytes { try snapshot($0) }
+                snapshotRev = rev
+                break
+            } catch {
+                snapshotErrors.append("\(path): \(error)")
+            }
+        }
+        let segments = numberedFiles(prefix: "journal-", suffix: ".lgj")
+        if snapshotRev == nil, !snapshotErrors.isEmpty {
+            throw JournalError.corrupt(path: directory, offset: 0, reason: "no valid snapshot: " + snapshotErrors.joined(separator: "; "))
+        }
+        if snapshotRev == nil, segments.isEmpty { return nil }
+        var expected = (snapshotRev ?? 0) + 1
+        var lastSegment: (path: String, startRev: UInt64, size: Int, end: Int, mustZero: Bool)? = nil
+        for (index, segment) in segments.enumerated() {
+            if index + 1 < segments.count, segments[index + 1].number <= expected { continue }
+            let isLast = index == segments.count - 1
+            let bytes = try readFile(segment.path)
+            try bytes.withUnsafeBytes { buffer in
+                try checkHeader(buffer, path: segment.path, startRev: segment.number)
+                if segment.number > expected {
+                    throw JournalError.corrupt(
+                        path: segment.path, offset: 0, reason: "records \(expected)..<\(segment.number) are missing")
+                }
+                let (end, stop) = try RecordFraming.scan(buffer, from: Self.headerSize) { payload, offset in
+                    let rev = RecordFraming.rev(of: payload)
+                    if rev < expected { return }
+                    guard rev == expected else {
+                        throw JournalError.corrupt(path: segment.path, offset: offset, reason: "record rev \(rev), expected \(expected)")
+                    }
+                    try record(payload)
+                    expected += 1
+                }
+                var mustZero = false
+                if stop == .damaged {
+                    if !isLast || RecordFraming.hasValidRecord(after: end, in: buffer) {
+                        throw JournalError.corrupt(path: segment.path, offset: end, reason: "bad record length or checksum")
+                    }
+                    mustZero = true
+                }
+                if isLast { lastSegment = (segment.path, segment.number, buffer.count, end, mustZero) }
+            }
+        }
+        lastRev = expected - 1
+        if let last = lastSegment {
+            segmentFD = Glibc.open(last.path, O_RDWR | O_CLOEXEC)
+            guard segmentFD >= 0 else { throw JournalError.io(operation: "open", path: last.path, errno: errno) }
+            segmentPath = last.path
+            segmentStartRev = last.startRev
+            segmentCapacity = preallocates ? last.size : Int.max
+            appendOffset = last.end
+            if last.mustZero {
+                // A torn tail: nothing in it was acknowledged. Zero it so the next append starts clean.
+                try zeroFill(segmentFD, from: last.end, to: last.size, path: last.path)
+                try sync(segmentFD, path: last.path)
+            }
+        }
+        return lastRev
+    }
+
+    /// Checks a segment header.
+    private func checkHeader(_ buffer: UnsafeRawBufferPointer, path: String, startRev: UInt64) throws {
+        guard buffer.count >= Self.headerSize, Array(buffer[0..<8]) == Self.segmentMagic else {
+            throw JournalError.corrupt(path: path, offset: 0, reason: "bad segment header magic")
+        }
+        var reader = ByteReader(buffer)
+        reader.offset = 8
+        let version: UInt32 = try reader.read()
+        let headerSize: UInt32 = try reader.read()
+        let firstRev: UInt64 = try reader.read()
+        let crc: UInt32 = try reader.read()
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[0..<24])) == crc else {
+            throw JournalError.corrupt(path: path, offset: 0, reason: "segment header checksum mismatch")
+        }
+        guard version == Self.segmentVersion, Int(headerSize) == Self.headerSize, firstRev == startRev else {
+            throw JournalError.corrupt(path: path, offset: 0, reason: "unsupported segment version \(version) or wrong first rev")
+        }
+    }
+
+    /// Reads a whole file.
+    private func readFile(_ path: String) throws -> [UInt8] {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw JournalError.io(operation: "open", path: path, errno: errno) }
+        defer { Glibc.close(fd) }
+        var status = stat()
+        guard fstat(fd, &status) == 0 else { throw JournalError.io(operation: "fstat", path: path, errno: errno) }
+        let size = Int(status.st_size)
+        var bytes = [UInt8](repeating: 0, count: size)
+        var done = 0
+        try bytes.withUnsafeMutableBytes { buffer in
+            while done < size {
+                let count = Glibc.read(fd, buffer.baseAddress! + done, size - done)
+                if count < 0, errno == EINTR { continue }
+                guard count > 0 else { throw JournalError.io(operation: "read", path: path, errno: count == 0 ? EIO : errno) }
+                done += count
+            }
+        }
+        return bytes
+    }
+
+    // MARK: Appending
+
+    /// Writes the batch at the end of the current segment with one `pwrite`, then `fdatasync`s.
+    public func append(_ records: UnsafeRawBufferPointer, recordCount: Int) throws {
+        guard !hasFailed else { throw JournalError.closed }
+        do {
+            if segmentFD < 0 || appendOffset + records.count > segmentCapacity {
+                try startSegment(firstRev: lastRev + 1, minimumSize: records.count)
+            }
+            try writeAll(segmentFD, records, at: appendOffset, path: segmentPath)
+            if isDurable { try sync(segmentFD, path: segmentPath) }
+            appendOffset += records.count
+            lastRev += UInt64(recordCount)
+        } catch {
+            hasFailed = true
+            throw error
+        }
+    }
+
+    /// Starts a new segment whose first record will be `firstRev`: zero-filled to full size in a
+    /// `.tmp` file, synced, renamed, directory synced.
+    private func startSegment(firstRev: UInt64, minimumSize: Int) throws {
+        let capacity = max(segmentSize, Self.headerSize + minimumSize)
+        let finalPath = path("journal-", firstRev, ".lgj")
+        let temporaryPath = finalPath + ".tmp"
+        let fd = Glibc.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw JournalError.io(operation: "open", path: temporaryPath, errno: errno) }
+        var header = ByteWriter(capacity: Self.headerSize)
+        header.bytes.append(contentsOf: Self.segmentMagic)
+        header.write(Self.segmentVersion)
+        header.write(UInt32(Self.headerSize))
+        header.write(firstRev)
+        header.write(header.bytes.withUnsafeBytes { CRC32C.checksum($0) })
+        header.bytes.append(contentsOf: [UInt8](repeating: 0, count: Self.headerSize - header.count))
+        do {
+            if preallocates { try zeroFill(fd, from: Self.headerSize, to: capacity, path: temporaryPath) }
+            try header.bytes.withUnsafeBytes { try writeAll(fd, $0, at: 0, path: temporaryPath) }
+            if isDurable { try sync(fd, path: temporaryPath) }
+            guard rename(temporaryPath, finalPath) == 0 else {
+                throw JournalError.io(operation: "rename", path: temporaryPath, errno: errno)
+            }
+            if isDurable { try syncDirectory() }
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+        if segmentFD >= 0 { Glibc.close(segmentFD) }
+        segmentFD = fd
+        segmentPath = finalPath
+        segmentStartRev = firstRev
+        segmentCapacity = preallocates ? capacity : Int.max
+        appendOffset = Self.headerSize
+    }
+
+    /// Writes zeros over `[from, to)`.
+    private func zeroFill(_ fd: CInt, from start: Int, to end: Int, path: String) throws {
+        let chunk = [UInt8](repeating: 0, count: 1 << 20)
+        var offset = start
+        try chunk.withUnsafeBytes { zeros in
+            while offset < end {
+                let count = min(zeros.count, end - offset)
+                try writeAll(fd, UnsafeRawBufferPointer(rebasing: zeros[0..<count]), at: offset, path: path)
+                offset += count
+            }
+        }
+    }
+
+    /// `pwrite`s all of `bytes` at `offset`, retrying short writes and EINTR.
+    private func writeAll(_ fd: CInt, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
+        var done = 0
+        while done < bytes.count {
+            let count = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw JournalError.io(operation: "pwrite", path: path, errno: errno)
+            }
+            done += count
+        }
+    }
+
+    /// `fdatasync`, retrying EINTR.
+    private func sync(_ fd: CInt, path: String) throws {
+        while fdatasync(fd) != 0 {
+            if errno == EINTR { continue }
+            throw JournalError.io(operation: "fdatasync", path: path, errno: errno)
+        }
+    }
+
+    /// `fsync`s the directory, so renames and removals are durable.
+    private func syncDirectory() throws {
+        let fd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw JournalError.io(operation: "open", path: directory, errno: errno) }
+        defer { Glibc.close(fd) }
+        guard fsync(fd) == 0 else { throw JournalError.io(operation: "fsync", path: directory, errno: errno) }
+    }
+
+    // MARK: Snapshots
+
+    /// Starts a new segment, writes `snapshot-<rev>.lgs` atomically, then removes older segments and
+    /// snapshots.
+    public func writeSnapshot(_ bytes: [UInt8], rev: UInt64) throws {
+        guard !hasFailed else { throw JournalError.closed }
+        precondition(rev == lastRev, "a snapshot must cover every appended record")
+        if segmentFD < 0 || appendOffset > Self.headerSize {
+            do {
+                try startSegment(firstRev: rev + 1, minimumSize: 0)
+            } catch {
+                hasFailed = true
+                throw error
+            }
+        }
+        let finalPath = path("snapshot-", rev, ".lgs")
+        let temporaryPath = finalPath + ".tmp"
+        let fd = Glibc.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw JournalError.io(operation: "open", path: temporaryPath, errno: errno) }
+        do {
+            try bytes.withUnsafeBytes { try writeAll(fd, $0, at: 0, path: temporaryPath) }
+            if isDurable {
+                guard fsync(fd) == 0 else { throw JournalError.io(operation: "fsync", path: temporaryPath, errno: errno) }
+            }
+            Glibc.close(fd)
+        } catch {
+            Glibc.close(fd)
+            unlink(temporaryPath)
+            throw error
+        }
+        guard rename(temporaryPath, finalPath) == 0 else {
+            throw JournalError.io(operation: "rename", path: temporaryPath, errno: errno)
+        }
+        if isDurable { try syncDirectory() }
+        for segment in numberedFiles(prefix: "journal-", suffix: ".lgj") where segment.number <= rev {
+            unlink(segment.path)
+        }
+        for snapshot in numberedFiles(prefix: "snapshot-", suffix: ".lgs") where snapshot.number < rev {
+            unlink(snapshot.path)
+        }
+    }
+}

@@ -1,0 +1,210 @@
+/// Why a journal could not be opened, read or written.
+public enum JournalError: Error, CustomStringConvertible, Sendable, Equatable {
+    /// Another process (or another ``FileJournal`` in this one) holds the data directory's lock file.
+    case locked(path: String)
+    /// A system call failed.
+    case io(operation: String, path: String, errno: Int32)
+    /// A record or snapshot is damaged where damage cannot be a torn tail; start-up stops here.
+    case corrupt(path: String, offset: Int, reason: String)
+    /// The journal has failed before and accepts no more writes.
+    case closed
+
+    /// A readable form naming the file and offset.
+    public var description: String {
+        switch self {
+        case .locked(let path):
+            return "data directory is in use by another process (lock file \(path))"
+        case .io(let operation, let path, let errno):
+            return "\(operation) failed on \(path): errno \(errno)"
+        case .corrupt(let path, let offset, let reason):
+            return "corrupt journal data in \(path) at offset \(offset): \(reason)"
+        case .closed:
+            return "journal is closed after an earlier failure"
+        }
+    }
+}
+
+/// The durable log of the stock core: snapshots plus the records appended after them.
+///
+/// A write-ahead log with group commit: the core appends each batch's framed records with one call
+/// and results leave the core only after that call returns. Two implementations follow the
+/// "real + in-memory" pattern: ``FileJournal`` (the data directory) and ``InMemoryJournal`` (tests).
+/// A journal is confined to one thread at a time (the opener, then the core's writer thread).
+public protocol Journal: AnyObject {
+    /// Whether an ``append(_:recordCount:)`` that returned has reached stable storage.
+    var isDurable: Bool { get }
+
+    /// Loads the newest valid snapshot, then every record after it, in order.
+    ///
+    /// - Parameters:
+    ///   - snapshot: Called at most once, first, with the snapshot's bytes; returns nothing, throws
+    ///     if the snapshot is invalid (the journal then tries an older one, if any).
+    ///   - record: Called with each record's payload after the snapshot, in rev order.
+    /// - Returns: The rev of the last record (or of the snapshot), or nil for an empty journal.
+    /// - Throws: ``JournalError/corrupt(path:offset:reason:)`` for damage other than a torn tail.
+    func recover(
+        snapshot: (UnsafeRawBufferPointer) throws -> Void, record: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> UInt64?
+
+    /// Appends one batch of framed records (`[length][crc32c][payload]`, see ``CommandRecord``) with
+    /// one write, and makes it durable (one `fdatasync`) when ``isDurable``.
+    ///
+    /// - Parameters:
+    ///   - records: The framed records.
+    ///   - recordCount: How many records `records` holds.
+    /// - Throws: ``JournalError`` if the write or the sync failed; the journal then refuses writes.
+    func append(_ records: UnsafeRawBufferPointer, recordCount: Int) throws
+
+    /// Stores a snapshot of the state after record `rev` and drops what it makes redundant.
+    ///
+    /// - Throws: ``JournalError`` if it could not be written (the journal stays usable).
+    func writeSnapshot(_ bytes: [UInt8], rev: UInt64) throws
+
+    /// Releases the journal's files and lock.
+    func close()
+}
+
+/// Parsing of framed records, shared by both journals.
+enum RecordFraming {
+    /// What ``scan(_:from:body:)`` found where it stopped.
+    enum Stop: Equatable {
+        /// The buffer ended exactly, or only zero bytes follow.
+        case clean
+        /// A zero length field followed by non-zero bytes, or a record whose frame or checksum is bad.
+        case damaged
+    }
+
+    /// Whether a valid record starts at `offset`.
+    @inline(__always)
+    static func recordLength(at offset: Int, in buffer: UnsafeRawBufferPointer) -> Int? {
+        guard buffer.count - offset >= CommandRecord.frameHeaderSize + 17 else { return nil }
+        let length = Int(UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: offset, as: UInt32.self)))
+        guard length >= 17, length <= CommandRecord.maximumPayloadSize,
+            offset + CommandRecord.frameHeaderSize + length <= buffer.count
+        else { return nil }
+        let crc = UInt32(littleEndian: buffer.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self))
+        let start = offset + CommandRecord.frameHeaderSize
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[start..<start + length])) == crc else { return nil }
+        return length
+    }
+
+    /// Calls `body` with each valid record's payload from `start` on, and reports where and why it
+    /// stopped.
+    static func scan(
+        _ buffer: UnsafeRawBufferPointer, from start: Int, body: (UnsafeRawBufferPointer, Int) throws -> Void
+    ) rethrows -> (end: Int, stop: Stop) {
+        var offset = start
+        while offset < buffer.count {
+            if let length = recordLength(at: offset, in: buffer) {
+                let payloadStart = offset + CommandRecord.frameHeaderSize
+                try body(UnsafeRawBufferPointer(rebasing: buffer[payloadStart..<payloadStart + length]), offset)
+                offset = payloadStart + length
+                continue
+            }
+            return (offset, isZero(buffer, from: offset) ? .clean : .damaged)
+        }
+        return (offset, .clean)
+    }
+
+    /// Whether every byte from `offset` to the end is zero.
+    static func isZero(_ buffer: UnsafeRawBufferPointer, from offset: Int) -> Bool {
+        var index = offset
+        while index + 8 <= buffer.count {
+            if buffer.loadUnaligned(fromByteOffset: index, as: UInt64.self) != 0 { return false }
+            index += 8
+        }
+        while index < buffer.count {
+            if buffer[index] != 0 { return false }
+            index += 1
+        }
+        return true
+    }
+
+    /// Whether any valid record starts after `offset`: damage followed by valid records is
+    /// corruption in the middle, damage followed by none is a torn tail.
+    static func hasValidRecord(after offset: Int, in buffer: UnsafeRawBufferPointer) -> Bool {
+        var index = offset + 1
+        while index + CommandRecord.frameHeaderSize < buffer.count {
+            if buffer.loadUnaligned(fromByteOffset: index, as: UInt32.self) != 0, recordLength(at: index, in: buffer) != nil {
+                return true
+            }
+            index += 1
+        }
+        return false
+    }
+
+    /// The rev stored in a record payload's first eight bytes.
+    @inline(__always)
+    static func rev(of payload: UnsafeRawBufferPointer) -> UInt64 {
+        UInt64(littleEndian: payload.loadUnaligned(as: UInt64.self))
+    }
+}
+
+/// A ``Journal`` in memory, for tests: survives a "restart" as long as the object does, and can be
+/// told to fail, to exercise the `unavailable` path.
+public final class InMemoryJournal: Journal {
+    /// The framed records after the snapshot.
+    public private(set) var records: [UInt8] = []
+    /// The latest snapshot and its rev.
+    public private(set) var snapshot: (bytes: [UInt8], rev: UInt64)?
+    /// The rev of the last record appended.
+    public private(set) var lastRev: UInt64?
+    /// The number of appends so far (batches).
+    public private(set) var appendCount = 0
+    /// When set, the next append throws this error (and every later one: a failed journal stays failed).
+    public var failure: JournalError?
+
+    /// Creates an empty journal.
+    public init() {}
+
+    /// Always true: the memory is the "storage".
+    public var isDurable: Bool { true }
+
+    /// Replays the snapshot and the records after it.
+    public func recover(
+        snapshot: (UnsafeRawBufferPointer) throws -> Void, record: (UnsafeRawBufferPointer) throws -> Void
+    ) throws -> UInt64? {
+        var last: UInt64? = nil
+        if let stored = self.snapshot {
+            try stored.bytes.withUnsafeBytes { try snapshot($0) }
+            last = stored.rev
+        }
+        try records.withUnsafeBytes { buffer in
+            let (end, stop) = try RecordFraming.scan(buffer, from: 0) { payload, _ in
+                let rev = RecordFraming.rev(of: payload)
+                if let covered = self.snapshot?.rev, rev <= covered { return }
+                try record(payload)
+                last = rev
+            }
+            if stop != .clean {
+                throw JournalError.corrupt(path: "memory", offset: end, reason: "bad record")
+            }
+        }
+        return last
+    }
+
+    /// Appends the records, or throws ``failure``.
+    public func append(_ records: UnsafeRawBufferPointer, recordCount: Int) throws {
+        if let failure { throw failure }
+        self.records.append(contentsOf: records)
+        appendCount += 1
+        let (_, _) = RecordFraming.scan(records, from: 0) { payload, _ in lastRev = RecordFraming.rev(of: payload) }
+    }
+
+    /// Stores the snapshot and drops the records it covers.
+    public func writeSnapshot(_ bytes: [UInt8], rev: UInt64) throws {
+        snapshot = (bytes, rev)
+        var kept: [UInt8] = []
+        records.withUnsafeBytes { buffer in
+            _ = RecordFraming.scan(buffer, from: 0) { payload, offset in
+                if RecordFraming.rev(of: payload) > rev {
+                    kept.append(contentsOf: buffer[offset..<offset + CommandRecord.frameHeaderSize + payload.count])
+                }
+            }
+        }
+        records = kept
+    }
+
+    /// Does nothing: the content stays for the next recovery.
+    public func close() {}
+}

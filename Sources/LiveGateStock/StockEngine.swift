@@ -1,0 +1,335 @@
+import Dispatch
+import Foundation
+import Glibc
+import Synchronization
+
+/// Counters of a running core, for the benchmark and for metrics.
+public struct StockEngineStatistics: Sendable, Hashable {
+    /// Durable batches committed.
+    public var batches = 0
+    /// Journaled commands committed.
+    public var records = 0
+    /// `batchSizes[k]` counts batches of 2^k ... 2^(k+1)-1 journaled commands.
+    public var batchSizes = [Int](repeating: 0, count: 24)
+}
+
+/// The stock core: one writer thread that owns a ``StockLedger``, a bounded inbox that any thread
+/// submits ``StockCommand``s to, and a ``Journal`` with group commit.
+///
+/// The writer takes everything waiting in the inbox as one batch, stamps each command with core
+/// time, applies it, appends the batch's records to the journal with one write and one
+/// `fdatasync`, and only then calls each command's completion and the publication sink, on the
+/// writer thread: nothing leaves the core before it is durable. If the journal fails, the core logs
+/// why, answers that batch and every later command ``StockOutcome/unavailable`` (and ``submit(_:completion:)``
+/// returns ``SubmitStatus/unavailable``); it never reports success for what is not durable.
+///
+/// Use:
+/// ```swift
+/// let core = try StockEngine.open(dataDirectory: "/var/lib/livegate", configuration: .init()) { publications in
+///     // fan out; called on the writer thread after each durable batch: do not block
+/// }
+/// core.start()
+/// _ = core.submit(.order(OrderEvent(.placed, sku: "tea", channel: "douyin", orderId: "A1"))) { result in … }
+/// core.stop()
+/// ```
+/// A new subscriber's starting state comes from ``StockCommand/readSkus(_:)``, answered in commit
+/// order with the other commands, so it is consistent with the publications that follow it.
+public final class StockEngine: @unchecked Sendable {
+    // @unchecked: `ledger`, `journal`, `encoder` and `lastSnapshotRev` are touched by the opening thread
+    // before `start()` and after `stop()` returns, and in between only by the writer thread (the
+    // thread start/join orders those accesses); everything else shared is in a Mutex or an Atomic.
+
+    /// One submitted command waiting in the inbox.
+    struct Entry: Sendable {
+        /// The command.
+        var command: StockCommand
+        /// Called once with its durable result.
+        var completion: @Sendable (StockResult) -> Void
+    }
+
+    /// The inbox, shared by submitters and the writer.
+    struct Inbox: Sendable {
+        /// Commands waiting, in submission order.
+        var entries: [Entry] = []
+        /// Whether the writer waits on ``wakeup`` (a submitter then signals it once).
+        var isWriterSleeping = false
+        /// Whether ``stop()`` was called.
+        var isStopping = false
+    }
+
+    /// The configuration.
+    public let configuration: StockConfiguration
+    /// The state, owned by the writer thread while it runs.
+    private var ledger: StockLedger
+    /// The journal, owned by the writer thread while it runs.
+    private let journal: any Journal
+    /// The sink for each durable batch's changed SKU states.
+    private let publish: @Sendable ([StockPublication]) -> Void
+    /// The inbox.
+    private let inbox = Mutex(Inbox())
+    /// Signalled when the writer sleeps and a command arrives (or on stop).
+    private let wakeup = DispatchSemaphore(value: 0)
+    /// Signalled when the writer thread exits.
+    private let finished = DispatchSemaphore(value: 0)
+    /// Whether the journal has failed.
+    private let hasFailed = Atomic<Bool>(false)
+    /// Whether ``start()`` was called.
+    private let isStarted = Atomic<Bool>(false)
+    /// The rev of the last durable batch.
+    private let committed = Atomic<UInt64>(0)
+    /// Statistics, updated once per batch.
+    private let stats = Mutex(StockEngineStatistics())
+    /// The rev of the last snapshot.
+    private var lastSnapshotRev: UInt64 = 0
+
+    /// Opens the data directory (creating and locking it), recovers, and returns a core that is not
+    /// yet running.
+    ///
+    /// - Parameters:
+    ///   - dataDirectory: The data directory (config `dataDir`).
+    ///   - configuration: The configuration.
+    ///   - publications: Called on the writer thread after each durable batch with the changed SKUs.
+    /// - Throws: ``JournalError`` if the directory is locked by another process, unreadable, or corrupt.
+    public static func open(
+        dataDirectory: String, configuration: StockConfiguration = StockConfiguration(),
+        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in }
+    ) throws -> StockEngine {
+        let journal = try FileJournal(
+            directory: dataDirectory, segmentSize: configuration.segmentSize, isDurable: configuration.isDurable)
+        do {
+            return try StockEngine(journal: journal, configuration: configuration, publications: publications)
+        } catch {
+            journal.close()
+            throw error
+        }
+    }
+
+    /// Recovers from `journal` (or starts it fresh, with a new key seed and an initial snapshot) and
+    /// returns a core that is not yet running.
+    ///
+    /// - Parameters:
+    ///   - journal: The journal; the core owns it from now on.
+    ///   - configuration: The configuration.
+    ///   - publications: Called on the writer thread after each durable batch with the changed SKUs.
+    /// - Throws: ``JournalError`` if recovery fails.
+    public init(
+        journal: any Journal, configuration: StockConfiguration = StockConfiguration(),
+        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in }
+    ) throws {
+        self.configuration = configuration
+        self.journal = journal
+        self.publish = publications
+        var recovered: StockLedger? = nil
+        let last = try journal.recover(
+            snapshot: { bytes in
+                recovered = try StockLedger.decodeSnapshot(bytes, retention: configuration.retention)
+            },
+            record: { payload in
+                guard recovered != nil else {
+                    throw JournalError.corrupt(path: "journal", offset: 0, reason: "records without a snapshot")
+                }
+                let record = try CommandRecord.decode(payload: payload)
+                _ = recovered!.apply(record)
+            })
+        if var ledger = recovered {
+            _ = ledger.takeChangedSkus()
+            precondition(last == nil || last == ledger.rev)
+            self.ledger = ledger
+            lastSnapshotRev = ledger.rev
+        } else {
+            var seed: UInt64 = 0
+            while seed == 0 { seed = UInt64.random(in: .min ... .max) }
+            ledger = StockLedger(
+                keySeed: seed, retention: configuration.retention, expectedOrders: configuration.expectedOrders,
+                time: configuration.clock == .live ? Self.wallClock() : 0)
+            try journal.writeSnapshot(ledger.encodeSnapshot(), rev: 0)
+        }
+        committed.store(ledger.rev, ordering: .releasing)
+        if let violation = ledger.invariantViolation() {
+            throw JournalError.corrupt(path: "journal", offset: 0, reason: "recovered state breaks an invariant: \(violation)")
+        }
+    }
+
+    /// The current wall-clock time, nanoseconds since the Unix epoch.
+    static func wallClock() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
+    }
+
+    // MARK: Public interface
+
+    /// The rev of the last durable batch.
+    public var committedRev: UInt64 { committed.load(ordering: .acquiring) }
+
+    /// Whether the core still accepts commands (false after a journal failure or ``stop()``).
+    public var isAvailable: Bool { !hasFailed.load(ordering: .acquiring) && !inbox.withLock { $0.isStopping } }
+
+    /// Counters of committed batches.
+    public var statistics: StockEngineStatistics { stats.withLock { $0 } }
+
+    /// Queues `command`; `completion` is called once, on the writer thread, with its durable result.
+    ///
+    /// Callable from any thread; takes the inbox lock briefly and makes at most one wake-up system
+    /// call. Commands submitted before ``start()`` wait for it.
+    /// - Parameters:
+    ///   - command: The command.
+    ///   - completion: Receives the result; must not block (it runs on the writer thread).
+    /// - Returns: Whether the command was queued; if not, `completion` is never called.
+    @discardableResult
+    public func submit(_ command: StockCommand, completion: @escaping @Sendable (StockResult) -> Void) -> SubmitStatus {
+        if hasFailed.load(ordering: .relaxed) { return .unavailable }
+        let capacity = configuration.inboxCapacity
+        let (status, mustWake) = inbox.withLock { inbox -> (SubmitStatus, Bool) in
+            if inbox.isStopping { return (.unavailable, false) }
+            if inbox.entries.count >= capacity { return (.busy, false) }
+            inbox.entries.append(Entry(command: command, completion: completion))
+            if inbox.isWriterSleeping {
+                inbox.isWriterSleeping = false
+                return (.accepted, true)
+            }
+            return (.accepted, false)
+        }
+        if mustWake { wakeup.signal() }
+        return status
+    }
+
+    /// Starts the writer thread. Call once.
+    public func start() {
+        precondition(!isStarted.exchange(true, ordering: .acquiringAndReleasing), "StockEngine.start() called twice")
+        let thread = Thread { [self] in self.run() }
+        thread.name = "stock-core"
+        thread.start()
+    }
+
+    /// Stops accepting commands, lets the writer finish what is queued, waits for it to exit, and
+    /// closes the journal. Idempotent.
+    public func stop() {
+        let mustWake = inbox.withLock { inbox -> Bool in
+            if inbox.isStopping { return false }
+            inbox.isStopping = true
+            let wasSleeping = inbox.isWriterSleeping
+            inbox.isWriterSleeping = false
+            return wasSleeping
+        }
+        if mustWake { wakeup.signal() }
+        if isStarted.exchange(false, ordering: .acquiringAndReleasing) {
+            finished.wait()
+        }
+        journal.close()
+    }
+
+    /// Runs `body` with the state; only while the writer thread is not running (before ``start()``
+    /// or after ``stop()``), e.g. to inspect a recovered state.
+    public func withLedger<Result>(_ body: (StockLedger) throws -> Result) rethrows -> Result {
+        precondition(!isStarted.load(ordering: .acquiring), "the ledger belongs to the writer thread while it runs")
+        return try body(ledger)
+    }
+
+    // MARK: The writer thread
+
+    /// The writer thread's loop.
+    private func run() {
+        var batch: [Entry] = []
+        batch.reserveCapacity(configuration.inboxCapacity)
+        var encoder = ByteWriter(capacity: 1 << 20)
+        var results: [StockResult] = []
+        results.reserveCapacity(configuration.inboxCapacity)
+        while takeBatch(into: &batch) {
+            process(batch, encoder: &encoder, results: &results)
+            batch.removeAll(keepingCapacity: true)
+        }
+        finished.signal()
+    }
+
+    /// Moves every waiting entry into `batch`, sleeping while there is none; in live mode wakes up
+    /// by itself to run reservation expiries.
+    /// - Returns: False once stopping and the inbox is empty.
+    private func takeBatch(into batch: inout [Entry]) -> Bool {
+        while true {
+            let state = inbox.withLock { inbox -> Int in
+                if !inbox.entries.isEmpty {
+                    swap(&inbox.entries, &batch)
+                    return 1
+                }
+                if inbox.isStopping { return 2 }
+                inbox.isWriterSleeping = true
+                return 0
+            }
+            if state == 1 { return true }
+            if state == 2 { return false }
+            if configuration.clock == .live, ledger.nextExpiryAt != Int64.max {
+                let wait = max(0, min(ledger.nextExpiryAt - Self.wallClock(), 1_000_000_000))
+                if wakeup.wait(timeout: .now() + .nanoseconds(Int(wait) + 1_000_000)) == .timedOut {
+                    let wasSleeping = inbox.withLock { inbox -> Bool in
+                        let was = inbox.isWriterSleeping
+                        inbox.isWriterSleeping = false
+                        return was
+                    }
+                    // A submitter that saw us sleeping signalled once: consume it.
+                    if !wasSleeping { wakeup.wait() }
+                    if ledger.nextExpiryAt <= Self.wallClock() {
+                        batch.append(Entry(command: .tick(to: 0), completion: { _ in }))
+                        return true
+                    }
+                }
+            } else {
+                wakeup.wait()
+            }
+        }
+    }
+
+    /// Applies, journals and answers one batch.
+    private func process(_ batch: [Entry], encoder: inout ByteWriter, results: inout [StockResult]) {
+        results.removeAll(keepingCapacity: true)
+        encoder.removeAll()
+        if hasFailed.load(ordering: .relaxed) {
+            for entry in batch { entry.completion(StockResult(outcome: .unavailable, rev: ledger.rev)) }
+            return
+        }
+        let external = configuration.clock == .external
+        let now = external ? ledger.time : Self.wallClock()
+        var recordCount = 0
+        for entry in batch {
+            guard let record = ledger.makeRecord(entry.command, time: now, externalClock: external) else {
+                results.append(ledger.read(entry.command))
+                continue
+            }
+            let (outcome, isDuplicate) = ledger.apply(record)
+            record.encode(into: &encoder)
+            recordCount += 1
+            results.append(StockResult(outcome: outcome, rev: record.rev, isDuplicate: isDuplicate))
+        }
+        if recordCount > 0 {
+            do {
+                try encoder.bytes.withUnsafeBytes { try journal.append($0, recordCount: recordCount) }
+            } catch {
+                hasFailed.store(true, ordering: .releasing)
+                configuration.log(
+                    "journal append failed, the stock core stops acknowledging and answers `unavailable`: \(error)")
+                for entry in batch { entry.completion(StockResult(outcome: .unavailable, rev: committed.load(ordering: .relaxed))) }
+                return
+            }
+        }
+        committed.store(ledger.rev, ordering: .releasing)
+        let changed = ledger.takeChangedSkus()
+        for (entry, result) in zip(batch, results) { entry.completion(result) }
+        if !changed.isEmpty { publish(changed.map { ledger.publication(ofIndex: Int($0)) }) }
+        if recordCount > 0 {
+            stats.withLock { stats in
+                stats.batches += 1
+                stats.records += recordCount
+                stats.batchSizes[min(23, Int.bitWidth - 1 - recordCount.leadingZeroBitCount)] += 1
+            }
+        }
+        if ledger.rev - lastSnapshotRev >= UInt64(configuration.snapshotEvery) {
+            do {
+                try journal.writeSnapshot(ledger.encodeSnapshot(), rev: ledger.rev)
+                lastSnapshotRev = ledger.rev
+            } catch {
+                configuration.log("snapshot at rev \(ledger.rev) failed (will retry): \(error)")
+                lastSnapshotRev = ledger.rev
+            }
+        }
+    }
+}

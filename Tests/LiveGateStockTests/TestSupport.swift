@@ -1,0 +1,106 @@
+import Foundation
+@testable import LiveGateStock
+
+/// A seeded pseudo-random generator (SplitMix64), so failures reproduce.
+struct SeededGenerator: RandomNumberGenerator {
+    /// The state.
+    var state: UInt64
+
+    /// Creates a generator from `seed`.
+    init(seed: UInt64) { state = seed }
+
+    /// The next 64 random bits.
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Drives a ``StockLedger`` directly, the way the writer thread does, with an external clock.
+struct LedgerHarness {
+    /// The ledger.
+    var ledger: StockLedger
+    /// Every record applied, encoded, as the journal would hold them.
+    var journal = ByteWriter()
+
+    /// Creates a harness over an empty ledger with a fixed seed.
+    init(retention: Int64 = StockLedger.defaultRetention) {
+        ledger = StockLedger(keySeed: 42, retention: retention, expectedOrders: 16)
+    }
+
+    /// Runs one command and returns its result.
+    @discardableResult
+    mutating func run(_ command: StockCommand) -> StockResult {
+        guard let record = ledger.makeRecord(command, time: ledger.time, externalClock: true) else {
+            return ledger.read(command)
+        }
+        let (outcome, isDuplicate) = ledger.apply(record)
+        record.encode(into: &journal)
+        return StockResult(outcome: outcome, rev: record.rev, isDuplicate: isDuplicate)
+    }
+
+    /// Runs an order event and returns its outcome.
+    @discardableResult
+    mutating func order(
+        _ kind: OrderEventKind, _ orderId: String, sku: String = "tea", quantity: Int64 = 1, channel: String = "douyin"
+    ) -> StockOutcome {
+        run(.order(OrderEvent(kind, sku: sku, channel: channel, orderId: orderId, quantity: quantity))).outcome
+    }
+
+    /// The state of `sku`.
+    func state(_ sku: String = "tea") -> StockPublication { ledger.publication(of: sku)! }
+}
+
+/// A fresh temporary directory under /tmp, removed by ``remove()``.
+struct TemporaryDirectory {
+    /// Its path.
+    let path: String
+
+    /// Creates the directory.
+    init() {
+        path = NSTemporaryDirectory() + "livegate-stock-test-" + UUID().uuidString
+        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    /// Removes it and its content.
+    func remove() { try? FileManager.default.removeItem(atPath: path) }
+}
+
+/// Collects results delivered on another thread, and lets the test wait for a number of them.
+final class ResultCollector: @unchecked Sendable {
+    // @unchecked: every field is accessed under `lock`.
+    /// Guards the fields.
+    private let lock = NSCondition()
+    /// The results, in delivery order.
+    private var storage: [StockResult] = []
+
+    /// Records one result.
+    func add(_ result: StockResult) {
+        lock.lock()
+        storage.append(result)
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    /// Waits until `count` results arrived (or 30 s passed) and returns them.
+    func wait(for count: Int) -> [StockResult] {
+        lock.lock()
+        defer { lock.unlock() }
+        let deadline = Date().addingTimeInterval(30)
+        while storage.count < count, lock.wait(until: deadline) {}
+        return storage
+    }
+}
+
+extension StockEngine {
+    /// Submits `command` and waits for its durable result.
+    func run(_ command: StockCommand) -> StockResult {
+        let collector = ResultCollector()
+        let status = submit(command) { collector.add($0) }
+        precondition(status == .accepted, "submit returned \(status)")
+        return collector.wait(for: 1)[0]
+    }
+}
