@@ -25,7 +25,7 @@ let package = Package(
         // The gateway: config, routes, connections, server.
         .target(
             name: "LiveGate",
-            dependencies: ["LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateWebSocket", "LiveGateStock"]
+            dependencies: ["COpenSSL", "LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateWebSocket", "LiveGateStock"]
         ),
         .executableTarget(name: "livegate", dependencies: ["LiveGate"]),
         // Benchmarks (`livegate-bench stock`, later `fanout`…) and the stock crash-test child.

@@ -1,6 +1,33 @@
 import Foundation
 import LiveGateCore
 import LiveGatePOSIX
+import LiveGateStock
+
+/// A SKU as the configuration seeds it: one physical stock, shared by every room that lists it.
+public struct SkuSpec: Sendable, Equatable {
+    /// The SKU id (what orders name).
+    public var id: String
+    /// The display name.
+    public var name: String
+    /// Units on hand when the SKU is first created (recovered state wins afterwards).
+    public var onHand: Int64
+    /// The SKU to pitch instead when this one runs out.
+    public var substitute: String?
+    /// The per-SKU policy.
+    public var policy: SkuPolicy
+}
+
+/// A room (one live session): the SKUs it sells and the featured one.
+public struct RoomSpec: Sendable, Equatable {
+    /// The room id (tokens name it).
+    public var id: String
+    /// A title for pages and logs.
+    public var title: String
+    /// The SKU ids of the room, in display order.
+    public var skus: [String]
+    /// The featured SKU (the one the host is pitching), if any.
+    public var featured: String?
+}
 
 /// The gateway's configuration: `Config/livegate.json5` by default, every key documented there.
 public struct Configuration: Sendable, Equatable {
@@ -34,6 +61,28 @@ public struct Configuration: Sendable, Equatable {
     public var closeTimeoutSeconds = 5.0
     /// Queued outbound bytes above which a connection stops reading its peer.
     public var outboundHighWaterBytes = 4 * 1024 * 1024
+
+    /// Directory of the stock core's journal and snapshots (created if missing).
+    public var dataDir = "data"
+    /// The HS256 secret that signs tokens. The shipped value is for the demo only.
+    public var tokenSecret = Configuration.demoTokenSecret
+    /// The stock core's clock: live (wall clock) or external (only `tick` moves it).
+    public var stockClock = StockConfiguration.Clock.live
+    /// Snapshot the stock core after this many journal records.
+    public var snapshotEvery = 100_000
+    /// Seconds of core time an order key is remembered (idempotency window).
+    public var orderRetentionSeconds = 48.0 * 3600
+    /// SKUs to seed.
+    public var skus: [SkuSpec] = []
+    /// Rooms.
+    public var rooms: [RoomSpec] = []
+    /// Largest danmaku text, in characters.
+    public var danmakuMaxCharacters = 120
+    /// Danmaku a connection may send per 10 seconds.
+    public var danmakuPer10Seconds = 10
+
+    /// The token secret in the shipped configuration; start-up warns when it is in use.
+    public static let demoTokenSecret = "livegate-demo-secret-change-me"
 
     /// The defaults.
     public init() {}
@@ -115,8 +164,85 @@ extension Configuration {
                 "outboundHighWaterBytes", default: config.outboundHighWaterBytes, range: 4096...1 << 30)
             try ws.finish()
         }
+        config.dataDir = try reader.string("dataDir", default: config.dataDir)
+        config.tokenSecret = try reader.string("tokenSecret", default: config.tokenSecret)
+        guard config.tokenSecret.utf8.count >= 16 else {
+            throw ConfigurationError(message: "tokenSecret: must be at least 16 bytes")
+        }
+        if var stock = try reader.object("stock") {
+            let clock = try stock.string("clock", default: "live")
+            switch clock {
+            case "live": config.stockClock = .live
+            case "external": config.stockClock = .external
+            default: throw ConfigurationError(message: "stock.clock: expected live or external, got '\(clock)'")
+            }
+            config.snapshotEvery = try stock.int("snapshotEvery", default: config.snapshotEvery, range: 100...100_000_000)
+            config.orderRetentionSeconds = try stock.seconds("orderRetentionSeconds", default: config.orderRetentionSeconds, maximum: 30 * 86_400)
+            try stock.finish()
+        }
+        if var danmaku = try reader.object("danmaku") {
+            config.danmakuMaxCharacters = try danmaku.int("maxCharacters", default: config.danmakuMaxCharacters, range: 1...2000)
+            config.danmakuPer10Seconds = try danmaku.int("per10Seconds", default: config.danmakuPer10Seconds, range: 1...1000)
+            try danmaku.finish()
+        }
+        for (index, value) in try reader.array("skus").enumerated() {
+            var sku = try ObjectReader(value, path: "skus[\(index)]")
+            let id = try sku.requiredString("id")
+            let policyDefaults = SkuPolicy()
+            var policy = policyDefaults
+            if var p = try sku.object("policy") {
+                policy.reservationTimeout = Int64(try p.seconds("reservationTimeoutSeconds", default: 900) * 1e9)
+                policy.safetyMinimum = Int64(try p.int("safetyMinimum", default: 0, range: 0...1_000_000_000))
+                policy.restockLeadTime = Int64(try p.seconds("restockLeadTimeSeconds", default: 3600, maximum: 90 * 86_400) * 1e9)
+                policy.trendFactor = try p.number("trendFactor", default: policyDefaults.trendFactor, range: 1...100)
+                policy.trendWindow = Int64(try p.seconds("trendWindowSeconds", default: 300) * 1e9)
+                policy.trendMinimumVolume = Int64(try p.int("trendMinimumVolume", default: 10, range: 0...1_000_000_000))
+                try p.finish()
+            }
+            config.skus.append(SkuSpec(
+                id: id, name: try sku.string("name", default: id),
+                onHand: Int64(try sku.int("onHand", default: 0, range: 0...1_000_000_000)),
+                substitute: try sku.optionalString("substitute"), policy: policy))
+            try sku.finish()
+        }
+        for (index, value) in try reader.array("rooms").enumerated() {
+            var room = try ObjectReader(value, path: "rooms[\(index)]")
+            let id = try room.requiredString("id")
+            let skus = try room.stringArray("skus")
+            config.rooms.append(RoomSpec(
+                id: id, title: try room.string("title", default: id), skus: skus,
+                featured: try room.optionalString("featured")))
+            try room.finish()
+        }
         try reader.finish()
+        try config.validateRooms()
         return config
+    }
+
+    /// Checks that ids are unique and every reference names a configured SKU.
+    func validateRooms() throws {
+        var ids = Set<String>()
+        for sku in skus {
+            guard ids.insert(sku.id).inserted else { throw ConfigurationError(message: "skus: duplicate id '\(sku.id)'") }
+            guard !sku.id.isEmpty, sku.id.utf8.count <= 64 else {
+                throw ConfigurationError(message: "skus: id '\(sku.id)' must be 1 to 64 bytes")
+            }
+        }
+        for sku in skus {
+            if let substitute = sku.substitute, !ids.contains(substitute) {
+                throw ConfigurationError(message: "skus[\(sku.id)].substitute: no SKU '\(substitute)'")
+            }
+        }
+        var roomIds = Set<String>()
+        for room in rooms {
+            guard roomIds.insert(room.id).inserted else { throw ConfigurationError(message: "rooms: duplicate id '\(room.id)'") }
+            for sku in room.skus where !ids.contains(sku) {
+                throw ConfigurationError(message: "rooms[\(room.id)].skus: no SKU '\(sku)'")
+            }
+            if let featured = room.featured, !room.skus.contains(featured) {
+                throw ConfigurationError(message: "rooms[\(room.id)].featured: '\(featured)' is not one of the room's SKUs")
+            }
+        }
     }
 }
 
@@ -168,7 +294,7 @@ struct ObjectReader {
         return int
     }
 
-    mutating func seconds(_ key: String, default value: Double, allowZero: Bool = false) throws -> Double {
+    mutating func seconds(_ key: String, default value: Double, allowZero: Bool = false, maximum: Double = 86_400) throws -> Double {
         guard let raw = take(key) else { return value }
         let seconds: Double
         switch raw {
@@ -176,10 +302,57 @@ struct ObjectReader {
         case .double(let double): seconds = double
         default: throw ConfigurationError(message: "\(name(key)): expected a number of seconds, got \(raw.typeName)")
         }
-        guard seconds.isFinite, seconds > 0 || (allowZero && seconds == 0), seconds <= 86_400 else {
+        guard seconds.isFinite, seconds > 0 || (allowZero && seconds == 0), seconds <= maximum else {
             throw ConfigurationError(message: "\(name(key)): \(seconds) is not a valid number of seconds")
         }
         return seconds
+    }
+
+    mutating func requiredString(_ key: String) throws -> String {
+        guard object[key] != nil else { throw ConfigurationError(message: "\(name(key)): required") }
+        let value = try string(key, default: "")
+        guard !value.isEmpty else { throw ConfigurationError(message: "\(name(key)): must not be empty") }
+        return value
+    }
+
+    mutating func optionalString(_ key: String) throws -> String? {
+        guard let raw = take(key) else { return nil }
+        if case .null = raw { return nil }
+        guard case .string(let string) = raw else {
+            throw ConfigurationError(message: "\(name(key)): expected a string, got \(raw.typeName)")
+        }
+        return string
+    }
+
+    mutating func number(_ key: String, default value: Double, range: ClosedRange<Double>) throws -> Double {
+        guard let raw = take(key) else { return value }
+        let number: Double
+        switch raw {
+        case .int(let int): number = Double(int)
+        case .double(let double): number = double
+        default: throw ConfigurationError(message: "\(name(key)): expected a number, got \(raw.typeName)")
+        }
+        guard range.contains(number) else {
+            throw ConfigurationError(message: "\(name(key)): \(number) is outside \(range.lowerBound)...\(range.upperBound)")
+        }
+        return number
+    }
+
+    mutating func array(_ key: String) throws -> [JSONValue] {
+        guard let raw = take(key) else { return [] }
+        guard case .array(let array) = raw else {
+            throw ConfigurationError(message: "\(name(key)): expected an array, got \(raw.typeName)")
+        }
+        return array
+    }
+
+    mutating func stringArray(_ key: String) throws -> [String] {
+        try array(key).enumerated().map { index, value in
+            guard case .string(let string) = value else {
+                throw ConfigurationError(message: "\(name(key))[\(index)]: expected a string, got \(value.typeName)")
+            }
+            return string
+        }
     }
 
     mutating func object(_ key: String) throws -> ObjectReader? {

@@ -30,8 +30,21 @@ final class Connection: EventHandler {
     private unowned let context: LoopContext
     private var registration: EventRegistration?
     private(set) var phase = Phase.http
+    /// The loop context (the loop's gateway state).
+    var loopContext: LoopContext { context }
+    /// The loop that owns this connection.
+    var eventLoop: EventLoop { loop }
+
     /// Position in the loop context's connection list (for O(1) removal).
     var listIndex = -1
+    /// Unique within the process; what other threads use to reach this connection.
+    var id: UInt64 = 0
+    /// The room stream this connection receives, if any.
+    var subscription: Subscription?
+    /// Position in its stream's subscriber list.
+    var subscriberIndex = -1
+    /// Whether it is in the loop's list of connections to flush after a delivery batch.
+    var isFlushPending = false
 
     private var headParser: HTTPHeadParser
     private var pendingHead: HTTPRequestHead?
@@ -193,6 +206,7 @@ final class Connection: EventHandler {
                 session = endpoint.makeSession(head)
                 deadline = 0
                 context.didUpgrade()
+                session?.connectionDidOpen(self)
                 Log.debug("fd \(fd): WebSocket open on \(endpoint.path)")
             } catch {
                 Log.info("fd \(fd): upgrade refused on \(head.path): \(error.response.status.code)")

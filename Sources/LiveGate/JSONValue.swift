@@ -66,3 +66,10 @@ public enum JSONValue: Decodable, Equatable, Sendable {
         }
     }
 }
+
+extension JSONValue {
+    /// Parses strict JSON (RFC 8259), as messages on the wire must be.
+    public static func parse(_ data: Data) throws -> JSONValue {
+        try JSONDecoder().decode(JSONValue.self, from: data)
+    }
+}

@@ -25,12 +25,20 @@ final class LoopContext {
     /// The loop's notion of now (monotonic ms), refreshed every tick and read.
     var now: UInt64 { Posix.monotonicMilliseconds() }
     private(set) var isShuttingDown = false
+    /// Open connections by id, so results from other threads find their connection.
+    private var byID: [UInt64: Connection] = [:]
+    private var nextID: UInt64
+    /// Subscribers by room, then by audience.
+    private var subscribers: [String: [[Connection]]] = [:]
+    /// Connections written to during a delivery batch, flushed once at its end.
+    private var dirty: [Connection] = []
 
     init(loop: EventLoop, router: Router, settings: ConnectionSettings, stats: ServerStats) {
         self.loop = loop
         self.router = router
         self.settings = settings
         self.stats = stats
+        nextID = UInt64(loop.index) << 48
         loop.onTick = { [unowned self] now in self.tick(now: now) }
     }
 
@@ -46,6 +54,9 @@ final class LoopContext {
         }
         let connection = Connection(fd: fd, loop: loop, context: self, now: now)
         guard connection.start() else { return }
+        nextID += 1
+        connection.id = nextID
+        byID[nextID] = connection
         connection.listIndex = connections.count
         connections.append(connection)
         stats.connectionOpened()
@@ -61,7 +72,63 @@ final class LoopContext {
             last.listIndex = index
         }
         connection.listIndex = -1
+        byID[connection.id] = nil
+        unsubscribe(connection)
         stats.connectionClosed()
+    }
+
+    /// The open connection with this id, if it is still open.
+    func connection(_ id: UInt64) -> Connection? {
+        byID[id]
+    }
+
+    /// Adds `connection` to a room stream from `startSeq` on.
+    func subscribe(_ connection: Connection, room: String, audience: Audience, startSeq: UInt64) {
+        unsubscribe(connection)
+        connection.subscription = Subscription(room: room, audience: audience, startSeq: startSeq)
+        var lists = subscribers[room] ?? Array(repeating: [], count: Audience.allCases.count)
+        connection.subscriberIndex = lists[audience.rawValue].count
+        lists[audience.rawValue].append(connection)
+        subscribers[room] = lists
+    }
+
+    /// Removes `connection` from its stream, if any.
+    func unsubscribe(_ connection: Connection) {
+        guard let subscription = connection.subscription else { return }
+        connection.subscription = nil
+        let index = connection.subscriberIndex
+        guard var lists = subscribers[subscription.room] else { return }
+        var list = lists[subscription.audience.rawValue]
+        guard index >= 0, index < list.count, list[index] === connection else { return }
+        let last = list.removeLast()
+        if last !== connection {
+            list[index] = last
+            last.subscriberIndex = index
+        }
+        lists[subscription.audience.rawValue] = list
+        subscribers[subscription.room] = lists
+        connection.subscriberIndex = -1
+    }
+
+    /// Queues each delivery on the local subscribers of its stream, then flushes every
+    /// connection written to once (one `writev` per connection per batch).
+    func deliver(_ deliveries: [Delivery]) {
+        for delivery in deliveries {
+            guard let lists = subscribers[delivery.room] else { continue }
+            for connection in lists[delivery.audience.rawValue]
+            where delivery.seq > connection.subscription!.startSeq {
+                if !connection.isFlushPending {
+                    connection.isFlushPending = true
+                    dirty.append(connection)
+                }
+                connection.send(delivery.frame)
+            }
+        }
+        for connection in dirty {
+            connection.isFlushPending = false
+            connection.flush()
+        }
+        dirty.removeAll(keepingCapacity: true)
     }
 
     /// Counts an upgrade.

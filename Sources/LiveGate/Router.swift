@@ -23,6 +23,8 @@ enum Route {
 struct Router: Sendable {
     /// WebSocket endpoints by path.
     var webSocketEndpoints: [String: WebSocketEndpoint] = [:]
+    /// Further HTTP routes (the room API); `nil` means "not mine".
+    var httpHandler: (@Sendable (HTTPRequestHead, [UInt8]) -> HTTPResponse?)?
 
     /// Routes a complete request.
     ///
@@ -33,6 +35,9 @@ struct Router: Sendable {
         let path = head.path
         if let endpoint = webSocketEndpoints[path] {
             return .upgrade(endpoint)
+        }
+        if let httpHandler, let response = httpHandler(head, body) {
+            return .respond(response)
         }
         switch path {
         case "/":

@@ -15,20 +15,26 @@ public final class Server: Sendable {
     public let configuration: Configuration
     private let group: EventLoopGroup
     private let stats = ServerStats()
-    private let router: Router
     private let boundPort = Atomic<Int>(0)
 
     /// Creates a server (no socket yet).
     public init(configuration: Configuration) throws {
         self.configuration = configuration
         group = try EventLoopGroup(count: configuration.effectiveIOThreads)
+    }
+
+    /// The event loops (for the fan-out).
+    public var loops: [EventLoop] { group.loops }
+
+    /// The routes every server has: `/`, `/healthz`, and `/echo` when enabled.
+    func makeBaseRouter() -> Router {
         var router = Router()
         if configuration.echo {
             router.webSocketEndpoints["/echo"] = WebSocketEndpoint(
                 path: "/echo", maxMessageBytes: configuration.echoMaxMessageBytes,
                 makeSession: { _ in EchoSession() })
         }
-        self.router = router
+        return router
     }
 
     /// The port bound (after `start()`), useful with port 0.
@@ -44,6 +50,11 @@ public final class Server: Sendable {
     ///
     /// - Throws: the first bind or listen error (e.g. the port is in use).
     public func start() throws {
+        try start(router: makeBaseRouter())
+    }
+
+    /// Binds the listeners and starts the loops with `router`.
+    func start(router: Router) throws {
         let settings = ConnectionSettings(
             maxHeadBytes: configuration.maxHeadBytes,
             maxBodyBytes: configuration.maxBodyBytes,

@@ -63,3 +63,25 @@ public enum Base64 {
         }
     }
 }
+
+extension Base64 {
+    /// Encodes bytes as base64url without padding (RFC 4648 §5), as JWT uses it.
+    public static func encodeURL<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
+        var text = encode(bytes)
+        while text.hasSuffix("=") { text.removeLast() }
+        return String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
+    }
+
+    /// Decodes base64url with or without padding; `nil` when malformed.
+    public static func decodeURL(_ text: Substring) -> [UInt8]? {
+        guard !text.contains("+"), !text.contains("/"), !text.contains("=") else { return nil }
+        var standard = String(text.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
+        switch standard.utf8.count % 4 {
+        case 0: break
+        case 2: standard += "=="
+        case 3: standard += "="
+        default: return nil
+        }
+        return decode(standard)
+    }
+}

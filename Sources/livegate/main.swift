@@ -5,14 +5,17 @@ import LiveGatePOSIX
 
 let usage = """
     usage: livegate [options]
+           livegate token --room ROOM --role ROLE [--sub NAME] [--channel CHANNEL] [--ttl SECONDS] [--config PATH]
 
-    Runs the livegate gateway on the configuration file (JSON5).
+    Runs the livegate gateway on the configuration file (JSON5), or mints a token (HS256 JWT,
+    signed with the configuration's tokenSecret) for a role in a room.
 
     options:
       --config PATH      configuration file (default: Config/livegate.json5)
       --port N           listen on port N instead of the configured one (0: any free port)
       --host ADDRESS     listen on ADDRESS instead of the configured one
       --io-threads N     event loops (0: one per CPU the process may run on)
+      --data-dir PATH    the stock core's journal directory instead of the configured one
       --echo             serve the /echo endpoint (conformance testing; off by default)
       --log-level LEVEL  debug, info, warning or error
       -h, --help         show this help
@@ -28,6 +31,16 @@ func fail(_ message: String, code: Int32 = 2) -> Never {
 var arguments = CommandLine.arguments.dropFirst()
 var configPath: String?
 var overrides: [(inout Configuration) -> Void] = []
+var isMintingToken = false
+var tokenRoom: String?
+var tokenRole: Role?
+var tokenSubject = "demo"
+var tokenChannel: String?
+var tokenTTL = 24 * 3600
+if arguments.first == "token" {
+    arguments.removeFirst()
+    isMintingToken = true
+}
 
 func value(for flag: String, from arguments: inout ArraySlice<String>) -> String {
     guard let value = arguments.popFirst() else { fail("\(flag) needs a value\n\n\(usage)") }
@@ -52,6 +65,25 @@ while let argument = arguments.popFirst() {
         let text = value(for: argument, from: &arguments)
         guard let count = Int(text), (0...256).contains(count) else { fail("--io-threads: '\(text)' is not 0...256") }
         overrides.append { $0.ioThreads = count }
+    case "--data-dir":
+        let path = value(for: argument, from: &arguments)
+        overrides.append { $0.dataDir = path }
+    case "--room" where isMintingToken:
+        tokenRoom = value(for: argument, from: &arguments)
+    case "--role" where isMintingToken:
+        let text = value(for: argument, from: &arguments)
+        guard let role = Role(rawValue: text) else {
+            fail("--role: expected one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        tokenRole = role
+    case "--sub" where isMintingToken:
+        tokenSubject = value(for: argument, from: &arguments)
+    case "--channel" where isMintingToken:
+        tokenChannel = value(for: argument, from: &arguments)
+    case "--ttl" where isMintingToken:
+        let text = value(for: argument, from: &arguments)
+        guard let ttl = Int(text), ttl > 0 else { fail("--ttl: expected a positive number of seconds") }
+        tokenTTL = ttl
     case "--echo":
         overrides.append { $0.echo = true }
     case "--log-level":
@@ -80,15 +112,29 @@ do {
 for apply in overrides { apply(&configuration) }
 Log.level = configuration.logLevel
 
+if isMintingToken {
+    guard let tokenRoom, let tokenRole else { fail("token: --room and --role are required\n\n\(usage)") }
+    if tokenRole == .connector && tokenChannel == nil { fail("token: a connector token needs --channel (e.g. taobao)") }
+    let claims = TokenClaims(
+        subject: tokenSubject, room: tokenRoom, role: tokenRole,
+        expiresAt: Int64(Date().timeIntervalSince1970) + Int64(tokenTTL), channel: tokenChannel)
+    print(TokenAuthority(secret: configuration.tokenSecret).mint(claims))
+    exit(0)
+}
+
 Signals.blockTerminationSignals()
-let server: Server
+let gateway: Gateway
 do {
-    server = try Server(configuration: configuration)
-    try server.start()
+    gateway = try Gateway(configuration: configuration)
+    try gateway.start()
 } catch {
     fail("cannot start: \(error)", code: 1)
 }
-Log.info("livegate: configuration \(configPath ?? "(built-in defaults)"), \(server.loopCount) I/O thread(s)")
+let server = gateway.server
+if configuration.tokenSecret == Configuration.demoTokenSecret {
+    Log.warning("livegate: tokenSecret is the shipped demo secret: anyone can mint tokens; set your own before going live")
+}
+Log.info("livegate: configuration \(configPath ?? "(built-in defaults)"), \(server.loopCount) I/O thread(s), data in \(configuration.dataDir)")
 Log.info("livegate: listening on http://\(configuration.host):\(server.port) (ws:// on the same port)")
 if configuration.echo {
     Log.info("livegate: echo endpoint ws://\(configuration.host):\(server.port)/echo (max message \(configuration.echoMaxMessageBytes) bytes)")
@@ -101,7 +147,7 @@ while true {
         continue
     }
     Log.info("livegate: \(Signals.name(signal)) received: closing \(server.openConnections) connection(s)")
-    server.shutdown()
+    gateway.shutdown()
     Log.info("livegate: stopped")
     exit(0)
 }

@@ -1,0 +1,135 @@
+import Dispatch
+import Foundation
+import LiveGateCore
+import LiveGateHTTP
+import LiveGatePOSIX
+import LiveGateStock
+
+/// The whole product in one process: the stock core, the rooms' hub and the network server,
+/// wired together.
+public final class Gateway: Sendable {
+    /// The network server.
+    public let server: Server
+    /// The stock core.
+    public let core: StockEngine
+    let hub: Hub
+    let tokens: TokenAuthority
+
+    /// Opens the stock core in `dataDir` (recovering it), seeds the configured SKUs it does
+    /// not have yet, and prepares the server. Nothing listens until ``start()``.
+    ///
+    /// - Throws: configuration, journal or socket errors, with the file or key named.
+    public init(configuration: Configuration) throws {
+        server = try Server(configuration: configuration)
+        let hub = Hub(configuration: configuration, loops: server.loops)
+        self.hub = hub
+        tokens = TokenAuthority(secret: configuration.tokenSecret)
+        try FileManager.default.createDirectory(atPath: configuration.dataDir, withIntermediateDirectories: true)
+        var stockConfiguration = StockConfiguration()
+        stockConfiguration.clock = configuration.stockClock
+        stockConfiguration.snapshotEvery = configuration.snapshotEvery
+        stockConfiguration.retention = Int64(configuration.orderRetentionSeconds * 1e9)
+        stockConfiguration.log = { Log.warning("stock core: \($0)") }
+        core = try StockEngine.open(
+            dataDirectory: configuration.dataDir, configuration: stockConfiguration,
+            publications: { hub.stockChanged($0) })
+        core.start()
+        try seed(configuration)
+    }
+
+    /// Creates the configured SKUs the recovered state lacks; logs where recovered state differs.
+    private func seed(_ configuration: Configuration) throws {
+        let existing = try call(.readSkus(nil)).skus
+        let byID = Dictionary(existing.map { ($0.sku, $0) }, uniquingKeysWith: { first, _ in first })
+        for sku in configuration.skus {
+            if let recovered = byID[sku.id] {
+                if recovered.onHand != sku.onHand {
+                    Log.info("sku \(sku.id): recovered onHand \(recovered.onHand) (config says \(sku.onHand)); recovered state wins")
+                }
+                continue
+            }
+            let result = try call(.createSku(sku: sku.id, onHand: sku.onHand, policy: sku.policy))
+            guard result.outcome.isSuccess else {
+                throw ConfigurationError(message: "skus[\(sku.id)]: the stock core refused it: \(result.outcome.wireName)")
+            }
+            Log.info("sku \(sku.id): created with \(sku.onHand) on hand")
+        }
+        hub.seed(try call(.readSkus(nil)).skus)
+    }
+
+    /// Submits a command and waits for its durable result (start-up only).
+    private func call(_ command: StockCommand) throws -> StockResult {
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox()
+        let status = core.submit(command) { result in
+            box.set(result)
+            done.signal()
+        }
+        guard status == .accepted else { throw ConfigurationError(message: "stock core: command not accepted (\(status))") }
+        done.wait()
+        return box.get()!
+    }
+
+    /// Starts listening: `/ws`, the room API, `/healthz`, `/readyz` and `/echo` when enabled.
+    public func start() throws {
+        var router = server.makeBaseRouter()
+        let configuration = server.configuration
+        let services = RoomServices(
+            hub: hub, core: core, tokens: tokens, danmakuMaxCharacters: configuration.danmakuMaxCharacters,
+            danmakuPer10Seconds: configuration.danmakuPer10Seconds)
+        router.webSocketEndpoints["/ws"] = WebSocketEndpoint(
+            path: "/ws", maxMessageBytes: configuration.maxMessageBytes,
+            makeSession: { head in RoomSession(head: head, services: services) })
+        let hub = self.hub, core = self.core, tokens = self.tokens
+        router.httpHandler = { head, _ in
+            RoomAPI.handle(head, hub: hub, core: core, tokens: tokens)
+        }
+        try server.start(router: router)
+    }
+
+    /// Closes the connections (1001), then stops the stock core.
+    public func shutdown() {
+        server.shutdown()
+        core.stop()
+    }
+}
+
+/// Carries a result from the writer thread to a waiting thread.
+private final class ResultBox: @unchecked Sendable {
+    // @unchecked: written once before the semaphore is signalled, read after it is waited on.
+    private var result: StockResult?
+    func set(_ value: StockResult) { result = value }
+    func get() -> StockResult? { result }
+}
+
+/// The room API over HTTP on the same port.
+enum RoomAPI {
+    static func handle(_ head: HTTPRequestHead, hub: Hub, core: StockEngine, tokens: TokenAuthority) -> HTTPResponse? {
+        let path = head.path
+        if path == "/readyz" {
+            return core.isAvailable ? .text(.ok, "ready") : .text(.serviceUnavailable, "stock core not accepting commands")
+        }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count == 4, parts[0] == "v1", parts[1] == "rooms", parts[3] == "stock" else { return nil }
+        guard head.method == "GET" || head.method == "HEAD" else {
+            var headers = HTTPHeaders()
+            headers.add(name: "Allow", value: "GET, HEAD")
+            return .text(.methodNotAllowed, "use GET", headers: headers)
+        }
+        let room = String(parts[2])
+        guard let token = head.queryParameter("token") ?? bearerToken(head) else {
+            return .text(.unauthorized, TokenError.missing.description)
+        }
+        let claims: TokenClaims
+        do {
+            claims = try tokens.verify(token, now: Int64(Date().timeIntervalSince1970))
+        } catch {
+            return .text(.unauthorized, error.description)
+        }
+        guard claims.room == room else { return .text(.forbidden, "the token is for room \(claims.room)") }
+        guard let json = hub.snapshotJSON(room: room) else { return .text(.notFound, "no room \(room)") }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        return HTTPResponse(status: .ok, headers: headers, body: json)
+    }
+}

@@ -1,0 +1,292 @@
+import Foundation
+import LiveGateCore
+import LiveGateHTTP
+import LiveGatePOSIX
+import LiveGateStock
+import LiveGateWebSocket
+
+/// The services a room connection talks to; shared by every loop.
+struct RoomServices: Sendable {
+    let hub: Hub
+    let core: StockEngine
+    let tokens: TokenAuthority
+    let danmakuMaxCharacters: Int
+    let danmakuPer10Seconds: Int
+}
+
+/// A connection to `/ws?token=…`: its role and room come from the token. It starts with a
+/// `snapshot` of the room, then receives its role's room stream, and may send the commands
+/// its role allows (Protocol/README.md).
+final class RoomSession: WebSocketSession {
+    private let services: RoomServices
+    private let claims: Result<TokenClaims, TokenError>
+    private var danmakuWindowStart: UInt64 = 0
+    private var danmakuInWindow = 0
+
+    init(head: HTTPRequestHead, services: RoomServices) {
+        self.services = services
+        let token = head.queryParameter("token") ?? bearerToken(head)
+        if let token {
+            do {
+                claims = .success(try services.tokens.verify(token, now: Int64(Date().timeIntervalSince1970)))
+            } catch {
+                claims = .failure(error)
+            }
+        } else {
+            claims = .failure(.missing)
+        }
+    }
+
+    func connectionDidOpen(_ connection: Connection) {
+        let claims: TokenClaims
+        switch self.claims {
+        case .failure(let error):
+            Log.info("fd \(connection.fd): /ws refused: \(error)")
+            connection.close(code: WebSocketCloseCode.policyViolation, reason: "\(error)")
+            return
+        case .success(let value):
+            claims = value
+        }
+        let audience = Audience(claims.role)
+        guard let (frame, seq) = services.hub.snapshot(room: claims.room, audience: audience) else {
+            connection.close(code: WebSocketCloseCode.policyViolation, reason: "unknown room \(claims.room)")
+            return
+        }
+        connection.send(frame)
+        connection.loopContext.subscribe(connection, room: claims.room, audience: audience, startSeq: seq)
+        Log.info("fd \(connection.fd): \(claims.role.rawValue) \(claims.subject) joined room \(claims.room)")
+    }
+
+    func connectionDidClose(_ connection: Connection) {
+        connection.loopContext.unsubscribe(connection)
+    }
+
+    func connection(_ connection: Connection, didReceive opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
+        guard case .success(let claims) = claims else { return }
+        var id: String?
+        do {
+            guard opcode == .text else { throw ProtocolError("badMessage", "messages are JSON text frames") }
+            guard let value = try? JSONValue.parse(Data(payload)), case .object(let message) = value else {
+                throw ProtocolError("badMessage", "not a JSON object")
+            }
+            let fields = MessageFields(message)
+            id = fields.id
+            try handle(fields, claims: claims, connection: connection)
+        } catch let error as ProtocolError {
+            var writer = JSONWriter()
+            Messages.writeError(&writer, id: id, error: error)
+            connection.send(writer.makeTextFrame())
+        } catch {
+            var writer = JSONWriter()
+            Messages.writeError(&writer, id: id, error: ProtocolError("internal", "\(error)"))
+            connection.send(writer.makeTextFrame())
+        }
+    }
+
+    private func handle(_ message: MessageFields, claims: TokenClaims, connection: Connection) throws {
+        let type = try message.string("type")
+        let room = claims.room
+        switch type {
+        case "ping":
+            var writer = JSONWriter()
+            writer.beginObject()
+            writer.field("type", "pong")
+            writer.field("id", message.id)
+            writer.endObject()
+            connection.send(writer.makeTextFrame())
+        case "order":
+            try require(claims, [.connector, .service], for: type)
+            let sku = try roomSku(message, room: room)
+            var channel = try message.optionalString("channel")
+            if claims.role == .connector {
+                if let channel, channel != claims.channel {
+                    throw ProtocolError.badField("channel", "a \(claims.channel ?? "") connector may not send orders for channel \(channel)")
+                }
+                channel = claims.channel
+            }
+            guard let channel, !channel.isEmpty, channel.utf8.count <= 64 else {
+                throw ProtocolError.badField("channel", "channel is required (a non-empty string of at most 64 bytes)")
+            }
+            let orderId = try message.string("orderId")
+            guard orderId.utf8.count <= 128 else { throw ProtocolError.badField("orderId", "orderId is longer than 128 bytes") }
+            let quantity = try message.integer("qty", range: 1...1_000_000)
+            let kind: OrderEventKind
+            switch try message.string("state") {
+            case "placed": kind = .placed
+            case "paid": kind = .paid
+            case "cancelled": kind = .cancelled
+            default: throw ProtocolError.badField("state", "state must be placed, paid or cancelled")
+            }
+            let ts = try message.optionalInteger("ts") ?? 0
+            let event = OrderEvent(kind, sku: sku, channel: channel, orderId: orderId, quantity: quantity,
+                                   platformTimestamp: ts)
+            submit(.order(event), command: type, sku: sku, id: message.id, connection: connection)
+        case "restock":
+            try require(claims, [.operator], for: type)
+            let sku = try roomSku(message, room: room)
+            let quantity = try message.integer("qty", range: 1...1_000_000_000)
+            let source = try message.optionalString("source") ?? claims.subject
+            submit(.restock(sku: sku, quantity: quantity, source: source), command: type, sku: sku, id: message.id, connection: connection)
+        case "adjust":
+            try require(claims, [.operator], for: type)
+            let sku = try roomSku(message, room: room)
+            let onHand = try message.integer("onHand", range: 0...1_000_000_000)
+            let reason = try message.optionalString("reason") ?? "count by \(claims.subject)"
+            submit(.adjust(sku: sku, onHand: onHand, reason: reason), command: type, sku: sku, id: message.id, connection: connection)
+        case "hold", "release":
+            try require(claims, [.operator], for: type)
+            let sku = try roomSku(message, room: room)
+            let quantity = try message.integer("qty", range: 1...1_000_000_000)
+            let command: StockCommand = type == "hold" ? .hold(sku: sku, quantity: quantity) : .release(sku: sku, quantity: quantity)
+            submit(command, command: type, sku: sku, id: message.id, connection: connection)
+        case "pause", "resume":
+            try require(claims, [.operator], for: type)
+            let sku = try roomSku(message, room: room)
+            submit(type == "pause" ? .pause(sku: sku) : .resume(sku: sku), command: type, sku: sku, id: message.id, connection: connection)
+        case "feature":
+            try require(claims, [.operator], for: type)
+            let sku = try roomSku(message, room: room)
+            _ = services.hub.feature(room: room, sku: sku)
+            sendLocalResult(id: message.id, command: type, connection: connection)
+        case "announce":
+            try require(claims, [.operator], for: type)
+            let text = try checkedText(message)
+            services.hub.publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
+                Messages.writeDanmaku(&writer, room: room, seq: seq, rev: rev, from: claims.subject, role: "operator",
+                                      text: text, isSystem: true)
+            }
+            sendLocalResult(id: message.id, command: type, connection: connection)
+        case "danmaku":
+            try require(claims, [.viewer, .host, .operator], for: type)
+            let text = try checkedText(message)
+            let now = Posix.monotonicMilliseconds()
+            if now - danmakuWindowStart >= 10_000 {
+                danmakuWindowStart = now
+                danmakuInWindow = 0
+            }
+            guard danmakuInWindow < services.danmakuPer10Seconds else {
+                throw ProtocolError("rateLimited", "at most \(services.danmakuPer10Seconds) danmaku per 10 seconds")
+            }
+            danmakuInWindow += 1
+            services.hub.publish(room: room, audiences: [.viewer, .host, .operator]) { writer, seq, rev in
+                Messages.writeDanmaku(&writer, room: room, seq: seq, rev: rev, from: claims.subject,
+                                      role: claims.role.rawValue, text: text, isSystem: false)
+            }
+        default:
+            throw ProtocolError.badField("type", "unknown message type '\(type.prefix(32))'")
+        }
+    }
+
+    private func require(_ claims: TokenClaims, _ roles: [Role], for type: String) throws {
+        guard roles.contains(claims.role) else {
+            throw ProtocolError("forbidden", "role \(claims.role.rawValue) may not send \(type)")
+        }
+    }
+
+    private func roomSku(_ message: MessageFields, room: String) throws -> String {
+        let sku = try message.string("sku")
+        guard services.hub.room(room, contains: sku) else {
+            throw ProtocolError.badField("sku", "room \(room) has no SKU '\(sku.prefix(64))'")
+        }
+        return sku
+    }
+
+    private func checkedText(_ message: MessageFields) throws -> String {
+        let text = try message.string("text").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw ProtocolError.badField("text", "text is empty") }
+        guard text.count <= services.danmakuMaxCharacters else {
+            throw ProtocolError.badField("text", "text is longer than \(services.danmakuMaxCharacters) characters")
+        }
+        return text
+    }
+
+    private func sendLocalResult(id: String?, command: String, connection: Connection) {
+        var writer = JSONWriter()
+        Messages.writeLocalResult(&writer, id: id, command: command)
+        connection.send(writer.makeTextFrame())
+    }
+
+    /// Submits to the stock core; the result goes back to this connection once durable.
+    private func submit(_ command: StockCommand, command name: String, sku: String?, id: String?, connection: Connection) {
+        let loop = connection.eventLoop
+        let connectionID = connection.id
+        let status = services.core.submit(command) { result in
+            var writer = JSONWriter()
+            Messages.writeResult(&writer, id: id, command: name, result: result, sku: sku)
+            let frame = writer.makeTextFrame()
+            loop.execute {
+                guard let connection = (loop.attachment as? LoopContext)?.connection(connectionID) else { return }
+                connection.send(frame)
+                connection.flush()
+            }
+        }
+        switch status {
+        case .accepted: break
+        case .busy:
+            var writer = JSONWriter()
+            Messages.writeError(&writer, id: id, error: ProtocolError("busy", "the stock core is at capacity; retry"))
+            connection.send(writer.makeTextFrame())
+        case .unavailable:
+            var writer = JSONWriter()
+            Messages.writeError(&writer, id: id, error: ProtocolError("unavailable", "the stock core is not accepting commands"))
+            connection.send(writer.makeTextFrame())
+        }
+    }
+}
+
+/// The token in `Authorization: Bearer …`, if any.
+func bearerToken(_ head: HTTPRequestHead) -> String? {
+    guard let value = head.headers.first("authorization"), value.lowercased().hasPrefix("bearer ") else { return nil }
+    return String(value.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+}
+
+/// Typed access to a client message's fields, with errors that name the field.
+struct MessageFields {
+    let object: [String: JSONValue]
+
+    init(_ object: [String: JSONValue]) {
+        self.object = object
+    }
+
+    /// The client's correlation id (string or number), echoed in the answer.
+    var id: String? {
+        switch object["id"] {
+        case .string(let value)?: return String(value.prefix(128))
+        case .int(let value)?: return String(value)
+        default: return nil
+        }
+    }
+
+    func string(_ key: String) throws -> String {
+        guard let value = object[key] else { throw ProtocolError.badField(key, "\(key) is required") }
+        guard case .string(let string) = value, !string.isEmpty else {
+            throw ProtocolError.badField(key, "\(key) must be a non-empty string")
+        }
+        return string
+    }
+
+    func optionalString(_ key: String) throws -> String? {
+        guard let value = object[key] else { return nil }
+        if case .null = value { return nil }
+        guard case .string(let string) = value else { throw ProtocolError.badField(key, "\(key) must be a string") }
+        return string
+    }
+
+    func integer(_ key: String, range: ClosedRange<Int64>) throws -> Int64 {
+        guard let value = object[key] else { throw ProtocolError.badField(key, "\(key) is required") }
+        guard case .int(let int) = value, range.contains(Int64(int)) else {
+            throw ProtocolError.badField(key, "\(key) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return Int64(int)
+    }
+
+    func optionalInteger(_ key: String) throws -> Int64? {
+        guard let value = object[key] else { return nil }
+        switch value {
+        case .null: return nil
+        case .int(let int): return Int64(int)
+        case .double(let double) where double.isFinite && abs(double) < 9e18: return Int64(double)
+        default: throw ProtocolError.badField(key, "\(key) must be a number")
+        }
+    }
+}
