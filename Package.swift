@@ -37,7 +37,7 @@ let package = Package(
         .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock"]),
         .testTarget(
             name: "LiveGateTests",
-            dependencies: ["LiveGate", "LiveGateCore", "LiveGatePOSIX", "LiveGateWebSocket"]
+            dependencies: ["LiveGate", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateWebSocket"]
         ),
     ]
 )

@@ -15,6 +15,15 @@ public struct SkuSpec: Sendable, Equatable {
     public var substitute: String?
     /// The per-SKU policy.
     public var policy: SkuPolicy
+
+    /// Creates a SKU specification.
+    public init(id: String, name: String, onHand: Int64, substitute: String? = nil, policy: SkuPolicy = SkuPolicy()) {
+        self.id = id
+        self.name = name
+        self.onHand = onHand
+        self.substitute = substitute
+        self.policy = policy
+    }
 }
 
 /// A room (one live session): the SKUs it sells and the featured one.
@@ -27,6 +36,14 @@ public struct RoomSpec: Sendable, Equatable {
     public var skus: [String]
     /// The featured SKU (the one the host is pitching), if any.
     public var featured: String?
+
+    /// Creates a room specification.
+    public init(id: String, title: String, skus: [String], featured: String? = nil) {
+        self.id = id
+        self.title = title
+        self.skus = skus
+        self.featured = featured
+    }
 }
 
 /// The gateway's configuration: `Config/livegate.json5` by default, every key documented there.
@@ -190,15 +207,14 @@ extension Configuration {
             let id = try sku.requiredString("id")
             let policyDefaults = SkuPolicy()
             var policy = policyDefaults
-            if var p = try sku.object("policy") {
-                policy.reservationTimeout = Int64(try p.seconds("reservationTimeoutSeconds", default: 900) * 1e9)
-                policy.safetyMinimum = Int64(try p.int("safetyMinimum", default: 0, range: 0...1_000_000_000))
-                policy.restockLeadTime = Int64(try p.seconds("restockLeadTimeSeconds", default: 3600, maximum: 90 * 86_400) * 1e9)
-                policy.trendFactor = try p.number("trendFactor", default: policyDefaults.trendFactor, range: 1...100)
-                policy.trendWindow = Int64(try p.seconds("trendWindowSeconds", default: 300) * 1e9)
-                policy.trendMinimumVolume = Int64(try p.int("trendMinimumVolume", default: 10, range: 0...1_000_000_000))
-                try p.finish()
-            }
+            var p = try sku.object("policy") ?? ObjectReader(.object([:]), path: "skus[\(index)].policy")
+            policy.reservationTimeout = Int64(try p.seconds("reservationTimeoutSeconds", default: 900) * 1e9)
+            policy.safetyMinimum = Int64(try p.int("safetyMinimum", default: 0, range: 0...1_000_000_000))
+            policy.restockLeadTime = Int64(try p.seconds("restockLeadTimeSeconds", default: 3600, maximum: 90 * 86_400) * 1e9)
+            policy.trendFactor = try p.number("trendFactor", default: policyDefaults.trendFactor, range: 1...100)
+            policy.trendWindow = Int64(try p.seconds("trendWindowSeconds", default: 300) * 1e9)
+            policy.trendMinimumVolume = Int64(try p.int("trendMinimumVolume", default: 10, range: 0...1_000_000_000))
+            try p.finish()
             config.skus.append(SkuSpec(
                 id: id, name: try sku.string("name", default: id),
                 onHand: Int64(try sku.int("onHand", default: 0, range: 0...1_000_000_000)),

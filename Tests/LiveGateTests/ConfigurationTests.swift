@@ -1,5 +1,6 @@
 import Foundation
 import LiveGate
+import LiveGateStock
 import Testing
 
 struct ConfigurationTests {
@@ -8,7 +9,12 @@ struct ConfigurationTests {
 
     @Test func theShippedDefaultFileLoadsAndMatchesTheBuiltInDefaults() throws {
         let path = Self.repositoryRoot.appendingPathComponent("Config/livegate.json5").path
-        let loaded = try Configuration.load(path: path)
+        var loaded = try Configuration.load(path: path)
+        #expect(loaded.rooms.map(\.id) == ["demo"])
+        #expect(loaded.skus.count == 3)
+        #expect(loaded.skus[1].policy.restockLeadTime == 3600 * 1_000_000_000)  // defaults without a policy object
+        loaded.skus = []
+        loaded.rooms = []
         #expect(loaded == Configuration())
         #expect(loaded.port == 8080)
         #expect(!loaded.echo)
@@ -24,6 +30,13 @@ struct ConfigurationTests {
         ("{ webSocket: { idlePingSeconds: -1 } }", "webSocket.idlePingSeconds"),
         ("{ port: 1,, }", "not valid JSON5"),
         ("[1]", "expected an object"),
+        ("{ skus: [{ id: 'a', onHand: -1 }] }", "skus[0].onHand"),
+        ("{ skus: [{ name: 'a' }] }", "skus[0].id: required"),
+        ("{ skus: [{ id: 'a', policy: { safety: 1 } }] }", "unknown key 'skus[0].policy.safety'"),
+        ("{ skus: [{ id: 'a' }], rooms: [{ id: 'r', skus: ['b'] }] }", "rooms[r].skus: no SKU 'b'"),
+        ("{ skus: [{ id: 'a' }], rooms: [{ id: 'r', skus: ['a'], featured: 'c' }] }", "rooms[r].featured"),
+        ("{ skus: [{ id: 'a', substitute: 'z' }] }", "substitute: no SKU 'z'"),
+        ("{ tokenSecret: 'short' }", "tokenSecret"),
     ])
     func badConfigurationsNameTheKey(text: String, message: String) {
         do {

@@ -1,0 +1,261 @@
+import Foundation
+import LiveGate
+import LiveGateCore
+import LiveGateStock
+import LiveGateWebSocket
+import Testing
+
+/// A gateway on 127.0.0.1:0 with the demo room, a fresh data directory, and token helpers.
+final class RoomFixture {
+    let gateway: Gateway
+    let dataDir: String
+    let authority: TokenAuthority
+    var port: Int { gateway.server.port }
+
+    init(_ adjust: (inout Configuration) -> Void = { _ in }) throws {
+        dataDir = NSTemporaryDirectory() + "livegate-room-\(UUID().uuidString)"
+        var configuration = Configuration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.ioThreads = 2
+        configuration.logLevel = .warning
+        configuration.shutdownGraceSeconds = 1
+        configuration.dataDir = dataDir
+        configuration.tokenSecret = "test-secret-0123456789"
+        configuration.skus = [
+            SkuSpec(id: "hoodie", name: "Hoodie", onHand: 10, substitute: "cap", policy: SkuPolicy()),
+            SkuSpec(id: "cap", name: "Cap", onHand: 100, substitute: nil, policy: SkuPolicy()),
+            SkuSpec(id: "other", name: "Elsewhere", onHand: 5, substitute: nil, policy: SkuPolicy()),
+        ]
+        configuration.rooms = [
+            RoomSpec(id: "demo", title: "Demo", skus: ["hoodie", "cap"], featured: "hoodie"),
+            RoomSpec(id: "side", title: "Side", skus: ["other"], featured: nil),
+        ]
+        adjust(&configuration)
+        authority = TokenAuthority(secret: configuration.tokenSecret)
+        gateway = try Gateway(configuration: configuration)
+        try gateway.start()
+    }
+
+    deinit {
+        gateway.shutdown()
+        try? FileManager.default.removeItem(atPath: dataDir)
+    }
+
+    func token(_ role: Role, room: String = "demo", sub: String = "t", channel: String? = nil, expiresIn: Int64 = 3600) -> String {
+        authority.mint(TokenClaims(subject: sub, room: room, role: role,
+                                   expiresAt: Int64(Date().timeIntervalSince1970) + expiresIn, channel: channel))
+    }
+
+    /// Connects to /ws as `role` and returns the client and its snapshot.
+    func join(_ role: Role, room: String = "demo", sub: String = "t", channel: String? = nil) throws -> (TestClient, [String: Any]) {
+        let client = try TestClient(port: port)
+        #expect(client.upgrade(path: "/ws?token=\(token(role, room: room, sub: sub, channel: channel))") == 101)
+        let snapshot = try #require(client.readJSON())
+        #expect(snapshot["type"] as? String == "snapshot")
+        return (client, snapshot)
+    }
+}
+
+extension TestClient {
+    /// Reads the next text frame as a JSON object.
+    func readJSON() -> [String: Any]? {
+        guard let frame = readFrame(), frame.opcode == 1 else { return nil }
+        return (try? JSONSerialization.jsonObject(with: Data(frame.payload))) as? [String: Any]
+    }
+
+    /// Reads frames until one of `type` arrives.
+    func read(type: String, limit: Int = 20) -> [String: Any]? {
+        for _ in 0..<limit {
+            guard let message = readJSON() else { return nil }
+            if message["type"] as? String == type { return message }
+        }
+        return nil
+    }
+
+    func sendJSON(_ object: [String: Any]) {
+        let data = try! JSONSerialization.data(withJSONObject: object)
+        sendFrame(.text, Array(data))
+    }
+}
+
+@Suite(.serialized)
+struct RoomTests {
+    @Test func anOrderReachesEveryRoleInItsShape() throws {
+        let room = try RoomFixture()
+        let (host, hostSnapshot) = try room.join(.host)
+        let (op, _) = try room.join(.operator)
+        let (viewer, _) = try room.join(.viewer)
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        let skus = try #require(hostSnapshot["skus"] as? [[String: Any]])
+        #expect(skus.map { $0["sku"] as? String } == ["hoodie", "cap"])
+        #expect(skus.first?["sellable"] as? Int == 10)
+        #expect(hostSnapshot["featured"] as? String == "hoodie")
+
+        connector.sendJSON(["type": "order", "id": "o1", "orderId": "A-1", "sku": "hoodie", "qty": 3, "state": "placed"])
+        let result = try #require(connector.read(type: "result"))
+        #expect(result["id"] as? String == "o1")
+        #expect(result["outcome"] as? String == "reserved")
+        #expect(result["ok"] as? Bool == true)
+        for client in [host, op, viewer, connector] {
+            let stock = try #require(client.read(type: "stock"))
+            #expect(stock["sku"] as? String == "hoodie")
+            #expect(stock["sellable"] as? Int == 7)
+            #expect(stock["reserved"] as? Int == 3)
+            #expect((stock["seq"] as? Int ?? 0) > 0)
+            #expect((stock["rev"] as? Int ?? 0) > 0)
+        }
+    }
+
+    @Test func duplicatesChangeStockOnceAndOversellIsRefused() throws {
+        let room = try RoomFixture()
+        let (connector, _) = try room.join(.connector, channel: "douyin")
+        for _ in 0..<3 {
+            connector.sendJSON(["type": "order", "orderId": "D-1", "sku": "hoodie", "qty": 4, "state": "paid"])
+        }
+        var outcomes: [String] = []
+        var duplicates = 0
+        var lastSellable = -1
+        while outcomes.count < 3, let message = connector.readJSON() {
+            if message["type"] as? String == "result" {
+                outcomes.append(message["outcome"] as? String ?? "")
+                if message["duplicate"] as? Bool == true { duplicates += 1 }
+            } else if message["type"] as? String == "stock" {
+                lastSellable = message["sellable"] as? Int ?? -1
+            }
+        }
+        #expect(outcomes == ["sold", "sold", "sold"])
+        #expect(duplicates == 2)
+        connector.sendJSON(["type": "order", "id": "big", "orderId": "D-2", "sku": "hoodie", "qty": 7, "state": "placed"])
+        let refused = try #require(connector.read(type: "result"))
+        #expect(refused["outcome"] as? String == "insufficient")
+        #expect(refused["ok"] as? Bool == false)
+        let http = try TestClient(port: room.port)
+        http.send("GET /v1/rooms/demo/stock HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(room.token(.viewer))\r\n\r\n")
+        let response = try #require(http.readResponse())
+        #expect(response.status == 200)
+        let snapshot = try #require(try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any])
+        let hoodie = try #require((snapshot["skus"] as? [[String: Any]])?.first)
+        #expect(hoodie["sellable"] as? Int == 6)
+        #expect(hoodie["sold"] as? Int == 4)
+        _ = lastSellable
+    }
+
+    @Test func rolesAreEnforcedAndBadInputGetsANamedError() throws {
+        let room = try RoomFixture()
+        let (viewer, _) = try room.join(.viewer)
+        viewer.sendJSON(["type": "restock", "id": "r1", "sku": "hoodie", "qty": 5])
+        let forbidden = try #require(viewer.read(type: "error"))
+        #expect(forbidden["code"] as? String == "forbidden")
+        #expect(forbidden["id"] as? String == "r1")
+        viewer.sendFrame(.text, Array("{not json".utf8))
+        #expect(viewer.read(type: "error")?["code"] as? String == "badMessage")
+        viewer.sendJSON(["type": "warp"])
+        #expect(viewer.read(type: "error")?["field"] as? String == "type")
+
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        connector.sendJSON(["type": "order", "orderId": "X", "channel": "kuaishou", "sku": "hoodie", "qty": 1, "state": "placed"])
+        #expect(connector.read(type: "error")?["field"] as? String == "channel")
+        connector.sendJSON(["type": "order", "orderId": "X", "sku": "hoodie", "qty": 0, "state": "placed"])
+        #expect(connector.read(type: "error")?["field"] as? String == "qty")
+        connector.sendJSON(["type": "order", "orderId": "X", "sku": "other", "qty": 1, "state": "placed"])
+        #expect(connector.read(type: "error")?["field"] as? String == "sku")
+        connector.sendJSON(["type": "order", "orderId": "X", "sku": "hoodie", "qty": 1, "state": "shipped"])
+        #expect(connector.read(type: "error")?["field"] as? String == "state")
+        // The connection survived all of that.
+        connector.sendJSON(["type": "ping", "id": 7])
+        #expect(connector.read(type: "pong")?["id"] as? String == "7")
+
+        // Nothing changed: the operator's view is still the initial stock.
+        let (_, snapshot) = try room.join(.operator)
+        let hoodie = try #require((snapshot["skus"] as? [[String: Any]])?.first)
+        #expect(hoodie["sellable"] as? Int == 10)
+    }
+
+    @Test func badTokensAreClosedWith1008() throws {
+        let room = try RoomFixture()
+        for token in ["garbage", room.token(.viewer, expiresIn: -10), room.token(.viewer, room: "nope"),
+                      TokenAuthority(secret: "another-secret-0123456789").mint(
+                          TokenClaims(subject: "x", room: "demo", role: .viewer, expiresAt: Int64(Date().timeIntervalSince1970) + 60))]
+        {
+            let client = try TestClient(port: room.port)
+            #expect(client.upgrade(path: "/ws?token=\(token)") == 101)
+            let close = try #require(client.readFrame())
+            #expect(close.opcode == 8)
+            #expect(closeCode(close.payload) == 1008)
+        }
+        let missing = try TestClient(port: room.port)
+        missing.send("GET /v1/rooms/demo/stock HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(missing.readResponse()?.status == 401)
+        missing.send("GET /v1/rooms/side/stock?token=\(room.token(.viewer)) HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(missing.readResponse()?.status == 403)
+    }
+
+    @Test func operatorCommandsAndChatReachTheRoom() throws {
+        let room = try RoomFixture()
+        let (op, _) = try room.join(.operator, sub: "olly")
+        let (viewer, _) = try room.join(.viewer, sub: "vivi")
+        let (host, _) = try room.join(.host)
+        op.sendJSON(["type": "restock", "id": "r", "sku": "hoodie", "qty": 5])
+        #expect(op.read(type: "result")?["outcome"] as? String == "ok")
+        #expect(viewer.read(type: "stock")?["onHand"] as? Int == 15)
+        op.sendJSON(["type": "hold", "id": "h", "sku": "hoodie", "qty": 2])
+        #expect(op.read(type: "result")?["ok"] as? Bool == true)
+        #expect(host.read(type: "stock")?["held"] as? Int == 0)  // the restock
+        #expect(host.read(type: "stock")?["held"] as? Int == 2)
+        op.sendJSON(["type": "pause", "id": "p", "sku": "cap"])
+        #expect(op.read(type: "result")?["ok"] as? Bool == true)
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        connector.sendJSON(["type": "order", "orderId": "P", "sku": "cap", "qty": 1, "state": "placed"])
+        #expect(connector.read(type: "result")?["outcome"] as? String == "paused")
+
+        viewer.sendJSON(["type": "danmaku", "text": "还有货吗?"])
+        let relayed = try #require(host.read(type: "danmaku"))
+        #expect(relayed["text"] as? String == "还有货吗?")
+        #expect(relayed["from"] as? String == "vivi")
+        #expect(relayed["system"] as? Bool == false)
+        op.sendJSON(["type": "feature", "id": "f", "sku": "cap"])
+        #expect(viewer.read(type: "featured")?["sku"] as? String == "cap")
+        op.sendJSON(["type": "announce", "id": "a", "text": "Restock in 5 minutes"])
+        let announcement = try #require(viewer.read(type: "danmaku"))
+        #expect(announcement["system"] as? Bool == true)
+    }
+
+    @Test func aLateSubscriberStartsFromTheCurrentState() throws {
+        let room = try RoomFixture()
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        connector.sendJSON(["type": "order", "orderId": "L", "sku": "hoodie", "qty": 2, "state": "paid"])
+        #expect(connector.read(type: "result")?["outcome"] as? String == "sold")
+        let (late, snapshot) = try room.join(.viewer)
+        let hoodie = try #require((snapshot["skus"] as? [[String: Any]])?.first)
+        #expect(hoodie["sellable"] as? Int == 8)
+        let startSeq = snapshot["seq"] as? Int ?? -1
+        connector.sendJSON(["type": "order", "orderId": "M", "sku": "hoodie", "qty": 1, "state": "paid"])
+        let next = try #require(late.read(type: "stock"))
+        #expect(next["sellable"] as? Int == 7)
+        #expect(next["seq"] as? Int == startSeq + 1)
+    }
+
+    @Test func stateSurvivesARestart() throws {
+        let dataDir: String
+        do {
+            let room = try RoomFixture()
+            dataDir = room.dataDir + "-kept"
+            _ = dataDir
+        }
+        let kept = NSTemporaryDirectory() + "livegate-restart-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: kept) }
+        do {
+            let room = try RoomFixture { $0.dataDir = kept }
+            let (connector, _) = try room.join(.connector, channel: "taobao")
+            connector.sendJSON(["type": "order", "orderId": "R", "sku": "hoodie", "qty": 4, "state": "paid"])
+            #expect(connector.read(type: "result")?["outcome"] as? String == "sold")
+        }
+        let room = try RoomFixture { $0.dataDir = kept }
+        let (connector, snapshot) = try room.join(.connector, channel: "taobao")
+        #expect((snapshot["skus"] as? [[String: Any]])?.first?["sold"] as? Int == 4)
+        connector.sendJSON(["type": "order", "orderId": "R", "sku": "hoodie", "qty": 4, "state": "paid"])
+        let again = try #require(connector.read(type: "result"))
+        #expect(again["duplicate"] as? Bool == true)
+    }
+}
