@@ -63,6 +63,10 @@ final class Connection: EventHandler {
     private var lastReadAt: UInt64
     private var pingSentAt: UInt64 = 0
     private var shutdownAfterFlush = false
+    /// A deferred request is waiting for its answer; input after it waits in `stashedInput`.
+    private var isAwaitingResponse = false
+    private var deferredKeepAlive = false
+    private var stashedInput: [UInt8] = []
     private var isPeerFinished = false
 
     init(fd: CInt, loop: EventLoop, context: LoopContext, now: UInt64) {
@@ -136,6 +140,9 @@ final class Connection: EventHandler {
         var input = input
         while !input.isEmpty {
             switch phase {
+            case .http where isAwaitingResponse:
+                stashedInput.append(contentsOf: UnsafeRawBufferPointer(input))
+                return
             case .http:
                 input = processHTTP(input)
             case .webSocket, .closing:
@@ -178,6 +185,11 @@ final class Connection: EventHandler {
         guard let head = pendingHead else { return input }
         pendingHead = nil
         handleRequest(head)
+        if isAwaitingResponse {
+            // Pipelined bytes wait until the deferred answer is sent, so answers stay in order.
+            stashedInput.append(contentsOf: UnsafeRawBufferPointer(input))
+            return UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
+        }
         if phase == .webSocket {
             return input  // the rest is WebSocket frames; the caller parses them
         }
@@ -197,6 +209,13 @@ final class Connection: EventHandler {
                 send(SharedBytes(bytes))
                 beginLingeringClose()
             }
+        case .deferred(let start):
+            Log.debug("fd \(fd): \(head.method) \(Log.redactingTokens(head.target)) -> deferred")
+            isAwaitingResponse = true
+            deferredKeepAlive = keepAlive
+            isReadPaused = true
+            updateInterest()
+            start(Responder(loop: loop, connectionID: id))
         case .upgrade(let endpoint):
             do {
                 let response = try WebSocketHandshake.validate(head)
@@ -214,6 +233,26 @@ final class Connection: EventHandler {
             }
         }
         body.removeAll(keepingCapacity: false)
+    }
+
+    /// Sends the answer to the deferred request, then goes on with the input that waited.
+    func completeDeferred(_ response: HTTPResponse) {
+        guard isAwaitingResponse, phase == .http else { return }
+        isAwaitingResponse = false
+        send(SharedBytes(response.encoded(keepAlive: deferredKeepAlive)))
+        guard deferredKeepAlive else {
+            beginLingeringClose()
+            return
+        }
+        deadline = context.now + context.settings.handshakeTimeoutMs
+        isReadPaused = false
+        updateInterest()
+        if !stashedInput.isEmpty {
+            var input = stashedInput
+            stashedInput = []
+            input.withUnsafeMutableBytes { process($0) }
+        }
+        flush()
     }
 
     private func respondAndClose(_ response: HTTPResponse) {
@@ -406,6 +445,8 @@ final class Connection: EventHandler {
     /// Called on every loop tick.
     func tick(now: UInt64) {
         switch phase {
+        case .http where isAwaitingResponse:
+            break
         case .http:
             if now >= deadline {
                 if headParser.isInProgress || pendingHead != nil {

@@ -81,8 +81,8 @@ public final class Gateway: Sendable {
             path: "/ws", maxMessageBytes: configuration.maxMessageBytes,
             makeSession: { head in RoomSession(head: head, services: services) })
         let hub = self.hub, core = self.core, tokens = self.tokens
-        router.httpHandler = { head, _ in
-            RoomAPI.handle(head, hub: hub, core: core, tokens: tokens)
+        router.httpHandler = { head, body in
+            RoomAPI.handle(head, body: body, hub: hub, core: core, tokens: tokens)
         }
         try server.start(router: router)
     }
@@ -104,11 +104,19 @@ private final class ResultBox: @unchecked Sendable {
 
 /// The room API over HTTP on the same port.
 enum RoomAPI {
-    static func handle(_ head: HTTPRequestHead, hub: Hub, core: StockEngine, tokens: TokenAuthority) -> HTTPResponse? {
+    static func handle(_ head: HTTPRequestHead, body: [UInt8], hub: Hub, core: StockEngine, tokens: TokenAuthority) -> Route? {
         let path = head.path
         if path == "/readyz" {
-            return core.isAvailable ? .text(.ok, "ready") : .text(.serviceUnavailable, "stock core not accepting commands")
+            return .respond(core.isAvailable ? .text(.ok, "ready") : .text(.serviceUnavailable, "stock core not accepting commands"))
         }
+        if path == "/v1/orders" {
+            return OrdersAPI.handle(head, body: body, hub: hub, core: core, tokens: tokens)
+        }
+        return stock(head, hub: hub, tokens: tokens).map { .respond($0) }
+    }
+
+    static func stock(_ head: HTTPRequestHead, hub: Hub, tokens: TokenAuthority) -> HTTPResponse? {
+        let path = head.path
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         guard parts.count == 4, parts[0] == "v1", parts[1] == "rooms", parts[3] == "stock" else { return nil }
         guard head.method == "GET" || head.method == "HEAD" else {

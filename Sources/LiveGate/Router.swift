@@ -1,4 +1,5 @@
 import LiveGateHTTP
+import LiveGatePOSIX
 import LiveGateWebSocket
 
 /// A WebSocket endpoint: its message size limit and how to start a session on it.
@@ -17,6 +18,22 @@ enum Route {
     case respond(HTTPResponse)
     /// Upgrade to WebSocket on this endpoint (after the handshake checks).
     case upgrade(WebSocketEndpoint)
+    /// Answer later: the closure runs now, on the loop thread, and calls the responder once
+    /// (from any thread) when the answer is ready, e.g. after the stock core made it durable.
+    case deferred((Responder) -> Void)
+}
+
+/// Sends the response to a deferred request, from any thread, once.
+struct Responder: Sendable {
+    let loop: EventLoop
+    let connectionID: UInt64
+
+    func respond(_ response: HTTPResponse) {
+        let loop = self.loop, id = connectionID
+        loop.execute {
+            (loop.attachment as? LoopContext)?.connection(id)?.completeDeferred(response)
+        }
+    }
 }
 
 /// Maps request heads to routes. Immutable and shared by every loop.
@@ -24,7 +41,7 @@ struct Router: Sendable {
     /// WebSocket endpoints by path.
     var webSocketEndpoints: [String: WebSocketEndpoint] = [:]
     /// Further HTTP routes (the room API); `nil` means "not mine".
-    var httpHandler: (@Sendable (HTTPRequestHead, [UInt8]) -> HTTPResponse?)?
+    var httpHandler: (@Sendable (HTTPRequestHead, [UInt8]) -> Route?)?
 
     /// Routes a complete request.
     ///
@@ -36,8 +53,8 @@ struct Router: Sendable {
         if let endpoint = webSocketEndpoints[path] {
             return .upgrade(endpoint)
         }
-        if let httpHandler, let response = httpHandler(head, body) {
-            return .respond(response)
+        if let httpHandler, let route = httpHandler(head, body) {
+            return route
         }
         switch path {
         case "/":

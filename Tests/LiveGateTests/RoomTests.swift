@@ -172,6 +172,40 @@ struct RoomTests {
         #expect(hoodie["sellable"] as? Int == 10)
     }
 
+    @Test func ordersOverHTTPAreAnsweredAfterTheyAreDurable() throws {
+        let room = try RoomFixture()
+        let (viewer, _) = try room.join(.viewer)
+        let http = try TestClient(port: room.port)
+        let token = room.token(.connector, channel: "kuaishou")
+        func post(_ json: String, token: String? = nil) -> (status: Int, headers: [String: String], body: String)? {
+            let auth = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+            http.send("POST /v1/orders HTTP/1.1\r\nHost: x\r\n\(auth)Content-Type: application/json\r\n"
+                + "Content-Length: \(json.utf8.count)\r\n\r\n\(json)")
+            return http.readResponse()
+        }
+        let batch = #"[{"orderId":"K1","sku":"hoodie","qty":2,"state":"placed"},{"orderId":"K2","sku":"hoodie","qty":1,"state":"paid"},{"orderId":"K1","sku":"hoodie","qty":2,"state":"placed"}]"#
+        let answer = try #require(post(batch, token: token))
+        #expect(answer.status == 200)
+        let results = try #require((try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any])?["results"] as? [[String: Any]])
+        #expect(results.map { $0["outcome"] as? String } == ["reserved", "sold", "reserved"])
+        #expect(results.map { $0["duplicate"] as? Bool } == [false, false, true])
+        #expect(results.allSatisfy { $0["channel"] as? String == "kuaishou" })
+        // The viewer sees the result (one stock message per SKU per durable batch, so the two
+        // orders may arrive as one change); the duplicate changed nothing.
+        var sellable = 10
+        while sellable > 7, let stock = viewer.read(type: "stock") { sellable = stock["sellable"] as? Int ?? -1 }
+        #expect(sellable == 7)
+        // Keep-alive: the same socket takes the next request, including errors.
+        let bad = try #require(post(#"{"orderId":"K3","sku":"hoodie","qty":"two","state":"placed"}"#, token: token))
+        #expect(bad.status == 400)
+        #expect(bad.body.contains(#""field":"qty""#))
+        #expect(post(#"{"orderId":"K3"}"#)?.status == 401)
+        #expect(post(#"{"orderId":"K3"}"#, token: room.token(.viewer))?.status == 403)
+        #expect(post("not json", token: token)?.status == 400)
+        http.send("GET /v1/orders HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(http.readResponse()?.status == 405)
+    }
+
     @Test func badTokensAreClosedWith1008() throws {
         let room = try RoomFixture()
         for token in ["garbage", room.token(.viewer, expiresIn: -10), room.token(.viewer, room: "nope"),
