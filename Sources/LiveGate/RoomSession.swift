@@ -69,9 +69,8 @@ final class RoomSession: WebSocketSession {
             guard let value = try? JSONValue.parse(Data(payload)), case .object(let message) = value else {
                 throw ProtocolError("badMessage", "not a JSON object")
             }
-            let fields = MessageFields(message)
-            id = fields.id
-            try handle(fields, claims: claims, connection: connection)
+            id = MessageFields(message).id
+            try handle(try ClientMessage.decode(message), claims: claims, connection: connection)
         } catch let error as ProtocolError {
             var writer = JSONWriter()
             Messages.writeError(&writer, id: id, error: error)
@@ -83,21 +82,23 @@ final class RoomSession: WebSocketSession {
         }
     }
 
-    private func handle(_ message: MessageFields, claims: TokenClaims, connection: Connection) throws {
-        let type = try message.string("type")
+    private func handle(_ decoded: (id: String?, message: ClientMessage), claims: TokenClaims, connection: Connection) throws {
         let room = claims.room
-        switch type {
-        case "ping":
+        let id = decoded.id
+        let message = decoded.message
+        let type = message.type
+        switch message {
+        case .ping:
             var writer = JSONWriter()
             writer.beginObject()
             writer.field("type", "pong")
-            writer.field("id", message.id)
+            writer.field("id", id)
             writer.endObject()
             connection.send(writer.makeTextFrame())
-        case "order":
+        case .order(let orderId, let requestedChannel, let sku, let quantity, let state, let ts):
             try require(claims, [.connector, .service], for: type)
-            let sku = try roomSku(message, room: room)
-            var channel = try message.optionalString("channel")
+            try checkSku(sku, room: room)
+            var channel = requestedChannel
             if claims.role == .connector {
                 if let channel, channel != claims.channel {
                     throw ProtocolError.badField("channel", "a \(claims.channel ?? "") connector may not send orders for channel \(channel)")
@@ -107,58 +108,51 @@ final class RoomSession: WebSocketSession {
             guard let channel, !channel.isEmpty, channel.utf8.count <= 64 else {
                 throw ProtocolError.badField("channel", "channel is required (a non-empty string of at most 64 bytes)")
             }
-            let orderId = try message.string("orderId")
-            guard orderId.utf8.count <= 128 else { throw ProtocolError.badField("orderId", "orderId is longer than 128 bytes") }
-            let quantity = try message.integer("qty", range: 1...1_000_000)
-            let kind: OrderEventKind
-            switch try message.string("state") {
-            case "placed": kind = .placed
-            case "paid": kind = .paid
-            case "cancelled": kind = .cancelled
-            default: throw ProtocolError.badField("state", "state must be placed, paid or cancelled")
-            }
-            let ts = try message.optionalInteger("ts") ?? 0
+            let kind: OrderEventKind = state == "placed" ? .placed : state == "paid" ? .paid : .cancelled
             let event = OrderEvent(kind, sku: sku, channel: channel, orderId: orderId, quantity: quantity,
-                                   platformTimestamp: ts)
-            submit(.order(event), command: type, sku: sku, id: message.id, connection: connection)
-        case "restock":
+                                   platformTimestamp: ts ?? 0)
+            submit(.order(event), command: type, sku: sku, id: id, connection: connection)
+        case .restock(let sku, let quantity, let source):
             try require(claims, [.operator], for: type)
-            let sku = try roomSku(message, room: room)
-            let quantity = try message.integer("qty", range: 1...1_000_000_000)
-            let source = try message.optionalString("source") ?? claims.subject
-            submit(.restock(sku: sku, quantity: quantity, source: source), command: type, sku: sku, id: message.id, connection: connection)
-        case "adjust":
+            try checkSku(sku, room: room)
+            submit(.restock(sku: sku, quantity: quantity, source: source ?? claims.subject), command: type, sku: sku, id: id, connection: connection)
+        case .adjust(let sku, let onHand, let reason):
             try require(claims, [.operator], for: type)
-            let sku = try roomSku(message, room: room)
-            let onHand = try message.integer("onHand", range: 0...1_000_000_000)
-            let reason = try message.optionalString("reason") ?? "count by \(claims.subject)"
-            submit(.adjust(sku: sku, onHand: onHand, reason: reason), command: type, sku: sku, id: message.id, connection: connection)
-        case "hold", "release":
+            try checkSku(sku, room: room)
+            submit(.adjust(sku: sku, onHand: onHand, reason: reason ?? "count by \(claims.subject)"), command: type, sku: sku,
+                   id: id, connection: connection)
+        case .hold(let sku, let quantity):
             try require(claims, [.operator], for: type)
-            let sku = try roomSku(message, room: room)
-            let quantity = try message.integer("qty", range: 1...1_000_000_000)
-            let command: StockCommand = type == "hold" ? .hold(sku: sku, quantity: quantity) : .release(sku: sku, quantity: quantity)
-            submit(command, command: type, sku: sku, id: message.id, connection: connection)
-        case "pause", "resume":
+            try checkSku(sku, room: room)
+            submit(.hold(sku: sku, quantity: quantity), command: type, sku: sku, id: id, connection: connection)
+        case .release(let sku, let quantity):
             try require(claims, [.operator], for: type)
-            let sku = try roomSku(message, room: room)
-            submit(type == "pause" ? .pause(sku: sku) : .resume(sku: sku), command: type, sku: sku, id: message.id, connection: connection)
-        case "feature":
+            try checkSku(sku, room: room)
+            submit(.release(sku: sku, quantity: quantity), command: type, sku: sku, id: id, connection: connection)
+        case .pause(let sku):
             try require(claims, [.operator], for: type)
-            let sku = try roomSku(message, room: room)
+            try checkSku(sku, room: room)
+            submit(.pause(sku: sku), command: type, sku: sku, id: id, connection: connection)
+        case .resume(let sku):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            submit(.resume(sku: sku), command: type, sku: sku, id: id, connection: connection)
+        case .feature(let sku):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
             _ = services.hub.feature(room: room, sku: sku)
-            sendLocalResult(id: message.id, command: type, connection: connection)
-        case "announce":
+            sendLocalResult(id: id, command: type, connection: connection)
+        case .announce(let raw):
             try require(claims, [.operator], for: type)
-            let text = try checkedText(message)
+            let text = try checkedText(raw)
             services.hub.publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
                 Messages.writeDanmaku(&writer, room: room, seq: seq, rev: rev, from: claims.subject, role: "operator",
                                       text: text, isSystem: true)
             }
-            sendLocalResult(id: message.id, command: type, connection: connection)
-        case "danmaku":
+            sendLocalResult(id: id, command: type, connection: connection)
+        case .danmaku(let raw):
             try require(claims, [.viewer, .host, .operator], for: type)
-            let text = try checkedText(message)
+            let text = try checkedText(raw)
             let now = Posix.monotonicMilliseconds()
             if now - danmakuWindowStart >= 10_000 {
                 danmakuWindowStart = now
@@ -172,8 +166,6 @@ final class RoomSession: WebSocketSession {
                 Messages.writeDanmaku(&writer, room: room, seq: seq, rev: rev, from: claims.subject,
                                       role: claims.role.rawValue, text: text, isSystem: false)
             }
-        default:
-            throw ProtocolError.badField("type", "unknown message type '\(type.prefix(32))'")
         }
     }
 
@@ -183,16 +175,14 @@ final class RoomSession: WebSocketSession {
         }
     }
 
-    private func roomSku(_ message: MessageFields, room: String) throws -> String {
-        let sku = try message.string("sku")
+    private func checkSku(_ sku: String, room: String) throws {
         guard services.hub.room(room, contains: sku) else {
             throw ProtocolError.badField("sku", "room \(room) has no SKU '\(sku.prefix(64))'")
         }
-        return sku
     }
 
-    private func checkedText(_ message: MessageFields) throws -> String {
-        let text = try message.string("text").trimmingCharacters(in: .whitespacesAndNewlines)
+    private func checkedText(_ raw: String) throws -> String {
+        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !text.isEmpty else { throw ProtocolError.badField("text", "text is empty") }
         guard text.count <= services.danmakuMaxCharacters else {
             throw ProtocolError.badField("text", "text is longer than \(services.danmakuMaxCharacters) characters")

@@ -1,0 +1,113 @@
+/// A message a client sends on `/ws`, decoded and checked field by field
+/// (Protocol/README.md lists them; Protocol/examples/ has one file each).
+enum ClientMessage: Equatable {
+    /// Application-level ping; answered with `pong`.
+    case ping
+    /// An order event (connector, service).
+    case order(orderId: String, channel: String?, sku: String, qty: Int64, state: String, ts: Int64?)
+    /// Units arrived (operator).
+    case restock(sku: String, qty: Int64, source: String?)
+    /// Set on-hand after a count (operator).
+    case adjust(sku: String, onHand: Int64, reason: String?)
+    /// Hold back sellable units (operator).
+    case hold(sku: String, qty: Int64)
+    /// Release held units (operator).
+    case release(sku: String, qty: Int64)
+    /// Pause sales of a SKU (operator).
+    case pause(sku: String)
+    /// Resume sales of a SKU (operator).
+    case resume(sku: String)
+    /// Change the featured SKU (operator).
+    case feature(sku: String)
+    /// A system line to everyone in the room (operator).
+    case announce(text: String)
+    /// A chat line (viewer, host, operator).
+    case danmaku(text: String)
+
+    /// The `type` field.
+    var type: String {
+        switch self {
+        case .ping: return "ping"
+        case .order: return "order"
+        case .restock: return "restock"
+        case .adjust: return "adjust"
+        case .hold: return "hold"
+        case .release: return "release"
+        case .pause: return "pause"
+        case .resume: return "resume"
+        case .feature: return "feature"
+        case .announce: return "announce"
+        case .danmaku: return "danmaku"
+        }
+    }
+
+    /// Decodes a message object; the error names the field at fault.
+    static func decode(_ object: [String: JSONValue]) throws -> (id: String?, message: ClientMessage) {
+        let fields = MessageFields(object)
+        let type = try fields.string("type")
+        let message: ClientMessage
+        switch type {
+        case "ping": message = .ping
+        case "order":
+            let orderId = try fields.string("orderId")
+            guard orderId.utf8.count <= 128 else { throw ProtocolError.badField("orderId", "orderId is longer than 128 bytes") }
+            let state = try fields.string("state")
+            guard ["placed", "paid", "cancelled"].contains(state) else {
+                throw ProtocolError.badField("state", "state must be placed, paid or cancelled")
+            }
+            message = .order(
+                orderId: orderId, channel: try fields.optionalString("channel"), sku: try fields.string("sku"),
+                qty: try fields.integer("qty", range: 1...1_000_000), state: state, ts: try fields.optionalInteger("ts"))
+        case "restock":
+            message = .restock(sku: try fields.string("sku"), qty: try fields.integer("qty", range: 1...1_000_000_000),
+                               source: try fields.optionalString("source"))
+        case "adjust":
+            message = .adjust(sku: try fields.string("sku"), onHand: try fields.integer("onHand", range: 0...1_000_000_000),
+                              reason: try fields.optionalString("reason"))
+        case "hold": message = .hold(sku: try fields.string("sku"), qty: try fields.integer("qty", range: 1...1_000_000_000))
+        case "release": message = .release(sku: try fields.string("sku"), qty: try fields.integer("qty", range: 1...1_000_000_000))
+        case "pause": message = .pause(sku: try fields.string("sku"))
+        case "resume": message = .resume(sku: try fields.string("sku"))
+        case "feature": message = .feature(sku: try fields.string("sku"))
+        case "announce": message = .announce(text: try fields.string("text"))
+        case "danmaku": message = .danmaku(text: try fields.string("text"))
+        default: throw ProtocolError.badField("type", "unknown message type '\(type.prefix(32))'")
+        }
+        return (fields.id, message)
+    }
+
+    /// The message as JSON (clients, tests and the benchmark load generator use it).
+    func encoded(id: String? = nil) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.field("type", type)
+        if let id { writer.field("id", id) }
+        switch self {
+        case .ping: break
+        case .order(let orderId, let channel, let sku, let qty, let state, let ts):
+            writer.field("orderId", orderId)
+            if let channel { writer.field("channel", channel) }
+            writer.field("sku", sku)
+            writer.field("qty", qty)
+            writer.field("state", state)
+            if let ts { writer.field("ts", ts) }
+        case .restock(let sku, let qty, let source):
+            writer.field("sku", sku)
+            writer.field("qty", qty)
+            if let source { writer.field("source", source) }
+        case .adjust(let sku, let onHand, let reason):
+            writer.field("sku", sku)
+            writer.field("onHand", onHand)
+            if let reason { writer.field("reason", reason) }
+        case .hold(let sku, let qty), .release(let sku, let qty):
+            writer.field("sku", sku)
+            writer.field("qty", qty)
+        case .pause(let sku), .resume(let sku), .feature(let sku):
+            writer.field("sku", sku)
+        case .announce(let text), .danmaku(let text):
+            writer.field("text", text)
+        }
+        writer.endObject()
+        return writer.json
+    }
+}
