@@ -93,6 +93,8 @@ public struct Configuration: Sendable, Equatable {
     public var skus: [SkuSpec] = []
     /// Rooms.
     public var rooms: [RoomSpec] = []
+    /// A Bearer token that may read `/metrics` from other machines (loopback always may).
+    public var metricsToken: String?
     /// Largest danmaku text, in characters.
     public var danmakuMaxCharacters = 120
     /// Danmaku a connection may send per 10 seconds.
@@ -183,6 +185,7 @@ extension Configuration {
         }
         config.dataDir = try reader.string("dataDir", default: config.dataDir)
         config.tokenSecret = try reader.string("tokenSecret", default: config.tokenSecret)
+        config.metricsToken = try reader.optionalString("metricsToken")
         guard config.tokenSecret.utf8.count >= 16 else {
             throw ConfigurationError(message: "tokenSecret: must be at least 16 bytes")
         }

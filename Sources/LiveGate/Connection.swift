@@ -198,7 +198,8 @@ final class Connection: EventHandler {
 
     private func handleRequest(_ head: HTTPRequestHead) {
         let keepAlive = head.isKeepAlive && !context.isShuttingDown
-        switch context.router.route(head, body: body) {
+        let info = RequestInfo(isLoopbackPeer: Posix.isLoopbackPeer(fd: fd))
+        switch context.router.route(head, body: body, info: info) {
         case .respond(let response):
             Log.debug("fd \(fd): \(head.method) \(Log.redactingTokens(head.target)) -> \(response.status.code)")
             let bytes = response.encoded(keepAlive: keepAlive, includeBody: head.method != "HEAD")

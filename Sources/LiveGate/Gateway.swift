@@ -14,6 +14,7 @@ public final class Gateway: Sendable {
     public let core: StockEngine
     let hub: Hub
     let tokens: TokenAuthority
+    let metrics = GatewayMetrics()
 
     /// Opens the stock core in `dataDir` (recovering it), seeds the configured SKUs it does
     /// not have yet, and prepares the server. Nothing listens until ``start()``.
@@ -75,14 +76,26 @@ public final class Gateway: Sendable {
         var router = server.makeBaseRouter()
         let configuration = server.configuration
         let services = RoomServices(
-            hub: hub, core: core, tokens: tokens, danmakuMaxCharacters: configuration.danmakuMaxCharacters,
+            hub: hub, core: core, tokens: tokens, metrics: metrics, danmakuMaxCharacters: configuration.danmakuMaxCharacters,
             danmakuPer10Seconds: configuration.danmakuPer10Seconds)
         router.webSocketEndpoints["/ws"] = WebSocketEndpoint(
             path: "/ws", maxMessageBytes: configuration.maxMessageBytes,
             makeSession: { head in RoomSession(head: head, services: services) })
-        let hub = self.hub, core = self.core, tokens = self.tokens
-        router.httpHandler = { head, body in
-            RoomAPI.handle(head, body: body, hub: hub, core: core, tokens: tokens)
+        let hub = self.hub, core = self.core, tokens = self.tokens, metrics = self.metrics
+        let stats = server.stats
+        let metricsToken = configuration.metricsToken
+        router.httpHandler = { head, body, info in
+            if head.path == "/metrics" {
+                guard head.method == "GET" else { return .respond(.text(.methodNotAllowed, "use GET")) }
+                let allowed = info.isLoopbackPeer || (metricsToken.map { bearerToken(head) == $0 } ?? false)
+                guard allowed else {
+                    return .respond(.text(.forbidden, "metrics are served to loopback, or with the metricsToken as a Bearer token"))
+                }
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+                return .respond(HTTPResponse(status: .ok, headers: headers, body: Array(metrics.render(server: stats, core: core).utf8)))
+            }
+            return RoomAPI.handle(head, body: body, hub: hub, core: core, tokens: tokens, metrics: metrics)
         }
         try server.start(router: router)
     }
@@ -104,13 +117,15 @@ private final class ResultBox: @unchecked Sendable {
 
 /// The room API over HTTP on the same port.
 enum RoomAPI {
-    static func handle(_ head: HTTPRequestHead, body: [UInt8], hub: Hub, core: StockEngine, tokens: TokenAuthority) -> Route? {
+    static func handle(
+        _ head: HTTPRequestHead, body: [UInt8], hub: Hub, core: StockEngine, tokens: TokenAuthority, metrics: GatewayMetrics
+    ) -> Route? {
         let path = head.path
         if path == "/readyz" {
             return .respond(core.isAvailable ? .text(.ok, "ready") : .text(.serviceUnavailable, "stock core not accepting commands"))
         }
         if path == "/v1/orders" {
-            return OrdersAPI.handle(head, body: body, hub: hub, core: core, tokens: tokens)
+            return OrdersAPI.handle(head, body: body, hub: hub, core: core, tokens: tokens, metrics: metrics)
         }
         return stock(head, hub: hub, tokens: tokens).map { .respond($0) }
     }

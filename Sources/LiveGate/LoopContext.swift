@@ -1,5 +1,6 @@
 import LiveGateCore
 import LiveGatePOSIX
+import Synchronization
 
 /// Limits and timeouts every connection reads, in the units the hot path wants.
 struct ConnectionSettings: Sendable {
@@ -113,6 +114,8 @@ final class LoopContext {
     /// Queues each delivery on the local subscribers of its stream, then flushes every
     /// connection written to once (one `writev` per connection per batch).
     func deliver(_ deliveries: [Delivery]) {
+        var deliveredCount = 0
+        defer { stats.deliveries.wrappingAdd(deliveredCount, ordering: .relaxed) }
         for delivery in deliveries {
             guard let lists = subscribers[delivery.room] else { continue }
             for connection in lists[delivery.audience.rawValue]
@@ -122,6 +125,7 @@ final class LoopContext {
                     dirty.append(connection)
                 }
                 connection.send(delivery.frame)
+                deliveredCount += 1
             }
         }
         for connection in dirty {

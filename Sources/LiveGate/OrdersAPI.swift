@@ -10,7 +10,9 @@ enum OrdersAPI {
     /// The most orders one request may carry.
     static let maximumBatch = 1000
 
-    static func handle(_ head: HTTPRequestHead, body: [UInt8], hub: Hub, core: StockEngine, tokens: TokenAuthority) -> Route {
+    static func handle(
+        _ head: HTTPRequestHead, body: [UInt8], hub: Hub, core: StockEngine, tokens: TokenAuthority, metrics: GatewayMetrics
+    ) -> Route {
         guard head.method == "POST" else {
             var headers = HTTPHeaders()
             headers.add(name: "Allow", value: "POST")
@@ -59,7 +61,7 @@ enum OrdersAPI {
             }
         }
         return .deferred { responder in
-            submit(events, core: core, responder: responder)
+            submit(events, core: core, metrics: metrics, responder: responder)
         }
     }
 
@@ -93,11 +95,12 @@ enum OrdersAPI {
                           platformTimestamp: try fields.optionalInteger("ts") ?? 0)
     }
 
-    private static func submit(_ events: [OrderEvent], core: StockEngine, responder: Responder) {
+    private static func submit(_ events: [OrderEvent], core: StockEngine, metrics: GatewayMetrics, responder: Responder) {
         let collector = ResultCollector(count: events.count)
         var refusedAll = true
         for (index, event) in events.enumerated() {
             let status = core.submit(.order(event)) { result in
+                metrics.order(result.outcome)
                 if let results = collector.set(index, .done(result)) {
                     responder.respond(response(events, results))
                 }

@@ -4,12 +4,14 @@ import LiveGateHTTP
 import LiveGatePOSIX
 import LiveGateStock
 import LiveGateWebSocket
+import Synchronization
 
 /// The services a room connection talks to; shared by every loop.
 struct RoomServices: Sendable {
     let hub: Hub
     let core: StockEngine
     let tokens: TokenAuthority
+    let metrics: GatewayMetrics
     let danmakuMaxCharacters: Int
     let danmakuPer10Seconds: Int
 }
@@ -22,6 +24,7 @@ final class RoomSession: WebSocketSession {
     private let claims: Result<TokenClaims, TokenError>
     private var danmakuWindowStart: UInt64 = 0
     private var danmakuInWindow = 0
+    private var hasJoined = false
 
     init(head: HTTPRequestHead, services: RoomServices) {
         self.services = services
@@ -54,15 +57,22 @@ final class RoomSession: WebSocketSession {
         }
         connection.send(frame)
         connection.loopContext.subscribe(connection, room: claims.room, audience: audience, startSeq: seq)
+        services.metrics.joined(claims.role)
+        hasJoined = true
         Log.info("fd \(connection.fd): \(claims.role.rawValue) \(claims.subject) joined room \(claims.room)")
     }
 
     func connectionDidClose(_ connection: Connection) {
         connection.loopContext.unsubscribe(connection)
+        if hasJoined, case .success(let claims) = claims {
+            services.metrics.left(claims.role)
+            hasJoined = false
+        }
     }
 
     func connection(_ connection: Connection, didReceive opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
         guard case .success(let claims) = claims else { return }
+        services.metrics.messagesIn.wrappingAdd(1, ordering: .relaxed)
         var id: String?
         do {
             guard opcode == .text else { throw ProtocolError("badMessage", "messages are JSON text frames") }
@@ -200,7 +210,10 @@ final class RoomSession: WebSocketSession {
     private func submit(_ command: StockCommand, command name: String, sku: String?, id: String?, connection: Connection) {
         let loop = connection.eventLoop
         let connectionID = connection.id
+        let metrics = services.metrics
+        let isOrder = name == "order"
         let status = services.core.submit(command) { result in
+            if isOrder { metrics.order(result.outcome) }
             var writer = JSONWriter()
             Messages.writeResult(&writer, id: id, command: name, result: result, sku: sku)
             let frame = writer.makeTextFrame()

@@ -23,6 +23,12 @@ enum Route {
     case deferred((Responder) -> Void)
 }
 
+/// What the transport knows about a request.
+struct RequestInfo: Sendable {
+    /// Whether the peer is on this machine.
+    let isLoopbackPeer: Bool
+}
+
 /// Sends the response to a deferred request, from any thread, once.
 struct Responder: Sendable {
     let loop: EventLoop
@@ -41,19 +47,19 @@ struct Router: Sendable {
     /// WebSocket endpoints by path.
     var webSocketEndpoints: [String: WebSocketEndpoint] = [:]
     /// Further HTTP routes (the room API); `nil` means "not mine".
-    var httpHandler: (@Sendable (HTTPRequestHead, [UInt8]) -> Route?)?
+    var httpHandler: (@Sendable (HTTPRequestHead, [UInt8], RequestInfo) -> Route?)?
 
     /// Routes a complete request.
     ///
     /// - Parameters:
     ///   - head: the request head.
     ///   - body: the request body (empty for none).
-    func route(_ head: HTTPRequestHead, body: [UInt8]) -> Route {
+    func route(_ head: HTTPRequestHead, body: [UInt8], info: RequestInfo = RequestInfo(isLoopbackPeer: false)) -> Route {
         let path = head.path
         if let endpoint = webSocketEndpoints[path] {
             return .upgrade(endpoint)
         }
-        if let httpHandler, let route = httpHandler(head, body) {
+        if let httpHandler, let route = httpHandler(head, body, info) {
             return route
         }
         switch path {

@@ -14,7 +14,7 @@ public final class Server: Sendable {
     /// The configuration it was started with.
     public let configuration: Configuration
     private let group: EventLoopGroup
-    private let stats = ServerStats()
+    let stats = ServerStats()
     private let boundPort = Atomic<Int>(0)
 
     /// Creates a server (no socket yet).

@@ -5,6 +5,7 @@ final class ServerStats: Sendable {
     let openConnections = Atomic<Int>(0)
     let acceptedTotal = Atomic<Int>(0)
     let upgradesTotal = Atomic<Int>(0)
+    let deliveries = Atomic<Int>(0)
 
     func connectionOpened() {
         openConnections.wrappingAdd(1, ordering: .relaxed)

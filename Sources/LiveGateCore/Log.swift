@@ -36,7 +36,17 @@ public enum Log {
         guard level >= minimum.level else { return }
         let stamp = timestamp()
         let line = "\(stamp) \(level) \(message())\n"
-        FileHandle.standardError.write(Data(line.utf8))
+        if let sink = minimum.sink {
+            sink(line)
+        } else {
+            FileHandle.standardError.write(Data(line.utf8))
+        }
+    }
+
+    /// Sends every line to `sink` instead of standard error (`nil`: back to standard error).
+    /// The in-memory backend for tests.
+    public static func setSink(_ sink: (@Sendable (String) -> Void)?) {
+        minimum.sink = sink
     }
 
     /// Writes an informational line.
@@ -80,6 +90,12 @@ public enum Log {
 /// Holder of the process-wide log level.
 final class LogSettings: Sendable {
     private let raw = Atomic<Int>(Log.Level.info.rawValue)
+    private let sinkBox = Mutex<(@Sendable (String) -> Void)?>(nil)
+
+    var sink: (@Sendable (String) -> Void)? {
+        get { sinkBox.withLock { $0 } }
+        set { sinkBox.withLock { $0 = newValue } }
+    }
 
     var level: Log.Level {
         get { Log.Level(rawValue: raw.load(ordering: .relaxed)) ?? .info }

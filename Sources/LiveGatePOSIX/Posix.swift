@@ -74,6 +74,30 @@ public enum Posix {
         _ = setsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<CInt>.size))
     }
 
+    /// Whether the peer of a connected socket is on this machine (127.0.0.0/8 or ::1).
+    /// The corresponding C function is `getpeername`.
+    public static func isLoopbackPeer(fd: CInt) -> Bool {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let result = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getpeername(fd, $0, &length) }
+        }
+        guard result == 0 else { return false }
+        return withUnsafeBytes(of: storage) { raw -> Bool in
+            let family = raw.load(as: sa_family_t.self)
+            if family == sa_family_t(AF_INET) {
+                return raw[4] == 127  // sin_addr starts at offset 4
+            }
+            if family == sa_family_t(AF_INET6) {
+                // sin6_addr at offset 8: ::1, or ::ffff:127.x.x.x
+                let address = Array(raw[8..<24])
+                if address == [UInt8](repeating: 0, count: 15) + [1] { return true }
+                return address[0..<10].allSatisfy { $0 == 0 } && address[10] == 0xFF && address[11] == 0xFF && address[12] == 127
+            }
+            return false
+        }
+    }
+
     /// The CPUs this process may run on (`sched_getaffinity`), at least 1.
     public static func availableCPUCount() -> Int {
         let count = Int(livegate_affinity_cpu_count())

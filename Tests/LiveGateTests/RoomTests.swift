@@ -206,6 +206,58 @@ struct RoomTests {
         #expect(http.readResponse()?.status == 405)
     }
 
+    @Test func metricsAreServedToLoopbackAsPrometheusText() throws {
+        let room = try RoomFixture()
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        let (viewer, _) = try room.join(.viewer)
+        defer { withExtendedLifetime(viewer) {} }
+        connector.sendJSON(["type": "order", "orderId": "M1", "sku": "hoodie", "qty": 1, "state": "placed"])
+        #expect(connector.read(type: "result")?["outcome"] as? String == "reserved")
+        let http = try TestClient(port: room.port)
+        http.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try #require(http.readResponse())
+        #expect(response.status == 200)
+        #expect(response.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
+        let sample = try Regex(#"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? [-+]?([0-9.]+([eE][-+]?[0-9]+)?|Inf)$"#)
+        let comment = try Regex(#"^# (HELP|TYPE) [a-zA-Z_:][a-zA-Z0-9_:]* .+$"#)
+        for line in response.body.split(separator: "\n") {
+            #expect(line.wholeMatch(of: sample) != nil || line.wholeMatch(of: comment) != nil, "\(line)")
+        }
+        #expect(response.body.contains(#"livegate_orders_total{outcome="reserved"} 1"#))
+        #expect(response.body.contains(#"livegate_room_connections{role="viewer"} 1"#))
+        #expect(response.body.contains("livegate_core_available 1"))
+    }
+
+    @Test func tokensNeverAppearInLogs() throws {
+        let lines = LogCapture()
+        Log.setSink { lines.append($0) }
+        let previous = Log.level
+        Log.level = .debug
+        defer {
+            Log.setSink(nil)
+            Log.level = previous
+        }
+        let room = try RoomFixture { $0.logLevel = .debug }
+        Log.level = .debug
+        let token = room.token(.viewer)
+        let (viewer, _) = try room.join(.viewer)
+        viewer.sendJSON(["type": "danmaku", "text": "hi"])
+        _ = viewer.read(type: "danmaku")
+        let http = try TestClient(port: room.port)
+        http.send("GET /v1/rooms/demo/stock?token=\(token) HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(http.readResponse()?.status == 200)
+        http.send("GET /v1/rooms/demo/stock HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\n\r\n")
+        #expect(http.readResponse()?.status == 200)
+        let forged = String(token.dropLast(3)) + "abc"
+        let bad = try TestClient(port: room.port)
+        #expect(bad.upgrade(path: "/ws?token=\(forged)") == 101)
+        _ = bad.readFrame()
+        let logged = lines.all
+        #expect(logged.contains { $0.contains("<redacted>") })
+        let signature = String(token.split(separator: ".")[2])
+        #expect(!logged.contains { $0.contains(signature) || $0.contains(String(forged.split(separator: ".")[2])) })
+    }
+
     @Test func badTokensAreClosedWith1008() throws {
         let room = try RoomFixture()
         for token in ["garbage", room.token(.viewer, expiresIn: -10), room.token(.viewer, room: "nope"),
@@ -291,5 +343,24 @@ struct RoomTests {
         connector.sendJSON(["type": "order", "orderId": "R", "sku": "hoodie", "qty": 4, "state": "paid"])
         let again = try #require(connector.read(type: "result"))
         #expect(again["duplicate"] as? Bool == true)
+    }
+}
+
+/// Collects log lines (the in-memory log backend).
+final class LogCapture: @unchecked Sendable {
+    // @unchecked: `lines` is guarded by `lock`.
+    private let lock = NSLock()
+    private var lines: [String] = []
+
+    func append(_ line: String) {
+        lock.lock()
+        lines.append(line)
+        lock.unlock()
+    }
+
+    var all: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines
     }
 }
