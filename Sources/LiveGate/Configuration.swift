@@ -95,6 +95,8 @@ public struct Configuration: Sendable, Equatable {
     public var rooms: [RoomSpec] = []
     /// A Bearer token that may read `/metrics` from other machines (loopback always may).
     public var metricsToken: String?
+    /// Serve the load generator's plain pub/sub protocol on `/bench` and `/bench/pub`.
+    public var benchPubSub = false
     /// Largest danmaku text, in characters.
     public var danmakuMaxCharacters = 120
     /// Danmaku a connection may send per 10 seconds.
@@ -186,6 +188,10 @@ extension Configuration {
         config.dataDir = try reader.string("dataDir", default: config.dataDir)
         config.tokenSecret = try reader.string("tokenSecret", default: config.tokenSecret)
         config.metricsToken = try reader.optionalString("metricsToken")
+        if var bench = try reader.object("bench") {
+            config.benchPubSub = try bench.bool("pubSub", default: false)
+            try bench.finish()
+        }
         guard config.tokenSecret.utf8.count >= 16 else {
             throw ConfigurationError(message: "tokenSecret: must be at least 16 bytes")
         }

@@ -78,6 +78,16 @@ public final class Gateway: Sendable {
         let services = RoomServices(
             hub: hub, core: core, tokens: tokens, metrics: metrics, danmakuMaxCharacters: configuration.danmakuMaxCharacters,
             danmakuPer10Seconds: configuration.danmakuPer10Seconds)
+        if configuration.benchPubSub {
+            let hub = self.hub
+            hub.addInternalRoom(BenchSubscriberSession.topic)
+            router.webSocketEndpoints["/bench"] = WebSocketEndpoint(
+                path: "/bench", maxMessageBytes: configuration.maxMessageBytes,
+                makeSession: { _ in BenchSubscriberSession(hub: hub) })
+            router.webSocketEndpoints["/bench/pub"] = WebSocketEndpoint(
+                path: "/bench/pub", maxMessageBytes: configuration.maxMessageBytes,
+                makeSession: { _ in BenchPublisherSession(hub: hub) })
+        }
         router.webSocketEndpoints["/ws"] = WebSocketEndpoint(
             path: "/ws", maxMessageBytes: configuration.maxMessageBytes,
             makeSession: { head in RoomSession(head: head, services: services) })

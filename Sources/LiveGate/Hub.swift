@@ -2,6 +2,7 @@ import Foundation
 import LiveGateCore
 import LiveGatePOSIX
 import LiveGateStock
+import LiveGateWebSocket
 import Synchronization
 
 /// A frame for one room stream, handed to every loop.
@@ -115,6 +116,31 @@ final class Hub: Sendable {
                 deliveries.append(Delivery(room: room, audience: audience, seq: seq, frame: writer.makeTextFrame()))
             }
             post(deliveries)
+        }
+    }
+
+    /// Publishes `payload` verbatim as one text frame on a stream (the benchmark's pub/sub
+    /// mode): the same encode-once, per-loop fan-out path as every room message.
+    func publishVerbatim(room: String, audience: Audience, payload: UnsafeRawBufferPointer) {
+        let frame = WebSocketFrameEncoder.makeSharedFrame(opcode: .text, payload: payload)
+        state.withLock { state in
+            guard state.rooms[room] != nil else { return }
+            let seq = nextSeq(&state, room: room, audience: audience)
+            post([Delivery(room: room, audience: audience, seq: seq, frame: frame)])
+        }
+    }
+
+    /// The current position of a stream, for a subscriber that needs no snapshot.
+    func position(room: String, audience: Audience) -> UInt64? {
+        state.withLock { $0.rooms[room]?.seq[audience.rawValue] }
+    }
+
+    /// Adds a room that no configuration lists (the benchmark's topic).
+    func addInternalRoom(_ id: String) {
+        state.withLock { state in
+            if state.rooms[id] == nil {
+                state.rooms[id] = RoomState(id: id, title: id, skus: [], featured: nil)
+            }
         }
     }
 

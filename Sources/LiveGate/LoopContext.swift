@@ -41,6 +41,7 @@ final class LoopContext {
         self.stats = stats
         nextID = UInt64(loop.index) << 48
         loop.onTick = { [unowned self] now in self.tick(now: now) }
+        loop.beforeSleep = { [unowned self] in self.flushDirty() }
     }
 
     func addListener(_ listener: Listener) {
@@ -111,8 +112,9 @@ final class LoopContext {
         connection.subscriberIndex = -1
     }
 
-    /// Queues each delivery on the local subscribers of its stream, then flushes every
-    /// connection written to once (one `writev` per connection per batch).
+    /// Queues each delivery on the local subscribers of its stream. The connections written
+    /// to are flushed once at the end of the loop turn (one `writev` per connection for
+    /// every frame queued to it during the turn).
     func deliver(_ deliveries: [Delivery]) {
         var deliveredCount = 0
         defer { stats.deliveries.wrappingAdd(deliveredCount, ordering: .relaxed) }
@@ -128,6 +130,11 @@ final class LoopContext {
                 deliveredCount += 1
             }
         }
+    }
+
+    /// Flushes every connection a delivery wrote to during this loop turn.
+    func flushDirty() {
+        guard !dirty.isEmpty else { return }
         for connection in dirty {
             connection.isFlushPending = false
             connection.flush()

@@ -17,6 +17,7 @@ let usage = """
       --io-threads N     event loops (0: one per CPU the process may run on)
       --data-dir PATH    the stock core's journal directory instead of the configured one
       --echo             serve the /echo endpoint (conformance testing; off by default)
+      --bench-pubsub     serve the load generator's pub/sub protocol on /bench and /bench/pub
       --log-level LEVEL  debug, info, warning or error
       -h, --help         show this help
 
@@ -84,6 +85,8 @@ while let argument = arguments.popFirst() {
         let text = value(for: argument, from: &arguments)
         guard let ttl = Int(text), ttl > 0 else { fail("--ttl: expected a positive number of seconds") }
         tokenTTL = ttl
+    case "--bench-pubsub":
+        overrides.append { $0.benchPubSub = true }
     case "--echo":
         overrides.append { $0.echo = true }
     case "--log-level":
