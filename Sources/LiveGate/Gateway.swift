@@ -143,7 +143,9 @@ enum RoomAPI {
     static func stock(_ head: HTTPRequestHead, hub: Hub, tokens: TokenAuthority) -> HTTPResponse? {
         let path = head.path
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        guard parts.count == 4, parts[0] == "v1", parts[1] == "rooms", parts[3] == "stock" else { return nil }
+        guard parts.count == 4, parts[0] == "v1", parts[1] == "rooms", parts[3] == "stock" || parts[3] == "series" else {
+            return nil
+        }
         guard head.method == "GET" || head.method == "HEAD" else {
             var headers = HTTPHeaders()
             headers.add(name: "Allow", value: "GET, HEAD")
@@ -160,9 +162,19 @@ enum RoomAPI {
             return .text(.unauthorized, error.description)
         }
         guard claims.room == room else { return .text(.forbidden, "the token is for room \(claims.room)") }
-        guard let json = hub.snapshotJSON(room: room) else { return .text(.notFound, "no room \(room)") }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
+        if parts[3] == "series" {
+            guard claims.role == .operator else { return .text(.forbidden, "series are for operators") }
+            guard let sku = head.queryParameter("sku"), !sku.isEmpty else { return .text(.badRequest, "sku is required") }
+            let sinceText = head.queryParameter("since") ?? "0"
+            guard let since = Int64(sinceText) else { return .text(.badRequest, "since must be seconds since 1970") }
+            guard let json = hub.seriesJSON(room: room, sku: sku, since: since) else {
+                return .text(.notFound, "room \(room) has no SKU \(sku)")
+            }
+            return HTTPResponse(status: .ok, headers: headers, body: json)
+        }
+        guard let json = hub.snapshotJSON(room: room) else { return .text(.notFound, "no room \(room)") }
         return HTTPResponse(status: .ok, headers: headers, body: json)
     }
 }

@@ -38,6 +38,7 @@ final class Hub: Sendable {
 
     struct State: Sendable {
         var skus: [String: SkuState] = [:]
+        var series: [String: Series] = [:]
         var rooms: [String: RoomState] = [:]
         var roomsBySku: [String: [String]] = [:]
         var rev: UInt64 = 0
@@ -74,9 +75,12 @@ final class Hub: Sendable {
 
     /// Records the stock core's initial states without publishing (start-up).
     func seed(_ publications: [StockPublication]) {
+        let now = Int64(Date().timeIntervalSince1970)
         state.withLock { state in
             for publication in publications {
                 state.skus[publication.sku]?.stock = publication
+                state.series[publication.sku, default: Series()].record(
+                    time: now, sellable: publication.sellable, sold: publication.sold, ratePerMin: nil)
                 state.rev = max(state.rev, publication.rev)
             }
         }
@@ -87,10 +91,13 @@ final class Hub: Sendable {
     func stockChanged(_ publications: [StockPublication]) {
         var deliveries: [Delivery] = []
         state.withLock { state in
+            let now = Int64(Date().timeIntervalSince1970)
             for publication in publications {
                 state.skus[publication.sku]?.stock = publication
                 state.rev = max(state.rev, publication.rev)
                 guard let sku = state.skus[publication.sku] else { continue }
+                state.series[publication.sku, default: Series()].record(
+                    time: now, sellable: publication.sellable, sold: publication.sold, ratePerMin: nil)
                 for roomId in state.roomsBySku[publication.sku] ?? [] {
                     for audience in Audience.everyone {
                         let seq = nextSeq(&state, room: roomId, audience: audience)
@@ -184,6 +191,39 @@ final class Hub: Sendable {
             Messages.writeSnapshot(
                 &writer, room: roomState, skus: state.skus, seq: roomState.seq[Audience.operator.rawValue],
                 rev: state.rev, epoch: epoch)
+            return writer.json
+        }
+    }
+
+    /// The SKU's series as JSON (HTTP `GET /v1/rooms/{room}/series`), or `nil` for an unknown SKU.
+    func seriesJSON(room: String, sku: String, since: Int64) -> [UInt8]? {
+        state.withLock { state in
+            guard state.rooms[room]?.skus.contains(sku) == true else { return nil }
+            let series = state.series[sku] ?? Series()
+            var writer = JSONWriter(capacity: 64 + 48 * series.points.count)
+            writer.beginObject()
+            writer.field("room", room)
+            writer.field("sku", sku)
+            writer.field("bucketSec", series.bucketSeconds)
+            writer.beginArray("points")
+            for point in series.points(since: since) {
+                writer.beginObject()
+                writer.field("t", point.time)
+                writer.field("sellable", point.sellable)
+                writer.field("sold", point.sold)
+                writer.field("ratePerMin", point.ratePerMin)
+                writer.endObject()
+            }
+            writer.endArray()
+            writer.beginArray("alerts")
+            for marker in series.markers where marker.time >= since {
+                writer.beginObject()
+                writer.field("t", marker.time)
+                writer.field("level", marker.level)
+                writer.endObject()
+            }
+            writer.endArray()
+            writer.endObject()
             return writer.json
         }
     }

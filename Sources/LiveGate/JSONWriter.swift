@@ -68,6 +68,10 @@ struct JSONWriter {
         if let value { integer(value) } else { null() }
     }
 
+    mutating func field(_ key: StaticString, _ value: Int) {
+        field(key, Int64(value))
+    }
+
     mutating func field(_ key: StaticString, _ value: UInt64) {
         self.key(key)
         bytes.append(contentsOf: String(value).utf8)
