@@ -95,6 +95,14 @@ public struct Configuration: Sendable, Equatable {
     public var rooms: [RoomSpec] = []
     /// A Bearer token that may read `/metrics` from other machines (loopback always may).
     public var metricsToken: String?
+    /// Messages kept per room stream for resume.
+    public var historySize = 1024
+    /// Queued bytes above which a viewer's state messages are conflated.
+    public var viewerSoftBudgetBytes = 64 * 1024
+    /// Queued bytes above which a viewer is closed with 1013.
+    public var viewerHardBudgetBytes = 1024 * 1024
+    /// Queued bytes above which a host, operator or connector is closed with 1013.
+    public var priorityHardBudgetBytes = 16 * 1024 * 1024
     /// Serve the load generator's plain pub/sub protocol on `/bench` and `/bench/pub`.
     public var benchPubSub = false
     /// Largest danmaku text, in characters.
@@ -188,6 +196,19 @@ extension Configuration {
         config.dataDir = try reader.string("dataDir", default: config.dataDir)
         config.tokenSecret = try reader.string("tokenSecret", default: config.tokenSecret)
         config.metricsToken = try reader.optionalString("metricsToken")
+        if var streams = try reader.object("streams") {
+            config.historySize = try streams.int("historySize", default: config.historySize, range: 1...1_000_000)
+            config.viewerSoftBudgetBytes = try streams.int(
+                "viewerSoftBudgetBytes", default: config.viewerSoftBudgetBytes, range: 1024...1 << 30)
+            config.viewerHardBudgetBytes = try streams.int(
+                "viewerHardBudgetBytes", default: config.viewerHardBudgetBytes, range: 4096...1 << 30)
+            config.priorityHardBudgetBytes = try streams.int(
+                "priorityHardBudgetBytes", default: config.priorityHardBudgetBytes, range: 4096...1 << 30)
+            try streams.finish()
+            guard config.viewerSoftBudgetBytes < config.viewerHardBudgetBytes else {
+                throw ConfigurationError(message: "streams.viewerSoftBudgetBytes must be below streams.viewerHardBudgetBytes")
+            }
+        }
         if var bench = try reader.object("bench") {
             config.benchPubSub = try bench.bool("pubSub", default: false)
             try bench.finish()

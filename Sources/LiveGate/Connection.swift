@@ -45,6 +45,14 @@ final class Connection: EventHandler {
     var subscriberIndex = -1
     /// Whether it is in the loop's list of connections to flush after a delivery batch.
     var isFlushPending = false
+    /// Outbound bytes above which state frames are conflated (viewers; `Int.max`: never).
+    var softBudget = Int.max
+    /// Outbound bytes above which the connection is closed with 1013.
+    var hardBudget = Int.max
+    /// Host, operator and connector traffic: flushed first, never conflated.
+    var isPriority = false
+    /// Bytes queued and not yet written.
+    var queuedBytes: Int { outbound.byteCount }
 
     private var headParser: HTTPHeadParser
     private var pendingHead: HTTPRequestHead?
@@ -348,6 +356,23 @@ final class Connection: EventHandler {
             // The peer reads slower than it sends: stop reading until it catches up.
             isReadPaused = true
             updateInterest()
+        }
+    }
+
+    /// Queues a room stream frame under the connection's budget: a state frame (non-zero
+    /// `key`) replaces an older queued one with the same key once the soft budget is passed;
+    /// past the hard budget the connection is closed with 1013 (it may resume).
+    func deliver(_ frame: SharedBytes, key: UInt32) {
+        guard phase == .webSocket else { return }
+        if key != 0 && outbound.byteCount > softBudget {
+            _ = outbound.appendConflating(frame, key: key)
+        } else {
+            outbound.append(frame)
+        }
+        if outbound.byteCount > hardBudget {
+            outbound.dropUnstarted()
+            Log.info("fd \(fd): slow consumer over its \(hardBudget)-byte outbound budget; closing with 1013")
+            close(code: WebSocketCloseCode.tryAgainLater, reason: "slow consumer: outbound budget exceeded; resume with since")
         }
     }
 

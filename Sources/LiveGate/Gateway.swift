@@ -76,7 +76,10 @@ public final class Gateway: Sendable {
         var router = server.makeBaseRouter()
         let configuration = server.configuration
         let services = RoomServices(
-            hub: hub, core: core, tokens: tokens, metrics: metrics, danmakuMaxCharacters: configuration.danmakuMaxCharacters,
+            hub: hub, core: core, tokens: tokens, metrics: metrics,
+            budgets: Budgets(viewerSoftBytes: configuration.viewerSoftBudgetBytes, viewerHardBytes: configuration.viewerHardBudgetBytes,
+                             priorityHardBytes: configuration.priorityHardBudgetBytes),
+            danmakuMaxCharacters: configuration.danmakuMaxCharacters,
             danmakuPer10Seconds: configuration.danmakuPer10Seconds)
         if configuration.benchPubSub {
             let hub = self.hub

@@ -11,6 +11,35 @@ struct Delivery: Sendable {
     let audience: Audience
     let seq: UInt64
     let frame: SharedBytes
+    /// 0 for an event (never dropped); otherwise the state key (SKU and level), so a slow
+    /// viewer's older queued frame with the same key can be replaced by this one.
+    var key: UInt32 = 0
+}
+
+/// The last messages of one room stream, for resume: seq `oldest...newest` are kept.
+struct HistoryRing: Sendable {
+    private var frames: [SharedBytes?]
+    /// The newest seq recorded.
+    private(set) var newest: UInt64 = 0
+    /// The oldest seq still held (newest + 1 when empty).
+    private(set) var oldest: UInt64 = 1
+
+    init(capacity: Int) {
+        frames = Array(repeating: nil, count: max(1, capacity))
+    }
+
+    mutating func record(seq: UInt64, frame: SharedBytes) {
+        frames[Int(seq % UInt64(frames.count))] = frame
+        newest = seq
+        if newest - oldest + 1 > UInt64(frames.count) { oldest = newest - UInt64(frames.count) + 1 }
+    }
+
+    /// The frames after `since`, or `nil` when some of them are no longer held.
+    func frames(after since: UInt64) -> [SharedBytes]? {
+        guard since <= newest, since + 1 >= oldest else { return nil }
+        guard since < newest else { return [] }
+        return (since + 1...newest).map { frames[Int($0 % UInt64(frames.count))]! }
+    }
 }
 
 /// The rooms' shared state and the fan-out: it numbers every message of every room stream,
@@ -34,6 +63,7 @@ final class Hub: Sendable {
         var skus: [String]
         var featured: String?
         var seq: [UInt64] = Array(repeating: 0, count: Audience.allCases.count)
+        var history: [HistoryRing] = []
     }
 
     struct State: Sendable {
@@ -41,7 +71,9 @@ final class Hub: Sendable {
         var series: [String: Series] = [:]
         var rooms: [String: RoomState] = [:]
         var roomsBySku: [String: [String]] = [:]
+        var skuKeys: [String: UInt32] = [:]
         var rev: UInt64 = 0
+        var historySize = 1024
     }
 
     private let state: Mutex<State>
@@ -51,11 +83,15 @@ final class Hub: Sendable {
 
     init(configuration: Configuration, loops: [EventLoop]) {
         var initial = State()
-        for sku in configuration.skus {
+        initial.historySize = configuration.historySize
+        for (index, sku) in configuration.skus.enumerated() {
             initial.skus[sku.id] = SkuState(id: sku.id, name: sku.name, substitute: sku.substitute, stock: nil)
+            initial.skuKeys[sku.id] = UInt32(index + 1) << 4
         }
         for room in configuration.rooms {
-            initial.rooms[room.id] = RoomState(id: room.id, title: room.title, skus: room.skus, featured: room.featured)
+            initial.rooms[room.id] = RoomState(
+                id: room.id, title: room.title, skus: room.skus, featured: room.featured,
+                history: Audience.allCases.map { _ in HistoryRing(capacity: configuration.historySize) })
             for sku in room.skus { initial.roomsBySku[sku, default: []].append(room.id) }
         }
         state = Mutex(initial)
@@ -103,7 +139,10 @@ final class Hub: Sendable {
                         let seq = nextSeq(&state, room: roomId, audience: audience)
                         var writer = JSONWriter()
                         Messages.writeStock(&writer, room: roomId, seq: seq, rev: state.rev, sku: sku, stock: publication)
-                        deliveries.append(Delivery(room: roomId, audience: audience, seq: seq, frame: writer.makeTextFrame()))
+                        let frame = writer.makeTextFrame()
+                        state.rooms[roomId]!.history[audience.rawValue].record(seq: seq, frame: frame)
+                        let key = (state.skuKeys[publication.sku] ?? 0) | Messages.levelCode(of: publication)
+                        deliveries.append(Delivery(room: roomId, audience: audience, seq: seq, frame: frame, key: key))
                     }
                 }
             }
@@ -120,7 +159,9 @@ final class Hub: Sendable {
                 let seq = nextSeq(&state, room: room, audience: audience)
                 var writer = JSONWriter()
                 build(&writer, seq, state.rev)
-                deliveries.append(Delivery(room: room, audience: audience, seq: seq, frame: writer.makeTextFrame()))
+                let frame = writer.makeTextFrame()
+                state.rooms[room]!.history[audience.rawValue].record(seq: seq, frame: frame)
+                deliveries.append(Delivery(room: room, audience: audience, seq: seq, frame: frame))
             }
             post(deliveries)
         }
@@ -133,6 +174,7 @@ final class Hub: Sendable {
         state.withLock { state in
             guard state.rooms[room] != nil else { return }
             let seq = nextSeq(&state, room: room, audience: audience)
+            state.rooms[room]!.history[audience.rawValue].record(seq: seq, frame: frame)
             post([Delivery(room: room, audience: audience, seq: seq, frame: frame)])
         }
     }
@@ -146,7 +188,9 @@ final class Hub: Sendable {
     func addInternalRoom(_ id: String) {
         state.withLock { state in
             if state.rooms[id] == nil {
-                state.rooms[id] = RoomState(id: id, title: id, skus: [], featured: nil)
+                state.rooms[id] = RoomState(
+                    id: id, title: id, skus: [], featured: nil,
+                    history: Audience.allCases.map { _ in HistoryRing(capacity: state.historySize) })
             }
         }
     }
@@ -171,15 +215,23 @@ final class Hub: Sendable {
         return true
     }
 
-    /// The snapshot a new subscriber starts from, and the stream position it reflects:
-    /// the subscriber then takes only messages with a larger `seq`.
-    func snapshot(room: String, audience: Audience) -> (frame: SharedBytes, seq: UInt64)? {
+    /// What a subscriber starts from and the stream position it reflects (it then takes only
+    /// messages with a larger `seq`): the missed messages when it resumes from `since` in
+    /// this `epoch` and the history still holds them, else a snapshot (marked as a reset when
+    /// a resume was asked for and is impossible).
+    func join(room: String, audience: Audience, since: UInt64? = nil, epoch clientEpoch: String? = nil)
+        -> (frames: [SharedBytes], seq: UInt64, isResumed: Bool)?
+    {
         state.withLock { state in
             guard let roomState = state.rooms[room] else { return nil }
             let seq = roomState.seq[audience.rawValue]
+            if let since, clientEpoch == epoch, let missed = roomState.history[audience.rawValue].frames(after: since) {
+                return (missed, seq, true)
+            }
             var writer = JSONWriter(capacity: 1024)
-            Messages.writeSnapshot(&writer, room: roomState, skus: state.skus, seq: seq, rev: state.rev, epoch: epoch)
-            return (writer.makeTextFrame(), seq)
+            Messages.writeSnapshot(&writer, room: roomState, skus: state.skus, seq: seq, rev: state.rev, epoch: epoch,
+                                   reset: since != nil)
+            return ([writer.makeTextFrame()], seq, false)
         }
     }
 

@@ -31,8 +31,10 @@ final class LoopContext {
     private var nextID: UInt64
     /// Subscribers by room, then by audience.
     private var subscribers: [String: [[Connection]]] = [:]
-    /// Connections written to during a delivery batch, flushed once at its end.
+    /// Connections written to during this loop turn, flushed once at its end: the priority
+    /// lane (host, operator, connector) first, then viewers.
     private var dirty: [Connection] = []
+    private var dirtyViewers: [Connection] = []
 
     init(loop: EventLoop, router: Router, settings: ConnectionSettings, stats: ServerStats) {
         self.loop = loop
@@ -124,9 +126,9 @@ final class LoopContext {
             where delivery.seq > connection.subscription!.startSeq {
                 if !connection.isFlushPending {
                     connection.isFlushPending = true
-                    dirty.append(connection)
+                    if connection.isPriority { dirty.append(connection) } else { dirtyViewers.append(connection) }
                 }
-                connection.send(delivery.frame)
+                connection.deliver(delivery.frame, key: delivery.key)
                 deliveredCount += 1
             }
         }
@@ -134,12 +136,16 @@ final class LoopContext {
 
     /// Flushes every connection a delivery wrote to during this loop turn.
     func flushDirty() {
-        guard !dirty.isEmpty else { return }
         for connection in dirty {
             connection.isFlushPending = false
             connection.flush()
         }
         dirty.removeAll(keepingCapacity: true)
+        for connection in dirtyViewers {
+            connection.isFlushPending = false
+            connection.flush()
+        }
+        dirtyViewers.removeAll(keepingCapacity: true)
     }
 
     /// Counts an upgrade.

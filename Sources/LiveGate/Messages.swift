@@ -34,6 +34,14 @@ enum Messages {
         return stock.sellable == 0 ? "soldout" : "normal"
     }
 
+    /// The level as the low bits of a state key: conflation never merges two levels.
+    static func levelCode(of stock: StockPublication?) -> UInt32 {
+        switch level(of: stock) {
+        case "soldout": return 2
+        default: return 1
+        }
+    }
+
     /// `snapshot`: the whole room, sent first to every subscriber.
     static func writeSnapshot(
         _ writer: inout JSONWriter, room: Hub.RoomState, skus: [String: Hub.SkuState], seq: UInt64, rev: UInt64,

@@ -12,6 +12,7 @@ struct RoomServices: Sendable {
     let core: StockEngine
     let tokens: TokenAuthority
     let metrics: GatewayMetrics
+    let budgets: Budgets
     let danmakuMaxCharacters: Int
     let danmakuPer10Seconds: Int
 }
@@ -26,8 +27,13 @@ final class RoomSession: WebSocketSession {
     private var danmakuInWindow = 0
     private var hasJoined = false
 
+    private let resumeFrom: UInt64?
+    private let resumeEpoch: String?
+
     init(head: HTTPRequestHead, services: RoomServices) {
         self.services = services
+        resumeFrom = head.queryParameter("since").flatMap { UInt64($0) }
+        resumeEpoch = head.queryParameter("epoch")
         let token = head.queryParameter("token") ?? bearerToken(head)
         if let token {
             do {
@@ -51,11 +57,22 @@ final class RoomSession: WebSocketSession {
             claims = value
         }
         let audience = Audience(claims.role)
-        guard let (frame, seq) = services.hub.snapshot(room: claims.room, audience: audience) else {
+        guard let (frames, seq, isResumed) = services.hub.join(
+            room: claims.room, audience: audience, since: resumeFrom, epoch: resumeEpoch)
+        else {
             connection.close(code: WebSocketCloseCode.policyViolation, reason: "unknown room \(claims.room)")
             return
         }
-        connection.send(frame)
+        let budgets = services.budgets
+        if audience == .viewer {
+            connection.softBudget = budgets.viewerSoftBytes
+            connection.hardBudget = budgets.viewerHardBytes
+        } else {
+            connection.isPriority = true
+            connection.hardBudget = budgets.priorityHardBytes
+        }
+        for frame in frames { connection.send(frame) }
+        if isResumed { Log.debug("fd \(connection.fd): resumed after seq \(resumeFrom ?? 0) with \(frames.count) message(s)") }
         connection.loopContext.subscribe(connection, room: claims.room, audience: audience, startSeq: seq)
         services.metrics.joined(claims.role)
         hasJoined = true
@@ -235,6 +252,13 @@ final class RoomSession: WebSocketSession {
             connection.send(writer.makeTextFrame())
         }
     }
+}
+
+/// Outbound budgets per role, in bytes.
+struct Budgets: Sendable {
+    var viewerSoftBytes: Int
+    var viewerHardBytes: Int
+    var priorityHardBytes: Int
 }
 
 /// The token in `Authorization: Bearer …`, if any.
