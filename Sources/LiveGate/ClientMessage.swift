@@ -23,6 +23,8 @@ enum ClientMessage: Equatable {
     case announce(text: String)
     /// A chat line (viewer, host, operator).
     case danmaku(text: String)
+    /// Send the room's viewers away with 1012 in waves (operator).
+    case drain(waves: Int64?, seconds: Int64?)
 
     /// The `type` field.
     var type: String {
@@ -38,6 +40,7 @@ enum ClientMessage: Equatable {
         case .feature: return "feature"
         case .announce: return "announce"
         case .danmaku: return "danmaku"
+        case .drain: return "drain"
         }
     }
 
@@ -71,6 +74,10 @@ enum ClientMessage: Equatable {
         case "feature": message = .feature(sku: try fields.string("sku"))
         case "announce": message = .announce(text: try fields.string("text"))
         case "danmaku": message = .danmaku(text: try fields.string("text"))
+        case "drain":
+            message = .drain(
+                waves: try fields.object["waves"] == nil ? nil : fields.integer("waves", range: 1...100),
+                seconds: try fields.object["seconds"] == nil ? nil : fields.integer("seconds", range: 0...600))
         default: throw ProtocolError.badField("type", "unknown message type '\(type.prefix(32))'")
         }
         return (fields.id, message)
@@ -106,6 +113,9 @@ enum ClientMessage: Equatable {
             writer.field("sku", sku)
         case .announce(let text), .danmaku(let text):
             writer.field("text", text)
+        case .drain(let waves, let seconds):
+            if let waves { writer.field("waves", waves) }
+            if let seconds { writer.field("seconds", seconds) }
         }
         writer.endObject()
         return writer.json

@@ -113,9 +113,10 @@ public final class Gateway: Sendable {
         try server.start(router: router)
     }
 
-    /// Closes the connections (1001), then stops the stock core.
-    public func shutdown() {
-        server.shutdown()
+    /// Closes the connections (1001), then stops the stock core. With `drainWaves`, viewers
+    /// are first sent away with 1012 in that many waves over half the grace period.
+    public func shutdown(drainWaves: Int = 0) {
+        server.shutdown(drainWaves: drainWaves)
         core.stop()
     }
 }

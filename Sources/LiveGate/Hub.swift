@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import LiveGateCore
 import LiveGatePOSIX
@@ -191,6 +192,25 @@ final class Hub: Sendable {
                 state.rooms[id] = RoomState(
                     id: id, title: id, skus: [], featured: nil,
                     history: Audience.allCases.map { _ in HistoryRing(capacity: state.historySize) })
+            }
+        }
+    }
+
+    /// Sends the room's viewers away with 1012 in `waves` waves spread over `seconds`, without
+    /// blocking: each wave closes 1/(waves left) of the viewers still connected.
+    func drainViewers(room: String, waves: Int, over seconds: Double) {
+        let loops = self.loops
+        let waves = max(1, waves)
+        for wave in 0..<waves {
+            let fraction = 1.0 / Double(waves - wave)
+            let delay = seconds * Double(wave) / Double(waves)
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay) {
+                for loop in loops {
+                    loop.execute {
+                        (loop.attachment as? LoopContext)?.drainViewers(
+                            room: room, fraction: fraction, reason: "room draining; reconnect now")
+                    }
+                }
             }
         }
     }

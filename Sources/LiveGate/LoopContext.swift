@@ -1,5 +1,6 @@
 import LiveGateCore
 import LiveGatePOSIX
+import LiveGateWebSocket
 import Synchronization
 
 /// Limits and timeouts every connection reads, in the units the hot path wants.
@@ -170,6 +171,24 @@ final class LoopContext {
         for connection in snapshot {
             connection.close(code: 1001, reason: "server shutting down")
         }
+    }
+
+    /// Closes `fraction` of this loop's viewers (of `room`, or of every room) with 1012
+    /// "reconnect now", so that a drain sends viewers away in waves rather than all at once.
+    ///
+    /// - Returns: how many were closed.
+    @discardableResult
+    func drainViewers(room: String?, fraction: Double, reason: String) -> Int {
+        var closed = 0
+        for (roomId, lists) in subscribers where room == nil || roomId == room {
+            let viewers = lists[Audience.viewer.rawValue]
+            let count = fraction >= 1 ? viewers.count : Int((Double(viewers.count) * fraction).rounded(.up))
+            for connection in viewers.prefix(count) {
+                connection.close(code: WebSocketCloseCode.serviceRestart, reason: reason)
+                closed += 1
+            }
+        }
+        return closed
     }
 
     /// Closes whatever is still open.

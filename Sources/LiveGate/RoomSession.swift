@@ -169,6 +169,12 @@ final class RoomSession: WebSocketSession {
             try checkSku(sku, room: room)
             _ = services.hub.feature(room: room, sku: sku)
             sendLocalResult(id: id, command: type, connection: connection)
+        case .drain(let waves, let seconds):
+            try require(claims, [.operator], for: type)
+            let count = Int(waves ?? 5)
+            Log.info("room \(room): \(claims.subject) drains the viewers in \(count) wave(s) over \(seconds ?? 10) s")
+            services.hub.drainViewers(room: room, waves: count, over: Double(seconds ?? 10))
+            sendLocalResult(id: id, command: type, connection: connection)
         case .announce(let raw):
             try require(claims, [.operator], for: type)
             let text = try checkedText(raw)

@@ -81,7 +81,11 @@ public final class Server: Sendable {
     /// Stops accepting, closes every WebSocket with 1001 Going Away and every idle HTTP
     /// connection, waits up to the grace period for close handshakes, then drops the rest
     /// and stops the loops.
-    public func shutdown() {
+    public func shutdown(drainWaves: Int = 0) {
+        if drainWaves > 0 {
+            drain(room: nil, waves: drainWaves, over: configuration.shutdownGraceSeconds / 2,
+                  reason: "server restarting; reconnect now")
+        }
         for loop in group.loops {
             loop.execute { [self] in
                 context(for: loop)?.beginShutdown()
@@ -105,6 +109,22 @@ public final class Server: Sendable {
             _ = done.wait(timeout: .now() + 2)
         }
         group.stopAndWait()
+    }
+
+    /// Closes viewers (of `room`, or all) with 1012 in `waves` waves spread over `seconds`,
+    /// blocking the caller until the last wave is sent.
+    public func drain(room: String?, waves: Int, over seconds: Double, reason: String) {
+        let waves = max(1, waves)
+        for wave in 0..<waves {
+            // Each wave closes 1/(waves left) of what is left, so the last one closes the rest.
+            let fraction = 1.0 / Double(waves - wave)
+            for loop in group.loops {
+                loop.execute { [self] in
+                    context(for: loop)?.drainViewers(room: room, fraction: fraction, reason: reason)
+                }
+            }
+            if wave < waves - 1 { usleep(useconds_t(seconds / Double(waves) * 1_000_000)) }
+        }
     }
 
     /// The gateway state of `loop`; call on that loop's thread.

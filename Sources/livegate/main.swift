@@ -21,7 +21,9 @@ let usage = """
       --log-level LEVEL  debug, info, warning or error
       -h, --help         show this help
 
-    SIGINT or SIGTERM: stop accepting, close WebSockets with 1001 Going Away, exit 0.
+    SIGINT: stop accepting, close WebSockets with 1001 Going Away, exit 0.
+    SIGTERM: the same, after closing room viewers with 1012 in five waves over half of
+    shutdownGraceSeconds (so they reconnect spread out).
     """
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
@@ -150,7 +152,9 @@ while true {
         continue
     }
     Log.info("livegate: \(Signals.name(signal)) received: closing \(server.openConnections) connection(s)")
-    gateway.shutdown()
+    // SIGTERM (an orchestrated restart) sends viewers away in waves with 1012 first, so they
+    // do not all reconnect at once; SIGINT (Ctrl-C) closes everything with 1001 at once.
+    gateway.shutdown(drainWaves: signal == SIGTERM ? 5 : 0)
     Log.info("livegate: stopped")
     exit(0)
 }

@@ -104,6 +104,26 @@ struct StreamTests {
         #expect(frames < count)
     }
 
+    @Test func drainSendsViewersAwayWith1012AndKeepsTheOthers() throws {
+        let room = try RoomFixture()
+        let viewers = try (0..<4).map { _ in try room.join(.viewer).0 }
+        let (op, _) = try room.join(.operator)
+        let (host, _) = try room.join(.host)
+        op.sendJSON(["type": "drain", "id": "d", "waves": 2, "seconds": 0])
+        #expect(op.read(type: "result")?["ok"] as? Bool == true)
+        for viewer in viewers {
+            var code: UInt16?
+            while let frame = viewer.readFrame() {
+                if frame.opcode == 8 { code = closeCode(frame.payload); break }
+            }
+            #expect(code == 1012)
+        }
+        op.sendJSON(["type": "ping", "id": 1])
+        #expect(op.read(type: "pong") != nil)
+        host.sendJSON(["type": "ping", "id": 2])
+        #expect(host.read(type: "pong") != nil)
+    }
+
     @Test func conflationReplacesOnlyTheSameKey() {
         var queue = OutboundQueue()
         let a1 = SharedBytes([1]), a2 = SharedBytes([2]), event = SharedBytes([3]), b = SharedBytes([4]), a3 = SharedBytes([5])
