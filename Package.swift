@@ -18,6 +18,8 @@ let package = Package(
         .target(name: "LiveGatePOSIX", dependencies: ["CLinux", "LiveGateCore"]),
         // HTTP/1.1 request-head parser with limits, and small responses. No syscalls.
         .target(name: "LiveGateHTTP", dependencies: ["LiveGateCore"]),
+        // TLS over OpenSSL on non-blocking sockets: contexts (PEM chain and key) and sessions.
+        .target(name: "LiveGateTLS", dependencies: ["COpenSSL", "LiveGateCore"]),
         // RFC 6455: handshake, frame parser and encoder, UTF-8 validation, close codes. No syscalls.
         .target(name: "LiveGateWebSocket", dependencies: ["LiveGateCore", "LiveGateHTTP", "COpenSSL"]),
         // The stock core: ledger, commands, journal, snapshot, recovery.
@@ -25,7 +27,9 @@ let package = Package(
         // The gateway: config, routes, connections, server.
         .target(
             name: "LiveGate",
-            dependencies: ["COpenSSL", "LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateWebSocket", "LiveGateStock"]
+            dependencies: [
+                "COpenSSL", "LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateTLS", "LiveGateWebSocket", "LiveGateStock",
+            ]
         ),
         .executableTarget(name: "livegate", dependencies: ["LiveGate"]),
         // Benchmarks (`livegate-bench stock`, later `fanout`…) and the stock crash-test child.

@@ -95,6 +95,15 @@ public struct Configuration: Sendable, Equatable {
     public var rooms: [RoomSpec] = []
     /// A Bearer token that may read `/metrics` from other machines (loopback always may).
     public var metricsToken: String?
+    /// The TLS listener's port (`nil`: no TLS listener). Same host as the plain listener.
+    public var tlsPort: Int?
+    /// PEM certificate chain for TLS (server certificate first).
+    public var tlsCertificateChain = ""
+    /// PEM private key for TLS.
+    public var tlsPrivateKey = ""
+    /// Whether the plain (ws://, http://) listener is opened too when TLS is configured.
+    public var plainListener = true
+
     /// Messages kept per room stream for resume.
     public var historySize = 1024
     /// Queued bytes above which a viewer's state messages are conflated.
@@ -196,6 +205,13 @@ extension Configuration {
         config.dataDir = try reader.string("dataDir", default: config.dataDir)
         config.tokenSecret = try reader.string("tokenSecret", default: config.tokenSecret)
         config.metricsToken = try reader.optionalString("metricsToken")
+        if var tls = try reader.object("tls") {
+            config.tlsPort = try tls.int("port", default: 8443, range: 0...65535)
+            config.tlsCertificateChain = try tls.requiredString("certificateChain")
+            config.tlsPrivateKey = try tls.requiredString("privateKey")
+            config.plainListener = try tls.bool("plainListener", default: true)
+            try tls.finish()
+        }
         if var streams = try reader.object("streams") {
             config.historySize = try streams.int("historySize", default: config.historySize, range: 1...1_000_000)
             config.viewerSoftBudgetBytes = try streams.int(

@@ -1,5 +1,6 @@
 import LiveGateCore
 import LiveGatePOSIX
+import LiveGateTLS
 import LiveGateWebSocket
 import Synchronization
 
@@ -51,13 +52,21 @@ final class LoopContext {
         listeners.append(listener)
     }
 
-    /// Takes ownership of an accepted descriptor.
-    func accept(fd: CInt) {
+    /// Takes ownership of an accepted descriptor; `tls` for the TLS listener.
+    func accept(fd: CInt, tls: TLSContext? = nil) {
         if isShuttingDown {
             Posix.close(fd: fd)
             return
         }
         let connection = Connection(fd: fd, loop: loop, context: self, now: now)
+        if let tls {
+            guard let session = tls.makeSession(fd: fd) else {
+                Log.warning("cannot create a TLS session for fd \(fd)")
+                connection.terminate(reason: nil)
+                return
+            }
+            connection.tls = session
+        }
         guard connection.start() else { return }
         nextID += 1
         connection.id = nextID

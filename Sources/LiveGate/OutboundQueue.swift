@@ -1,6 +1,7 @@
 import Glibc
 import LiveGateCore
 import LiveGatePOSIX
+import LiveGateTLS
 
 /// The bytes waiting to be written to one connection: shared frames and owned responses,
 /// flushed with one `writev` per turn for as many as fit.
@@ -93,6 +94,26 @@ struct OutboundQueue {
         }
     }
 
+    /// Writes as much as the TLS session takes, one record per chunk.
+    ///
+    /// - Returns: `true` when everything was written, `false` when TLS must wait for the socket.
+    /// - Throws: `TLSFailure` when the session broke.
+    mutating func flush(tls: TLSSession) throws(TLSFailure) -> Bool {
+        while byteCount > 0 {
+            let chunk = chunks[head]
+            let outcome = tls.write(UnsafeRawBufferPointer(start: chunk.base + headOffset, count: chunk.count - headOffset))
+            switch outcome {
+            case .done(let written):
+                consume(written)
+            case .wantsRead, .wantsWrite:
+                return false
+            case .failed(let reason):
+                throw TLSFailure(reason: reason)
+            }
+        }
+        return true
+    }
+
     private mutating func consume(_ written: Int) {
         var left = written
         byteCount -= written
@@ -129,4 +150,9 @@ struct OutboundQueue {
         headOffset = 0
         byteCount = 0
     }
+}
+
+/// A TLS session that cannot go on.
+struct TLSFailure: Error {
+    let reason: String
 }

@@ -108,6 +108,16 @@ final class TestClient {
         }
     }
 
+    /// Whether the server dropped the connection (end of stream or reset) within the timeout.
+    func isDropped() -> Bool {
+        var byte = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &byte, byte.count, 0)
+            if count == 0 { return true }
+            if count < 0 { return errno == ECONNRESET }
+        }
+    }
+
     /// Sends an upgrade request to `path` and reads the 101.
     func upgrade(path: String = "/echo") -> Int? {
         send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
