@@ -1,0 +1,134 @@
+/// The pure per-SKU state machine that turns raw conditions into a level without flapping.
+///
+/// Each latched level (trend, threshold, emergency, soldout) is a latch:
+/// - it is **raised** as soon as its *enter* condition holds (an alert is never delayed);
+/// - it **falls** only when its *hold* condition (the enter condition widened by the hysteresis margin) no longer
+///   holds **and** it has been up for at least the cooldown;
+/// - a **restock** re-arms threshold, emergency and soldout: they fall at once when their plain enter condition
+///   no longer holds, margin and cooldown notwithstanding.
+///
+/// The SKU's level is its most severe raised latch; ``event(_:at:cooldown:)`` reports a change of it.
+/// Because a latch stays up for at least the cooldown, the same level is raised at most once per cooldown, and
+/// a figure hovering at a line (inside the margin) never toggles it.
+struct AlertDebouncer: Sendable, Hashable {
+    /// The raw conditions of one evaluation, one bit per latched level (bit `level.rawValue − 1`).
+    struct Conditions: Sendable, Hashable {
+        /// Levels whose enter condition holds.
+        var enter: UInt8 = 0
+        /// Levels whose hold condition (with the margin) holds; a superset of ``enter`` in practice.
+        var hold: UInt8 = 0
+        /// Whether the change being evaluated is a restock (or release, or upward count).
+        var restocked = false
+
+        /// Sets the bits of `level`.
+        mutating func set(_ level: AlertLevel, enter isEntered: Bool, hold isHeld: Bool) {
+            let bit = AlertDebouncer.bit(level)
+            if isEntered { enter |= bit }
+            if isEntered || isHeld { hold |= bit }
+        }
+    }
+
+    /// What an evaluation did to the level.
+    enum Action: Sendable, Hashable {
+        /// The level is unchanged.
+        case none
+        /// The level changed.
+        case transition(from: AlertLevel, to: AlertLevel)
+    }
+
+    /// The raised latches, one bit per latched level.
+    private(set) var raised: UInt8 = 0
+    /// Core time each latch was last raised, in nanoseconds, indexed by `level.rawValue − 1`; `Int64.min` if never.
+    private(set) var raisedAt: (Int64, Int64, Int64, Int64) = (.min, .min, .min, .min)
+
+    /// The current level: the most severe raised latch, or normal.
+    var level: AlertLevel {
+        var level = AlertLevel.normal
+        for candidate in AlertLevel.latched where raised & AlertDebouncer.bit(candidate) != 0 { level = candidate }
+        return level
+    }
+
+    /// Creates a debouncer with every latch down.
+    init() {}
+
+    /// Restores a debouncer from its snapshot fields.
+    init(raised: UInt8, raisedAt: (Int64, Int64, Int64, Int64)) {
+        self.raised = raised & 0x0F
+        self.raisedAt = raisedAt
+    }
+
+    /// The bit of a latched level.
+    @inline(__always)
+    static func bit(_ level: AlertLevel) -> UInt8 {
+        level == .normal ? 0 : 1 << (level.rawValue - 1)
+    }
+
+    /// When `level`'s latch was last raised.
+    func raisedTime(_ level: AlertLevel) -> Int64 {
+        switch level {
+        case .normal: .min
+        case .trend: raisedAt.0
+        case .threshold: raisedAt.1
+        case .emergency: raisedAt.2
+        case .soldout: raisedAt.3
+        }
+    }
+
+    /// Records that `level`'s latch was raised at `time`.
+    private mutating func setRaisedTime(_ level: AlertLevel, _ time: Int64) {
+        switch level {
+        case .normal: break
+        case .trend: raisedAt.0 = time
+        case .threshold: raisedAt.1 = time
+        case .emergency: raisedAt.2 = time
+        case .soldout: raisedAt.3 = time
+        }
+    }
+
+    /// Applies one evaluation's conditions.
+    ///
+    /// - Parameters:
+    ///   - conditions: the raw conditions at `now`.
+    ///   - now: core time in nanoseconds.
+    ///   - cooldown: the minimum time a latch stays raised, in nanoseconds.
+    /// - Returns: the level change, if any.
+    /// - Complexity: O(1).
+    mutating func event(_ conditions: Conditions, at now: Int64, cooldown: Int64) -> Action {
+        let before = level
+        for candidate in AlertLevel.latched {
+            let bit = AlertDebouncer.bit(candidate)
+            let entered = conditions.enter & bit != 0
+            if raised & bit != 0 {
+                let keep: Bool
+                if conditions.restocked && candidate >= .threshold {
+                    keep = entered
+                } else {
+                    let since = raisedTime(candidate)
+                    keep = conditions.hold & bit != 0 || now &- since < cooldown
+                }
+                if !keep { raised &= ~bit }
+            } else if entered {
+                raised |= bit
+                setRaisedTime(candidate, now)
+            }
+        }
+        let after = level
+        return after == before ? .none : .transition(from: before, to: after)
+    }
+}
+
+extension AlertDebouncer {
+    /// Compares two debouncers field by field (tuples are not `Hashable`).
+    static func == (lhs: AlertDebouncer, rhs: AlertDebouncer) -> Bool {
+        lhs.raised == rhs.raised && lhs.raisedAt == rhs.raisedAt
+    }
+
+    /// Hashes the raised latches and their times.
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(raised)
+        hasher.combine(raisedAt.0)
+        hasher.combine(raisedAt.1)
+        hasher.combine(raisedAt.2)
+        hasher.combine(raisedAt.3)
+    }
+}
