@@ -140,9 +140,9 @@ extension AlertEngine {
         var conditions = AlertDebouncer.Conditions()
         conditions.restocked = restocked
 
-        conditions.set(
-            .soldout, enter: sellable <= 0, hold: sellable <= AlertEngine.marginUnits(policy.emergencyLine, margin)
-        )
+        // Sold out falls only once sellable clears the emergency line (or on a restock): a unit or two freed by a
+        // cancellation goes to the next buyer without lifting the viewers' "sold out" banner.
+        conditions.set(.soldout, enter: sellable <= 0, hold: sellable <= policy.emergencyLine)
 
         let leadSeconds = Double(policy.restockLeadTime) / Double(AlertPolicy.second)
         let runsOutFirst = raw.timeToStockOutSeconds.map { $0 < leadSeconds } ?? false

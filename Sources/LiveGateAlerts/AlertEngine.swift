@@ -52,7 +52,7 @@ import Darwin
 ///   mark within the last window;
 /// - **threshold**: sellable ≤ safety line;
 /// - **emergency**: time to stock-out < restock lead time, or sellable ≤ emergency line;
-/// - **soldout**: sellable = 0.
+/// - **soldout**: sellable = 0; it falls when sellable clears the emergency line, or on a restock.
 /// Hysteresis, cooldown and restock re-arming are described in ``AlertDebouncer``: a latch is raised at once,
 /// and falls only when its condition has cleared by ``AlertPolicy/hysteresisMargin`` and it has been up for
 /// ``AlertPolicy/cooldown``, or at once when a restock clears it.
@@ -84,7 +84,7 @@ public struct AlertEngine: Sendable {
     /// Every SKU's bucket ring.
     var buckets: SalesBuckets
     /// The latest core time seen, in nanoseconds.
-    public private(set) var time: Int64 = .min
+    public internal(set) var time: Int64 = .min
 
     /// Creates an engine with no SKUs.
     ///
