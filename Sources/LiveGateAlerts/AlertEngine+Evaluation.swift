@@ -18,6 +18,10 @@ struct RawMetrics: Sendable, Hashable {
     var suggestedRestockQuantity: Int64
     /// Reserved units likely to come back.
     var mayFreeUp: Int64
+    /// The largest of the smoothed, recent-window and previous-window rates, units per second: the generous rate
+    /// the *hold* conditions of threshold and emergency use, so a latch raised on a burst does not fall as soon
+    /// as the noisy smoothed rate dips (it falls once all three estimates have come down).
+    var holdRatePerSecond: Double
 }
 
 extension AlertEngine {
@@ -76,15 +80,17 @@ extension AlertEngine {
         let sellable = state.figures.sellable
         let timeToStockOut: Double? = ratePerSecond > 0 ? Double(sellable) / ratePerSecond : nil
         let needed = ratePerSecond * Double(policy.restockLeadTime) / Double(AlertPolicy.second)
-        let safetyLine = max(policy.safetyMinimum, AlertEngine.units((needed * policy.safetyFactor).rounded(.up)))
+        let safetyLine = AlertEngine.safetyLine(policy, ratePerSecond: ratePerSecond)
         let restock = max(0, AlertEngine.units((needed - Double(sellable)).rounded(.up)))
         let decided = state.paidMass + state.lostMass
         let lostShare = decided > 0 ? state.lostMass / decided : 0
         let mayFreeUp = AlertEngine.units((Double(state.figures.reserved) * lostShare).rounded())
+        let window = Double(state.sums.window)
+        let holdRate = max(ratePerSecond, Double(recent) / window, Double(previous) / window)
         return RawMetrics(
             recent: recent, previous: previous, windowSeconds: state.sums.window, ratePerSecond: ratePerSecond,
             sellable: sellable, timeToStockOutSeconds: timeToStockOut, safetyLine: safetyLine,
-            suggestedRestockQuantity: restock, mayFreeUp: mayFreeUp
+            suggestedRestockQuantity: restock, mayFreeUp: mayFreeUp, holdRatePerSecond: holdRate
         )
     }
 
@@ -136,6 +142,11 @@ extension AlertEngine {
         let state = states[index]
         let raw = rawMetrics(index, now: now, recent: state.sums.recent, previous: state.sums.previous)
         let margin = policy.hysteresisMargin
+        // Rate-driven lines clear by the policy's margin or by two standard errors of the rate estimate, whichever
+        // is wider: a window of N sales estimates a rate to about ±1/√N, so at a few dozen sales per window a
+        // 20 % margin alone would let noise in the estimate (not a change in demand) lower a level.
+        // (Capped at 100 %.)
+        let rateMargin = max(margin, min(1, 2 / Double(max(raw.recent, raw.previous, 1)).squareRoot()))
         let sellable = raw.sellable
         var conditions = AlertDebouncer.Conditions()
         conditions.restocked = restocked
@@ -144,18 +155,26 @@ extension AlertEngine {
         // cancellation goes to the next buyer without lifting the viewers' "sold out" banner.
         conditions.set(.soldout, enter: sellable <= 0, hold: sellable <= policy.emergencyLine)
 
+        // Enter conditions use the smoothed rate; hold conditions use the generous hold rate and the margin.
         let leadSeconds = Double(policy.restockLeadTime) / Double(AlertPolicy.second)
         let runsOutFirst = raw.timeToStockOutSeconds.map { $0 < leadSeconds } ?? false
-        let stillRunsOutFirst = raw.timeToStockOutSeconds.map { $0 < leadSeconds * (1 + margin) } ?? false
+        let stillRunsOutFirst = raw.holdRatePerSecond > 0
+            && Double(sellable) / raw.holdRatePerSecond < leadSeconds * (1 + rateMargin)
         conditions.set(
             .emergency, enter: sellable <= policy.emergencyLine || runsOutFirst,
             hold: sellable <= policy.emergencyLine + AlertEngine.marginUnits(policy.emergencyLine, margin)
                 || stillRunsOutFirst
         )
 
+        var rateOnly = policy
+        rateOnly.safetyMinimum = 0
+        let rateLine = AlertEngine.safetyLine(rateOnly, ratePerSecond: raw.holdRatePerSecond)
         conditions.set(
             .threshold, enter: sellable <= raw.safetyLine,
-            hold: sellable <= raw.safetyLine + AlertEngine.marginUnits(raw.safetyLine, margin)
+            hold: sellable <= max(
+                rateLine + AlertEngine.marginUnits(rateLine, rateMargin),
+                policy.safetyMinimum + AlertEngine.marginUnits(policy.safetyMinimum, margin)
+            )
         )
 
         let isQuiet = state.launchAt != .min && now - state.launchAt < configuration.launchQuietPeriod
@@ -163,13 +182,23 @@ extension AlertEngine {
         let previous = Double(raw.previous)
         let minimumVolume = Double(policy.trendMinimumVolume)
         let accelerates = !isQuiet && raw.recent > 0 && recent >= minimumVolume && recent >= policy.trendFactor * previous
+        // A raised trend holds while the surge lasts: while the recent window stays above the rate *before* the
+        // surge (the previous window when trend was raised) by the margin, on the minimum volume widened by the
+        // margin. The ratio of two sliding windows cannot hold the latch by itself: it falls back to 1 as soon as
+        // a surge plateaus, and at a few dozen sales per window it is noisy enough to cross k back and forth.
+        let baseline = Double(state.trendBaseline)
         let stillAccelerates = raw.recent > 0 && recent * (1 + margin) >= minimumVolume
-            && recent * (1 + margin) >= policy.trendFactor * previous
+            && recent >= (1 + margin) * baseline
         let watched = state.watchCrossedAt != .min
         conditions.set(.trend, enter: accelerates || watched, hold: stillAccelerates || watched)
 
-        guard case .transition(let from, let to) = states[index].debouncer.event(conditions, at: now, cooldown: policy.cooldown)
-        else { return }
+        let trendBit = AlertDebouncer.bit(.trend)
+        let wasTrending = states[index].debouncer.raised & trendBit != 0
+        let action = states[index].debouncer.event(conditions, at: now, cooldown: policy.cooldown)
+        if !wasTrending && states[index].debouncer.raised & trendBit != 0 {
+            states[index].trendBaseline = raw.previous
+        }
+        guard case .transition(let from, let to) = action else { return }
         events.append(makeEvent(index, from: from, to: to, now: now, raw: raw, restocked: restocked))
     }
 
@@ -226,6 +255,13 @@ extension AlertEngine {
         case .emergency: raw.sellable <= policies[index].emergencyLine ? .emergencyLine : .timeToStockOut
         case .soldout: .soldOut
         }
+    }
+
+    /// `max(safetyMinimum, ceil(rate × restockLeadTime × safetyFactor))` for a rate in units per second.
+    @inline(__always)
+    static func safetyLine(_ policy: AlertPolicy, ratePerSecond: Double) -> Int64 {
+        let needed = ratePerSecond * Double(policy.restockLeadTime) / Double(AlertPolicy.second)
+        return max(policy.safetyMinimum, units((needed * policy.safetyFactor).rounded(.up)))
     }
 
     /// `ceil(line × margin)`, the units by which a unit line must clear.

@@ -15,7 +15,7 @@ extension AlertEngine {
     ///   figures: i64 onHand, reserved, held, sold, sellable
     ///   i64 headSecond, f64 smoothedMass, i64 smoothedAt, f64 paidMass, f64 lostMass, i64 payAt
     ///   u8 raised latches, i64 × 4 raisedAt (trend, threshold, emergency, soldout)
-    ///   i64 lastDanmakuAt, i64 launchAt, i64 watchCrossedAt
+    ///   i64 lastDanmakuAt, i64 launchAt, i64 watchCrossedAt, i64 trendBaseline
     ///   u32 n, then n × (u32 age in seconds before headSecond, u32 units): the non-empty buckets
     /// ```
     ///
@@ -72,6 +72,7 @@ extension AlertEngine {
             writer.write(state.lastDanmakuAt)
             writer.write(state.launchAt)
             writer.write(state.watchCrossedAt)
+            writer.write(state.trendBaseline)
             let countOffset = writer.bytes.count
             writer.write(UInt32(0))
             var nonEmpty: UInt32 = 0
@@ -145,6 +146,7 @@ extension AlertEngine {
             states[index].lastDanmakuAt = try reader.read()
             states[index].launchAt = try reader.read()
             states[index].watchCrossedAt = try reader.read()
+            states[index].trendBaseline = try reader.read()
             let nonEmpty = Int(try reader.read() as UInt32)
             states[index].sums.headSecond = headSecond
             for _ in 0..<nonEmpty {

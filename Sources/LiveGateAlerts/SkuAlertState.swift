@@ -23,6 +23,8 @@ struct SkuAlertState: Sendable, Hashable {
     var launchAt: Int64 = .min
     /// Core time the sold count last crossed the watch mark, `Int64.min` if never.
     var watchCrossedAt: Int64 = .min
+    /// Units in the previous window when trend was last raised: the pre-surge baseline its hold compares with.
+    var trendBaseline: Int64 = 0
 
     /// Creates the state of a new SKU.
     init(window: Int, figures: StockFigures) {

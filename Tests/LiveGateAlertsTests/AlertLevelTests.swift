@@ -118,13 +118,13 @@ struct AlertLevelTests {
         #expect(ledger.transitions(from: 2) == ["normal→threshold"])
     }
 
-    @Test func aRisingRateRaisesTrendAndASteadyOneLetsItFall() throws {
+    @Test func aSurgeRaisesTrendWhichFallsWhenTheRateReturnsToItsBaseline() throws {
         var (ledger, sku) = try makeLedger(onHand: 100_000)
         var time: Int64 = 0
-        // 5 per minute for three minutes, then 20 per minute for eight minutes; a tick every second.
+        // 5 per minute for three minutes, 20 per minute for four, 5 per minute for four; a tick every second.
         for second in 0..<(11 * 60) {
             time = seconds(Double(second))
-            let every = second < 180 ? 12 : 3
+            let every = second < 180 || second >= 420 ? 12 : 3
             if second % every == 0 { ledger.place(sku, 1, at: time) }
             ledger.tick(at: time)
         }
@@ -138,6 +138,7 @@ struct AlertLevelTests {
         let recovered = ledger.events[1]
         #expect(recovered.transition == .recovered && recovered.reason == .cleared)
         #expect(recovered.time - trend.time >= minutes(1))
+        #expect(recovered.time > seconds(420) && recovered.time < seconds(540), "held through the plateau, not after")
     }
 
     @Test func aLaunchMarkerSilencesTheLaunchSpike() throws {

@@ -69,8 +69,8 @@ struct AlertTemplatesTests {
         let sku = try ledger.addSku("cap", name: "Cap", onHand: 100, policy: handPolicy(substitute: "visor"))
         #expect(ledger.engine.hostHint(forSku: sku, now: 0) == "Cap|100|visor|-|0|15|0.0")
         ledger.place(sku, 12, at: seconds(1))
-        // EWMA: 12 units / τ (120 s) = 6 per minute; 88 sellable / 0.1 per second = 880 s → 15 min.
-        #expect(ledger.engine.hostHint(forSku: sku, now: seconds(1)) == "Cap|88|visor|15|0|15|6.0")
+        // EWMA: 12 units / τ (300 s) = 2.4 per minute; 88 sellable / 0.04 per second = 2200 s → 37 min.
+        #expect(ledger.engine.hostHint(forSku: sku, now: seconds(1)) == "Cap|88|visor|37|0|15|2.4")
     }
 
     @Test func aPolicyChangeRegroupsTheWindows() throws {
