@@ -10,6 +10,11 @@
 /// The SKU's level is its most severe raised latch; ``event(_:at:cooldown:)`` reports a change of it.
 /// Because a latch stays up for at least the cooldown, the same level is raised at most once per cooldown, and
 /// a figure hovering at a line (inside the margin) never toggles it.
+///
+/// The debouncer knows nothing of stock: ``AlertEngine`` computes the enter and hold bits (see
+/// `AlertEngine.evaluate`), where the hold conditions are deliberately wider than "enter plus margin" for the
+/// rate-driven lines: they use the largest of the smoothed and the two window rates, and a margin of at least
+/// two standard errors of the rate estimate; trend holds while the rate stays above its pre-surge baseline.
 struct AlertDebouncer: Sendable, Hashable {
     /// The raw conditions of one evaluation, one bit per latched level (bit `level.rawValue − 1`).
     struct Conditions: Sendable, Hashable {
@@ -41,11 +46,9 @@ struct AlertDebouncer: Sendable, Hashable {
     /// Core time each latch was last raised, in nanoseconds, indexed by `level.rawValue − 1`; `Int64.min` if never.
     private(set) var raisedAt: (Int64, Int64, Int64, Int64) = (.min, .min, .min, .min)
 
-    /// The current level: the most severe raised latch, or normal.
+    /// The current level: the most severe raised latch (the highest set bit), or normal.
     var level: AlertLevel {
-        var level = AlertLevel.normal
-        for candidate in AlertLevel.latched where raised & AlertDebouncer.bit(candidate) != 0 { level = candidate }
-        return level
+        raised == 0 ? .normal : AlertLevel(rawValue: UInt8(8 - raised.leadingZeroBitCount)) ?? .soldout
     }
 
     /// Creates a debouncer with every latch down.

@@ -54,8 +54,17 @@ import Darwin
 /// - **emergency**: time to stock-out < restock lead time, or sellable ≤ emergency line;
 /// - **soldout**: sellable = 0; it falls when sellable clears the emergency line, or on a restock.
 /// Hysteresis, cooldown and restock re-arming are described in ``AlertDebouncer``: a latch is raised at once,
-/// and falls only when its condition has cleared by ``AlertPolicy/hysteresisMargin`` and it has been up for
-/// ``AlertPolicy/cooldown``, or at once when a restock clears it.
+/// and falls only when its condition has cleared by a margin and it has been up for ``AlertPolicy/cooldown``,
+/// or at once when a restock (or release, or upward count) clears it. The margins:
+/// - threshold and emergency lines drawn from the rate clear by ``AlertPolicy/hysteresisMargin`` or by two
+///   standard errors of the rate (±2/√N for N sales in a window), whichever is wider, and against the largest
+///   of the smoothed, recent and previous rates: a line must not fall because the *estimate* dipped while stock
+///   kept falling (at 7 sales a minute a five-minute window is only good to ±17 %);
+/// - unit lines (safety minimum, emergency line) clear by the margin, at least one unit; soldout clears once
+///   sellable exceeds the emergency line;
+/// - trend holds while the recent window stays above the previous window *at the time trend was raised* by the
+///   margin (the surge has not ended), on the minimum volume less the margin, or for one window after the
+///   watch mark was crossed.
 ///
 /// ## Cost
 /// ``record(_:into:)`` is O(1) (plus O(seconds since the SKU's last sale), at most O(horizon), to slide its ring)
@@ -143,6 +152,18 @@ public struct AlertEngine: Sendable {
         buckets.appendRing()
         advanceTime(to: time)
         return index
+    }
+
+    /// Reserves storage for `skus` SKUs in all, so that adding them allocates the bucket rings exactly once.
+    ///
+    /// - Complexity: O(current storage).
+    public mutating func reserveCapacity(skus: Int) {
+        buckets.reserveRings(skus)
+        states.reserveCapacity(skus)
+        ids.reserveCapacity(skus)
+        names.reserveCapacity(skus)
+        policies.reserveCapacity(skus)
+        indexById.reserveCapacity(skus)
     }
 
     /// Records one applied stock change and re-evaluates the SKU's level.

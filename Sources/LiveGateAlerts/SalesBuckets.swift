@@ -41,9 +41,22 @@ struct SalesBuckets: Sendable, Hashable {
 
     /// Allocates a zeroed ring for one more SKU.
     ///
+    /// The array grows by a quarter at a time rather than doubling, so at most a quarter of the bucket memory is
+    /// slack; ``reserveRings(_:)`` avoids even that when the SKU count is known.
+    ///
     /// - Complexity: O(capacity), amortised.
     mutating func appendRing() {
+        if counts.capacity < counts.count + capacity {
+            counts.reserveCapacity(counts.count + max(capacity, counts.count / 4))
+        }
         counts.append(contentsOf: repeatElement(0, count: capacity))
+    }
+
+    /// Reserves room for `rings` rings in all.
+    ///
+    /// - Complexity: O(current storage) if it moves.
+    mutating func reserveRings(_ rings: Int) {
+        counts.reserveCapacity(rings * capacity)
     }
 
     /// The slot of absolute second `second` in a ring.

@@ -18,7 +18,11 @@ struct MemoryBoundTests {
         #expect(allocated.skuCount == skuCount)
         #expect(allocated.bucketsPerSku == 600)
         #expect(allocated.bucketCount == skuCount * 600)
-        #expect(allocated.bucketBytes <= skuCount * 600 * 4 * 2, "ring storage is about 2.4 KB per SKU")
+        #expect(allocated.bucketBytes <= skuCount * 600 * 4 * 5 / 4, "2.4 KB per SKU, at most a quarter of slack")
+        var reserved = try AlertEngine()
+        reserved.reserveCapacity(skus: skuCount)
+        for index in 0..<skuCount { try reserved.addSku("sku-\(index)") }
+        #expect(reserved.storage.bucketCapacity < skuCount * 600 + 1_024, "exact (to the allocator's rounding) when the SKU count is known")
 
         var events: [AlertEvent] = []
         events.reserveCapacity(4 * skuCount)
