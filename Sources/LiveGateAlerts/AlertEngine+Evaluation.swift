@@ -71,7 +71,7 @@ extension AlertEngine {
     /// - Complexity: O(1).
     func rawMetrics(_ index: Int, now: Int64, recent: Int64, previous: Int64) -> RawMetrics {
         let state = states[index]
-        let policy = policies[index]
+        let policy = policyFigures[index]
         var ratePerSecond = 0.0
         if recent > 0 {
             let decay = AlertEngine.decay(from: state.smoothedAt, to: now, timeConstant: configuration.smoothingTime)
@@ -103,7 +103,7 @@ extension AlertEngine {
         return SkuMetrics(
             skuIndex: index, sku: ids[index], time: now, level: state.debouncer.level, sellable: raw.sellable,
             reserved: state.figures.reserved, sold: state.figures.sold, canSell: raw.sellable,
-            mayFreeUp: raw.mayFreeUp, mayFreeUpWithinSeconds: policies[index].reservationTimeout / AlertPolicy.second,
+            mayFreeUp: raw.mayFreeUp, mayFreeUpWithinSeconds: policyFigures[index].reservationTimeout / AlertPolicy.second,
             recentRatePerMinute: recentRate, previousRatePerMinute: previousRate,
             ratePerMinute: raw.ratePerSecond * 60, accelerationPerMinute: (recentRate - previousRate) / windowMinutes,
             timeToStockOutSeconds: raw.timeToStockOutSeconds, safetyLine: raw.safetyLine,
@@ -135,7 +135,7 @@ extension AlertEngine {
     ///   - events: receives the transition.
     /// - Complexity: O(1); allocates only to build a transition's event.
     mutating func evaluate(_ index: Int, now: Int64, restocked: Bool, into events: inout [AlertEvent]) {
-        let policy = policies[index]
+        let policy = policyFigures[index]
         if states[index].watchCrossedAt != .min && now - states[index].watchCrossedAt >= policy.trendWindow {
             states[index].watchCrossedAt = .min
         }
@@ -252,14 +252,14 @@ extension AlertEngine {
         case .normal: .cleared
         case .trend: states[index].watchCrossedAt != .min ? .watchMark : .rateRatio
         case .threshold: .safetyLine
-        case .emergency: raw.sellable <= policies[index].emergencyLine ? .emergencyLine : .timeToStockOut
+        case .emergency: raw.sellable <= policyFigures[index].emergencyLine ? .emergencyLine : .timeToStockOut
         case .soldout: .soldOut
         }
     }
 
     /// `max(safetyMinimum, ceil(rate × restockLeadTime × safetyFactor))` for a rate in units per second.
     @inline(__always)
-    static func safetyLine(_ policy: AlertPolicy, ratePerSecond: Double) -> Int64 {
+    static func safetyLine(_ policy: PolicyFigures, ratePerSecond: Double) -> Int64 {
         let needed = ratePerSecond * Double(policy.restockLeadTime) / Double(AlertPolicy.second)
         return max(policy.safetyMinimum, units((needed * policy.safetyFactor).rounded(.up)))
     }

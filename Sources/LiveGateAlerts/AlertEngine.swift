@@ -86,6 +86,8 @@ public struct AlertEngine: Sendable {
     private(set) var names: [String] = []
     /// SKU policies by index.
     private(set) var policies: [AlertPolicy] = []
+    /// The numeric part of each SKU's policy, by index: what the per-event path reads.
+    private(set) var policyFigures: [PolicyFigures] = []
     /// SKU indices by id.
     private(set) var indexById: [String: Int] = [:]
     /// Hot per-SKU state by index.
@@ -147,6 +149,7 @@ public struct AlertEngine: Sendable {
         ids.append(id)
         names.append(name ?? id)
         policies.append(policy)
+        policyFigures.append(PolicyFigures(policy))
         indexById[id] = index
         states.append(SkuAlertState(window: policy.trendWindowSeconds, figures: figures))
         buckets.appendRing()
@@ -163,6 +166,7 @@ public struct AlertEngine: Sendable {
         ids.reserveCapacity(skus)
         names.reserveCapacity(skus)
         policies.reserveCapacity(skus)
+        policyFigures.reserveCapacity(skus)
         indexById.reserveCapacity(skus)
     }
 
@@ -176,7 +180,7 @@ public struct AlertEngine: Sendable {
         let index = observation.sku
         precondition(index >= 0 && index < states.count, "unknown alert SKU index \(index)")
         let now = advanceTime(to: observation.time)
-        let policy = policies[index]
+        let policy = policyFigures[index]
         let second = AlertEngine.second(of: now)
         let quantity = max(observation.quantity, 0)
         let kind = observation.kind
@@ -263,6 +267,7 @@ public struct AlertEngine: Sendable {
         try policy.validate(horizon: configuration.horizon)
         let now = advanceTime(to: now)
         policies[index] = policy
+        policyFigures[index] = PolicyFigures(policy)
         buckets.advance(ring: index, sums: &states[index].sums, to: AlertEngine.second(of: now))
         buckets.recompute(ring: index, sums: &states[index].sums, window: policy.trendWindowSeconds)
         evaluate(index, now: now, restocked: false, into: &events)

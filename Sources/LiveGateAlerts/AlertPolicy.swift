@@ -102,3 +102,45 @@ public struct AlertPolicy: Sendable, Hashable, Codable {
         guard reservationTimeout > 0 else { throw fail("reservationTimeout", "must be > 0") }
     }
 }
+
+/// The numeric fields of an ``AlertPolicy``, without the substitute's string: what the per-event path reads, so
+/// copying a SKU's policy there neither retains nor goes through a value witness.
+struct PolicyFigures: Sendable, Hashable {
+    /// ``AlertPolicy/safetyMinimum``.
+    var safetyMinimum: Int64
+    /// ``AlertPolicy/restockLeadTime``.
+    var restockLeadTime: Int64
+    /// ``AlertPolicy/safetyFactor``.
+    var safetyFactor: Double
+    /// ``AlertPolicy/trendFactor``.
+    var trendFactor: Double
+    /// ``AlertPolicy/trendWindow``.
+    var trendWindow: Int64
+    /// ``AlertPolicy/trendMinimumVolume``.
+    var trendMinimumVolume: Int64
+    /// ``AlertPolicy/watchMark``.
+    var watchMark: Int64
+    /// ``AlertPolicy/emergencyLine``.
+    var emergencyLine: Int64
+    /// ``AlertPolicy/cooldown``.
+    var cooldown: Int64
+    /// ``AlertPolicy/hysteresisMargin``.
+    var hysteresisMargin: Double
+    /// ``AlertPolicy/reservationTimeout``.
+    var reservationTimeout: Int64
+
+    /// Copies the numeric fields of `policy`.
+    init(_ policy: AlertPolicy) {
+        safetyMinimum = policy.safetyMinimum
+        restockLeadTime = policy.restockLeadTime
+        safetyFactor = policy.safetyFactor
+        trendFactor = policy.trendFactor
+        trendWindow = policy.trendWindow
+        trendMinimumVolume = policy.trendMinimumVolume
+        watchMark = policy.watchMark
+        emergencyLine = policy.emergencyLine
+        cooldown = policy.cooldown
+        hysteresisMargin = policy.hysteresisMargin
+        reservationTimeout = policy.reservationTimeout
+    }
+}
