@@ -43,8 +43,14 @@ struct AlertDebouncer: Sendable, Hashable {
 
     /// The raised latches, one bit per latched level.
     private(set) var raised: UInt8 = 0
-    /// Core time each latch was last raised, in nanoseconds, indexed by `level.rawValue − 1`; `Int64.min` if never.
-    private(set) var raisedAt: (Int64, Int64, Int64, Int64) = (.min, .min, .min, .min)
+    /// Core time the trend latch was last raised, in nanoseconds; `Int64.min` if never.
+    private(set) var trendRaisedAt: Int64 = .min
+    /// Core time the threshold latch was last raised, in nanoseconds; `Int64.min` if never.
+    private(set) var thresholdRaisedAt: Int64 = .min
+    /// Core time the emergency latch was last raised, in nanoseconds; `Int64.min` if never.
+    private(set) var emergencyRaisedAt: Int64 = .min
+    /// Core time the soldout latch was last raised, in nanoseconds; `Int64.min` if never.
+    private(set) var soldoutRaisedAt: Int64 = .min
 
     /// The current level: the most severe raised latch (the highest set bit), or normal.
     var level: AlertLevel {
@@ -55,9 +61,12 @@ struct AlertDebouncer: Sendable, Hashable {
     init() {}
 
     /// Restores a debouncer from its snapshot fields.
-    init(raised: UInt8, raisedAt: (Int64, Int64, Int64, Int64)) {
+    init(raised: UInt8, trendRaisedAt: Int64, thresholdRaisedAt: Int64, emergencyRaisedAt: Int64, soldoutRaisedAt: Int64) {
         self.raised = raised & 0x0F
-        self.raisedAt = raisedAt
+        self.trendRaisedAt = trendRaisedAt
+        self.thresholdRaisedAt = thresholdRaisedAt
+        self.emergencyRaisedAt = emergencyRaisedAt
+        self.soldoutRaisedAt = soldoutRaisedAt
     }
 
     /// The bit of a latched level.
@@ -70,10 +79,10 @@ struct AlertDebouncer: Sendable, Hashable {
     func raisedTime(_ level: AlertLevel) -> Int64 {
         switch level {
         case .normal: .min
-        case .trend: raisedAt.0
-        case .threshold: raisedAt.1
-        case .emergency: raisedAt.2
-        case .soldout: raisedAt.3
+        case .trend: trendRaisedAt
+        case .threshold: thresholdRaisedAt
+        case .emergency: emergencyRaisedAt
+        case .soldout: soldoutRaisedAt
         }
     }
 
@@ -81,10 +90,10 @@ struct AlertDebouncer: Sendable, Hashable {
     private mutating func setRaisedTime(_ level: AlertLevel, _ time: Int64) {
         switch level {
         case .normal: break
-        case .trend: raisedAt.0 = time
-        case .threshold: raisedAt.1 = time
-        case .emergency: raisedAt.2 = time
-        case .soldout: raisedAt.3 = time
+        case .trend: trendRaisedAt = time
+        case .threshold: thresholdRaisedAt = time
+        case .emergency: emergencyRaisedAt = time
+        case .soldout: soldoutRaisedAt = time
         }
     }
 
@@ -117,21 +126,5 @@ struct AlertDebouncer: Sendable, Hashable {
         }
         let after = level
         return after == before ? .none : .transition(from: before, to: after)
-    }
-}
-
-extension AlertDebouncer {
-    /// Compares two debouncers field by field (tuples are not `Hashable`).
-    static func == (lhs: AlertDebouncer, rhs: AlertDebouncer) -> Bool {
-        lhs.raised == rhs.raised && lhs.raisedAt == rhs.raisedAt
-    }
-
-    /// Hashes the raised latches and their times.
-    func hash(into hasher: inout Hasher) {
-        hasher.combine(raised)
-        hasher.combine(raisedAt.0)
-        hasher.combine(raisedAt.1)
-        hasher.combine(raisedAt.2)
-        hasher.combine(raisedAt.3)
     }
 }
