@@ -79,6 +79,7 @@ public struct AlertPolicy: Sendable, Hashable, Codable {
     /// - Parameter horizon: the configuration's bucket horizon in nanoseconds; two trend windows must fit in it.
     /// - Throws: ``AlertConfigurationError/invalidPolicy(field:reason:)`` naming the first bad field.
     public func validate(horizon: Int64) throws(AlertConfigurationError) {
+        /// The error naming `field`.
         func fail(_ field: String, _ reason: String) -> AlertConfigurationError {
             .invalidPolicy(field: field, reason: reason)
         }

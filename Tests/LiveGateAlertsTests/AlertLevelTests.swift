@@ -11,6 +11,7 @@ struct AlertLevelTests {
         return (ledger, sku)
     }
 
+    /// Threshold, emergency and soldout raised by unit lines, with texts and substitute; a restock recovers.
     @Test func unitLinesRaiseThresholdEmergencySoldoutAndARestockRecovers() throws {
         var (ledger, sku) = try makeLedger(onHand: 100)
         ledger.setSellable(sku, 50, at: seconds(1))
@@ -54,6 +55,7 @@ struct AlertLevelTests {
         #expect(ledger.engine.level(ofSku: sku) == .normal)
     }
 
+    /// A restock that leaves sellable under the safety line lowers soldout to threshold.
     @Test func aSmallRestockLowersSoldoutToThreshold() throws {
         var (ledger, sku) = try makeLedger(onHand: 100)
         ledger.setSellable(sku, 0, at: seconds(1))
@@ -65,6 +67,7 @@ struct AlertLevelTests {
         #expect(lowered.banner == .show("库存紧张,仅剩10件") && lowered.danmaku == nil)
     }
 
+    /// A level falls only once its line is cleared by the margin.
     @Test func hysteresisHoldsALevelInsideTheMargin() throws {
         var (ledger, sku) = try makeLedger(onHand: 100, policy: handPolicy(cooldown: 0, margin: 0.2))
         ledger.setSellable(sku, 20, at: seconds(1))
@@ -87,6 +90,7 @@ struct AlertLevelTests {
         #expect(ledger.events.last?.transition == .lowered)
     }
 
+    /// A raised level is held for the cooldown, so a hovering figure raises it at most once per cooldown.
     @Test func cooldownHoldsARaisedLevelSoAHoveringFigureDoesNotFlap() throws {
         var (ledger, sku) = try makeLedger(onHand: 100, policy: handPolicy(cooldown: minutes(1), margin: 0))
         ledger.setSellable(sku, 20, at: 0)
@@ -107,6 +111,7 @@ struct AlertLevelTests {
         }
     }
 
+    /// A restock clears threshold at once, margin and cooldown notwithstanding.
     @Test func aRestockReArmsAtOnceDespiteMarginAndCooldown() throws {
         var (ledger, sku) = try makeLedger(onHand: 100, policy: handPolicy(cooldown: minutes(5), margin: 0.5))
         ledger.setSellable(sku, 20, at: 0)
@@ -118,6 +123,7 @@ struct AlertLevelTests {
         #expect(ledger.transitions(from: 2) == ["normal→threshold"])
     }
 
+    /// A fourfold surge raises trend within a window; it is held through the plateau and falls after it.
     @Test func aSurgeRaisesTrendWhichFallsWhenTheRateReturnsToItsBaseline() throws {
         var (ledger, sku) = try makeLedger(onHand: 100_000)
         var time: Int64 = 0
@@ -141,6 +147,7 @@ struct AlertLevelTests {
         #expect(recovered.time > seconds(420) && recovered.time < seconds(540), "held through the plateau, not after")
     }
 
+    /// A launch marker silences the trend of the launch spike; an unmarked SKU reports it.
     @Test func aLaunchMarkerSilencesTheLaunchSpike() throws {
         var ledger = try TestLedger()
         let launched = try ledger.addSku("a", onHand: 100_000, policy: handPolicy())
@@ -159,6 +166,7 @@ struct AlertLevelTests {
         #expect(spike.first?.level == .trend && spike.first.map { $0.time < seconds(30) } == true)
     }
 
+    /// Crossing the watch mark raises trend, which falls after a window and the cooldown.
     @Test func crossingTheWatchMarkRaisesTrend() throws {
         var (ledger, sku) = try makeLedger(onHand: 100_000, policy: handPolicy(watchMark: 50))
         for second in 0..<(15 * 60) {
@@ -171,6 +179,7 @@ struct AlertLevelTests {
         #expect(ledger.events[0].metrics.sold == 50)
     }
 
+    /// A steady sale goes threshold → emergency (time to stock-out) → soldout, with the restock suggestion.
     @Test func timeToStockOutBelowLeadTimeRaisesEmergency() throws {
         var (ledger, sku) = try makeLedger(onHand: 300)
         ledger.engine.markLaunch(sku: sku, at: 0)
@@ -194,6 +203,7 @@ struct AlertLevelTests {
         #expect(emergency.suggestedRestockQuantity == expected && expected > 0)
     }
 
+    /// Can-sell, may-free-up, the host hint and stock-question replies with live figures.
     @Test func hostHintMayFreeUpAndStockReplies() throws {
         var configuration = AlertConfiguration()
         configuration.templates = .english
@@ -219,6 +229,7 @@ struct AlertLevelTests {
         )
     }
 
+    /// With no sale in the recent window the rate is zero and time to stock-out is nil.
     @Test func rateIsZeroAndTimeToStockOutNilWithoutRecentSales() throws {
         var (ledger, sku) = try makeLedger(onHand: 100)
         ledger.place(sku, 3, at: 0)
@@ -229,6 +240,7 @@ struct AlertLevelTests {
         #expect(later.previousRatePerMinute == 3)
     }
 
+    /// The public limiter allows one danmaku per SKU per interval.
     @Test func danmakuRateLimiterAllowsOnePerInterval() {
         var limiter = DanmakuRateLimiter(interval: seconds(10))
         let answers = [

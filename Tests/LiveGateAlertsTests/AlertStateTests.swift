@@ -37,6 +37,7 @@ struct AlertStateTests {
         ledger.tick(at: time)
     }
 
+    /// At eight checkpoints a restored engine re-encodes bit-exactly, re-fires nothing and continues identically.
     @Test func aRestoredEngineContinuesIdenticallyWithoutReFiring() throws {
         var original = try AlertStateTests.makeLedger()
         var random = SplitMix64(seed: 5)
@@ -76,6 +77,7 @@ struct AlertStateTests {
         #expect(Set(original.events.map(\.level)).count >= 4, "the stream visits most levels")
     }
 
+    /// A wrong version, every sampled truncation and trailing bytes are refused.
     @Test func damagedStateIsRefused() throws {
         var ledger = try AlertStateTests.makeLedger()
         var random = SplitMix64(seed: 9)
@@ -92,6 +94,7 @@ struct AlertStateTests {
         #expect(try AlertEngine(decoding: empty).skuCount == 0)
     }
 
+    /// Restoring with a shorter horizon keeps the newest buckets and the window rates.
     @Test func aShorterHorizonKeepsTheNewestBuckets() throws {
         var ledger = try TestLedger()
         let sku = try ledger.addSku("mug", onHand: 10_000, policy: handPolicy())

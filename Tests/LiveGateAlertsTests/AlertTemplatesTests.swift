@@ -3,11 +3,13 @@ import Testing
 
 /// Template validation (the config-load check) and configuration ranges.
 struct AlertTemplatesTests {
+    /// The Chinese and English default template sets validate.
     @Test(arguments: [AlertTemplates.chinese, AlertTemplates.english])
     func defaultSetsAreValid(_ templates: AlertTemplates) throws {
         try templates.validate()
     }
 
+    /// An unknown placeholder fails validation naming the template and the placeholder.
     @Test func anUnknownPlaceholderIsNamedWithItsTemplate() {
         var templates = AlertTemplates.chinese
         templates.soldoutDanmaku = "已售罄,可以看看{substitue}"
@@ -23,6 +25,7 @@ struct AlertTemplatesTests {
         }
     }
 
+    /// Unbalanced braces fail validation.
     @Test(arguments: ["最后{left件", "最后left}件", "最后{{left}}件"])
     func unbalancedBracesAreRejected(_ text: String) {
         var templates = AlertTemplates.english
@@ -30,12 +33,14 @@ struct AlertTemplatesTests {
         #expect(throws: AlertTemplateError.unbalancedBrace(template: "emergencyBanner")) { try templates.validate() }
     }
 
+    /// An empty stock-question keyword fails validation.
     @Test func anEmptyKeywordIsRejected() {
         var templates = AlertTemplates.english
         templates.stockQuestionKeywords.append("")
         #expect(throws: AlertTemplateError.emptyKeyword) { try templates.validate() }
     }
 
+    /// The engine refuses a configuration whose templates do not validate.
     @Test func theEngineRefusesAnInvalidConfiguration() {
         var configuration = AlertConfiguration()
         configuration.templates.hostHint = "{left} left, {eta}"
@@ -44,6 +49,7 @@ struct AlertTemplatesTests {
         }
     }
 
+    /// Policy ranges are checked, including two windows fitting in the horizon.
     @Test func policyRangesAreChecked() throws {
         let horizon = AlertConfiguration().horizon
         try AlertPolicy().validate(horizon: horizon)
@@ -62,6 +68,7 @@ struct AlertTemplatesTests {
         }
     }
 
+    /// Every placeholder renders the live figure it names.
     @Test func placeholdersRenderLiveFigures() throws {
         var configuration = AlertConfiguration()
         configuration.templates.hostHint = "{name}|{left}|{substitute}|{eta_min}|{free}|{free_min}|{rate}"
@@ -73,6 +80,7 @@ struct AlertTemplatesTests {
         #expect(ledger.engine.hostHint(forSku: sku, now: seconds(1)) == "Cap|88|visor|37|0|15|2.4")
     }
 
+    /// A new window length regroups the SKU's buckets into the new windows.
     @Test func aPolicyChangeRegroupsTheWindows() throws {
         var ledger = try TestLedger()
         let sku = try ledger.addSku("mug", onHand: 10_000, policy: handPolicy())

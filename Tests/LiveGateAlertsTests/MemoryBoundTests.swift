@@ -3,6 +3,7 @@ import Testing
 
 /// The memory bound: 10,000 SKUs and a million events leave the engine's storage exactly as allocated.
 struct MemoryBoundTests {
+    /// 10,000 SKUs and 1,000,000 events: bucket and state storage do not grow past what adding the SKUs allocated.
     @Test func tenThousandSkusAndAMillionEventsStayWithinTheirRings() throws {
         let skuCount = 10_000
         var engine = try AlertEngine()

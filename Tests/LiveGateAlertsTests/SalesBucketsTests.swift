@@ -3,6 +3,7 @@ import Testing
 
 /// The ring's incremental window sums against a brute-force reference.
 struct SalesBucketsTests {
+    /// Incremental and virtual window sums equal a brute-force reference over random gaps and amounts.
     @Test(arguments: [(7, 14), (7, 20), (1, 2), (30, 61)])
     func incrementalSumsMatchTheReference(window: Int, capacity: Int) {
         var random = SplitMix64(seed: UInt64(window * 1000 + capacity))
@@ -38,6 +39,7 @@ struct SalesBucketsTests {
         history.reduce(0) { $1.key >= from && $1.key <= to ? $0 + $1.value : $0 }
     }
 
+    /// A one-second bucket saturates at `UInt32.max` instead of trapping.
     @Test func aBucketSaturatesInsteadOfOverflowing() {
         var buckets = SalesBuckets(capacity: 4)
         buckets.appendRing()

@@ -48,6 +48,7 @@ struct SeedCaseTests {
         var ledger = try TestLedger()
         try ledger.addSku("hoodie-black", name: "黑色卫衣", onHand: 300)
         let hoodie = try ledger.addSku("hoodie", name: "限量卫衣", onHand: 500, policy: hoodiePolicy)
+        /// How a placed order ends.
         enum Resolution { case pay, cancel, expire }
         var due: [Int: [Resolution]] = [:]
         var staticRuleTime: Int64? = nil
@@ -100,6 +101,10 @@ struct SeedCaseTests {
         return "\(total / 3600):\(minutes < 10 ? "0" : "")\(minutes):\(seconds < 10 ? "0" : "")\(seconds)"
     }
 
+    /// The seed case: trend fires before threshold and at least 10 minutes before a static "remaining < 100"
+    /// rule, the transfer lands after the trend alert, threshold in hour four, sold out in hour five, no level
+    /// raised twice, never oversold.
+    ///
     /// Twenty-one seeds. A sweep of seeds 1–40 passes all but seed 33, whose steady hours hold a genuine burst
     /// of 20 orders in five minutes (2.7 × the expected 7.5): the trend rule of the issue rightly flags it.
     @Test(arguments: Array(UInt64(1)...UInt64(20)) + [2026])
