@@ -24,6 +24,8 @@ let package = Package(
         .target(name: "LiveGateWebSocket", dependencies: ["LiveGateCore", "LiveGateHTTP", "COpenSSL"]),
         // The stock core: ledger, commands, journal, snapshot, recovery.
         .target(name: "LiveGateStock", dependencies: ["LiveGateCore"]),
+        // The alert engine: velocity windows, levels, templates. Pure, driven by core time.
+        .target(name: "LiveGateAlerts", dependencies: ["LiveGateCore"]),
         // The gateway: config, routes, connections, server.
         .target(
             name: "LiveGate",
@@ -39,6 +41,7 @@ let package = Package(
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP"]),
         .testTarget(name: "LiveGateWebSocketTests", dependencies: ["LiveGateWebSocket"]),
         .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock"]),
+        .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts"]),
         .testTarget(
             name: "LiveGateTests",
             dependencies: ["LiveGate", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateWebSocket"]
