@@ -49,10 +49,34 @@ struct CommandRecord {
     var key = OrderKey(low: 0, high: 0)
     /// The platform's timestamp (order events only), kept as data.
     var platformTimestamp: Int64 = 0
+    /// The rarely used fields, boxed so that an order record stays small and trivially copied.
+    var extra: Extra? = nil
+
+    /// The fields only operator commands carry.
+    final class Extra {
+        /// See ``CommandRecord/text``.
+        var text = ""
+        /// See ``CommandRecord/policy``.
+        var policy: SkuPolicy? = nil
+    }
+
     /// The SKU id (createSku), the restock source or the adjust reason.
-    var text: String = ""
+    var text: String {
+        get { extra?.text ?? "" }
+        set {
+            if extra == nil { extra = Extra() }
+            extra!.text = newValue
+        }
+    }
+
     /// The policy (createSku, setPolicy).
-    var policy: SkuPolicy? = nil
+    var policy: SkuPolicy? {
+        get { extra?.policy }
+        set {
+            if extra == nil { extra = Extra() }
+            extra!.policy = newValue
+        }
+    }
 
     /// The size of a record's frame header: payload length and CRC-32C, 32 bits each.
     static let frameHeaderSize = 8

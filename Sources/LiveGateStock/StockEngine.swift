@@ -81,6 +81,8 @@ public final class StockEngine: @unchecked Sendable {
     private let stats = Mutex(StockEngineStatistics())
     /// The rev of the last snapshot.
     private var lastSnapshotRev: UInt64 = 0
+    /// The order keys of the batch being processed (writer thread only).
+    private var keys: [OrderKey] = []
 
     /// Opens the data directory (creating and locking it), recovers, and returns a core that is not
     /// yet running.
@@ -290,8 +292,9 @@ public final class StockEngine: @unchecked Sendable {
         let external = configuration.clock == .external
         let now = external ? ledger.time : Self.wallClock()
         var recordCount = 0
-        for entry in batch {
-            guard let record = ledger.makeRecord(entry.command, time: now, externalClock: external) else {
+        ledger.prepareKeys(batch.lazy.map(\.command), into: &keys)
+        for (entry, key) in zip(batch, keys) {
+            guard let record = ledger.makeRecord(entry.command, time: now, externalClock: external, key: key) else {
                 results.append(ledger.read(entry.command))
                 continue
             }

@@ -6,8 +6,9 @@ import Synchronization
 /// `livegate-bench stock`: the stock core in memory, durable under load, and the disk's own limit.
 ///
 /// For one hot SKU and for 1000 SKUs:
-/// - `inmem_cmds_per_s`: one thread calling ``StockLedger/execute(_:time:externalClock:)`` on
-///   pre-built commands (80 % `placed` of a new order, 20 % `paid` of an earlier one), no journal;
+/// - `inmem_cmds_per_s`: one thread calling ``StockLedger/execute(batch:time:externalClock:results:)``
+///   on pre-built commands in batches of 256 (80 % `placed` of a new order, 20 % `paid` of an earlier
+///   one), no journal;
 /// - `durable_cmds_per_s`: `--threads` submitting threads, each keeping `--window` orders in flight,
 ///   through ``StockEngine`` on a data directory under /tmp, counted when the durable result arrives;
 ///   `p50_ack_us`/`p99_ack_us` from submit to result; the batch-size distribution of that run;
@@ -42,6 +43,12 @@ enum StockBench: BenchScenario {
         guard count >= 1_000, threads >= 1, window >= 1 else {
             throw BenchUsageError(description: "--count ≥ 1000, --threads ≥ 1, --window ≥ 1")
         }
+        if options.flag("--inmem-only") {
+            for skus in [1, 1000] {
+                writeStandardOutput("inmem \(skus) SKU(s): \(format(measureInMemory(count: count * 2, skus: skus))) cmds/s\n")
+            }
+            return 0
+        }
         var layouts: [Figures] = []
         for skus in [1, 1000] {
             var figures = Figures(label: skus == 1 ? "hot" : "skus1000")
@@ -75,12 +82,30 @@ enum StockBench: BenchScenario {
             }
             return .order(OrderEvent(.placed, sku: skuIds[index % skus], channel: "douyin", orderId: "o\(index)"))
         }
+        if ProcessInfo.processInfo.environment["LG_PHASES"] != nil {
+            var t = monotonicNanoseconds()
+            var sink: UInt64 = 0
+            for command in commands { if case .order(let e) = command { sink ^= OrderKey(channel: e.channel, orderId: e.orderId, seed: 5).low } }
+            writeStandardOutput("keys: \(Double(monotonicNanoseconds() - t) / Double(count)) ns/cmd \(sink & 1)\n")
+            t = monotonicNanoseconds()
+            var copy = ledger
+            var results: [StockResult] = []
+            for command in commands { results.append(copy.execute(.readSkus([]), time: 1)); _ = command }
+            writeStandardOutput("read-only execute: \(Double(monotonicNanoseconds() - t) / Double(count)) ns/cmd\n")
+        }
         var successes = 0
+        var results: [StockResult] = []
+        results.reserveCapacity(256)
         let start = monotonicNanoseconds()
-        for command in commands where ledger.execute(command, time: 1).outcome.isSuccess {
-            successes += 1
+        var index = 0
+        while index < count {
+            let end = min(count, index + 256)
+            ledger.execute(batch: commands[index..<end], time: 1, results: &results)
+            for result in results where result.outcome.isSuccess { successes += 1 }
+            index = end
         }
         let elapsed = Double(monotonicNanoseconds() - start) / 1e9
+        if ProcessInfo.processInfo.environment["LG_PHASES"] != nil { writeStandardOutput("full: \(elapsed * 1e9 / Double(count)) ns/cmd\n") }
         precondition(successes == count, "in-memory run: \(successes) of \(count) succeeded")
         return Double(count) / elapsed
     }
