@@ -47,14 +47,11 @@ public final class StockEngine: @unchecked Sendable {
         var completion: @Sendable (StockResult) -> Void
     }
 
-    /// The inbox, shared by submitters and the writer.
-    struct Inbox: Sendable {
-        /// Commands waiting, in submission order.
-        var entries: [Entry] = []
-        /// Whether the writer waits on ``wakeup`` (a submitter then signals it once).
-        var isWriterSleeping = false
-        /// Whether ``stop()`` was called.
-        var isStopping = false
+    /// One shard of the inbox: submitters are spread over shards by thread, so that several
+    /// submitting threads rarely contend for the same lock.
+    final class InboxShard: Sendable {
+        /// Commands waiting, in submission order within the shard; and whether ``stop()`` closed it.
+        let state = Mutex<(entries: [Entry], isClosed: Bool)>(([], false))
     }
 
     /// The configuration.
@@ -65,8 +62,17 @@ public final class StockEngine: @unchecked Sendable {
     private let journal: any Journal
     /// The sink for each durable batch's changed SKU states.
     private let publish: @Sendable ([StockPublication]) -> Void
-    /// The inbox.
-    private let inbox = Mutex(Inbox())
+    /// The inbox: ``shardCount`` shards. Commands from one thread keep their order; commands from
+    /// different threads have no order until the writer takes them.
+    private let shards: [InboxShard] = (0..<StockEngine.shardCount).map { _ in InboxShard() }
+    /// The number of inbox shards, a power of two.
+    static let shardCount = 8
+    /// Commands in the inbox, for the capacity check.
+    private let pending = Atomic<Int>(0)
+    /// Whether the writer waits on ``wakeup`` (the first submitter to clear it signals once).
+    private let isWriterSleeping = Atomic<Bool>(false)
+    /// Whether ``stop()`` was called (set after every shard is closed).
+    private let isStopping = Atomic<Bool>(false)
     /// Signalled when the writer sleeps and a command arrives (or on stop).
     private let wakeup = DispatchSemaphore(value: 0)
     /// Signalled when the writer thread exits.
@@ -165,15 +171,16 @@ public final class StockEngine: @unchecked Sendable {
     public var committedRev: UInt64 { committed.load(ordering: .acquiring) }
 
     /// Whether the core still accepts commands (false after a journal failure or ``stop()``).
-    public var isAvailable: Bool { !hasFailed.load(ordering: .acquiring) && !inbox.withLock { $0.isStopping } }
+    public var isAvailable: Bool { !hasFailed.load(ordering: .acquiring) && !isStopping.load(ordering: .acquiring) }
 
     /// Counters of committed batches.
     public var statistics: StockEngineStatistics { stats.withLock { $0 } }
 
     /// Queues `command`; `completion` is called once, on the writer thread, with its durable result.
     ///
-    /// Callable from any thread; takes the inbox lock briefly and makes at most one wake-up system
-    /// call. Commands submitted before ``start()`` wait for it.
+    /// Callable from any thread; takes one inbox shard's lock briefly and makes at most one wake-up
+    /// system call. Commands submitted before ``start()`` wait for it. Commands submitted from one
+    /// thread are applied in submission order.
     /// - Parameters:
     ///   - command: The command.
     ///   - completion: Receives the result; must not block (it runs on the writer thread).
@@ -181,19 +188,33 @@ public final class StockEngine: @unchecked Sendable {
     @discardableResult
     public func submit(_ command: StockCommand, completion: @escaping @Sendable (StockResult) -> Void) -> SubmitStatus {
         if hasFailed.load(ordering: .relaxed) { return .unavailable }
-        let capacity = configuration.inboxCapacity
-        let (status, mustWake) = inbox.withLock { inbox -> (SubmitStatus, Bool) in
-            if inbox.isStopping { return (.unavailable, false) }
-            if inbox.entries.count >= capacity { return (.busy, false) }
-            inbox.entries.append(Entry(command: command, completion: completion))
-            if inbox.isWriterSleeping {
-                inbox.isWriterSleeping = false
-                return (.accepted, true)
-            }
-            return (.accepted, false)
+        if pending.wrappingAdd(1, ordering: .relaxed).newValue > configuration.inboxCapacity {
+            pending.wrappingSubtract(1, ordering: .relaxed)
+            return .busy
         }
-        if mustWake { wakeup.signal() }
-        return status
+        let shard = shards[Self.shardIndex()]
+        let isOpen = shard.state.withLock { state -> Bool in
+            if state.isClosed { return false }
+            state.entries.append(Entry(command: command, completion: completion))
+            return true
+        }
+        guard isOpen else {
+            pending.wrappingSubtract(1, ordering: .relaxed)
+            return .unavailable
+        }
+        if isWriterSleeping.load(ordering: .sequentiallyConsistent),
+            isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent)
+        {
+            wakeup.signal()
+        }
+        return .accepted
+    }
+
+    /// The inbox shard of the calling thread.
+    @inline(__always)
+    private static func shardIndex() -> Int {
+        let thread = UInt64(pthread_self())
+        return Int(truncatingIfNeeded: (thread &* 0x9E37_79B9_7F4A_7C15) >> 61) & (shardCount - 1)
     }
 
     /// Starts the writer thread. Call once.
@@ -207,14 +228,9 @@ public final class StockEngine: @unchecked Sendable {
     /// Stops accepting commands, lets the writer finish what is queued, waits for it to exit, and
     /// closes the journal. Idempotent.
     public func stop() {
-        let mustWake = inbox.withLock { inbox -> Bool in
-            if inbox.isStopping { return false }
-            inbox.isStopping = true
-            let wasSleeping = inbox.isWriterSleeping
-            inbox.isWriterSleeping = false
-            return wasSleeping
-        }
-        if mustWake { wakeup.signal() }
+        for shard in shards { shard.state.withLock { $0.isClosed = true } }
+        isStopping.store(true, ordering: .sequentiallyConsistent)
+        if isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.signal() }
         if isStarted.exchange(false, ordering: .acquiringAndReleasing) {
             finished.wait()
         }
@@ -232,46 +248,64 @@ public final class StockEngine: @unchecked Sendable {
 
     /// The writer thread's loop.
     private func run() {
-        var batch: [Entry] = []
-        batch.reserveCapacity(configuration.inboxCapacity)
+        var segments: [[Entry]] = []
+        var spares: [[Entry]] = []
         var encoder = ByteWriter(capacity: 1 << 20)
         var results: [StockResult] = []
         results.reserveCapacity(configuration.inboxCapacity)
-        while takeBatch(into: &batch) {
-            process(batch, encoder: &encoder, results: &results)
-            batch.removeAll(keepingCapacity: true)
+        while takeBatch(into: &segments, spares: &spares) {
+            process(segments, encoder: &encoder, results: &results)
+            for var segment in segments {
+                segment.removeAll(keepingCapacity: true)
+                spares.append(segment)
+            }
+            segments.removeAll(keepingCapacity: true)
         }
         finished.signal()
     }
 
-    /// Moves every waiting entry into `batch`, sleeping while there is none; in live mode wakes up
-    /// by itself to run reservation expiries.
-    /// - Returns: False once stopping and the inbox is empty.
-    private func takeBatch(into batch: inout [Entry]) -> Bool {
-        while true {
-            let state = inbox.withLock { inbox -> Int in
-                if !inbox.entries.isEmpty {
-                    swap(&inbox.entries, &batch)
-                    return 1
-                }
-                if inbox.isStopping { return 2 }
-                inbox.isWriterSleeping = true
-                return 0
+    /// Moves the waiting entries of every shard into `segments`, one array per non-empty shard
+    /// (swapped out, never copied; the shard gets an empty array from `spares`).
+    /// - Returns: Whether it took any.
+    private func drain(into segments: inout [[Entry]], spares: inout [[Entry]]) -> Bool {
+        var taken = 0
+        for shard in shards {
+            shard.state.withLock { state in
+                if state.entries.isEmpty { return }
+                var fresh = spares.popLast() ?? []
+                swap(&state.entries, &fresh)
+                taken += fresh.count
+                segments.append(fresh)
             }
-            if state == 1 { return true }
-            if state == 2 { return false }
+        }
+        if taken == 0 { return false }
+        pending.wrappingSubtract(taken, ordering: .relaxed)
+        return true
+    }
+
+    /// Moves every waiting entry into `segments`, sleeping while there is none; in live mode wakes
+    /// up by itself to run reservation expiries.
+    /// - Returns: False once stopping and the inbox is empty.
+    private func takeBatch(into segments: inout [[Entry]], spares: inout [[Entry]]) -> Bool {
+        while true {
+            if drain(into: &segments, spares: &spares) { return true }
+            if isStopping.load(ordering: .sequentiallyConsistent) {
+                // Every shard was closed before `isStopping` was set: this pass sees the last entries.
+                return drain(into: &segments, spares: &spares)
+            }
+            isWriterSleeping.store(true, ordering: .sequentiallyConsistent)
+            if drain(into: &segments, spares: &spares) || isStopping.load(ordering: .sequentiallyConsistent) {
+                // A submitter that saw the flag will signal once: consume that signal.
+                if !isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.wait() }
+                if segments.isEmpty { continue }
+                return true
+            }
             if configuration.clock == .live, ledger.nextExpiryAt != Int64.max {
                 let wait = max(0, min(ledger.nextExpiryAt - Self.wallClock(), 1_000_000_000))
                 if wakeup.wait(timeout: .now() + .nanoseconds(Int(wait) + 1_000_000)) == .timedOut {
-                    let wasSleeping = inbox.withLock { inbox -> Bool in
-                        let was = inbox.isWriterSleeping
-                        inbox.isWriterSleeping = false
-                        return was
-                    }
-                    // A submitter that saw us sleeping signalled once: consume it.
-                    if !wasSleeping { wakeup.wait() }
+                    if !isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.wait() }
                     if ledger.nextExpiryAt <= Self.wallClock() {
-                        batch.append(Entry(command: .tick(to: 0), completion: { _ in }))
+                        segments.append([Entry(command: .tick(to: 0), completion: { _ in })])
                         return true
                     }
                 }
@@ -281,28 +315,32 @@ public final class StockEngine: @unchecked Sendable {
         }
     }
 
-    /// Applies, journals and answers one batch.
-    private func process(_ batch: [Entry], encoder: inout ByteWriter, results: inout [StockResult]) {
+    /// Calls every entry's completion with `result(index)`, in order.
+    @inline(__always)
+    private func complete(_ segments: [[Entry]], _ result: (Int) -> StockResult) {
+        var index = 0
+        for segment in segments {
+            for position in segment.indices {
+                segment[position].completion(result(index))
+                index += 1
+            }
+        }
+    }
+
+    /// Applies, journals and answers one batch (the segments in order).
+    private func process(_ segments: [[Entry]], encoder: inout ByteWriter, results: inout [StockResult]) {
         results.removeAll(keepingCapacity: true)
         encoder.removeAll()
         if hasFailed.load(ordering: .relaxed) {
-            for entry in batch { entry.completion(StockResult(outcome: .unavailable, rev: ledger.rev)) }
+            let rev = committed.load(ordering: .relaxed)
+            complete(segments) { _ in StockResult(outcome: .unavailable, rev: rev) }
             return
         }
         let external = configuration.clock == .external
         let now = external ? ledger.time : Self.wallClock()
-        var recordCount = 0
-        ledger.prepareKeys(batch.lazy.map(\.command), into: &keys)
-        for (entry, key) in zip(batch, keys) {
-            guard let record = ledger.makeRecord(entry.command, time: now, externalClock: external, key: key) else {
-                results.append(ledger.read(entry.command))
-                continue
-            }
-            let (outcome, isDuplicate) = ledger.apply(record)
-            record.encode(into: &encoder)
-            recordCount += 1
-            results.append(StockResult(outcome: outcome, rev: record.rev, isDuplicate: isDuplicate))
-        }
+        let recordCount = ledger.applyBatch(
+            segments.lazy.joined().map(\.command), time: now, externalClock: external, keys: &keys,
+            journal: &encoder, encodes: true, results: &results)
         if recordCount > 0 {
             do {
                 try encoder.bytes.withUnsafeBytes { try journal.append($0, recordCount: recordCount) }
@@ -310,13 +348,14 @@ public final class StockEngine: @unchecked Sendable {
                 hasFailed.store(true, ordering: .releasing)
                 configuration.log(
                     "journal append failed, the stock core stops acknowledging and answers `unavailable`: \(error)")
-                for entry in batch { entry.completion(StockResult(outcome: .unavailable, rev: committed.load(ordering: .relaxed))) }
+                let rev = committed.load(ordering: .relaxed)
+                complete(segments) { _ in StockResult(outcome: .unavailable, rev: rev) }
                 return
             }
         }
         committed.store(ledger.rev, ordering: .releasing)
         let changed = ledger.takeChangedSkus()
-        for (entry, result) in zip(batch, results) { entry.completion(result) }
+        results.withUnsafeBufferPointer { results in complete(segments) { results[$0] } }
         if !changed.isEmpty { publish(changed.map { ledger.publication(ofIndex: Int($0)) }) }
         if recordCount > 0 {
             stats.withLock { stats in

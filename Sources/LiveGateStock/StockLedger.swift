@@ -330,16 +330,37 @@ public struct StockLedger {
     ) {
         var keys: [OrderKey] = []
         keys.reserveCapacity(commands.count)
-        prepareKeys(commands, into: &keys)
+        var journal = ByteWriter()
         results.removeAll(keepingCapacity: true)
-        for (command, key) in zip(commands, keys) {
+        applyBatch(commands, time: time, externalClock: externalClock, keys: &keys, journal: &journal, encodes: false, results: &results)
+    }
+
+    /// Applies a batch the way the writer thread does: keys first, then each command in order,
+    /// appending each journaled command's framed record to `journal` (when `encodes`) and each
+    /// result to `results`.
+    ///
+    /// - Returns: The number of journaled commands (reads are not journaled).
+    @discardableResult
+    mutating func applyBatch(
+        _ commands: some Sequence<StockCommand>, time: Int64, externalClock: Bool, keys: inout [OrderKey],
+        journal: inout ByteWriter, encodes: Bool, results: inout [StockResult]
+    ) -> Int {
+        prepareKeys(commands, into: &keys)
+        var recordCount = 0
+        var index = 0
+        for command in commands {
+            let key = keys[index]
+            index += 1
             guard let record = makeRecord(command, time: time, externalClock: externalClock, key: key) else {
                 results.append(read(command))
                 continue
             }
             let (outcome, isDuplicate) = apply(record)
+            if encodes { record.encode(into: &journal) }
+            recordCount += 1
             results.append(StockResult(outcome: outcome, rev: record.rev, isDuplicate: isDuplicate))
         }
+        return recordCount
     }
 
     /// The size in bytes of a journaled order event, frame included.

@@ -49,6 +49,12 @@ enum StockBench: BenchScenario {
             }
             return 0
         }
+        if options.flag("--durable-only") {
+            var figures = Figures(label: "hot")
+            try measureDurable(count: count, skus: 1, threads: threads, window: window, isDurable: isDurable, into: &figures)
+            writeStandardOutput("durable \(format(figures.durable))/s p50 \(figures.p50) µs p99 \(figures.p99) µs mean batch \(figures.meanBatch)\n")
+            return 0
+        }
         var layouts: [Figures] = []
         for skus in [1, 1000] {
             var figures = Figures(label: skus == 1 ? "hot" : "skus1000")
