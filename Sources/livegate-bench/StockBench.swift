@@ -10,7 +10,9 @@ import Synchronization
 ///   on pre-built commands in batches of 256 (80 % `placed` of a new order, 20 % `paid` of an earlier
 ///   one), no journal;
 /// - `durable_cmds_per_s`: `--threads` submitting threads, each keeping `--window` orders in flight,
-///   through ``StockEngine`` on a data directory under /tmp, counted when the durable result arrives;
+///   through ``StockEngine`` on a data directory under /tmp (a thread that has `--window` orders in
+///   flight waits until half are answered, like a pipelined client), counted when the durable result
+///   arrives;
 ///   `p50_ack_us`/`p99_ack_us` from submit to result; the batch-size distribution of that run;
 /// - `disk_limit_records_per_s`: the same ``FileJournal`` appending and `fdatasync`-ing raw records of
 ///   the same size, in batches of the durable run's mean batch size, with no ledger.
@@ -158,9 +160,14 @@ enum StockBench: BenchScenario {
             let mine = commands[thread]
             group.enter()
             Thread {
-                let inFlight = DispatchSemaphore(value: window)
+                // Flow control like a pipelined client: up to `window` in flight; once full, wait
+                // until half of them are answered (one wake-up per window/2 results, not per result).
+                let inFlight = Atomic<Int>(0)
+                let drained = DispatchSemaphore(value: 0)
+                let lowWater = window / 2
                 for (index, command) in mine.enumerated() {
-                    inFlight.wait()
+                    while inFlight.load(ordering: .acquiring) >= window { drained.wait() }
+                    inFlight.add(1, ordering: .relaxed)
                     let slot = thread * perThread + index
                     let submitted = monotonicNanoseconds()
                     while true {
@@ -168,7 +175,7 @@ enum StockBench: BenchScenario {
                             latencies.values[slot] = monotonicNanoseconds() - submitted
                             if result.outcome != .reserved { failures.add(1, ordering: .relaxed) }
                             done.add(1, ordering: .releasing)
-                            inFlight.signal()
+                            if inFlight.subtract(1, ordering: .acquiringAndReleasing).newValue == lowWater { drained.signal() }
                         }
                         if status == .accepted { break }
                         precondition(status == .busy, "core unavailable")
