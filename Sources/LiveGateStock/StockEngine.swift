@@ -11,6 +11,12 @@ public struct StockEngineStatistics: Sendable, Hashable {
     public var records = 0
     /// `batchSizes[k]` counts batches of 2^k ... 2^(k+1)-1 journaled commands.
     public var batchSizes = [Int](repeating: 0, count: 24)
+    /// Nanoseconds the writer thread spent applying and writing batches.
+    public var writerBusyNanoseconds: UInt64 = 0
+    /// Nanoseconds the writer thread waited for the sync thread (pipeline full).
+    public var writerWaitNanoseconds: UInt64 = 0
+    /// Nanoseconds the sync thread spent in `fdatasync`.
+    public var syncNanoseconds: UInt64 = 0
 }
 
 /// The stock core: one writer thread that owns a ``StockLedger``, a bounded inbox that any thread
@@ -90,6 +96,35 @@ public final class StockEngine: @unchecked Sendable {
     /// The order keys of the batch being processed (writer thread only).
     private var keys: [OrderKey] = []
 
+    /// A batch applied and written, waiting for its sync before its results are released.
+    struct PendingBatch: Sendable {
+        /// The entries, in order.
+        var segments: [[Entry]]
+        /// One result per entry.
+        var results: [StockResult]
+        /// The changed SKUs' states after the batch.
+        var publications: [StockPublication]
+        /// The rev after the batch.
+        var rev: UInt64
+        /// The number of journaled commands.
+        var recordCount: Int
+        /// Whether writing it failed (its entries are answered `unavailable`).
+        var isFailed: Bool
+    }
+
+    /// Batches handed from the writer thread to the sync thread, in order; whether the writer has
+    /// finished; whether the sync thread waits on ``syncWakeup``.
+    private let syncQueue = Mutex<(batches: [PendingBatch], isFinished: Bool, isSleeping: Bool)>(([], false, false))
+    /// Wakes the sync thread.
+    private let syncWakeup = DispatchSemaphore(value: 0)
+    /// Bounds the batches written but not yet released to two: while one is being synced the
+    /// writer applies and writes the next, then waits.
+    private let pipelineSlots = DispatchSemaphore(value: 2)
+    /// Signalled when the sync thread exits.
+    private let syncerFinished = DispatchSemaphore(value: 0)
+    /// Emptied segment arrays returned by the sync thread, for the inbox shards to reuse.
+    private let recycled = Mutex<[[Entry]]>([])
+
     /// Opens the data directory (creating and locking it), recovers, and returns a core that is not
     /// yet running.
     ///
@@ -165,6 +200,13 @@ public final class StockEngine: @unchecked Sendable {
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 
+    /// Monotonic nanoseconds, for the statistics.
+    static func monotonicClock() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
     // MARK: Public interface
 
     /// The rev of the last durable batch.
@@ -223,6 +265,9 @@ public final class StockEngine: @unchecked Sendable {
         let thread = Thread { [self] in self.run() }
         thread.name = "stock-core"
         thread.start()
+        let syncer = Thread { [self] in self.runSyncer() }
+        syncer.name = "stock-sync"
+        syncer.start()
     }
 
     /// Stops accepting commands, lets the writer finish what is queued, waits for it to exit, and
@@ -251,16 +296,26 @@ public final class StockEngine: @unchecked Sendable {
         var segments: [[Entry]] = []
         var spares: [[Entry]] = []
         var encoder = ByteWriter(capacity: 1 << 20)
-        var results: [StockResult] = []
-        results.reserveCapacity(configuration.inboxCapacity)
-        while takeBatch(into: &segments, spares: &spares) {
-            process(segments, encoder: &encoder, results: &results)
-            for var segment in segments {
-                segment.removeAll(keepingCapacity: true)
-                spares.append(segment)
+        while true {
+            if spares.count < Self.shardCount {
+                spares.append(contentsOf: recycled.withLock { recycled in
+                    let taken = recycled
+                    recycled.removeAll()
+                    return taken
+                })
             }
-            segments.removeAll(keepingCapacity: true)
+            guard takeBatch(into: &segments, spares: &spares) else { break }
+            process(segments, encoder: &encoder)
+            segments = []
         }
+        let mustWake = syncQueue.withLock { queue -> Bool in
+            queue.isFinished = true
+            let wasSleeping = queue.isSleeping
+            queue.isSleeping = false
+            return wasSleeping
+        }
+        if mustWake { syncWakeup.signal() }
+        syncerFinished.wait()
         finished.signal()
     }
 
@@ -327,13 +382,24 @@ public final class StockEngine: @unchecked Sendable {
         }
     }
 
-    /// Applies, journals and answers one batch (the segments in order).
-    private func process(_ segments: [[Entry]], encoder: inout ByteWriter, results: inout [StockResult]) {
-        results.removeAll(keepingCapacity: true)
+    /// Applies and writes one batch (the segments in order), then hands it to the sync thread.
+    private func process(_ segments: [[Entry]], encoder: inout ByteWriter) {
+        let waitStart = Self.monotonicClock()
+        pipelineSlots.wait()
+        let start = Self.monotonicClock()
+        defer {
+            let end = Self.monotonicClock()
+            stats.withLock { stats in
+                stats.writerWaitNanoseconds += start - waitStart
+                stats.writerBusyNanoseconds += end - start
+            }
+        }
+        let count = segments.reduce(0) { $0 + $1.count }
+        var results: [StockResult] = []
+        results.reserveCapacity(count)
         encoder.removeAll()
         if hasFailed.load(ordering: .relaxed) {
-            let rev = committed.load(ordering: .relaxed)
-            complete(segments) { _ in StockResult(outcome: .unavailable, rev: rev) }
+            handOff(PendingBatch(segments: segments, results: [], publications: [], rev: 0, recordCount: 0, isFailed: true))
             return
         }
         let external = configuration.clock == .external
@@ -341,37 +407,108 @@ public final class StockEngine: @unchecked Sendable {
         let recordCount = ledger.applyBatch(
             segments.lazy.joined().map(\.command), time: now, externalClock: external, keys: &keys,
             journal: &encoder, encodes: true, results: &results)
+        var isFailed = false
         if recordCount > 0 {
             do {
-                try encoder.bytes.withUnsafeBytes { try journal.append($0, recordCount: recordCount) }
+                try encoder.bytes.withUnsafeBytes { try journal.write($0, recordCount: recordCount) }
             } catch {
-                hasFailed.store(true, ordering: .releasing)
-                configuration.log(
-                    "journal append failed, the stock core stops acknowledging and answers `unavailable`: \(error)")
-                let rev = committed.load(ordering: .relaxed)
-                complete(segments) { _ in StockResult(outcome: .unavailable, rev: rev) }
-                return
+                fail(because: "journal write failed", error)
+                isFailed = true
             }
         }
-        committed.store(ledger.rev, ordering: .releasing)
         let changed = ledger.takeChangedSkus()
-        results.withUnsafeBufferPointer { results in complete(segments) { results[$0] } }
-        if !changed.isEmpty { publish(changed.map { ledger.publication(ofIndex: Int($0)) }) }
-        if recordCount > 0 {
-            stats.withLock { stats in
-                stats.batches += 1
-                stats.records += recordCount
-                stats.batchSizes[min(23, Int.bitWidth - 1 - recordCount.leadingZeroBitCount)] += 1
-            }
-        }
-        if ledger.rev - lastSnapshotRev >= UInt64(configuration.snapshotEvery) {
+        let publications = changed.map { ledger.publication(ofIndex: Int($0)) }
+        handOff(
+            PendingBatch(
+                segments: segments, results: results, publications: publications, rev: ledger.rev,
+                recordCount: recordCount, isFailed: isFailed))
+        if !isFailed, ledger.rev - lastSnapshotRev >= UInt64(configuration.snapshotEvery) {
             do {
                 try journal.writeSnapshot(ledger.encodeSnapshot(), rev: ledger.rev)
-                lastSnapshotRev = ledger.rev
             } catch {
                 configuration.log("snapshot at rev \(ledger.rev) failed (will retry): \(error)")
-                lastSnapshotRev = ledger.rev
+            }
+            lastSnapshotRev = ledger.rev
+        }
+    }
+
+    /// Marks the core failed and logs why (once).
+    private func fail(because reason: String, _ error: any Error) {
+        if !hasFailed.exchange(true, ordering: .acquiringAndReleasing) {
+            configuration.log("\(reason), the stock core stops acknowledging and answers `unavailable`: \(error)")
+        }
+    }
+
+    /// Queues a batch for the sync thread.
+    private func handOff(_ batch: PendingBatch) {
+        let mustWake = syncQueue.withLock { queue -> Bool in
+            queue.batches.append(batch)
+            let wasSleeping = queue.isSleeping
+            queue.isSleeping = false
+            return wasSleeping
+        }
+        if mustWake { syncWakeup.signal() }
+    }
+
+    /// The sync thread's loop: takes every batch handed off, makes them durable with one sync, then
+    /// releases their results and publications, in order.
+    private func runSyncer() {
+        while true {
+            let (batches, isFinished) = syncQueue.withLock { queue -> ([PendingBatch], Bool) in
+                if queue.batches.isEmpty {
+                    if !queue.isFinished { queue.isSleeping = true }
+                    return ([], queue.isFinished)
+                }
+                let taken = queue.batches
+                queue.batches.removeAll(keepingCapacity: true)
+                return (taken, false)
+            }
+            if batches.isEmpty {
+                if isFinished { break }
+                syncWakeup.wait()
+                continue
+            }
+            var isDurable = !hasFailed.load(ordering: .acquiring)
+            if isDurable, batches.contains(where: { $0.recordCount > 0 && !$0.isFailed }) {
+                do {
+                    let start = Self.monotonicClock()
+                    try journal.sync()
+                    let elapsed = Self.monotonicClock() - start
+                    stats.withLock { $0.syncNanoseconds += elapsed }
+                } catch {
+                    fail(because: "journal sync failed", error)
+                    isDurable = false
+                }
+            }
+            for batch in batches {
+                if batch.isFailed || !isDurable {
+                    let rev = committed.load(ordering: .relaxed)
+                    complete(batch.segments) { _ in StockResult(outcome: .unavailable, rev: rev) }
+                } else {
+                    committed.store(batch.rev, ordering: .releasing)
+                    batch.results.withUnsafeBufferPointer { results in complete(batch.segments) { results[$0] } }
+                    if !batch.publications.isEmpty { publish(batch.publications) }
+                    if batch.recordCount > 0 {
+                        stats.withLock { stats in
+                            stats.batches += 1
+                            stats.records += batch.recordCount
+                            stats.batchSizes[min(23, Int.bitWidth - 1 - batch.recordCount.leadingZeroBitCount)] += 1
+                        }
+                    }
+                }
+                pipelineSlots.signal()
+            }
+            var emptied: [[Entry]] = []
+            for batch in batches {
+                for var segment in batch.segments {
+                    segment.removeAll(keepingCapacity: true)
+                    emptied.append(segment)
+                }
+            }
+            recycled.withLock { recycled in
+                if recycled.count < 4 * Self.shardCount { recycled.append(contentsOf: emptied) }
             }
         }
+        syncerFinished.signal()
     }
 }

@@ -33,6 +33,7 @@ enum StockBench: BenchScenario {
         var meanBatch: Double = 0
         var batchSizes: [Int] = []
         var diskLimit: Double = 0
+        var timing = ""
     }
 
     static func run(_ options: BenchOptions) throws -> Int32 {
@@ -54,7 +55,7 @@ enum StockBench: BenchScenario {
         if options.flag("--durable-only") {
             var figures = Figures(label: "hot")
             try measureDurable(count: count, skus: 1, threads: threads, window: window, isDurable: isDurable, into: &figures)
-            writeStandardOutput("durable \(format(figures.durable))/s p50 \(figures.p50) µs p99 \(figures.p99) µs mean batch \(figures.meanBatch)\n")
+            writeStandardOutput("durable \(format(figures.durable))/s p50 \(figures.p50) µs p99 \(figures.p99) µs mean batch \(figures.meanBatch) \(figures.timing)\n")
             return 0
         }
         var layouts: [Figures] = []
@@ -199,6 +200,10 @@ enum StockBench: BenchScenario {
         let batches = after.batches - before.batches
         figures.meanBatch = Double(after.records - before.records) / Double(max(1, batches))
         figures.batchSizes = zip(after.batchSizes, before.batchSizes).map { $0 - $1 }
+        let busy = Double(after.writerBusyNanoseconds - before.writerBusyNanoseconds) / 1e9
+        let wait = Double(after.writerWaitNanoseconds - before.writerWaitNanoseconds) / 1e9
+        let sync = Double(after.syncNanoseconds - before.syncNanoseconds) / 1e9
+        figures.timing = String(format: "elapsed %.2f s: writer busy %.2f s, waiting %.2f s; fdatasync %.2f s", elapsed, busy, wait, sync)
     }
 
     /// Records per second that ``FileJournal`` appends and syncs in batches of `batch` raw records of
