@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import Glibc
 import Synchronization
@@ -98,6 +99,12 @@ public final class FileJournal: Journal, @unchecked Sendable {
     /// Closes the segment and releases the lock.
     public func close() {
         syncTarget.withLock { target in target = (-1, "") }
+        let spareFD = spare.withLock { spare -> CInt in
+            defer { spare.fd = -1 }
+            spare.isClosed = true
+            return spare.fd
+        }
+        if spareFD >= 0 { Glibc.close(spareFD) }
         if segmentFD >= 0 { Glibc.close(segmentFD); segmentFD = -1 }
         if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
     }
@@ -188,6 +195,7 @@ public final class FileJournal: Journal, @unchecked Sendable {
             segmentStartRev = last.startRev
             segmentCapacity = preallocates ? last.size : Int.max
             appendOffset = last.end
+            if preallocates { prepareSpare() }
             if last.mustZero {
                 // A torn tail: nothing in it was acknowledged. Zero it so the next append starts clean.
                 try zeroFill(segmentFD, from: last.end, to: last.size, path: last.path)
@@ -276,8 +284,15 @@ public final class FileJournal: Journal, @unchecked Sendable {
         let capacity = max(segmentSize, Self.headerSize + minimumSize)
         let finalPath = path("journal-", firstRev, ".lgj")
         let temporaryPath = finalPath + ".tmp"
-        let fd = Glibc.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw JournalError.io(operation: "open", path: temporaryPath, errno: errno) }
+        // A spare segment zero-filled in the background saves the writer that work.
+        let spare = preallocates && capacity == segmentSize ? takeSpare() : nil
+        let fd: CInt
+        if let spare {
+            fd = spare
+        } else {
+            fd = Glibc.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw JournalError.io(operation: "open", path: temporaryPath, errno: errno) }
+        }
         var header = ByteWriter(capacity: Self.headerSize)
         header.bytes.append(contentsOf: Self.segmentMagic)
         header.write(Self.segmentVersion)
@@ -286,11 +301,12 @@ public final class FileJournal: Journal, @unchecked Sendable {
         header.write(header.bytes.withUnsafeBytes { CRC32C.checksum($0) })
         header.bytes.append(contentsOf: [UInt8](repeating: 0, count: Self.headerSize - header.count))
         do {
-            if preallocates { try zeroFill(fd, from: Self.headerSize, to: capacity, path: temporaryPath) }
+            if preallocates, spare == nil { try zeroFill(fd, from: Self.headerSize, to: capacity, path: temporaryPath) }
             try header.bytes.withUnsafeBytes { try writeAll(fd, $0, at: 0, path: temporaryPath) }
             if isDurable { try sync(fd, path: temporaryPath) }
-            guard rename(temporaryPath, finalPath) == 0 else {
-                throw JournalError.io(operation: "rename", path: temporaryPath, errno: errno)
+            let source = spare == nil ? temporaryPath : spareSegmentPath
+            guard rename(source, finalPath) == 0 else {
+                throw JournalError.io(operation: "rename", path: source, errno: errno)
             }
             if isDurable { try syncDirectory() }
         } catch {
@@ -310,6 +326,56 @@ public final class FileJournal: Journal, @unchecked Sendable {
         segmentStartRev = firstRev
         segmentCapacity = preallocates ? capacity : Int.max
         appendOffset = Self.headerSize
+        if preallocates { prepareSpare() }
+    }
+
+    /// The path of the spare segment (a `.tmp` file, so recovery removes a leftover one).
+    private var spareSegmentPath: String { directory + "/spare-segment.tmp" }
+
+    /// The spare segment: its descriptor once ready; whether one is being prepared; whether the
+    /// journal was closed (a spare finished after that is discarded).
+    private let spare = Mutex<(fd: CInt, isPreparing: Bool, isClosed: Bool)>((-1, false, false))
+
+    /// Starts zero-filling a spare segment on a background queue, unless one is ready or underway.
+    private func prepareSpare() {
+        let mustStart = spare.withLock { spare -> Bool in
+            if spare.fd >= 0 || spare.isPreparing || spare.isClosed { return false }
+            spare.isPreparing = true
+            return true
+        }
+        guard mustStart else { return }
+        let path = spareSegmentPath
+        let size = segmentSize
+        let isDurable = self.isDurable
+        DispatchQueue.global(qos: .utility).async { [self] in
+            var fd = Glibc.open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if fd >= 0 {
+                do {
+                    try zeroFill(fd, from: 0, to: size, path: path)
+                    if isDurable { try sync(fd, path: path) }
+                } catch {
+                    Glibc.close(fd)
+                    fd = -1
+                }
+            }
+            let ready = fd
+            let isClosed = spare.withLock { spare -> Bool in
+                spare.isPreparing = false
+                if spare.isClosed { return true }
+                spare.fd = ready
+                return false
+            }
+            if isClosed, ready >= 0 { Glibc.close(ready) }
+        }
+    }
+
+    /// Takes the spare segment's descriptor if it is ready.
+    private func takeSpare() -> CInt? {
+        spare.withLock { spare -> CInt? in
+            guard spare.fd >= 0 else { return nil }
+            defer { spare.fd = -1 }
+            return spare.fd
+        }
     }
 
     /// Writes zeros over `[from, to)`.
