@@ -85,6 +85,8 @@ public struct StockLedger {
     var changed: [UInt32] = []
     /// Per SKU: whether it is in ``changed``.
     var isChanged: [Bool] = []
+    /// The SKU looked up last, and its index (SKU indexes never change).
+    var lastSku: (id: String, index: UInt32)? = nil
     /// Where ``prepareKeys(_:into:)`` leaves the bits it read, so the reads are not optimised away.
     var prefetchSink: UInt64 = 0
     /// The alert engine's section of the snapshot.
@@ -201,7 +203,7 @@ public struct StockLedger {
     ///   - time: The core time stamped on it (ignored for `tick`, which carries its own).
     ///   - externalClock: Whether `tick` sets core time (otherwise `time` stands).
     ///   - key: The order key if already computed by ``prepareKeys(_:into:)``.
-    func makeRecord(_ command: StockCommand, time: Int64, externalClock: Bool, key: OrderKey? = nil) -> CommandRecord? {
+    mutating func makeRecord(_ command: StockCommand, time: Int64, externalClock: Bool, key: OrderKey? = nil) -> CommandRecord? {
         let next = rev &+ 1
         let stamp = Swift.max(self.time, time)
         switch command {
@@ -213,7 +215,7 @@ public struct StockLedger {
                 case .cancelled: .cancelled
                 }
             var record = CommandRecord(tag: tag, rev: next, time: stamp)
-            record.sku = skuIndex[event.sku] ?? CommandRecord.unknownSku
+            record.sku = index(ofSku: event.sku)
             record.quantity = event.quantity
             record.key = key ?? OrderKey(channel: event.channel, orderId: event.orderId, seed: keySeed)
             record.platformTimestamp = event.platformTimestamp
@@ -245,6 +247,17 @@ public struct StockLedger {
         case .readSkus, .readOrder:
             return nil
         }
+    }
+
+    /// The index of the SKU `id`, or ``CommandRecord/unknownSku``; remembers the last SKU looked up,
+    /// since a live sale sends runs of orders for the same hot SKU (comparing two small strings costs
+    /// far less than hashing one).
+    @inline(__always)
+    private mutating func index(ofSku id: String) -> UInt32 {
+        if let last = lastSku, last.id == id { return last.index }
+        guard let index = skuIndex[id] else { return CommandRecord.unknownSku }
+        lastSku = (id, index)
+        return index
     }
 
     /// A record for an operator command on one SKU.

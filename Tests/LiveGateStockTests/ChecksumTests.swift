@@ -66,3 +66,4 @@ struct LayoutTests {
         #expect(writer.count == StockLedger.orderRecordSize)
     }
 }
+
