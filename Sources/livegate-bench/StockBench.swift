@@ -91,17 +91,6 @@ enum StockBench: BenchScenario {
             }
             return .order(OrderEvent(.placed, sku: skuIds[index % skus], channel: "douyin", orderId: "o\(index)"))
         }
-        if ProcessInfo.processInfo.environment["LG_PHASES"] != nil {
-            var t = monotonicNanoseconds()
-            var sink: UInt64 = 0
-            for command in commands { if case .order(let e) = command { sink ^= OrderKey(channel: e.channel, orderId: e.orderId, seed: 5).low } }
-            writeStandardOutput("keys: \(Double(monotonicNanoseconds() - t) / Double(count)) ns/cmd \(sink & 1)\n")
-            t = monotonicNanoseconds()
-            var copy = ledger
-            var results: [StockResult] = []
-            for command in commands { results.append(copy.execute(.readSkus([]), time: 1)); _ = command }
-            writeStandardOutput("read-only execute: \(Double(monotonicNanoseconds() - t) / Double(count)) ns/cmd\n")
-        }
         var successes = 0
         var results: [StockResult] = []
         results.reserveCapacity(256)
@@ -114,7 +103,6 @@ enum StockBench: BenchScenario {
             index = end
         }
         let elapsed = Double(monotonicNanoseconds() - start) / 1e9
-        if ProcessInfo.processInfo.environment["LG_PHASES"] != nil { writeStandardOutput("full: \(elapsed * 1e9 / Double(count)) ns/cmd\n") }
         precondition(successes == count, "in-memory run: \(successes) of \(count) succeeded")
         return Double(count) / elapsed
     }
