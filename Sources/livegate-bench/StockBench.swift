@@ -19,23 +19,36 @@ import Synchronization
 /// Then the disk limit at fixed batches of 1, 16 and 256. `--no-fsync` skips every sync: the output
 /// then says "NOT DURABLE".
 enum StockBench: BenchScenario {
+    /// The subcommand name.
     static let name = "stock"
+    /// The usage line.
     static let summary = "stock core: in-memory and durable commands/s, ack latency, disk limit  [--json] [--count N] [--no-fsync]"
+    /// Listed in the usage text.
     static let isHidden = false
 
     /// The figures of one SKU layout.
     struct Figures {
+        /// `hot` or `skus1000`.
         var label: String
+        /// In-memory commands per second.
         var inMemory: Double = 0
+        /// Durable commands per second.
         var durable: Double = 0
+        /// Median submit-to-result latency, µs.
         var p50: Double = 0
+        /// 99th percentile submit-to-result latency, µs.
         var p99: Double = 0
+        /// Journaled commands per durable batch, mean.
         var meanBatch: Double = 0
+        /// The batch-size histogram (power-of-two buckets).
         var batchSizes: [Int] = []
+        /// The disk's records per second at the mean batch size.
         var diskLimit: Double = 0
+        /// Where the writer's time went, as text.
         var timing = ""
     }
 
+    /// Runs the scenario; see the type's documentation.
     static func run(_ options: BenchOptions) throws -> Int32 {
         let count = try options.integer("--count", default: 1_000_000)
         let threads = try options.integer("--threads", default: 4)
@@ -111,7 +124,9 @@ enum StockBench: BenchScenario {
     final class Latencies: @unchecked Sendable {
         // @unchecked: each index is written once by the writer thread before the `done` counter's
         // releasing increment, and read only after the acquiring load sees every command done.
+        /// One latency per command, ns.
         let values: UnsafeMutableBufferPointer<UInt64>
+        /// Allocates `count` zeroed latencies.
         init(count: Int) { values = .allocate(capacity: count); values.initialize(repeating: 0) }
         deinit { values.deallocate() }
     }
