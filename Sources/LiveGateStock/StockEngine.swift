@@ -51,6 +51,8 @@ public final class StockEngine: @unchecked Sendable {
         var command: StockCommand
         /// Called once with its durable result.
         var completion: @Sendable (StockResult) -> Void
+        /// The order key, computed by the submitting thread (order events only).
+        var key = OrderKey(low: 0, high: 0)
     }
 
     /// One shard of the inbox: submitters are spread over shards by thread, so that several
@@ -62,6 +64,9 @@ public final class StockEngine: @unchecked Sendable {
 
     /// The configuration.
     public let configuration: StockConfiguration
+    /// The data directory's order-key seed (fixed at creation), so submitters hash order ids
+    /// on their own threads rather than on the writer's.
+    private let keySeed: UInt64
     /// The state, owned by the writer thread while it runs.
     private var ledger: StockLedger
     /// The journal, owned by the writer thread while it runs.
@@ -188,6 +193,7 @@ public final class StockEngine: @unchecked Sendable {
             try journal.writeSnapshot(ledger.encodeSnapshot(), rev: 0)
         }
         committed.store(ledger.rev, ordering: .releasing)
+        keySeed = ledger.keySeed
         if let violation = ledger.invariantViolation() {
             throw JournalError.corrupt(path: "journal", offset: 0, reason: "recovered state breaks an invariant: \(violation)")
         }
@@ -234,10 +240,14 @@ public final class StockEngine: @unchecked Sendable {
             pending.wrappingSubtract(1, ordering: .relaxed)
             return .busy
         }
+        var entry = Entry(command: command, completion: completion)
+        if case .order(let event) = command {
+            entry.key = OrderKey(channel: event.channel, orderId: event.orderId, seed: keySeed)
+        }
         let shard = shards[Self.shardIndex()]
         let isOpen = shard.state.withLock { state -> Bool in
             if state.isClosed { return false }
-            state.entries.append(Entry(command: command, completion: completion))
+            state.entries.append(entry)
             return true
         }
         guard isOpen else {
@@ -404,9 +414,13 @@ public final class StockEngine: @unchecked Sendable {
         }
         let external = configuration.clock == .external
         let now = external ? ledger.time : Self.wallClock()
+        keys.removeAll(keepingCapacity: true)
+        for segment in segments {
+            for position in segment.indices { keys.append(segment[position].key) }
+        }
         let recordCount = ledger.applyBatch(
             segments.lazy.joined().map(\.command), time: now, externalClock: external, keys: &keys,
-            journal: &encoder, encodes: true, results: &results)
+            journal: &encoder, encodes: true, results: &results, keysArePrepared: true)
         var isFailed = false
         if recordCount > 0 {
             do {

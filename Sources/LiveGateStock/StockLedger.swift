@@ -202,7 +202,7 @@ public struct StockLedger {
     ///   - command: The command.
     ///   - time: The core time stamped on it (ignored for `tick`, which carries its own).
     ///   - externalClock: Whether `tick` sets core time (otherwise `time` stands).
-    ///   - key: The order key if already computed by ``prepareKeys(_:into:)``.
+    ///   - key: The order key if already computed (by ``prepareKeys(_:into:)`` or the submitter).
     mutating func makeRecord(_ command: StockCommand, time: Int64, externalClock: Bool, key: OrderKey? = nil) -> CommandRecord? {
         let next = rev &+ 1
         let stamp = Swift.max(self.time, time)
@@ -283,9 +283,15 @@ public struct StockLedger {
                 keys.append(OrderKey(low: 0, high: 0))
             }
         }
-        // A separate, tiny loop: its loads are independent and few instructions apart, so the CPU
-        // keeps many of them in flight at once (memory-level parallelism), which a load placed in
-        // the middle of the hashing work above would not get.
+        touch(keys)
+    }
+
+    /// Touches the home slot of every key in the order table.
+    ///
+    /// A separate, tiny loop: its loads are independent and few instructions apart, so the CPU
+    /// keeps many of them in flight at once (memory-level parallelism), which a load placed in the
+    /// middle of the hashing work would not get.
+    mutating func touch(_ keys: [OrderKey]) {
         var sink: UInt64 = 0
         keys.withUnsafeBufferPointer { buffer in
             for key in buffer { sink ^= orders.touch(key) }
@@ -356,9 +362,9 @@ public struct StockLedger {
     @discardableResult
     mutating func applyBatch(
         _ commands: some Sequence<StockCommand>, time: Int64, externalClock: Bool, keys: inout [OrderKey],
-        journal: inout ByteWriter, encodes: Bool, results: inout [StockResult]
+        journal: inout ByteWriter, encodes: Bool, results: inout [StockResult], keysArePrepared: Bool = false
     ) -> Int {
-        prepareKeys(commands, into: &keys)
+        if keysArePrepared { touch(keys) } else { prepareKeys(commands, into: &keys) }
         var recordCount = 0
         var index = 0
         for command in commands {
