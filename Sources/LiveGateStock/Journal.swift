@@ -46,14 +46,21 @@ public protocol Journal: AnyObject {
         snapshot: (UnsafeRawBufferPointer) throws -> Void, record: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> UInt64?
 
-    /// Appends one batch of framed records (`[length][crc32c][payload]`, see ``CommandRecord``) with
-    /// one write, and makes it durable (one `fdatasync`) when ``isDurable``.
+    /// Writes one batch of framed records (`[length][crc32c][payload]`, see ``CommandRecord``) with
+    /// one write, not yet durable.
     ///
     /// - Parameters:
     ///   - records: The framed records.
     ///   - recordCount: How many records `records` holds.
-    /// - Throws: ``JournalError`` if the write or the sync failed; the journal then refuses writes.
-    func append(_ records: UnsafeRawBufferPointer, recordCount: Int) throws
+    /// - Throws: ``JournalError`` if the write failed; the journal then refuses writes.
+    func write(_ records: UnsafeRawBufferPointer, recordCount: Int) throws
+
+    /// Makes every batch written so far durable (one `fdatasync`) when ``isDurable``.
+    ///
+    /// The one method that may run on another thread than the writer, at the same time as
+    /// ``write(_:recordCount:)``: the core syncs batch N while it applies and writes batch N+1.
+    /// - Throws: ``JournalError`` if the sync failed; the journal then refuses writes.
+    func sync() throws
 
     /// Stores a snapshot of the state after record `rev` and drops what it makes redundant.
     ///
@@ -62,6 +69,15 @@ public protocol Journal: AnyObject {
 
     /// Releases the journal's files and lock.
     func close()
+}
+
+extension Journal {
+    /// Writes one batch and makes it durable: ``write(_:recordCount:)`` then ``sync()``.
+    /// - Throws: ``JournalError`` if either failed.
+    public func append(_ records: UnsafeRawBufferPointer, recordCount: Int) throws {
+        try write(records, recordCount: recordCount)
+        try sync()
+    }
 }
 
 /// Parsing of framed records, shared by both journals.
@@ -142,7 +158,9 @@ enum RecordFraming {
 
 /// A ``Journal`` in memory, for tests: survives a "restart" as long as the object does, and can be
 /// told to fail, to exercise the `unavailable` path.
-public final class InMemoryJournal: Journal {
+public final class InMemoryJournal: Journal, @unchecked Sendable {
+    // @unchecked: `write`, `recover`, `writeSnapshot` run on one thread at a time (the opener, then
+    // the writer); `sync` touches only `failure`, which tests set while the core is idle.
     /// The framed records after the snapshot.
     public private(set) var records: [UInt8] = []
     /// The latest snapshot and its rev.
@@ -183,8 +201,13 @@ public final class InMemoryJournal: Journal {
         return last
     }
 
+    /// Throws ``failure`` if set; memory needs no sync.
+    public func sync() throws {
+        if let failure { throw failure }
+    }
+
     /// Appends the records, or throws ``failure``.
-    public func append(_ records: UnsafeRawBufferPointer, recordCount: Int) throws {
+    public func write(_ records: UnsafeRawBufferPointer, recordCount: Int) throws {
         if let failure { throw failure }
         self.records.append(contentsOf: records)
         appendCount += 1

@@ -11,6 +11,12 @@ public struct StockEngineStatistics: Sendable, Hashable {
     public var records = 0
     /// `batchSizes[k]` counts batches of 2^k ... 2^(k+1)-1 journaled commands.
     public var batchSizes = [Int](repeating: 0, count: 24)
+    /// Nanoseconds the writer thread spent applying and writing batches.
+    public var writerBusyNanoseconds: UInt64 = 0
+    /// Nanoseconds the writer thread waited for the sync thread (pipeline full).
+    public var writerWaitNanoseconds: UInt64 = 0
+    /// Nanoseconds the sync thread spent in `fdatasync`.
+    public var syncNanoseconds: UInt64 = 0
 }
 
 /// The stock core: one writer thread that owns a ``StockLedger``, a bounded inbox that any thread
@@ -45,28 +51,39 @@ public final class StockEngine: @unchecked Sendable {
         var command: StockCommand
         /// Called once with its durable result.
         var completion: @Sendable (StockResult) -> Void
+        /// The order key, computed by the submitting thread (order events only).
+        var key = OrderKey(low: 0, high: 0)
     }
 
-    /// The inbox, shared by submitters and the writer.
-    struct Inbox: Sendable {
-        /// Commands waiting, in submission order.
-        var entries: [Entry] = []
-        /// Whether the writer waits on ``wakeup`` (a submitter then signals it once).
-        var isWriterSleeping = false
-        /// Whether ``stop()`` was called.
-        var isStopping = false
+    /// One shard of the inbox: submitters are spread over shards by thread, so that several
+    /// submitting threads rarely contend for the same lock.
+    final class InboxShard: Sendable {
+        /// Commands waiting, in submission order within the shard; and whether ``stop()`` closed it.
+        let state = Mutex<(entries: [Entry], isClosed: Bool)>(([], false))
     }
 
     /// The configuration.
     public let configuration: StockConfiguration
+    /// The data directory's order-key seed (fixed at creation), so submitters hash order ids
+    /// on their own threads rather than on the writer's.
+    private let keySeed: UInt64
     /// The state, owned by the writer thread while it runs.
     private var ledger: StockLedger
     /// The journal, owned by the writer thread while it runs.
     private let journal: any Journal
     /// The sink for each durable batch's changed SKU states.
     private let publish: @Sendable ([StockPublication]) -> Void
-    /// The inbox.
-    private let inbox = Mutex(Inbox())
+    /// The inbox: ``shardCount`` shards. Commands from one thread keep their order; commands from
+    /// different threads have no order until the writer takes them.
+    private let shards: [InboxShard] = (0..<StockEngine.shardCount).map { _ in InboxShard() }
+    /// The number of inbox shards, a power of two.
+    static let shardCount = 8
+    /// Commands in the inbox, for the capacity check.
+    private let pending = Atomic<Int>(0)
+    /// Whether the writer waits on ``wakeup`` (the first submitter to clear it signals once).
+    private let isWriterSleeping = Atomic<Bool>(false)
+    /// Whether ``stop()`` was called (set after every shard is closed).
+    private let isStopping = Atomic<Bool>(false)
     /// Signalled when the writer sleeps and a command arrives (or on stop).
     private let wakeup = DispatchSemaphore(value: 0)
     /// Signalled when the writer thread exits.
@@ -81,6 +98,37 @@ public final class StockEngine: @unchecked Sendable {
     private let stats = Mutex(StockEngineStatistics())
     /// The rev of the last snapshot.
     private var lastSnapshotRev: UInt64 = 0
+    /// The order keys of the batch being processed (writer thread only).
+    private var keys: [OrderKey] = []
+
+    /// A batch applied and written, waiting for its sync before its results are released.
+    struct PendingBatch: Sendable {
+        /// The entries, in order.
+        var segments: [[Entry]]
+        /// One result per entry.
+        var results: [StockResult]
+        /// The changed SKUs' states after the batch.
+        var publications: [StockPublication]
+        /// The rev after the batch.
+        var rev: UInt64
+        /// The number of journaled commands.
+        var recordCount: Int
+        /// Whether writing it failed (its entries are answered `unavailable`).
+        var isFailed: Bool
+    }
+
+    /// Batches handed from the writer thread to the sync thread, in order; whether the writer has
+    /// finished; whether the sync thread waits on ``syncWakeup``.
+    private let syncQueue = Mutex<(batches: [PendingBatch], isFinished: Bool, isSleeping: Bool)>(([], false, false))
+    /// Wakes the sync thread.
+    private let syncWakeup = DispatchSemaphore(value: 0)
+    /// Bounds the batches written but not yet released to two: while one is being synced the
+    /// writer applies and writes the next, then waits.
+    private let pipelineSlots = DispatchSemaphore(value: 2)
+    /// Signalled when the sync thread exits.
+    private let syncerFinished = DispatchSemaphore(value: 0)
+    /// Emptied segment arrays returned by the sync thread, for the inbox shards to reuse.
+    private let recycled = Mutex<[[Entry]]>([])
 
     /// Opens the data directory (creating and locking it), recovers, and returns a core that is not
     /// yet running.
@@ -145,6 +193,7 @@ public final class StockEngine: @unchecked Sendable {
             try journal.writeSnapshot(ledger.encodeSnapshot(), rev: 0)
         }
         committed.store(ledger.rev, ordering: .releasing)
+        keySeed = ledger.keySeed
         if let violation = ledger.invariantViolation() {
             throw JournalError.corrupt(path: "journal", offset: 0, reason: "recovered state breaks an invariant: \(violation)")
         }
@@ -157,21 +206,29 @@ public final class StockEngine: @unchecked Sendable {
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 
+    /// Monotonic nanoseconds, for the statistics.
+    static func monotonicClock() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
     // MARK: Public interface
 
     /// The rev of the last durable batch.
     public var committedRev: UInt64 { committed.load(ordering: .acquiring) }
 
     /// Whether the core still accepts commands (false after a journal failure or ``stop()``).
-    public var isAvailable: Bool { !hasFailed.load(ordering: .acquiring) && !inbox.withLock { $0.isStopping } }
+    public var isAvailable: Bool { !hasFailed.load(ordering: .acquiring) && !isStopping.load(ordering: .acquiring) }
 
     /// Counters of committed batches.
     public var statistics: StockEngineStatistics { stats.withLock { $0 } }
 
     /// Queues `command`; `completion` is called once, on the writer thread, with its durable result.
     ///
-    /// Callable from any thread; takes the inbox lock briefly and makes at most one wake-up system
-    /// call. Commands submitted before ``start()`` wait for it.
+    /// Callable from any thread; takes one inbox shard's lock briefly and makes at most one wake-up
+    /// system call. Commands submitted before ``start()`` wait for it. Commands submitted from one
+    /// thread are applied in submission order.
     /// - Parameters:
     ///   - command: The command.
     ///   - completion: Receives the result; must not block (it runs on the writer thread).
@@ -179,19 +236,37 @@ public final class StockEngine: @unchecked Sendable {
     @discardableResult
     public func submit(_ command: StockCommand, completion: @escaping @Sendable (StockResult) -> Void) -> SubmitStatus {
         if hasFailed.load(ordering: .relaxed) { return .unavailable }
-        let capacity = configuration.inboxCapacity
-        let (status, mustWake) = inbox.withLock { inbox -> (SubmitStatus, Bool) in
-            if inbox.isStopping { return (.unavailable, false) }
-            if inbox.entries.count >= capacity { return (.busy, false) }
-            inbox.entries.append(Entry(command: command, completion: completion))
-            if inbox.isWriterSleeping {
-                inbox.isWriterSleeping = false
-                return (.accepted, true)
-            }
-            return (.accepted, false)
+        if pending.wrappingAdd(1, ordering: .relaxed).newValue > configuration.inboxCapacity {
+            pending.wrappingSubtract(1, ordering: .relaxed)
+            return .busy
         }
-        if mustWake { wakeup.signal() }
-        return status
+        var entry = Entry(command: command, completion: completion)
+        if case .order(let event) = command {
+            entry.key = OrderKey(channel: event.channel, orderId: event.orderId, seed: keySeed)
+        }
+        let shard = shards[Self.shardIndex()]
+        let isOpen = shard.state.withLock { state -> Bool in
+            if state.isClosed { return false }
+            state.entries.append(entry)
+            return true
+        }
+        guard isOpen else {
+            pending.wrappingSubtract(1, ordering: .relaxed)
+            return .unavailable
+        }
+        if isWriterSleeping.load(ordering: .sequentiallyConsistent),
+            isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent)
+        {
+            wakeup.signal()
+        }
+        return .accepted
+    }
+
+    /// The inbox shard of the calling thread.
+    @inline(__always)
+    private static func shardIndex() -> Int {
+        let thread = UInt64(pthread_self())
+        return Int(truncatingIfNeeded: (thread &* 0x9E37_79B9_7F4A_7C15) >> 61) & (shardCount - 1)
     }
 
     /// Starts the writer thread. Call once.
@@ -200,19 +275,17 @@ public final class StockEngine: @unchecked Sendable {
         let thread = Thread { [self] in self.run() }
         thread.name = "stock-core"
         thread.start()
+        let syncer = Thread { [self] in self.runSyncer() }
+        syncer.name = "stock-sync"
+        syncer.start()
     }
 
     /// Stops accepting commands, lets the writer finish what is queued, waits for it to exit, and
     /// closes the journal. Idempotent.
     public func stop() {
-        let mustWake = inbox.withLock { inbox -> Bool in
-            if inbox.isStopping { return false }
-            inbox.isStopping = true
-            let wasSleeping = inbox.isWriterSleeping
-            inbox.isWriterSleeping = false
-            return wasSleeping
-        }
-        if mustWake { wakeup.signal() }
+        for shard in shards { shard.state.withLock { $0.isClosed = true } }
+        isStopping.store(true, ordering: .sequentiallyConsistent)
+        if isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.signal() }
         if isStarted.exchange(false, ordering: .acquiringAndReleasing) {
             finished.wait()
         }
@@ -230,46 +303,74 @@ public final class StockEngine: @unchecked Sendable {
 
     /// The writer thread's loop.
     private func run() {
-        var batch: [Entry] = []
-        batch.reserveCapacity(configuration.inboxCapacity)
+        var segments: [[Entry]] = []
+        var spares: [[Entry]] = []
         var encoder = ByteWriter(capacity: 1 << 20)
-        var results: [StockResult] = []
-        results.reserveCapacity(configuration.inboxCapacity)
-        while takeBatch(into: &batch) {
-            process(batch, encoder: &encoder, results: &results)
-            batch.removeAll(keepingCapacity: true)
+        while true {
+            if spares.count < Self.shardCount {
+                spares.append(contentsOf: recycled.withLock { recycled in
+                    let taken = recycled
+                    recycled.removeAll()
+                    return taken
+                })
+            }
+            guard takeBatch(into: &segments, spares: &spares) else { break }
+            process(segments, encoder: &encoder)
+            segments = []
         }
+        let mustWake = syncQueue.withLock { queue -> Bool in
+            queue.isFinished = true
+            let wasSleeping = queue.isSleeping
+            queue.isSleeping = false
+            return wasSleeping
+        }
+        if mustWake { syncWakeup.signal() }
+        syncerFinished.wait()
         finished.signal()
     }
 
-    /// Moves every waiting entry into `batch`, sleeping while there is none; in live mode wakes up
-    /// by itself to run reservation expiries.
-    /// - Returns: False once stopping and the inbox is empty.
-    private func takeBatch(into batch: inout [Entry]) -> Bool {
-        while true {
-            let state = inbox.withLock { inbox -> Int in
-                if !inbox.entries.isEmpty {
-                    swap(&inbox.entries, &batch)
-                    return 1
-                }
-                if inbox.isStopping { return 2 }
-                inbox.isWriterSleeping = true
-                return 0
+    /// Moves the waiting entries of every shard into `segments`, one array per non-empty shard
+    /// (swapped out, never copied; the shard gets an empty array from `spares`).
+    /// - Returns: Whether it took any.
+    private func drain(into segments: inout [[Entry]], spares: inout [[Entry]]) -> Bool {
+        var taken = 0
+        for shard in shards {
+            shard.state.withLock { state in
+                if state.entries.isEmpty { return }
+                var fresh = spares.popLast() ?? []
+                swap(&state.entries, &fresh)
+                taken += fresh.count
+                segments.append(fresh)
             }
-            if state == 1 { return true }
-            if state == 2 { return false }
+        }
+        if taken == 0 { return false }
+        pending.wrappingSubtract(taken, ordering: .relaxed)
+        return true
+    }
+
+    /// Moves every waiting entry into `segments`, sleeping while there is none; in live mode wakes
+    /// up by itself to run reservation expiries.
+    /// - Returns: False once stopping and the inbox is empty.
+    private func takeBatch(into segments: inout [[Entry]], spares: inout [[Entry]]) -> Bool {
+        while true {
+            if drain(into: &segments, spares: &spares) { return true }
+            if isStopping.load(ordering: .sequentiallyConsistent) {
+                // Every shard was closed before `isStopping` was set: this pass sees the last entries.
+                return drain(into: &segments, spares: &spares)
+            }
+            isWriterSleeping.store(true, ordering: .sequentiallyConsistent)
+            if drain(into: &segments, spares: &spares) || isStopping.load(ordering: .sequentiallyConsistent) {
+                // A submitter that saw the flag will signal once: consume that signal.
+                if !isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.wait() }
+                if segments.isEmpty { continue }
+                return true
+            }
             if configuration.clock == .live, ledger.nextExpiryAt != Int64.max {
                 let wait = max(0, min(ledger.nextExpiryAt - Self.wallClock(), 1_000_000_000))
                 if wakeup.wait(timeout: .now() + .nanoseconds(Int(wait) + 1_000_000)) == .timedOut {
-                    let wasSleeping = inbox.withLock { inbox -> Bool in
-                        let was = inbox.isWriterSleeping
-                        inbox.isWriterSleeping = false
-                        return was
-                    }
-                    // A submitter that saw us sleeping signalled once: consume it.
-                    if !wasSleeping { wakeup.wait() }
+                    if !isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.wait() }
                     if ledger.nextExpiryAt <= Self.wallClock() {
-                        batch.append(Entry(command: .tick(to: 0), completion: { _ in }))
+                        segments.append([Entry(command: .tick(to: 0), completion: { _ in })])
                         return true
                     }
                 }
@@ -279,57 +380,149 @@ public final class StockEngine: @unchecked Sendable {
         }
     }
 
-    /// Applies, journals and answers one batch.
-    private func process(_ batch: [Entry], encoder: inout ByteWriter, results: inout [StockResult]) {
-        results.removeAll(keepingCapacity: true)
+    /// Calls every entry's completion with `result(index)`, in order.
+    @inline(__always)
+    private func complete(_ segments: [[Entry]], _ result: (Int) -> StockResult) {
+        var index = 0
+        for segment in segments {
+            for position in segment.indices {
+                segment[position].completion(result(index))
+                index += 1
+            }
+        }
+    }
+
+    /// Applies and writes one batch (the segments in order), then hands it to the sync thread.
+    private func process(_ segments: [[Entry]], encoder: inout ByteWriter) {
+        let waitStart = Self.monotonicClock()
+        pipelineSlots.wait()
+        let start = Self.monotonicClock()
+        defer {
+            let end = Self.monotonicClock()
+            stats.withLock { stats in
+                stats.writerWaitNanoseconds += start - waitStart
+                stats.writerBusyNanoseconds += end - start
+            }
+        }
+        let count = segments.reduce(0) { $0 + $1.count }
+        var results: [StockResult] = []
+        results.reserveCapacity(count)
         encoder.removeAll()
         if hasFailed.load(ordering: .relaxed) {
-            for entry in batch { entry.completion(StockResult(outcome: .unavailable, rev: ledger.rev)) }
+            handOff(PendingBatch(segments: segments, results: [], publications: [], rev: 0, recordCount: 0, isFailed: true))
             return
         }
         let external = configuration.clock == .external
         let now = external ? ledger.time : Self.wallClock()
-        var recordCount = 0
-        for entry in batch {
-            guard let record = ledger.makeRecord(entry.command, time: now, externalClock: external) else {
-                results.append(ledger.read(entry.command))
-                continue
-            }
-            let (outcome, isDuplicate) = ledger.apply(record)
-            record.encode(into: &encoder)
-            recordCount += 1
-            results.append(StockResult(outcome: outcome, rev: record.rev, isDuplicate: isDuplicate))
+        keys.removeAll(keepingCapacity: true)
+        for segment in segments {
+            for position in segment.indices { keys.append(segment[position].key) }
         }
+        let recordCount = ledger.applyBatch(
+            segments.lazy.joined().map(\.command), time: now, externalClock: external, keys: &keys,
+            journal: &encoder, encodes: true, results: &results, keysArePrepared: true)
+        var isFailed = false
         if recordCount > 0 {
             do {
-                try encoder.bytes.withUnsafeBytes { try journal.append($0, recordCount: recordCount) }
+                try encoder.bytes.withUnsafeBytes { try journal.write($0, recordCount: recordCount) }
             } catch {
-                hasFailed.store(true, ordering: .releasing)
-                configuration.log(
-                    "journal append failed, the stock core stops acknowledging and answers `unavailable`: \(error)")
-                for entry in batch { entry.completion(StockResult(outcome: .unavailable, rev: committed.load(ordering: .relaxed))) }
-                return
+                fail(because: "journal write failed", error)
+                isFailed = true
             }
         }
-        committed.store(ledger.rev, ordering: .releasing)
         let changed = ledger.takeChangedSkus()
-        for (entry, result) in zip(batch, results) { entry.completion(result) }
-        if !changed.isEmpty { publish(changed.map { ledger.publication(ofIndex: Int($0)) }) }
-        if recordCount > 0 {
-            stats.withLock { stats in
-                stats.batches += 1
-                stats.records += recordCount
-                stats.batchSizes[min(23, Int.bitWidth - 1 - recordCount.leadingZeroBitCount)] += 1
-            }
-        }
-        if ledger.rev - lastSnapshotRev >= UInt64(configuration.snapshotEvery) {
+        let publications = changed.map { ledger.publication(ofIndex: Int($0)) }
+        handOff(
+            PendingBatch(
+                segments: segments, results: results, publications: publications, rev: ledger.rev,
+                recordCount: recordCount, isFailed: isFailed))
+        if !isFailed, ledger.rev - lastSnapshotRev >= UInt64(configuration.snapshotEvery) {
             do {
                 try journal.writeSnapshot(ledger.encodeSnapshot(), rev: ledger.rev)
-                lastSnapshotRev = ledger.rev
             } catch {
                 configuration.log("snapshot at rev \(ledger.rev) failed (will retry): \(error)")
-                lastSnapshotRev = ledger.rev
+            }
+            lastSnapshotRev = ledger.rev
+        }
+    }
+
+    /// Marks the core failed and logs why (once).
+    private func fail(because reason: String, _ error: any Error) {
+        if !hasFailed.exchange(true, ordering: .acquiringAndReleasing) {
+            configuration.log("\(reason), the stock core stops acknowledging and answers `unavailable`: \(error)")
+        }
+    }
+
+    /// Queues a batch for the sync thread.
+    private func handOff(_ batch: PendingBatch) {
+        let mustWake = syncQueue.withLock { queue -> Bool in
+            queue.batches.append(batch)
+            let wasSleeping = queue.isSleeping
+            queue.isSleeping = false
+            return wasSleeping
+        }
+        if mustWake { syncWakeup.signal() }
+    }
+
+    /// The sync thread's loop: takes every batch handed off, makes them durable with one sync, then
+    /// releases their results and publications, in order.
+    private func runSyncer() {
+        while true {
+            let (batches, isFinished) = syncQueue.withLock { queue -> ([PendingBatch], Bool) in
+                if queue.batches.isEmpty {
+                    if !queue.isFinished { queue.isSleeping = true }
+                    return ([], queue.isFinished)
+                }
+                let taken = queue.batches
+                queue.batches.removeAll(keepingCapacity: true)
+                return (taken, false)
+            }
+            if batches.isEmpty {
+                if isFinished { break }
+                syncWakeup.wait()
+                continue
+            }
+            var isDurable = !hasFailed.load(ordering: .acquiring)
+            if isDurable, batches.contains(where: { $0.recordCount > 0 && !$0.isFailed }) {
+                do {
+                    let start = Self.monotonicClock()
+                    try journal.sync()
+                    let elapsed = Self.monotonicClock() - start
+                    stats.withLock { $0.syncNanoseconds += elapsed }
+                } catch {
+                    fail(because: "journal sync failed", error)
+                    isDurable = false
+                }
+            }
+            for batch in batches {
+                if batch.isFailed || !isDurable {
+                    let rev = committed.load(ordering: .relaxed)
+                    complete(batch.segments) { _ in StockResult(outcome: .unavailable, rev: rev) }
+                } else {
+                    committed.store(batch.rev, ordering: .releasing)
+                    batch.results.withUnsafeBufferPointer { results in complete(batch.segments) { results[$0] } }
+                    if !batch.publications.isEmpty { publish(batch.publications) }
+                    if batch.recordCount > 0 {
+                        stats.withLock { stats in
+                            stats.batches += 1
+                            stats.records += batch.recordCount
+                            stats.batchSizes[min(23, Int.bitWidth - 1 - batch.recordCount.leadingZeroBitCount)] += 1
+                        }
+                    }
+                }
+                pipelineSlots.signal()
+            }
+            var emptied: [[Entry]] = []
+            for batch in batches {
+                for var segment in batch.segments {
+                    segment.removeAll(keepingCapacity: true)
+                    emptied.append(segment)
+                }
+            }
+            recycled.withLock { recycled in
+                if recycled.count < 4 * Self.shardCount { recycled.append(contentsOf: emptied) }
             }
         }
+        syncerFinished.signal()
     }
 }

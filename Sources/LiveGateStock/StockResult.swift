@@ -67,8 +67,6 @@ public struct OrderStatus: Sendable, Hashable {
     public var sku: String
     /// The order's quantity.
     public var quantity: Int64
-    /// Core time of the order's first event, in nanoseconds.
-    public var firstSeenAt: Int64
 }
 
 /// The answer to one command, released only once the command is durable.
