@@ -30,7 +30,8 @@ let package = Package(
         .target(
             name: "LiveGate",
             dependencies: [
-                "COpenSSL", "LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateTLS", "LiveGateWebSocket", "LiveGateStock",
+                "COpenSSL", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateTLS",
+                "LiveGateWebSocket", "LiveGateStock",
             ]
         ),
         .executableTarget(name: "livegate", dependencies: ["LiveGate"]),

@@ -25,6 +25,16 @@ enum ClientMessage: Equatable {
     case danmaku(text: String)
     /// Send the room's viewers away with 1012 in waves (operator).
     case drain(waves: Int64?, seconds: Int64?)
+    /// Acknowledge an alert (operator): other consoles are told.
+    case ack(alert: String)
+    /// Change some of a SKU's policy fields (operator; journaled).
+    case policy(sku: String, fields: [String: Double], substitute: String?)
+
+    /// The policy fields the `policy` command may change.
+    static let policyFields = [
+        "safetyMinimum", "restockLeadTimeSec", "safetyFactor", "trendFactor", "trendWindowSec", "trendMinimumVolume",
+        "watchMark", "emergencyLine", "cooldownSec", "hysteresisMargin", "reservationTimeoutSec",
+    ]
 
     /// The `type` field.
     var type: String {
@@ -41,6 +51,8 @@ enum ClientMessage: Equatable {
         case .announce: return "announce"
         case .danmaku: return "danmaku"
         case .drain: return "drain"
+        case .ack: return "ack"
+        case .policy: return "policy"
         }
     }
 
@@ -74,6 +86,24 @@ enum ClientMessage: Equatable {
         case "feature": message = .feature(sku: try fields.string("sku"))
         case "announce": message = .announce(text: try fields.string("text"))
         case "danmaku": message = .danmaku(text: try fields.string("text"))
+        case "ack": message = .ack(alert: try fields.string("alert"))
+        case "policy":
+            var numbers: [String: Double] = [:]
+            for key in ClientMessage.policyFields {
+                switch fields.object[key] {
+                case nil, .null?: continue
+                case .int(let value)?: numbers[key] = Double(value)
+                case .double(let value)? where value.isFinite: numbers[key] = value
+                default: throw ProtocolError.badField(key, "\(key) must be a number")
+                }
+            }
+            let substitute = try fields.optionalString("substitute")
+            let unknown = fields.object.keys.filter { !["type", "id", "sku", "substitute"].contains($0) && !ClientMessage.policyFields.contains($0) }
+            if let first = unknown.sorted().first { throw ProtocolError.badField(first, "unknown policy field '\(first.prefix(32))'") }
+            guard !numbers.isEmpty || substitute != nil else {
+                throw ProtocolError.badField("type", "policy needs at least one of " + ClientMessage.policyFields.joined(separator: ", ") + ", substitute")
+            }
+            message = .policy(sku: try fields.string("sku"), fields: numbers, substitute: substitute)
         case "drain":
             message = .drain(
                 waves: try fields.object["waves"] == nil ? nil : fields.integer("waves", range: 1...100),
@@ -116,6 +146,16 @@ enum ClientMessage: Equatable {
         case .drain(let waves, let seconds):
             if let waves { writer.field("waves", waves) }
             if let seconds { writer.field("seconds", seconds) }
+        case .ack(let alert):
+            writer.field("alert", alert)
+        case .policy(let sku, let fields, let substitute):
+            writer.field("sku", sku)
+            for key in ClientMessage.policyFields {
+                guard let value = fields[key] else { continue }
+                writer.key(key.withStaticKey)
+                writer.rawNumber(value)
+            }
+            if let substitute { writer.field("substitute", substitute) }
         }
         writer.endObject()
         return writer.json

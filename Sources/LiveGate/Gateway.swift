@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import LiveGateAlerts
 import LiveGateCore
 import LiveGateHTTP
 import LiveGatePOSIX
@@ -31,9 +32,18 @@ public final class Gateway: Sendable {
         stockConfiguration.snapshotEvery = configuration.snapshotEvery
         stockConfiguration.retention = Int64(configuration.orderRetentionSeconds * 1e9)
         stockConfiguration.log = { Log.warning("stock core: \($0)") }
+        let observer = try AlertObserver(
+            configuration: configuration.alerts,
+            names: Dictionary(configuration.skus.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first }))
+        let pending = PendingPublications()
+        // Both callbacks run on the core's sync thread, for each durable batch in order: the
+        // changed SKUs first, then what the alert engine attached to the same batch.
         core = try StockEngine.open(
-            dataDirectory: configuration.dataDir, configuration: stockConfiguration,
-            publications: { hub.stockChanged($0) })
+            dataDirectory: configuration.dataDir, configuration: stockConfiguration, observer: observer,
+            publications: { pending.set($0) },
+            annotations: { annotation in
+                hub.batchDurable(pending.take(), alerts: annotation as? AlertBatch)
+            })
         core.start()
         try seed(configuration)
     }
@@ -79,6 +89,9 @@ public final class Gateway: Sendable {
             hub: hub, core: core, tokens: tokens, metrics: metrics,
             budgets: Budgets(viewerSoftBytes: configuration.viewerSoftBudgetBytes, viewerHardBytes: configuration.viewerHardBudgetBytes,
                              priorityHardBytes: configuration.priorityHardBudgetBytes),
+            stockQuestionKeywords: configuration.alerts.templates.stockQuestionKeywords,
+            replyIntervalMs: UInt64(configuration.alerts.danmakuInterval / 1_000_000),
+            alertHorizon: configuration.alerts.horizon,
             danmakuMaxCharacters: configuration.danmakuMaxCharacters,
             danmakuPer10Seconds: configuration.danmakuPer10Seconds)
         if configuration.benchPubSub {
@@ -118,6 +131,21 @@ public final class Gateway: Sendable {
     public func shutdown(drainWaves: Int = 0) {
         server.shutdown(drainWaves: drainWaves)
         core.stop()
+    }
+}
+
+/// The publications of the batch whose alert annotation is about to follow (sync thread only).
+private final class PendingPublications: @unchecked Sendable {
+    // @unchecked: touched only by the stock core's sync thread, which calls the two callbacks in turn.
+    private var publications: [StockPublication] = []
+
+    func set(_ value: [StockPublication]) {
+        publications += value
+    }
+
+    func take() -> [StockPublication] {
+        defer { publications = [] }
+        return publications
     }
 }
 

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import LiveGateAlerts
 import LiveGateCore
 import LiveGatePOSIX
 import LiveGateStock
@@ -70,6 +71,13 @@ final class Hub: Sendable {
     struct State: Sendable {
         var skus: [String: SkuState] = [:]
         var series: [String: Series] = [:]
+        /// The alert engine's latest figures per SKU.
+        var figures: [String: AlertBatch.Figures] = [:]
+        /// Each SKU's current policy (for the `policy` command, which changes some fields).
+        var policies: [String: SkuPolicy] = [:]
+        /// When each room last got an automatic stock reply (monotonic ms).
+        var lastReply: [String: UInt64] = [:]
+        var alertCounter: UInt64 = 0
         var rooms: [String: RoomState] = [:]
         var roomsBySku: [String: [String]] = [:]
         var skuKeys: [String: UInt32] = [:]
@@ -87,6 +95,7 @@ final class Hub: Sendable {
         initial.historySize = configuration.historySize
         for (index, sku) in configuration.skus.enumerated() {
             initial.skus[sku.id] = SkuState(id: sku.id, name: sku.name, substitute: sku.substitute, stock: nil)
+            initial.policies[sku.id] = sku.policy
             initial.skuKeys[sku.id] = UInt32(index + 1) << 4
         }
         for room in configuration.rooms {
@@ -123,32 +132,116 @@ final class Hub: Sendable {
         }
     }
 
-    /// Called on the stock core's writer thread after a durable batch: one `stock` message per
-    /// changed SKU per room stream that lists it.
-    func stockChanged(_ publications: [StockPublication]) {
+    /// Called on the stock core's sync thread after each durable batch, in order: one `stock`
+    /// message per changed SKU per room stream that lists it (with the alert engine's rate,
+    /// time to stock-out and level), a `hint` to the host, and for each level transition an
+    /// `alert` to operators, a `banner` and an injected `danmaku` to viewers.
+    func batchDurable(_ publications: [StockPublication], alerts: AlertBatch?) {
         var deliveries: [Delivery] = []
         state.withLock { state in
             let now = Int64(Date().timeIntervalSince1970)
+            if let alerts {
+                for (sku, figures) in alerts.figures { state.figures[sku] = figures }
+            }
+            var changedSkus: [String] = []
             for publication in publications {
                 state.skus[publication.sku]?.stock = publication
                 state.rev = max(state.rev, publication.rev)
-                guard let sku = state.skus[publication.sku] else { continue }
-                state.series[publication.sku, default: Series()].record(
-                    time: now, sellable: publication.sellable, sold: publication.sold, ratePerMin: nil)
-                for roomId in state.roomsBySku[publication.sku] ?? [] {
+                changedSkus.append(publication.sku)
+            }
+            for event in alerts?.events ?? [] where !changedSkus.contains(event.sku) {
+                changedSkus.append(event.sku)
+            }
+            for skuId in changedSkus {
+                guard let sku = state.skus[skuId], let stock = sku.stock else { continue }
+                let figures = state.figures[skuId]
+                state.series[skuId, default: Series()].record(
+                    time: now, sellable: stock.sellable, sold: stock.sold, ratePerMin: figures?.metrics.ratePerMinute)
+                for roomId in state.roomsBySku[skuId] ?? [] {
                     for audience in Audience.everyone {
                         let seq = nextSeq(&state, room: roomId, audience: audience)
                         var writer = JSONWriter()
-                        Messages.writeStock(&writer, room: roomId, seq: seq, rev: state.rev, sku: sku, stock: publication)
+                        Messages.writeStock(&writer, room: roomId, seq: seq, rev: state.rev, sku: sku, stock: stock, figures: figures)
                         let frame = writer.makeTextFrame()
                         state.rooms[roomId]!.history[audience.rawValue].record(seq: seq, frame: frame)
-                        let key = (state.skuKeys[publication.sku] ?? 0) | Messages.levelCode(of: publication)
+                        let key = (state.skuKeys[skuId] ?? 0) | Messages.levelCode(of: stock, figures: figures)
                         deliveries.append(Delivery(room: roomId, audience: audience, seq: seq, frame: frame, key: key))
+                    }
+                    if let figures {
+                        let seq = nextSeq(&state, room: roomId, audience: .host)
+                        var writer = JSONWriter()
+                        Messages.writeHint(&writer, room: roomId, seq: seq, rev: state.rev, sku: sku, figures: figures)
+                        let frame = writer.makeTextFrame()
+                        state.rooms[roomId]!.history[Audience.host.rawValue].record(seq: seq, frame: frame)
+                        deliveries.append(Delivery(room: roomId, audience: .host, seq: seq, frame: frame))
+                    }
+                }
+            }
+            for event in alerts?.events ?? [] {
+                guard let sku = state.skus[event.sku] else { continue }
+                state.series[event.sku, default: Series()].mark(time: now, level: event.level.description)
+                state.alertCounter += 1
+                let alertId = "\(event.sku)-\(state.rev)-\(state.alertCounter)"
+                for roomId in state.roomsBySku[event.sku] ?? [] {
+                    func emit(_ audience: Audience, _ build: (inout JSONWriter, UInt64, UInt64) -> Void) {
+                        let seq = nextSeq(&state, room: roomId, audience: audience)
+                        var writer = JSONWriter()
+                        build(&writer, seq, state.rev)
+                        let frame = writer.makeTextFrame()
+                        state.rooms[roomId]!.history[audience.rawValue].record(seq: seq, frame: frame)
+                        deliveries.append(Delivery(room: roomId, audience: audience, seq: seq, frame: frame))
+                    }
+                    emit(.operator) { writer, seq, rev in
+                        Messages.writeAlert(&writer, room: roomId, seq: seq, rev: rev, id: alertId, event: event, name: sku.name)
+                    }
+                    switch event.banner {
+                    case .show(let text):
+                        emit(.viewer) { writer, seq, rev in
+                            Messages.writeBanner(&writer, room: roomId, seq: seq, rev: rev, sku: event.sku, level: event.level.description,
+                                                 text: text, withdrawn: false)
+                        }
+                    case .withdraw:
+                        emit(.viewer) { writer, seq, rev in
+                            Messages.writeBanner(&writer, room: roomId, seq: seq, rev: rev, sku: event.sku, level: event.level.description,
+                                                 text: nil, withdrawn: true)
+                        }
+                    case .unchanged:
+                        break
+                    }
+                    if let text = event.danmaku {
+                        for audience in [Audience.viewer, .host, .operator] {
+                            emit(audience) { writer, seq, rev in
+                                Messages.writeDanmaku(&writer, room: roomId, seq: seq, rev: rev, from: "livegate", role: "system",
+                                                      text: text, isSystem: true)
+                            }
+                        }
                     }
                 }
             }
             post(deliveries)
         }
+    }
+
+    /// The automatic answer to a viewer's stock question in `room` (about the featured SKU),
+    /// at most one per `interval` milliseconds per room; `nil` when not due.
+    func stockReply(room: String, isQuestion: Bool, intervalMs: UInt64, now: UInt64) -> String? {
+        guard isQuestion else { return nil }
+        return state.withLock { state in
+            guard let featured = state.rooms[room]?.featured, let reply = state.figures[featured]?.stockReply else { return nil }
+            if let last = state.lastReply[room], now - last < intervalMs { return nil }
+            state.lastReply[room] = now
+            return reply
+        }
+    }
+
+    /// The current policy of a SKU.
+    func policy(of sku: String) -> SkuPolicy? {
+        state.withLock { $0.policies[sku] }
+    }
+
+    /// Records a policy the stock core accepted.
+    func setPolicy(_ policy: SkuPolicy, for sku: String) {
+        state.withLock { $0.policies[sku] = policy }
     }
 
     /// Publishes a message built by `build(seq, rev)` on the given streams of `room`.
@@ -249,8 +342,8 @@ final class Hub: Sendable {
                 return (missed, seq, true)
             }
             var writer = JSONWriter(capacity: 1024)
-            Messages.writeSnapshot(&writer, room: roomState, skus: state.skus, seq: seq, rev: state.rev, epoch: epoch,
-                                   reset: since != nil)
+            Messages.writeSnapshot(&writer, room: roomState, skus: state.skus, figures: state.figures, seq: seq, rev: state.rev,
+                                   epoch: epoch, reset: since != nil)
             return ([writer.makeTextFrame()], seq, false)
         }
     }
@@ -261,7 +354,7 @@ final class Hub: Sendable {
             guard let roomState = state.rooms[room] else { return nil }
             var writer = JSONWriter(capacity: 1024)
             Messages.writeSnapshot(
-                &writer, room: roomState, skus: state.skus, seq: roomState.seq[Audience.operator.rawValue],
+                &writer, room: roomState, skus: state.skus, figures: state.figures, seq: roomState.seq[Audience.operator.rawValue],
                 rev: state.rev, epoch: epoch)
             return writer.json
         }

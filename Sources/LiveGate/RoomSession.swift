@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateAlerts
 import LiveGateCore
 import LiveGateHTTP
 import LiveGatePOSIX
@@ -13,6 +14,9 @@ struct RoomServices: Sendable {
     let tokens: TokenAuthority
     let metrics: GatewayMetrics
     let budgets: Budgets
+    let stockQuestionKeywords: [String]
+    let replyIntervalMs: UInt64
+    let alertHorizon: Int64
     let danmakuMaxCharacters: Int
     let danmakuPer10Seconds: Int
 }
@@ -169,6 +173,59 @@ final class RoomSession: WebSocketSession {
             try checkSku(sku, room: room)
             _ = services.hub.feature(room: room, sku: sku)
             sendLocalResult(id: id, command: type, connection: connection)
+        case .ack(let alert):
+            try require(claims, [.operator], for: type)
+            services.hub.publish(room: room, audiences: [.operator]) { writer, seq, rev in
+                writer.beginObject()
+                writer.field("type", "ack")
+                writer.field("room", room)
+                writer.field("seq", seq)
+                writer.field("rev", rev)
+                writer.field("alert", String(alert.prefix(128)))
+                writer.field("by", claims.subject)
+                writer.endObject()
+            }
+            sendLocalResult(id: id, command: type, connection: connection)
+        case .policy(let sku, let fields, let substitute):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            guard var policy = services.hub.policy(of: sku) else { throw ProtocolError.badField("sku", "no policy for \(sku)") }
+            let second = 1_000_000_000.0
+            for (key, value) in fields {
+                switch key {
+                case "safetyMinimum": policy.safetyMinimum = Int64(value)
+                case "restockLeadTimeSec": policy.restockLeadTime = Int64(value * second)
+                case "safetyFactor": policy.safetyFactor = value
+                case "trendFactor": policy.trendFactor = value
+                case "trendWindowSec": policy.trendWindow = Int64(value * second)
+                case "trendMinimumVolume": policy.trendMinimumVolume = Int64(value)
+                case "watchMark": policy.watchMark = Int64(value)
+                case "emergencyLine": policy.emergencyLine = Int64(value)
+                case "cooldownSec": policy.cooldown = Int64(value * second)
+                case "hysteresisMargin": policy.hysteresisMargin = value
+                case "reservationTimeoutSec": policy.reservationTimeout = Int64(value * second)
+                default: throw ProtocolError.badField(key, "unknown policy field")
+                }
+            }
+            if let substitute {
+                guard substitute.isEmpty || services.hub.sku(substitute) != nil else {
+                    throw ProtocolError.badField("substitute", "no SKU '\(substitute.prefix(64))'")
+                }
+                policy.substitute = substitute
+            }
+            do {
+                try AlertObserver.alertPolicy(policy).validate(horizon: services.alertHorizon)
+            } catch {
+                throw ProtocolError("badField", "policy refused: \(error)", field: fields.keys.sorted().first)
+            }
+            guard policy.reservationTimeout > 0, policy.safetyMinimum >= 0, policy.watchMark >= 0, policy.emergencyLine >= 0 else {
+                throw ProtocolError("badField", "policy values must not be negative", field: fields.keys.sorted().first)
+            }
+            let hub = services.hub
+            let accepted = policy
+            submit(.setPolicy(sku: sku, policy: policy), command: type, sku: sku, id: id, connection: connection) { result in
+                if result.outcome.isSuccess { hub.setPolicy(accepted, for: sku) }
+            }
         case .drain(let waves, let seconds):
             try require(claims, [.operator], for: type)
             let count = Int(waves ?? 5)
@@ -198,6 +255,17 @@ final class RoomSession: WebSocketSession {
             services.hub.publish(room: room, audiences: [.viewer, .host, .operator]) { writer, seq, rev in
                 Messages.writeDanmaku(&writer, room: room, seq: seq, rev: rev, from: claims.subject,
                                       role: claims.role.rawValue, text: text, isSystem: false)
+            }
+            // A stock question ("还有货吗") gets the templated answer with live figures.
+            let lowered = text.lowercased()
+            let isQuestion = claims.role == .viewer && services.stockQuestionKeywords.contains { lowered.contains($0.lowercased()) }
+            if let reply = services.hub.stockReply(
+                room: room, isQuestion: isQuestion, intervalMs: services.replyIntervalMs, now: Posix.monotonicMilliseconds())
+            {
+                services.hub.publish(room: room, audiences: [.viewer, .host, .operator]) { writer, seq, rev in
+                    Messages.writeDanmaku(&writer, room: room, seq: seq, rev: rev, from: "livegate", role: "system",
+                                          text: reply, isSystem: true)
+                }
             }
         }
     }
@@ -230,13 +298,17 @@ final class RoomSession: WebSocketSession {
     }
 
     /// Submits to the stock core; the result goes back to this connection once durable.
-    private func submit(_ command: StockCommand, command name: String, sku: String?, id: String?, connection: Connection) {
+    private func submit(
+        _ command: StockCommand, command name: String, sku: String?, id: String?, connection: Connection,
+        then: (@Sendable (StockResult) -> Void)? = nil
+    ) {
         let loop = connection.eventLoop
         let connectionID = connection.id
         let metrics = services.metrics
         let isOrder = name == "order"
         let status = services.core.submit(command) { result in
             if isOrder { metrics.order(result.outcome) }
+            then?(result)
             var writer = JSONWriter()
             Messages.writeResult(&writer, id: id, command: name, result: result, sku: sku)
             let frame = writer.makeTextFrame()

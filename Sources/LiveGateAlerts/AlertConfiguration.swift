@@ -3,7 +3,7 @@
 ///
 /// All durations are nanoseconds of core time. Validate with ``validate()`` at config load;
 /// ``AlertEngine/init(configuration:)`` requires a valid configuration.
-public struct AlertConfiguration: Sendable {
+public struct AlertConfiguration: Sendable, Hashable {
     /// How far back the per-SKU ring of one-second buckets reaches, in nanoseconds (whole seconds). It sets the
     /// memory per SKU (`horizon / 1 s` buckets of 4 bytes) and must hold two trend windows. Default 10 minutes.
     public var horizon: Int64

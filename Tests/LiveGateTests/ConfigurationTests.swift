@@ -12,7 +12,7 @@ struct ConfigurationTests {
         var loaded = try Configuration.load(path: path)
         #expect(loaded.rooms.map(\.id) == ["demo"])
         #expect(loaded.skus.count == 3)
-        #expect(loaded.skus[1].policy.restockLeadTime == 3600 * 1_000_000_000)  // defaults without a policy object
+        #expect(loaded.skus[1].policy.restockLeadTime == 1800 * 1_000_000_000)  // defaults without a policy object
         loaded.skus = []
         loaded.rooms = []
         #expect(loaded == Configuration())
