@@ -45,7 +45,7 @@ let package = Package(
         .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts"]),
         .testTarget(
             name: "LiveGateTests",
-            dependencies: ["LiveGate", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateWebSocket"]
+            dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateWebSocket"]
         ),
     ]
 )
