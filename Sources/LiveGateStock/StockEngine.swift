@@ -17,6 +17,8 @@ public struct StockEngineStatistics: Sendable, Hashable {
     public var writerWaitNanoseconds: UInt64 = 0
     /// Nanoseconds the sync thread spent in `fdatasync`.
     public var syncNanoseconds: UInt64 = 0
+    /// Nanoseconds the sync thread spent calling completions and the publication sink.
+    public var releaseNanoseconds: UInt64 = 0
 }
 
 /// The stock core: one writer thread that owns a ``StockLedger``, a bounded inbox that any thread
@@ -117,16 +119,15 @@ public final class StockEngine: @unchecked Sendable {
         var isFailed: Bool
     }
 
-    /// Batches handed from the writer thread to the sync thread, in order; whether the writer has
-    /// finished; whether the sync thread waits on ``syncWakeup``.
-    private let syncQueue = Mutex<(batches: [PendingBatch], isFinished: Bool, isSleeping: Bool)>(([], false, false))
-    /// Wakes the sync thread.
-    private let syncWakeup = DispatchSemaphore(value: 0)
-    /// Bounds the batches written but not yet released to two: while one is being synced the
-    /// writer applies and writes the next, then waits.
-    private let pipelineSlots = DispatchSemaphore(value: 2)
-    /// Signalled when the sync thread exits.
-    private let syncerFinished = DispatchSemaphore(value: 0)
+    /// Batches handed from the writer thread to the sync thread, in order.
+    private let toSyncer = Handoff<PendingBatch>()
+    /// Synced batches (and whether the sync succeeded) handed to the release thread, in order.
+    private let toReleaser = Handoff<(batches: [PendingBatch], isDurable: Bool)>()
+    /// Bounds the batches written but not yet released to three: while one is being released and
+    /// one synced, the writer applies and writes the next, then waits.
+    private let pipelineSlots = DispatchSemaphore(value: 3)
+    /// Signalled when the release thread, the last of the three, exits.
+    private let releaserFinished = DispatchSemaphore(value: 0)
     /// Emptied segment arrays returned by the sync thread, for the inbox shards to reuse.
     private let recycled = Mutex<[[Entry]]>([])
 
@@ -278,6 +279,9 @@ public final class StockEngine: @unchecked Sendable {
         let syncer = Thread { [self] in self.runSyncer() }
         syncer.name = "stock-sync"
         syncer.start()
+        let releaser = Thread { [self] in self.runReleaser() }
+        releaser.name = "stock-release"
+        releaser.start()
     }
 
     /// Stops accepting commands, lets the writer finish what is queued, waits for it to exit, and
@@ -318,14 +322,8 @@ public final class StockEngine: @unchecked Sendable {
             process(segments, encoder: &encoder)
             segments = []
         }
-        let mustWake = syncQueue.withLock { queue -> Bool in
-            queue.isFinished = true
-            let wasSleeping = queue.isSleeping
-            queue.isSleeping = false
-            return wasSleeping
-        }
-        if mustWake { syncWakeup.signal() }
-        syncerFinished.wait()
+        toSyncer.finish()
+        releaserFinished.wait()
         finished.signal()
     }
 
@@ -454,34 +452,12 @@ public final class StockEngine: @unchecked Sendable {
     }
 
     /// Queues a batch for the sync thread.
-    private func handOff(_ batch: PendingBatch) {
-        let mustWake = syncQueue.withLock { queue -> Bool in
-            queue.batches.append(batch)
-            let wasSleeping = queue.isSleeping
-            queue.isSleeping = false
-            return wasSleeping
-        }
-        if mustWake { syncWakeup.signal() }
-    }
+    private func handOff(_ batch: PendingBatch) { toSyncer.put(batch) }
 
-    /// The sync thread's loop: takes every batch handed off, makes them durable with one sync, then
-    /// releases their results and publications, in order.
+    /// The sync thread's loop: takes every batch handed off, makes them all durable with one sync,
+    /// and hands them on to the release thread, so the next sync can start at once.
     private func runSyncer() {
-        while true {
-            let (batches, isFinished) = syncQueue.withLock { queue -> ([PendingBatch], Bool) in
-                if queue.batches.isEmpty {
-                    if !queue.isFinished { queue.isSleeping = true }
-                    return ([], queue.isFinished)
-                }
-                let taken = queue.batches
-                queue.batches.removeAll(keepingCapacity: true)
-                return (taken, false)
-            }
-            if batches.isEmpty {
-                if isFinished { break }
-                syncWakeup.wait()
-                continue
-            }
+        while let batches = toSyncer.takeAll() {
             var isDurable = !hasFailed.load(ordering: .acquiring)
             if isDurable, batches.contains(where: { $0.recordCount > 0 && !$0.isFailed }) {
                 do {
@@ -494,35 +470,95 @@ public final class StockEngine: @unchecked Sendable {
                     isDurable = false
                 }
             }
-            for batch in batches {
-                if batch.isFailed || !isDurable {
-                    let rev = committed.load(ordering: .relaxed)
-                    complete(batch.segments) { _ in StockResult(outcome: .unavailable, rev: rev) }
-                } else {
-                    committed.store(batch.rev, ordering: .releasing)
-                    batch.results.withUnsafeBufferPointer { results in complete(batch.segments) { results[$0] } }
-                    if !batch.publications.isEmpty { publish(batch.publications) }
-                    if batch.recordCount > 0 {
-                        stats.withLock { stats in
-                            stats.batches += 1
-                            stats.records += batch.recordCount
-                            stats.batchSizes[min(23, Int.bitWidth - 1 - batch.recordCount.leadingZeroBitCount)] += 1
+            toReleaser.put((batches, isDurable))
+        }
+        toReleaser.finish()
+    }
+
+    /// The release thread's loop: calls the completions and the publication sink of synced batches,
+    /// in order (or answers `unavailable` if their sync failed).
+    private func runReleaser() {
+        while let groups = toReleaser.takeAll() {
+            let start = Self.monotonicClock()
+            var emptied: [[Entry]] = []
+            for (batches, isDurable) in groups {
+                for batch in batches {
+                    if batch.isFailed || !isDurable {
+                        let rev = committed.load(ordering: .relaxed)
+                        complete(batch.segments) { _ in StockResult(outcome: .unavailable, rev: rev) }
+                    } else {
+                        committed.store(batch.rev, ordering: .releasing)
+                        batch.results.withUnsafeBufferPointer { results in complete(batch.segments) { results[$0] } }
+                        if !batch.publications.isEmpty { publish(batch.publications) }
+                        if batch.recordCount > 0 {
+                            stats.withLock { stats in
+                                stats.batches += 1
+                                stats.records += batch.recordCount
+                                stats.batchSizes[min(23, Int.bitWidth - 1 - batch.recordCount.leadingZeroBitCount)] += 1
+                            }
                         }
                     }
-                }
-                pipelineSlots.signal()
-            }
-            var emptied: [[Entry]] = []
-            for batch in batches {
-                for var segment in batch.segments {
-                    segment.removeAll(keepingCapacity: true)
-                    emptied.append(segment)
+                    pipelineSlots.signal()
+                    for var segment in batch.segments {
+                        segment.removeAll(keepingCapacity: true)
+                        emptied.append(segment)
+                    }
                 }
             }
             recycled.withLock { recycled in
                 if recycled.count < 4 * Self.shardCount { recycled.append(contentsOf: emptied) }
             }
+            let elapsed = Self.monotonicClock() - start
+            stats.withLock { $0.releaseNanoseconds += elapsed }
         }
-        syncerFinished.signal()
+        releaserFinished.signal()
+    }
+}
+
+/// A hand-off queue from one of the core's threads to the next (writer → sync → release): a
+/// Mutex-protected array and a semaphore the single consumer sleeps on while it is empty.
+final class Handoff<Item: Sendable>: Sendable {
+    /// The items in order; whether the producer has finished; whether the consumer sleeps.
+    private let state = Mutex<(items: [Item], isFinished: Bool, isSleeping: Bool)>(([], false, false))
+    /// Wakes the consumer.
+    private let wakeup = DispatchSemaphore(value: 0)
+
+    /// Appends `item`, waking the consumer if it sleeps.
+    func put(_ item: Item) {
+        let mustWake = state.withLock { state -> Bool in
+            state.items.append(item)
+            defer { state.isSleeping = false }
+            return state.isSleeping
+        }
+        if mustWake { wakeup.signal() }
+    }
+
+    /// Tells the consumer that no more items come.
+    func finish() {
+        let mustWake = state.withLock { state -> Bool in
+            state.isFinished = true
+            defer { state.isSleeping = false }
+            return state.isSleeping
+        }
+        if mustWake { wakeup.signal() }
+    }
+
+    /// Takes every queued item, sleeping while there is none.
+    /// - Returns: The items, or nil once the producer has finished and nothing is left.
+    func takeAll() -> [Item]? {
+        while true {
+            let (items, isFinished) = state.withLock { state -> ([Item], Bool) in
+                if state.items.isEmpty {
+                    if !state.isFinished { state.isSleeping = true }
+                    return ([], state.isFinished)
+                }
+                let taken = state.items
+                state.items.removeAll(keepingCapacity: true)
+                return (taken, false)
+            }
+            if !items.isEmpty { return items }
+            if isFinished { return nil }
+            wakeup.wait()
+        }
     }
 }
