@@ -29,7 +29,8 @@ public enum JournalError: Error, CustomStringConvertible, Sendable, Equatable {
 /// A write-ahead log with group commit: the core appends each batch's framed records with one call
 /// and results leave the core only after that call returns. Two implementations follow the
 /// "real + in-memory" pattern: ``FileJournal`` (the data directory) and ``InMemoryJournal`` (tests).
-/// A journal is confined to one thread at a time (the opener, then the core's writer thread).
+/// A journal is used by one thread at a time (the opener, then the core's writer thread), except
+/// ``sync()``, which the core calls from its sync thread while the writer writes the next batch.
 public protocol Journal: AnyObject {
     /// Whether an ``append(_:recordCount:)`` that returned has reached stable storage.
     var isDurable: Bool { get }

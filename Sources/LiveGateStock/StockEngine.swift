@@ -22,19 +22,26 @@ public struct StockEngineStatistics: Sendable, Hashable {
 }
 
 /// The stock core: one writer thread that owns a ``StockLedger``, a bounded inbox that any thread
-/// submits ``StockCommand``s to, and a ``Journal`` with group commit.
+/// submits ``StockCommand``s to, and a ``Journal`` with pipelined group commit.
 ///
-/// The writer takes everything waiting in the inbox as one batch, stamps each command with core
-/// time, applies it, appends the batch's records to the journal with one write and one
-/// `fdatasync`, and only then calls each command's completion and the publication sink, on the
-/// writer thread: nothing leaves the core before it is durable. If the journal fails, the core logs
-/// why, answers that batch and every later command ``StockOutcome/unavailable`` (and ``submit(_:completion:)``
+/// Three threads, each handing batches to the next in order:
+/// - **writer** (`stock-core`, the only one that touches stock state, without locks): takes
+///   everything waiting in the inbox as one batch, stamps each command with core time, applies it,
+///   and appends the batch's records to the journal with one `write`;
+/// - **sync** (`stock-sync`): makes every batch written so far durable with one `fdatasync`, while
+///   the writer already applies the next batch;
+/// - **release** (`stock-release`): only then calls each command's completion and the publication
+///   sink, in commit order, while the next `fdatasync` runs.
+///
+/// Nothing leaves the core before it is durable. At most three batches are in flight; a full
+/// inbox answers `busy`. If the journal fails, the core logs why, answers the batches not yet
+/// durable and every later command ``StockOutcome/unavailable`` (and ``submit(_:completion:)``
 /// returns ``SubmitStatus/unavailable``); it never reports success for what is not durable.
 ///
 /// Use:
 /// ```swift
 /// let core = try StockEngine.open(dataDirectory: "/var/lib/livegate", configuration: .init()) { publications in
-///     // fan out; called on the writer thread after each durable batch: do not block
+///     // fan out; called on the release thread after each durable batch: do not block
 /// }
 /// core.start()
 /// _ = core.submit(.order(OrderEvent(.placed, sku: "tea", channel: "douyin", orderId: "A1"))) { result in … }
@@ -43,9 +50,11 @@ public struct StockEngineStatistics: Sendable, Hashable {
 /// A new subscriber's starting state comes from ``StockCommand/readSkus(_:)``, answered in commit
 /// order with the other commands, so it is consistent with the publications that follow it.
 public final class StockEngine: @unchecked Sendable {
-    // @unchecked: `ledger`, `journal`, `encoder` and `lastSnapshotRev` are touched by the opening thread
-    // before `start()` and after `stop()` returns, and in between only by the writer thread (the
-    // thread start/join orders those accesses); everything else shared is in a Mutex or an Atomic.
+    // @unchecked: `ledger`, `keys` and `lastSnapshotRev` are touched by the opening thread before
+    // `start()` and after `stop()` returns, and in between only by the writer thread (thread start and
+    // the join in `stop()` order those accesses). `journal` likewise, except `Journal.sync()`, which
+    // the sync thread calls (a journal allows that). Everything else shared is in a Mutex, an Atomic,
+    // a semaphore or a `Handoff`.
 
     /// One submitted command waiting in the inbox.
     struct Entry: Sendable {
@@ -137,7 +146,8 @@ public final class StockEngine: @unchecked Sendable {
     /// - Parameters:
     ///   - dataDirectory: The data directory (config `dataDir`).
     ///   - configuration: The configuration.
-    ///   - publications: Called on the writer thread after each durable batch with the changed SKUs.
+    ///   - publications: Called on the release thread after each durable batch with the changed SKUs'
+    ///     states (at most once per SKU per batch, stamped with the batch's rev); must not block.
     /// - Throws: ``JournalError`` if the directory is locked by another process, unreadable, or corrupt.
     public static func open(
         dataDirectory: String, configuration: StockConfiguration = StockConfiguration(),
@@ -159,7 +169,8 @@ public final class StockEngine: @unchecked Sendable {
     /// - Parameters:
     ///   - journal: The journal; the core owns it from now on.
     ///   - configuration: The configuration.
-    ///   - publications: Called on the writer thread after each durable batch with the changed SKUs.
+    ///   - publications: Called on the release thread after each durable batch with the changed SKUs'
+    ///     states (at most once per SKU per batch, stamped with the batch's rev); must not block.
     /// - Throws: ``JournalError`` if recovery fails.
     public init(
         journal: any Journal, configuration: StockConfiguration = StockConfiguration(),
@@ -225,14 +236,14 @@ public final class StockEngine: @unchecked Sendable {
     /// Counters of committed batches.
     public var statistics: StockEngineStatistics { stats.withLock { $0 } }
 
-    /// Queues `command`; `completion` is called once, on the writer thread, with its durable result.
+    /// Queues `command`; `completion` is called once, on the release thread, with its durable result.
     ///
     /// Callable from any thread; takes one inbox shard's lock briefly and makes at most one wake-up
     /// system call. Commands submitted before ``start()`` wait for it. Commands submitted from one
     /// thread are applied in submission order.
     /// - Parameters:
     ///   - command: The command.
-    ///   - completion: Receives the result; must not block (it runs on the writer thread).
+    ///   - completion: Receives the result; must not block (it runs on the release thread).
     /// - Returns: Whether the command was queued; if not, `completion` is never called.
     @discardableResult
     public func submit(_ command: StockCommand, completion: @escaping @Sendable (StockResult) -> Void) -> SubmitStatus {
@@ -270,7 +281,7 @@ public final class StockEngine: @unchecked Sendable {
         return Int(truncatingIfNeeded: (thread &* 0x9E37_79B9_7F4A_7C15) >> 61) & (shardCount - 1)
     }
 
-    /// Starts the writer thread. Call once.
+    /// Starts the writer, sync and release threads. Call once.
     public func start() {
         precondition(!isStarted.exchange(true, ordering: .acquiringAndReleasing), "StockEngine.start() called twice")
         let thread = Thread { [self] in self.run() }
