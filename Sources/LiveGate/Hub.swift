@@ -132,7 +132,7 @@ final class Hub: Sendable {
         }
     }
 
-    /// Called on the stock core's sync thread after each durable batch, in order: one `stock`
+    /// Called on the stock core's release thread after each durable batch, in order: one `stock`
     /// message per changed SKU per room stream that lists it (with the alert engine's rate,
     /// time to stock-out and level), a `hint` to the host, and for each level transition an
     /// `alert` to operators, a `banner` and an injected `danmaku` to viewers.

@@ -26,12 +26,14 @@ public enum JournalError: Error, CustomStringConvertible, Sendable, Equatable {
 
 /// The durable log of the stock core: snapshots plus the records appended after them.
 ///
-/// A write-ahead log with group commit: the core appends each batch's framed records with one call
-/// and results leave the core only after that call returns. Two implementations follow the
+/// A write-ahead log with group commit: the core writes each batch's framed records with one call,
+/// syncs, and releases results only after the sync that covers them returned. Two implementations follow the
 /// "real + in-memory" pattern: ``FileJournal`` (the data directory) and ``InMemoryJournal`` (tests).
-/// A journal is confined to one thread at a time (the opener, then the core's writer thread).
+/// A journal is used by one thread at a time (the opener, then the core's writer thread), except
+/// ``sync()``, which the core calls from its sync thread while the writer writes the next batch.
 public protocol Journal: AnyObject {
-    /// Whether an ``append(_:recordCount:)`` that returned has reached stable storage.
+    /// Whether a ``sync()`` that returned has put what was written on stable storage (false only for
+    /// a benchmark run without fsync).
     var isDurable: Bool { get }
 
     /// Loads the newest valid snapshot, then every record after it, in order.
@@ -169,8 +171,11 @@ public final class InMemoryJournal: Journal, @unchecked Sendable {
     public private(set) var lastRev: UInt64?
     /// The number of appends so far (batches).
     public private(set) var appendCount = 0
-    /// When set, the next append throws this error (and every later one: a failed journal stays failed).
+    /// When set, the next write and sync throw this error (and every later one: a failed journal
+    /// stays failed).
     public var failure: JournalError?
+    /// When set, only syncs throw this error: the write "succeeded" but never became durable.
+    public var syncFailure: JournalError?
 
     /// Creates an empty journal.
     public init() {}
@@ -204,6 +209,7 @@ public final class InMemoryJournal: Journal, @unchecked Sendable {
     /// Throws ``failure`` if set; memory needs no sync.
     public func sync() throws {
         if let failure { throw failure }
+        if let syncFailure { throw syncFailure }
     }
 
     /// Appends the records, or throws ``failure``.

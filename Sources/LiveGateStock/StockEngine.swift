@@ -17,22 +17,31 @@ public struct StockEngineStatistics: Sendable, Hashable {
     public var writerWaitNanoseconds: UInt64 = 0
     /// Nanoseconds the sync thread spent in `fdatasync`.
     public var syncNanoseconds: UInt64 = 0
+    /// Nanoseconds the sync thread spent calling completions and the publication sink.
+    public var releaseNanoseconds: UInt64 = 0
 }
 
 /// The stock core: one writer thread that owns a ``StockLedger``, a bounded inbox that any thread
-/// submits ``StockCommand``s to, and a ``Journal`` with group commit.
+/// submits ``StockCommand``s to, and a ``Journal`` with pipelined group commit.
 ///
-/// The writer takes everything waiting in the inbox as one batch, stamps each command with core
-/// time, applies it, appends the batch's records to the journal with one write and one
-/// `fdatasync`, and only then calls each command's completion and the publication sink, on the
-/// writer thread: nothing leaves the core before it is durable. If the journal fails, the core logs
-/// why, answers that batch and every later command ``StockOutcome/unavailable`` (and ``submit(_:completion:)``
+/// Three threads, each handing batches to the next in order:
+/// - **writer** (`stock-core`, the only one that touches stock state, without locks): takes
+///   everything waiting in the inbox as one batch, stamps each command with core time, applies it,
+///   and appends the batch's records to the journal with one `write`;
+/// - **sync** (`stock-sync`): makes every batch written so far durable with one `fdatasync`, while
+///   the writer already applies the next batch;
+/// - **release** (`stock-release`): only then calls each command's completion and the publication
+///   sink, in commit order, while the next `fdatasync` runs.
+///
+/// Nothing leaves the core before it is durable. At most three batches are in flight; a full
+/// inbox answers `busy`. If the journal fails, the core logs why, answers the batches not yet
+/// durable and every later command ``StockOutcome/unavailable`` (and ``submit(_:completion:)``
 /// returns ``SubmitStatus/unavailable``); it never reports success for what is not durable.
 ///
 /// Use:
 /// ```swift
 /// let core = try StockEngine.open(dataDirectory: "/var/lib/livegate", configuration: .init()) { publications in
-///     // fan out; called on the writer thread after each durable batch: do not block
+///     // fan out; called on the release thread after each durable batch: do not block
 /// }
 /// core.start()
 /// _ = core.submit(.order(OrderEvent(.placed, sku: "tea", channel: "douyin", orderId: "A1"))) { result in … }
@@ -41,9 +50,11 @@ public struct StockEngineStatistics: Sendable, Hashable {
 /// A new subscriber's starting state comes from ``StockCommand/readSkus(_:)``, answered in commit
 /// order with the other commands, so it is consistent with the publications that follow it.
 public final class StockEngine: @unchecked Sendable {
-    // @unchecked: `ledger`, `journal`, `encoder` and `lastSnapshotRev` are touched by the opening thread
-    // before `start()` and after `stop()` returns, and in between only by the writer thread (the
-    // thread start/join orders those accesses); everything else shared is in a Mutex or an Atomic.
+    // @unchecked: `ledger`, `keys` and `lastSnapshotRev` are touched by the opening thread before
+    // `start()` and after `stop()` returns, and in between only by the writer thread (thread start and
+    // the join in `stop()` order those accesses). `journal` likewise, except `Journal.sync()`, which
+    // the sync thread calls (a journal allows that). Everything else shared is in a Mutex, an Atomic,
+    // a semaphore or a `Handoff`.
 
     /// One submitted command waiting in the inbox.
     struct Entry: Sendable {
@@ -104,7 +115,7 @@ public final class StockEngine: @unchecked Sendable {
     private let observer: (any StockObserver)?
     /// Core time the observer last saw (writer thread only).
     private var lastObservedAt: Int64 = 0
-    /// Receives the observer's annotations after their batch is durable (sync thread).
+    /// Receives the observer's annotations after their batch is durable (release thread, after its publications).
     private let annotate: @Sendable (any Sendable) -> Void
 
     /// A batch applied and written, waiting for its sync before its results are released.
@@ -125,16 +136,15 @@ public final class StockEngine: @unchecked Sendable {
         var annotation: (any Sendable)? = nil
     }
 
-    /// Batches handed from the writer thread to the sync thread, in order; whether the writer has
-    /// finished; whether the sync thread waits on ``syncWakeup``.
-    private let syncQueue = Mutex<(batches: [PendingBatch], isFinished: Bool, isSleeping: Bool)>(([], false, false))
-    /// Wakes the sync thread.
-    private let syncWakeup = DispatchSemaphore(value: 0)
-    /// Bounds the batches written but not yet released to two: while one is being synced the
-    /// writer applies and writes the next, then waits.
-    private let pipelineSlots = DispatchSemaphore(value: 2)
-    /// Signalled when the sync thread exits.
-    private let syncerFinished = DispatchSemaphore(value: 0)
+    /// Batches handed from the writer thread to the sync thread, in order.
+    private let toSyncer = Handoff<PendingBatch>()
+    /// Synced batches (and whether the sync succeeded) handed to the release thread, in order.
+    private let toReleaser = Handoff<(batches: [PendingBatch], isDurable: Bool)>()
+    /// Bounds the batches written but not yet released to three: while one is being released and
+    /// one synced, the writer applies and writes the next, then waits.
+    private let pipelineSlots = DispatchSemaphore(value: 3)
+    /// Signalled when the release thread, the last of the three, exits.
+    private let releaserFinished = DispatchSemaphore(value: 0)
     /// Emptied segment arrays returned by the sync thread, for the inbox shards to reuse.
     private let recycled = Mutex<[[Entry]]>([])
 
@@ -144,7 +154,8 @@ public final class StockEngine: @unchecked Sendable {
     /// - Parameters:
     ///   - dataDirectory: The data directory (config `dataDir`).
     ///   - configuration: The configuration.
-    ///   - publications: Called on the writer thread after each durable batch with the changed SKUs.
+    ///   - publications: Called on the release thread after each durable batch with the changed SKUs'
+    ///     states (at most once per SKU per batch, stamped with the batch's rev); must not block.
     /// - Throws: ``JournalError`` if the directory is locked by another process, unreadable, or corrupt.
     public static func open(
         dataDirectory: String, configuration: StockConfiguration = StockConfiguration(),
@@ -170,7 +181,8 @@ public final class StockEngine: @unchecked Sendable {
     /// - Parameters:
     ///   - journal: The journal; the core owns it from now on.
     ///   - configuration: The configuration.
-    ///   - publications: Called on the writer thread after each durable batch with the changed SKUs.
+    ///   - publications: Called on the release thread after each durable batch with the changed SKUs'
+    ///     states (at most once per SKU per batch, stamped with the batch's rev); must not block.
     /// - Throws: ``JournalError`` if recovery fails.
     public init(
         journal: any Journal, configuration: StockConfiguration = StockConfiguration(),
@@ -253,14 +265,14 @@ public final class StockEngine: @unchecked Sendable {
     /// Counters of committed batches.
     public var statistics: StockEngineStatistics { stats.withLock { $0 } }
 
-    /// Queues `command`; `completion` is called once, on the writer thread, with its durable result.
+    /// Queues `command`; `completion` is called once, on the release thread, with its durable result.
     ///
     /// Callable from any thread; takes one inbox shard's lock briefly and makes at most one wake-up
     /// system call. Commands submitted before ``start()`` wait for it. Commands submitted from one
     /// thread are applied in submission order.
     /// - Parameters:
     ///   - command: The command.
-    ///   - completion: Receives the result; must not block (it runs on the writer thread).
+    ///   - completion: Receives the result; must not block (it runs on the release thread).
     /// - Returns: Whether the command was queued; if not, `completion` is never called.
     @discardableResult
     public func submit(_ command: StockCommand, completion: @escaping @Sendable (StockResult) -> Void) -> SubmitStatus {
@@ -298,7 +310,7 @@ public final class StockEngine: @unchecked Sendable {
         return Int(truncatingIfNeeded: (thread &* 0x9E37_79B9_7F4A_7C15) >> 61) & (shardCount - 1)
     }
 
-    /// Starts the writer thread. Call once.
+    /// Starts the writer, sync and release threads. Call once.
     public func start() {
         precondition(!isStarted.exchange(true, ordering: .acquiringAndReleasing), "StockEngine.start() called twice")
         let thread = Thread { [self] in self.run() }
@@ -307,6 +319,9 @@ public final class StockEngine: @unchecked Sendable {
         let syncer = Thread { [self] in self.runSyncer() }
         syncer.name = "stock-sync"
         syncer.start()
+        let releaser = Thread { [self] in self.runReleaser() }
+        releaser.name = "stock-release"
+        releaser.start()
     }
 
     /// Stops accepting commands, lets the writer finish what is queued, waits for it to exit, and
@@ -347,14 +362,8 @@ public final class StockEngine: @unchecked Sendable {
             process(segments, encoder: &encoder)
             segments = []
         }
-        let mustWake = syncQueue.withLock { queue -> Bool in
-            queue.isFinished = true
-            let wasSleeping = queue.isSleeping
-            queue.isSleeping = false
-            return wasSleeping
-        }
-        if mustWake { syncWakeup.signal() }
-        syncerFinished.wait()
+        toSyncer.finish()
+        releaserFinished.wait()
         finished.signal()
     }
 
@@ -492,34 +501,12 @@ public final class StockEngine: @unchecked Sendable {
     }
 
     /// Queues a batch for the sync thread.
-    private func handOff(_ batch: PendingBatch) {
-        let mustWake = syncQueue.withLock { queue -> Bool in
-            queue.batches.append(batch)
-            let wasSleeping = queue.isSleeping
-            queue.isSleeping = false
-            return wasSleeping
-        }
-        if mustWake { syncWakeup.signal() }
-    }
+    private func handOff(_ batch: PendingBatch) { toSyncer.put(batch) }
 
-    /// The sync thread's loop: takes every batch handed off, makes them durable with one sync, then
-    /// releases their results and publications, in order.
+    /// The sync thread's loop: takes every batch handed off, makes them all durable with one sync,
+    /// and hands them on to the release thread, so the next sync can start at once.
     private func runSyncer() {
-        while true {
-            let (batches, isFinished) = syncQueue.withLock { queue -> ([PendingBatch], Bool) in
-                if queue.batches.isEmpty {
-                    if !queue.isFinished { queue.isSleeping = true }
-                    return ([], queue.isFinished)
-                }
-                let taken = queue.batches
-                queue.batches.removeAll(keepingCapacity: true)
-                return (taken, false)
-            }
-            if batches.isEmpty {
-                if isFinished { break }
-                syncWakeup.wait()
-                continue
-            }
+        while let batches = toSyncer.takeAll() {
             var isDurable = !hasFailed.load(ordering: .acquiring)
             if isDurable, batches.contains(where: { $0.recordCount > 0 && !$0.isFailed }) {
                 do {
@@ -532,36 +519,96 @@ public final class StockEngine: @unchecked Sendable {
                     isDurable = false
                 }
             }
-            for batch in batches {
-                if batch.isFailed || !isDurable {
-                    let rev = committed.load(ordering: .relaxed)
-                    complete(batch.segments) { _ in StockResult(outcome: .unavailable, rev: rev) }
-                } else {
-                    committed.store(batch.rev, ordering: .releasing)
-                    batch.results.withUnsafeBufferPointer { results in complete(batch.segments) { results[$0] } }
-                    if !batch.publications.isEmpty { publish(batch.publications) }
-                    if let annotation = batch.annotation { annotate(annotation) }
-                    if batch.recordCount > 0 {
-                        stats.withLock { stats in
-                            stats.batches += 1
-                            stats.records += batch.recordCount
-                            stats.batchSizes[min(23, Int.bitWidth - 1 - batch.recordCount.leadingZeroBitCount)] += 1
+            toReleaser.put((batches, isDurable))
+        }
+        toReleaser.finish()
+    }
+
+    /// The release thread's loop: calls the completions and the publication sink of synced batches,
+    /// in order (or answers `unavailable` if their sync failed).
+    private func runReleaser() {
+        while let groups = toReleaser.takeAll() {
+            let start = Self.monotonicClock()
+            var emptied: [[Entry]] = []
+            for (batches, isDurable) in groups {
+                for batch in batches {
+                    if batch.isFailed || !isDurable {
+                        let rev = committed.load(ordering: .relaxed)
+                        complete(batch.segments) { _ in StockResult(outcome: .unavailable, rev: rev) }
+                    } else {
+                        committed.store(batch.rev, ordering: .releasing)
+                        batch.results.withUnsafeBufferPointer { results in complete(batch.segments) { results[$0] } }
+                        if !batch.publications.isEmpty { publish(batch.publications) }
+                        if let annotation = batch.annotation { annotate(annotation) }
+                        if batch.recordCount > 0 {
+                            stats.withLock { stats in
+                                stats.batches += 1
+                                stats.records += batch.recordCount
+                                stats.batchSizes[min(23, Int.bitWidth - 1 - batch.recordCount.leadingZeroBitCount)] += 1
+                            }
                         }
                     }
-                }
-                pipelineSlots.signal()
-            }
-            var emptied: [[Entry]] = []
-            for batch in batches {
-                for var segment in batch.segments {
-                    segment.removeAll(keepingCapacity: true)
-                    emptied.append(segment)
+                    pipelineSlots.signal()
+                    for var segment in batch.segments {
+                        segment.removeAll(keepingCapacity: true)
+                        emptied.append(segment)
+                    }
                 }
             }
             recycled.withLock { recycled in
                 if recycled.count < 4 * Self.shardCount { recycled.append(contentsOf: emptied) }
             }
+            let elapsed = Self.monotonicClock() - start
+            stats.withLock { $0.releaseNanoseconds += elapsed }
         }
-        syncerFinished.signal()
+        releaserFinished.signal()
+    }
+}
+
+/// A hand-off queue from one of the core's threads to the next (writer → sync → release): a
+/// Mutex-protected array and a semaphore the single consumer sleeps on while it is empty.
+final class Handoff<Item: Sendable>: Sendable {
+    /// The items in order; whether the producer has finished; whether the consumer sleeps.
+    private let state = Mutex<(items: [Item], isFinished: Bool, isSleeping: Bool)>(([], false, false))
+    /// Wakes the consumer.
+    private let wakeup = DispatchSemaphore(value: 0)
+
+    /// Appends `item`, waking the consumer if it sleeps.
+    func put(_ item: Item) {
+        let mustWake = state.withLock { state -> Bool in
+            state.items.append(item)
+            defer { state.isSleeping = false }
+            return state.isSleeping
+        }
+        if mustWake { wakeup.signal() }
+    }
+
+    /// Tells the consumer that no more items come.
+    func finish() {
+        let mustWake = state.withLock { state -> Bool in
+            state.isFinished = true
+            defer { state.isSleeping = false }
+            return state.isSleeping
+        }
+        if mustWake { wakeup.signal() }
+    }
+
+    /// Takes every queued item, sleeping while there is none.
+    /// - Returns: The items, or nil once the producer has finished and nothing is left.
+    func takeAll() -> [Item]? {
+        while true {
+            let (items, isFinished) = state.withLock { state -> ([Item], Bool) in
+                if state.items.isEmpty {
+                    if !state.isFinished { state.isSleeping = true }
+                    return ([], state.isFinished)
+                }
+                let taken = state.items
+                state.items.removeAll(keepingCapacity: true)
+                return (taken, false)
+            }
+            if !items.isEmpty { return items }
+            if isFinished { return nil }
+            wakeup.wait()
+        }
     }
 }

@@ -206,7 +206,10 @@ enum StockBench: BenchScenario {
         let busy = Double(after.writerBusyNanoseconds - before.writerBusyNanoseconds) / 1e9
         let wait = Double(after.writerWaitNanoseconds - before.writerWaitNanoseconds) / 1e9
         let sync = Double(after.syncNanoseconds - before.syncNanoseconds) / 1e9
-        figures.timing = String(format: "elapsed %.2f s: writer busy %.2f s, waiting %.2f s; fdatasync %.2f s", elapsed, busy, wait, sync)
+        let release = Double(after.releaseNanoseconds - before.releaseNanoseconds) / 1e9
+        figures.timing = String(
+            format: "elapsed %.2f s: writer busy %.2f s, waiting %.2f s; fdatasync %.2f s, releasing results %.2f s",
+            elapsed, busy, wait, sync, release)
     }
 
     /// Records per second that ``FileJournal`` appends and syncs in batches of `batch` raw records of
