@@ -174,6 +174,23 @@ final class RoomSession: WebSocketSession {
             try checkSku(sku, room: room)
             _ = services.hub.feature(room: room, sku: sku)
             sendLocalResult(id: id, command: type, connection: connection)
+        case .switchToSubstitute(let sku):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            switch services.hub.switchToSubstitute(room: room, from: sku) {
+            case .failure(let error): throw error
+            case .success(let substitute):
+                Log.info("room \(room): \(claims.subject) switched from \(sku) to \(substitute)")
+                sendLocalResult(id: id, command: type, connection: connection)
+            }
+        case .undoSwitch:
+            try require(claims, [.operator], for: type)
+            switch services.hub.undoSwitch(room: room) {
+            case .failure(let error): throw error
+            case .success(let sku):
+                Log.info("room \(room): \(claims.subject) undid the switch; \(sku) is featured again")
+                sendLocalResult(id: id, command: type, connection: connection)
+            }
         case .launch(let sku, let countdown):
             try require(claims, [.operator], for: type)
             try checkSku(sku, room: room)

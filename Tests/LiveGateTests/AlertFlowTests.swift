@@ -141,6 +141,31 @@ struct AlertFlowTests {
         #expect(!Self.spikeRaisesTrend(room, op: op, connector: connector, count: 5))
     }
 
+    @Test func switchToTheSubstituteAndUndo() throws {
+        let room = try Self.smallRoom()
+        let (op, _) = try room.join(.operator)
+        let (host, _) = try room.join(.host)
+        let (viewer, _) = try room.join(.viewer)
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        op.sendJSON(["type": "switch", "id": "s", "sku": "hoodie"])
+        #expect(op.read(type: "result")?["ok"] as? Bool == true)
+        for client in [op, host, viewer, connector] {
+            #expect(client.read(type: "featured")?["sku"] as? String == "cap")
+        }
+        let hint = try #require(host.read(type: "hint"))
+        #expect(hint["sku"] as? String == "cap")
+        #expect((hint["text"] as? String ?? "").contains("100"))
+        #expect(viewer.read(type: "banner")?["sku"] as? String == "cap")
+        op.sendJSON(["type": "undo", "id": "u"])
+        #expect(op.read(type: "result")?["ok"] as? Bool == true)
+        #expect(viewer.read(type: "featured")?["sku"] as? String == "hoodie")
+        #expect(viewer.read(type: "banner")?["withdrawn"] as? Bool == true)
+        op.sendJSON(["type": "undo", "id": "u2"])
+        #expect(op.read(type: "error")?["message"] as? String == "nothing to undo: no switch in this room")
+        op.sendJSON(["type": "switch", "id": "s2", "sku": "cap"])
+        #expect(op.read(type: "error")?["field"] as? String == "sku")  // the cap has no substitute
+    }
+
     @Test func policyChangesAreJournaledAndChecked() throws {
         let room = try Self.smallRoom()
         let (op, _) = try room.join(.operator)
