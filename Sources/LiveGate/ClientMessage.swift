@@ -25,6 +25,10 @@ enum ClientMessage: Equatable {
     case danmaku(text: String)
     /// Send the room's viewers away with 1012 in waves (operator).
     case drain(waves: Int64?, seconds: Int64?)
+    /// Create a room (operator or service); tokens for it can then be used.
+    case createRoom(room: String, title: String?, skus: [String])
+    /// Create a SKU in the stock core and add it to the sender's room (operator).
+    case addSku(sku: String, name: String?, onHand: Int64, substitute: String?)
     /// Switch the room from a SKU to its substitute in one step (operator); `undo` reverts it.
     case switchToSubstitute(sku: String)
     /// Undo the last switch in the room (operator).
@@ -57,6 +61,8 @@ enum ClientMessage: Equatable {
         case .announce: return "announce"
         case .danmaku: return "danmaku"
         case .drain: return "drain"
+        case .createRoom: return "createRoom"
+        case .addSku: return "addSku"
         case .switchToSubstitute: return "switch"
         case .undoSwitch: return "undo"
         case .launch: return "launch"
@@ -97,6 +103,21 @@ enum ClientMessage: Equatable {
         case "danmaku": message = .danmaku(text: try fields.string("text"))
         case "ack": message = .ack(alert: try fields.string("alert"))
         case "switch": message = .switchToSubstitute(sku: try fields.string("sku"))
+        case "createRoom":
+            var skus: [String] = []
+            if case .array(let values)? = fields.object["skus"] {
+                for value in values {
+                    guard case .string(let sku) = value else { throw ProtocolError.badField("skus", "skus must be strings") }
+                    skus.append(sku)
+                }
+            } else if fields.object["skus"] != nil {
+                throw ProtocolError.badField("skus", "skus must be an array of SKU ids")
+            }
+            message = .createRoom(room: try fields.string("room"), title: try fields.optionalString("title"), skus: skus)
+        case "addSku":
+            message = .addSku(
+                sku: try fields.string("sku"), name: try fields.optionalString("name"),
+                onHand: try fields.integer("onHand", range: 0...1_000_000_000), substitute: try fields.optionalString("substitute"))
         case "undo": message = .undoSwitch
         case "launch":
             message = .launch(
@@ -163,6 +184,17 @@ enum ClientMessage: Equatable {
             if let seconds { writer.field("seconds", seconds) }
         case .ack(let alert):
             writer.field("alert", alert)
+        case .createRoom(let room, let title, let skus):
+            writer.field("room", room)
+            if let title { writer.field("title", title) }
+            writer.beginArray("skus")
+            for sku in skus { writer.element(sku) }
+            writer.endArray()
+        case .addSku(let sku, let name, let onHand, let substitute):
+            writer.field("sku", sku)
+            if let name { writer.field("name", name) }
+            writer.field("onHand", onHand)
+            if let substitute { writer.field("substitute", substitute) }
         case .switchToSubstitute(let sku):
             writer.field("sku", sku)
         case .undoSwitch:

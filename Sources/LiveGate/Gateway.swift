@@ -16,6 +16,7 @@ public final class Gateway: Sendable {
     let hub: Hub
     let tokens: TokenAuthority
     let metrics = GatewayMetrics()
+    let store: RoomStore
 
     /// Opens the stock core in `dataDir` (recovering it), seeds the configured SKUs it does
     /// not have yet, and prepares the server. Nothing listens until ``start()``.
@@ -25,6 +26,7 @@ public final class Gateway: Sendable {
         server = try Server(configuration: configuration)
         let hub = Hub(configuration: configuration, loops: server.loops)
         self.hub = hub
+        store = RoomStore(dataDirectory: configuration.dataDir)
         tokens = TokenAuthority(secret: configuration.tokenSecret)
         try FileManager.default.createDirectory(atPath: configuration.dataDir, withIntermediateDirectories: true)
         var stockConfiguration = StockConfiguration()
@@ -45,6 +47,7 @@ public final class Gateway: Sendable {
                 hub.batchDurable(pending.take(), alerts: annotation as? AlertBatch)
             })
         core.start()
+        hub.restore(try store.load())
         try seed(configuration)
     }
 
@@ -66,6 +69,21 @@ public final class Gateway: Sendable {
             Log.info("sku \(sku.id): created with \(sku.onHand) on hand")
         }
         hub.seed(try call(.readSkus(nil)).skus)
+    }
+
+    /// The policy of a SKU created live: the alert engine's defaults.
+    static func defaultPolicy(_ configuration: Configuration) -> SkuPolicy {
+        let alert = configuration.alerts.defaultPolicy
+        var policy = SkuPolicy(
+            reservationTimeout: alert.reservationTimeout, safetyMinimum: alert.safetyMinimum,
+            restockLeadTime: alert.restockLeadTime, trendFactor: alert.trendFactor, trendWindow: alert.trendWindow,
+            trendMinimumVolume: alert.trendMinimumVolume)
+        policy.safetyFactor = alert.safetyFactor
+        policy.watchMark = alert.watchMark
+        policy.emergencyLine = alert.emergencyLine
+        policy.cooldown = alert.cooldown
+        policy.hysteresisMargin = alert.hysteresisMargin
+        return policy
     }
 
     /// Submits a command and waits for its durable result (start-up only).
@@ -90,6 +108,8 @@ public final class Gateway: Sendable {
             budgets: Budgets(viewerSoftBytes: configuration.viewerSoftBudgetBytes, viewerHardBytes: configuration.viewerHardBudgetBytes,
                              priorityHardBytes: configuration.priorityHardBudgetBytes),
             stockQuestionKeywords: configuration.alerts.templates.stockQuestionKeywords,
+            defaultPolicy: Self.defaultPolicy(configuration),
+            persistRooms: { [hub, store] in try store.save(hub.liveCreated(excluding: configuration)) },
             replyIntervalMs: UInt64(configuration.alerts.danmakuInterval / 1_000_000),
             alertHorizon: configuration.alerts.horizon,
             danmakuMaxCharacters: configuration.danmakuMaxCharacters,

@@ -386,6 +386,80 @@ final class Hub: Sendable {
         }
     }
 
+    /// Adds rooms and SKU descriptions that were created live (start-up, from `rooms.json`);
+    /// configured ones are left as they are.
+    func restore(_ contents: RoomStore.Contents) {
+        state.withLock { state in
+            for sku in contents.skus where state.skus[sku.id] == nil {
+                state.skus[sku.id] = SkuState(id: sku.id, name: sku.name, substitute: sku.substitute, stock: nil)
+                state.skuKeys[sku.id] = UInt32(state.skuKeys.count + 1) << 4
+            }
+            for room in contents.rooms {
+                if state.rooms[room.id] != nil {
+                    // A configured room that gained SKUs live keeps them.
+                    for sku in room.skus where state.rooms[room.id]?.skus.contains(sku) == false && state.skus[sku] != nil {
+                        state.rooms[room.id]?.skus.append(sku)
+                        state.roomsBySku[sku, default: []].append(room.id)
+                    }
+                    continue
+                }
+                state.rooms[room.id] = RoomState(
+                    id: room.id, title: room.title, skus: room.skus, featured: room.featured,
+                    history: Audience.allCases.map { _ in HistoryRing(capacity: state.historySize) })
+                for sku in room.skus { state.roomsBySku[sku, default: []].append(room.id) }
+            }
+        }
+    }
+
+    /// Creates a room (empty, or with existing SKUs). Fails if it exists.
+    func createRoom(_ room: RoomStore.StoredRoom) -> Bool {
+        state.withLock { state in
+            guard state.rooms[room.id] == nil, room.skus.allSatisfy({ state.skus[$0] != nil }) else { return false }
+            state.rooms[room.id] = RoomState(
+                id: room.id, title: room.title, skus: room.skus, featured: room.featured,
+                history: Audience.allCases.map { _ in HistoryRing(capacity: state.historySize) })
+            for sku in room.skus { state.roomsBySku[sku, default: []].append(room.id) }
+            return true
+        }
+    }
+
+    /// Describes a SKU the stock core just created and adds it to `room`.
+    func addSku(_ sku: RoomStore.StoredSku, policy: SkuPolicy, stock: StockPublication?, to room: String) {
+        state.withLock { state in
+            if state.skus[sku.id] == nil {
+                state.skus[sku.id] = SkuState(id: sku.id, name: sku.name, substitute: sku.substitute, stock: stock)
+                state.skuKeys[sku.id] = UInt32(state.skuKeys.count + 1) << 4
+            }
+            state.policies[sku.id] = policy
+            if let stock { state.skus[sku.id]?.stock = stock }
+            if state.rooms[room]?.skus.contains(sku.id) == false {
+                state.rooms[room]?.skus.append(sku.id)
+                state.roomsBySku[sku.id, default: []].append(room)
+            }
+        }
+    }
+
+    /// What `rooms.json` should hold: the rooms and SKUs that the configuration does not list.
+    func liveCreated(excluding configuration: Configuration) -> RoomStore.Contents {
+        state.withLock { state in
+            let configuredSkus = Set(configuration.skus.map(\.id))
+            let configuredRooms = Set(configuration.rooms.map(\.id))
+            var contents = RoomStore.Contents()
+            contents.skus = state.skus.values.filter { !configuredSkus.contains($0.id) }.sorted { $0.id < $1.id }
+                .map { RoomStore.StoredSku(id: $0.id, name: $0.name, substitute: $0.substitute) }
+            contents.rooms = state.rooms.values.filter { !configuredRooms.contains($0.id) && !$0.id.hasPrefix("bench:") }
+                .sorted { $0.id < $1.id }
+                .map { RoomStore.StoredRoom(id: $0.id, title: $0.title, skus: $0.skus, featured: $0.featured) }
+            // Configured rooms that gained SKUs live keep them too.
+            for room in configuration.rooms {
+                if let live = state.rooms[room.id], live.skus != room.skus {
+                    contents.rooms.append(RoomStore.StoredRoom(id: room.id, title: live.title, skus: live.skus, featured: live.featured))
+                }
+            }
+            return contents
+        }
+    }
+
     /// Changes the featured SKU and tells every stream. Returns `false` for an unknown SKU.
     func feature(room: String, sku: String) -> Bool {
         let isKnown = state.withLock { state -> Bool in

@@ -16,6 +16,10 @@ struct RoomServices: Sendable {
     let metrics: GatewayMetrics
     let budgets: Budgets
     let stockQuestionKeywords: [String]
+    /// The policy a SKU created live starts with.
+    let defaultPolicy: SkuPolicy
+    /// Writes the rooms and SKUs created live to `rooms.json`.
+    let persistRooms: @Sendable () throws -> Void
     let replyIntervalMs: UInt64
     let alertHorizon: Int64
     let danmakuMaxCharacters: Int
@@ -174,6 +178,41 @@ final class RoomSession: WebSocketSession {
             try checkSku(sku, room: room)
             _ = services.hub.feature(room: room, sku: sku)
             sendLocalResult(id: id, command: type, connection: connection)
+        case .createRoom(let newRoom, let title, let skus):
+            try require(claims, [.operator, .service], for: type)
+            guard newRoom.utf8.count <= 64, newRoom.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+                throw ProtocolError.badField("room", "a room id is 1 to 64 letters, digits, - or _")
+            }
+            guard services.hub.createRoom(RoomStore.StoredRoom(id: newRoom, title: title ?? newRoom, skus: skus, featured: skus.first)) else {
+                throw ProtocolError.badField("room", "room \(newRoom) exists, or one of its SKUs does not")
+            }
+            try services.persistRooms()
+            Log.info("room \(newRoom): created by \(claims.subject) with \(skus.count) SKU(s)")
+            sendLocalResult(id: id, command: type, connection: connection)
+        case .addSku(let sku, let name, let onHand, let substitute):
+            try require(claims, [.operator], for: type)
+            guard sku.utf8.count <= 64, !sku.contains(where: { $0.isWhitespace }) else {
+                throw ProtocolError.badField("sku", "a SKU id is 1 to 64 bytes without spaces")
+            }
+            if let substitute, services.hub.sku(substitute) == nil {
+                throw ProtocolError.badField("substitute", "no SKU '\(substitute.prefix(64))'")
+            }
+            var policy = services.defaultPolicy
+            policy.substitute = substitute ?? ""
+            let hub = services.hub
+            let stored = RoomStore.StoredSku(id: sku, name: name ?? sku, substitute: substitute)
+            let services = self.services
+            let createdPolicy = policy
+            submit(.createSku(sku: sku, onHand: onHand, policy: policy), command: type, sku: sku, id: id, connection: connection) { result in
+                guard result.outcome.isSuccess else { return }
+                hub.addSku(stored, policy: createdPolicy, stock: nil, to: room)
+                do {
+                    try services.persistRooms()
+                } catch {
+                    Log.error("room \(room): SKU \(sku) was created but rooms.json could not be written: \(error)")
+                }
+                Log.info("room \(room): SKU \(sku) created with \(onHand) on hand")
+            }
         case .switchToSubstitute(let sku):
             try require(claims, [.operator], for: type)
             try checkSku(sku, room: room)

@@ -354,6 +354,35 @@ struct RoomTests {
         #expect(next["seq"] as? Int == startSeq + 1)
     }
 
+    @Test func roomsAndSkusCreatedLiveSurviveARestart() throws {
+        let kept = NSTemporaryDirectory() + "livegate-live-rooms-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: kept) }
+        do {
+            let room = try RoomFixture { $0.dataDir = kept }
+            let (op, _) = try room.join(.operator)
+            let (viewer, _) = try room.join(.viewer)
+            op.sendJSON(["type": "addSku", "id": "a", "sku": "scarf", "name": "Scarf", "onHand": 30, "substitute": "cap"])
+            #expect(op.read(type: "result")?["ok"] as? Bool == true)
+            let stock = try #require(viewer.read(type: "stock"))
+            #expect(stock["sku"] as? String == "scarf")
+            #expect(stock["sellable"] as? Int == 30)
+            op.sendJSON(["type": "addSku", "id": "b", "sku": "scarf", "onHand": 1])
+            #expect(op.read(type: "result")?["outcome"] as? String == "skuExists")
+            op.sendJSON(["type": "createRoom", "id": "c", "room": "night", "title": "Night", "skus": ["scarf"]])
+            #expect(op.read(type: "result")?["ok"] as? Bool == true)
+            op.sendJSON(["type": "createRoom", "id": "d", "room": "night", "skus": []])
+            #expect(op.read(type: "error")?["field"] as? String == "room")
+            let (_, night) = try room.join(.viewer, room: "night")
+            #expect((night["skus"] as? [[String: Any]])?.first?["sku"] as? String == "scarf")
+        }
+        let room = try RoomFixture { $0.dataDir = kept }
+        let (_, night) = try room.join(.viewer, room: "night")
+        #expect((night["skus"] as? [[String: Any]])?.first?["sellable"] as? Int == 30)
+        #expect((night["skus"] as? [[String: Any]])?.first?["name"] as? String == "Scarf")
+        let (_, demo) = try room.join(.viewer)
+        #expect((demo["skus"] as? [[String: Any]])?.map { $0["sku"] as? String } == ["hoodie", "cap", "scarf"])
+    }
+
     @Test func stateSurvivesARestart() throws {
         let dataDir: String
         do {

@@ -1,0 +1,61 @@
+import Foundation
+import LiveGateCore
+
+/// Rooms and SKU descriptions created through the socket, kept in `rooms.json` in the data
+/// directory (written to a temporary file, synced, then renamed), so a show created live
+/// survives a restart. Stock itself is in the stock core's journal.
+struct RoomStore: Sendable {
+    struct StoredSku: Codable, Sendable, Equatable {
+        var id: String
+        var name: String
+        var substitute: String?
+    }
+
+    struct StoredRoom: Codable, Sendable, Equatable {
+        var id: String
+        var title: String
+        var skus: [String]
+        var featured: String?
+    }
+
+    struct Contents: Codable, Sendable, Equatable {
+        var version = 1
+        var skus: [StoredSku] = []
+        var rooms: [StoredRoom] = []
+    }
+
+    let path: String
+
+    init(dataDirectory: String) {
+        path = (dataDirectory as NSString).appendingPathComponent("rooms.json")
+    }
+
+    /// What was stored, or nothing for a new data directory.
+    ///
+    /// - Throws: when the file exists but cannot be read as rooms (named in the error).
+    func load() throws -> Contents {
+        guard FileManager.default.fileExists(atPath: path) else { return Contents() }
+        do {
+            return try JSONDecoder().decode(Contents.self, from: Data(contentsOf: URL(fileURLWithPath: path)))
+        } catch {
+            throw ConfigurationError(message: "\(path): cannot read the rooms created live: \(error)")
+        }
+    }
+
+    /// Replaces the file atomically and durably.
+    func save(_ contents: Contents) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let data = try encoder.encode(contents)
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
+            throw ConfigurationError(message: "cannot write \(temporary)")
+        }
+        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: temporary))
+        try handle.synchronize()
+        try handle.close()
+        guard rename(temporary, path) == 0 else {
+            throw ConfigurationError(message: "cannot rename \(temporary) to \(path): errno \(errno)")
+        }
+    }
+}
