@@ -38,13 +38,16 @@ public final class Gateway: Sendable {
             configuration: configuration.alerts,
             names: Dictionary(configuration.skus.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first }))
         let pending = PendingPublications()
+        let metrics = self.metrics
         // Both callbacks run on the core's release thread, for each durable batch in order: the
         // changed SKUs first, then what the alert engine attached to the same batch.
         core = try StockEngine.open(
             dataDirectory: configuration.dataDir, configuration: stockConfiguration, observer: observer,
             publications: { pending.set($0) },
             annotations: { annotation in
-                hub.batchDurable(pending.take(), alerts: annotation as? AlertBatch)
+                let alerts = annotation as? AlertBatch
+                for event in alerts?.events ?? [] { metrics.alert(event.level) }
+                hub.batchDurable(pending.take(), alerts: alerts)
             })
         core.start()
         hub.restore(try store.load())

@@ -1,3 +1,4 @@
+import LiveGateAlerts
 import LiveGateStock
 import Synchronization
 
@@ -22,6 +23,13 @@ final class GatewayMetrics: Sendable {
     func left(_ role: Role) {
         let index = Role.allCases.firstIndex(of: role)!
         byRole.withLock { $0[index] -= 1 }
+    }
+
+    /// Alert transitions by new level, indexed by the level's raw value.
+    private let alertsByLevel = (0..<8).map { _ in Counter() }
+
+    func alert(_ level: AlertLevel) {
+        alertsByLevel[Int(level.rawValue) & 7].value.wrappingAdd(1, ordering: .relaxed)
     }
 
     func order(_ outcome: StockOutcome) {
@@ -62,6 +70,12 @@ final class GatewayMetrics: Sendable {
         }
         text += "livegate_core_batch_size_bucket{le=\"+Inf\"} \(statistics.batches)\n"
         text += "livegate_core_batch_size_sum \(statistics.records)\nlivegate_core_batch_size_count \(statistics.batches)\n"
+        metric("livegate_alerts_total", "counter", "Alert level transitions by the new level.",
+               AlertLevel.allCases.map { ("{level=\"\($0)\"}", alertsByLevel[Int($0.rawValue) & 7].value.load(ordering: .relaxed)) })
+        text += "# HELP livegate_core_sync_seconds_total Time the stock core spent in fdatasync.\n# TYPE livegate_core_sync_seconds_total counter\n"
+        text += "livegate_core_sync_seconds_total \(Double(statistics.syncNanoseconds) / 1e9)\n"
+        text += "# HELP livegate_core_writer_busy_seconds_total Time the stock core's writer spent applying and writing.\n# TYPE livegate_core_writer_busy_seconds_total counter\n"
+        text += "livegate_core_writer_busy_seconds_total \(Double(statistics.writerBusyNanoseconds) / 1e9)\n"
         metric("livegate_core_available", "gauge", "1 when the stock core accepts commands.", [("", core.isAvailable ? 1 : 0)])
         return text
     }

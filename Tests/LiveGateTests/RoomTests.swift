@@ -227,6 +227,8 @@ struct RoomTests {
         #expect(response.body.contains(#"livegate_orders_total{outcome="reserved"} 1"#))
         #expect(response.body.contains(#"livegate_room_connections{role="viewer"} 1"#))
         #expect(response.body.contains("livegate_core_available 1"))
+        #expect(response.body.contains(#"livegate_alerts_total{level="threshold"}"#))
+        #expect(response.body.contains("livegate_core_sync_seconds_total"))
     }
 
     @Test func tokensNeverAppearInLogs() throws {
