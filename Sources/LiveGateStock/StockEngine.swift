@@ -111,6 +111,12 @@ public final class StockEngine: @unchecked Sendable {
     private var lastSnapshotRev: UInt64 = 0
     /// The order keys of the batch being processed (writer thread only).
     private var keys: [OrderKey] = []
+    /// The observer beside the ledger (the alert engine), writer thread only.
+    private let observer: (any StockObserver)?
+    /// Core time the observer last saw (writer thread only).
+    private var lastObservedAt: Int64 = 0
+    /// Receives the observer's annotations after their batch is durable (release thread).
+    private let annotate: @Sendable (any Sendable) -> Void
 
     /// A batch applied and written, waiting for its sync before its results are released.
     struct PendingBatch: Sendable {
@@ -126,6 +132,8 @@ public final class StockEngine: @unchecked Sendable {
         var recordCount: Int
         /// Whether writing it failed (its entries are answered `unavailable`).
         var isFailed: Bool
+        /// What the observer attached to the batch, published after the publications.
+        var annotation: (any Sendable)? = nil
     }
 
     /// Batches handed from the writer thread to the sync thread, in order.
@@ -151,12 +159,16 @@ public final class StockEngine: @unchecked Sendable {
     /// - Throws: ``JournalError`` if the directory is locked by another process, unreadable, or corrupt.
     public static func open(
         dataDirectory: String, configuration: StockConfiguration = StockConfiguration(),
-        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in }
+        observer: (any StockObserver)? = nil,
+        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in },
+        annotations: @escaping @Sendable (any Sendable) -> Void = { _ in }
     ) throws -> StockEngine {
         let journal = try FileJournal(
             directory: dataDirectory, segmentSize: configuration.segmentSize, isDurable: configuration.isDurable)
         do {
-            return try StockEngine(journal: journal, configuration: configuration, publications: publications)
+            return try StockEngine(
+                journal: journal, configuration: configuration, observer: observer, publications: publications,
+                annotations: annotations)
         } catch {
             journal.close()
             throw error
@@ -174,15 +186,23 @@ public final class StockEngine: @unchecked Sendable {
     /// - Throws: ``JournalError`` if recovery fails.
     public init(
         journal: any Journal, configuration: StockConfiguration = StockConfiguration(),
-        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in }
+        observer: (any StockObserver)? = nil,
+        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in },
+        annotations: @escaping @Sendable (any Sendable) -> Void = { _ in }
     ) throws {
         self.configuration = configuration
         self.journal = journal
         self.publish = publications
+        self.annotate = annotations
+        self.observer = observer
         var recovered: StockLedger? = nil
         let last = try journal.recover(
             snapshot: { bytes in
                 recovered = try StockLedger.decodeSnapshot(bytes, retention: configuration.retention)
+                if let observer {
+                    recovered!.recordsChanges = true
+                    observer.restore(from: recovered!.snapshotExtension, ledger: recovered!)
+                }
             },
             record: { payload in
                 guard recovered != nil else {
@@ -190,6 +210,10 @@ public final class StockEngine: @unchecked Sendable {
                 }
                 let record = try CommandRecord.decode(payload: payload)
                 _ = recovered!.apply(record)
+                if let observer {
+                    let changes = recovered!.takeChanges()
+                    _ = observer.observe(changes, ledger: recovered!, time: recovered!.time, isReplay: true)
+                }
             })
         if var ledger = recovered {
             _ = ledger.takeChangedSkus()
@@ -202,6 +226,11 @@ public final class StockEngine: @unchecked Sendable {
             ledger = StockLedger(
                 keySeed: seed, retention: configuration.retention, expectedOrders: configuration.expectedOrders,
                 time: configuration.clock == .live ? Self.wallClock() : 0)
+            if let observer {
+                ledger.recordsChanges = true
+                observer.restore(from: SnapshotExtension(), ledger: ledger)
+                ledger.snapshotExtension = observer.snapshotExtension()
+            }
             try journal.writeSnapshot(ledger.encodeSnapshot(), rev: 0)
         }
         committed.store(ledger.rev, ordering: .releasing)
@@ -374,11 +403,14 @@ public final class StockEngine: @unchecked Sendable {
                 if segments.isEmpty { continue }
                 return true
             }
-            if configuration.clock == .live, ledger.nextExpiryAt != Int64.max {
+            if configuration.clock == .live, ledger.nextExpiryAt != Int64.max || observer != nil {
                 let wait = max(0, min(ledger.nextExpiryAt - Self.wallClock(), 1_000_000_000))
                 if wakeup.wait(timeout: .now() + .nanoseconds(Int(wait) + 1_000_000)) == .timedOut {
                     if !isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.wait() }
-                    if ledger.nextExpiryAt <= Self.wallClock() {
+                    // Expiries fall due; or the observer (alert engine) has not seen time move for a
+                    // second: a journaled tick, so a replay sees time move at the same moments.
+                    let now = Self.wallClock()
+                    if ledger.nextExpiryAt <= now || (observer != nil && now - lastObservedAt >= 1_000_000_000) {
                         segments.append([Entry(command: .tick(to: 0), completion: { _ in })])
                         return true
                     }
@@ -441,11 +473,17 @@ public final class StockEngine: @unchecked Sendable {
         }
         let changed = ledger.takeChangedSkus()
         let publications = changed.map { ledger.publication(ofIndex: Int($0)) }
+        var annotation: (any Sendable)? = nil
+        if let observer {
+            annotation = observer.observe(ledger.takeChanges(), ledger: ledger, time: ledger.time, isReplay: false)
+            lastObservedAt = ledger.time
+        }
         handOff(
             PendingBatch(
                 segments: segments, results: results, publications: publications, rev: ledger.rev,
-                recordCount: recordCount, isFailed: isFailed))
+                recordCount: recordCount, isFailed: isFailed, annotation: annotation))
         if !isFailed, ledger.rev - lastSnapshotRev >= UInt64(configuration.snapshotEvery) {
+            if let observer { ledger.snapshotExtension = observer.snapshotExtension() }
             do {
                 try journal.writeSnapshot(ledger.encodeSnapshot(), rev: ledger.rev)
             } catch {
@@ -501,6 +539,7 @@ public final class StockEngine: @unchecked Sendable {
                         committed.store(batch.rev, ordering: .releasing)
                         batch.results.withUnsafeBufferPointer { results in complete(batch.segments) { results[$0] } }
                         if !batch.publications.isEmpty { publish(batch.publications) }
+                        if let annotation = batch.annotation { annotate(annotation) }
                         if batch.recordCount > 0 {
                             stats.withLock { stats in
                                 stats.batches += 1

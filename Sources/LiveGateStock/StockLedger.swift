@@ -91,6 +91,26 @@ public struct StockLedger {
     var prefetchSink: UInt64 = 0
     /// The alert engine's section of the snapshot.
     public var snapshotExtension = SnapshotExtension()
+    /// Whether ``changes`` is filled (for an observer such as the alert engine).
+    public var recordsChanges = false
+    /// The changes since ``takeChanges()``, while ``recordsChanges`` is on.
+    public internal(set) var changes: [StockChange] = []
+
+    /// Returns and forgets the recorded changes.
+    public mutating func takeChanges() -> [StockChange] {
+        let taken = changes
+        changes.removeAll(keepingCapacity: true)
+        return taken
+    }
+
+    /// Records a change when ``recordsChanges`` is on.
+    @inline(__always)
+    mutating func note(_ index: Int, _ kind: StockChange.Kind, _ quantity: Int64) {
+        if recordsChanges { changes.append(StockChange(sku: index, kind: kind, quantity: quantity, time: time)) }
+    }
+
+    /// The SKU id at `index`.
+    public func skuID(ofIndex index: Int) -> String { skus[index].id }
 
     /// Creates an empty ledger.
     ///
@@ -115,7 +135,7 @@ public struct StockLedger {
     public var orderCount: Int { orders.count }
 
     /// The state of the SKU at `index` as a publication stamped with the current ``rev``.
-    func publication(ofIndex index: Int) -> StockPublication {
+    public func publication(ofIndex index: Int) -> StockPublication {
         let sku = skus[index]
         return StockPublication(
             sku: sku.id, onHand: sku.onHand, reserved: sku.reserved, held: sku.held, sold: sku.sold,
@@ -440,6 +460,7 @@ public struct StockLedger {
                 entry.state = outcome == .reserved ? .reserved : .rejected
                 entry.placedResult = outcome.rawValue
                 if outcome == .reserved {
+                    note(skuNumber, .placed, record.quantity)
                     let timeout = skus[skuNumber].policy.reservationTimeout
                     skus[skuNumber].reservations.append(Reservation(key: record.key, placedAt: record.time))
                     nextExpiryAt = Swift.min(nextExpiryAt, record.time &+ timeout)
@@ -448,6 +469,7 @@ public struct StockLedger {
                 outcome = reserveOrSell(skuNumber, record.quantity, selling: true)
                 entry.state = outcome == .sold ? .sold : .rejected
                 entry.paidResult = outcome.rawValue
+                if outcome == .sold { note(skuNumber, .paidUnreserved, record.quantity) }
             default:
                 outcome = .tombstoned
                 entry.state = .cancelled
@@ -480,15 +502,20 @@ public struct StockLedger {
             markChanged(index)
             entry.state = .sold
             outcome = .sold
+            note(index, .paid, quantity)
         case (.paid, .expired), (.paid, .rejected):
             outcome = reserveOrSell(index, quantity, selling: true)
-            if outcome == .sold { entry.state = .sold }
+            if outcome == .sold {
+                entry.state = .sold
+                note(index, .paidUnreserved, quantity)
+            }
         case (.paid, .sold): outcome = .alreadySold
         case (.cancelled, .reserved):
             skus[index].reserved -= quantity
             markChanged(index)
             entry.state = .cancelled
             outcome = .released
+            note(index, .cancelled, quantity)
         default: outcome = .alreadyCancelled
         }
         switch record.tag {
@@ -523,6 +550,7 @@ public struct StockLedger {
             isChanged.append(false)
             skuIndex[record.text] = UInt32(index)
             markChanged(index)
+            note(index, .created, record.quantity)
             return .ok
         }
         let index = Int(record.sku)
@@ -533,27 +561,34 @@ public struct StockLedger {
             guard quantity >= 1, quantity <= Self.maximumQuantity else { return .invalidQuantity }
             skus[index].onHand += quantity
             skus[index].restocked += quantity
+            note(index, .restock, quantity)
         case .adjust:
             guard quantity >= 0, quantity <= Int64(1) << 50 else { return .invalidQuantity }
             let sku = skus[index]
             guard quantity >= sku.reserved + sku.held + sku.sold else { return .belowCommitted }
             skus[index].adjusted += quantity - sku.onHand
             skus[index].onHand = quantity
+            note(index, .adjust, quantity - sku.onHand)
         case .hold:
             guard quantity >= 1, quantity <= Self.maximumQuantity else { return .invalidQuantity }
             guard skus[index].sellable >= quantity else { return .insufficient }
             skus[index].held += quantity
+            note(index, .hold, quantity)
         case .release:
             guard quantity >= 1, quantity <= skus[index].held else { return .invalidQuantity }
             skus[index].held -= quantity
+            note(index, .release, quantity)
         case .pause:
             skus[index].isPaused = true
+            note(index, .pause, 0)
         case .resume:
             skus[index].isPaused = false
+            note(index, .resume, 0)
         case .setPolicy:
             let policy = record.policy ?? SkuPolicy()
             guard policy.reservationTimeout > 0, policy.reservationTimeout < retention else { return .invalidPolicy }
             skus[index].policy = policy
+            note(index, .policy, 0)
             // The new timeout applies at once to the reservations already held.
             expireReservations()
         default:
@@ -605,6 +640,7 @@ public struct StockLedger {
                     orders[slot: slot].state = .expired
                     skus[index].reserved -= Int64(orders[slot: slot].quantity)
                     markChanged(index)
+                    note(index, .expired, Int64(orders[slot: slot].quantity))
                 }
                 skus[index].reservations.removeFirst()
             }

@@ -1,1 +1,188 @@
+import Foundation
 import LiveGate
+import LiveGateCore
+import LiveGatePOSIX
+
+let usage = """
+    usage: livegate [options]
+           livegate token --room ROOM --role ROLE [--sub NAME] [--channel CHANNEL] [--ttl SECONDS] [--config PATH]
+
+    Runs the livegate gateway on the configuration file (JSON5), or mints a token (HS256 JWT,
+    signed with the configuration's tokenSecret) for a role in a room.
+
+    options:
+      --config PATH      configuration file (default: Config/livegate.json5)
+      --port N           listen on port N instead of the configured one (0: any free port)
+      --host ADDRESS     listen on ADDRESS instead of the configured one
+      --io-threads N     event loops (0: one per CPU the process may run on)
+      --data-dir PATH    the stock core's journal directory instead of the configured one
+      --echo             serve the /echo endpoint (conformance testing; off by default)
+      --tls-port N       also listen for TLS (https://, wss://) on port N (needs a certificate and key)
+      --tls-cert PATH    PEM certificate chain for TLS
+      --tls-key PATH     PEM private key for TLS
+      --bench-pubsub     serve the load generator's pub/sub protocol on /bench and /bench/pub
+      --log-level LEVEL  debug, info, warning or error
+      -h, --help         show this help
+
+    SIGINT: stop accepting, close WebSockets with 1001 Going Away, exit 0.
+    SIGTERM: the same, after closing room viewers with 1012 in five waves over half of
+    shutdownGraceSeconds (so they reconnect spread out).
+    """
+
+func fail(_ message: String, code: Int32 = 2) -> Never {
+    FileHandle.standardError.write(Data("livegate: \(message)\n".utf8))
+    exit(code)
+}
+
+var arguments = CommandLine.arguments.dropFirst()
+var configPath: String?
+var overrides: [(inout Configuration) -> Void] = []
+var isMintingToken = false
+var tokenRoom: String?
+var tokenRole: Role?
+var tokenSubject = "demo"
+var tokenChannel: String?
+var tokenTTL = 24 * 3600
+if arguments.first == "token" {
+    arguments.removeFirst()
+    isMintingToken = true
+}
+
+func value(for flag: String, from arguments: inout ArraySlice<String>) -> String {
+    guard let value = arguments.popFirst() else { fail("\(flag) needs a value\n\n\(usage)") }
+    return value
+}
+
+while let argument = arguments.popFirst() {
+    switch argument {
+    case "-h", "--help":
+        print(usage)
+        exit(0)
+    case "--config":
+        configPath = value(for: argument, from: &arguments)
+    case "--port":
+        let text = value(for: argument, from: &arguments)
+        guard let port = Int(text), (0...65535).contains(port) else { fail("--port: '\(text)' is not a port number") }
+        overrides.append { $0.port = port }
+    case "--host":
+        let host = value(for: argument, from: &arguments)
+        overrides.append { $0.host = host }
+    case "--io-threads":
+        let text = value(for: argument, from: &arguments)
+        guard let count = Int(text), (0...256).contains(count) else { fail("--io-threads: '\(text)' is not 0...256") }
+        overrides.append { $0.ioThreads = count }
+    case "--data-dir":
+        let path = value(for: argument, from: &arguments)
+        overrides.append { $0.dataDir = path }
+    case "--room" where isMintingToken:
+        tokenRoom = value(for: argument, from: &arguments)
+    case "--role" where isMintingToken:
+        let text = value(for: argument, from: &arguments)
+        guard let role = Role(rawValue: text) else {
+            fail("--role: expected one of \(Role.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        tokenRole = role
+    case "--sub" where isMintingToken:
+        tokenSubject = value(for: argument, from: &arguments)
+    case "--channel" where isMintingToken:
+        tokenChannel = value(for: argument, from: &arguments)
+    case "--ttl" where isMintingToken:
+        let text = value(for: argument, from: &arguments)
+        guard let ttl = Int(text), ttl > 0 else { fail("--ttl: expected a positive number of seconds") }
+        tokenTTL = ttl
+    case "--tls-port":
+        let text = value(for: argument, from: &arguments)
+        guard let port = Int(text), (0...65535).contains(port) else { fail("--tls-port: '\(text)' is not a port number") }
+        overrides.append { $0.tlsPort = port }
+    case "--tls-cert":
+        let path = value(for: argument, from: &arguments)
+        overrides.append { $0.tlsCertificateChain = path }
+    case "--tls-key":
+        let path = value(for: argument, from: &arguments)
+        overrides.append { $0.tlsPrivateKey = path }
+    case "--bench-pubsub":
+        overrides.append { $0.benchPubSub = true }
+    case "--echo":
+        overrides.append { $0.echo = true }
+    case "--log-level":
+        let text = value(for: argument, from: &arguments)
+        let levels: [String: Log.Level] = ["debug": .debug, "info": .info, "warning": .warning, "error": .error]
+        guard let level = levels[text] else { fail("--log-level: expected debug, info, warning or error") }
+        overrides.append { $0.logLevel = level }
+    default:
+        fail("unknown option '\(argument)'\n\n\(usage)")
+    }
+}
+
+var configuration: Configuration
+do {
+    if let configPath {
+        configuration = try Configuration.load(path: configPath)
+    } else if FileManager.default.fileExists(atPath: "Config/livegate.json5") {
+        configPath = "Config/livegate.json5"
+        configuration = try Configuration.load(path: "Config/livegate.json5")
+    } else {
+        configuration = Configuration()
+    }
+} catch {
+    fail("\(error)")
+}
+for apply in overrides { apply(&configuration) }
+Log.level = configuration.logLevel
+if configuration.tlsPort != nil && (configuration.tlsCertificateChain.isEmpty || configuration.tlsPrivateKey.isEmpty) {
+    fail("TLS needs both a certificate chain (--tls-cert or tls.certificateChain) and a key (--tls-key or tls.privateKey)")
+}
+
+if isMintingToken {
+    guard let tokenRoom, let tokenRole else { fail("token: --room and --role are required\n\n\(usage)") }
+    if tokenRole == .connector && tokenChannel == nil { fail("token: a connector token needs --channel (e.g. taobao)") }
+    let claims = TokenClaims(
+        subject: tokenSubject, room: tokenRoom, role: tokenRole,
+        expiresAt: Int64(Date().timeIntervalSince1970) + Int64(tokenTTL), channel: tokenChannel)
+    print(TokenAuthority(secret: configuration.tokenSecret).mint(claims))
+    exit(0)
+}
+
+Signals.blockTerminationSignals()
+let gateway: Gateway
+do {
+    gateway = try Gateway(configuration: configuration)
+    try gateway.start()
+} catch {
+    fail("cannot start: \(error)", code: 1)
+}
+let server = gateway.server
+if configuration.tokenSecret == Configuration.demoTokenSecret {
+    Log.warning("livegate: tokenSecret is the shipped demo secret: anyone can mint tokens; set your own before going live")
+}
+Log.info("livegate: configuration \(configPath ?? "(built-in defaults)"), \(server.loopCount) I/O thread(s), data in \(configuration.dataDir)")
+Log.info("livegate: listening on http://\(configuration.host):\(server.port) (ws:// on the same port)")
+if server.tlsPort != 0 {
+    Log.info("livegate: listening on https://\(configuration.host):\(server.tlsPort) (wss:// on the same port; certificate \(configuration.tlsCertificateChain))")
+}
+if configuration.echo {
+    Log.info("livegate: echo endpoint ws://\(configuration.host):\(server.port)/echo (max message \(configuration.echoMaxMessageBytes) bytes)")
+}
+
+while true {
+    let signal = Signals.waitForTerminationSignal()
+    if signal == SIGHUP {
+        if configuration.tlsPort == nil {
+            Log.info("livegate: SIGHUP: nothing to reload (no TLS listener)")
+        } else {
+            do {
+                try server.reloadTLS()
+                Log.info("livegate: SIGHUP: TLS certificate reloaded from \(configuration.tlsCertificateChain); open connections keep theirs")
+            } catch {
+                Log.error("livegate: SIGHUP: TLS reload failed, the previous certificate stays in use: \(error)")
+            }
+        }
+        continue
+    }
+    Log.info("livegate: \(Signals.name(signal)) received: closing \(server.openConnections) connection(s)")
+    // SIGTERM (an orchestrated restart) sends viewers away in waves with 1012 first, so they
+    // do not all reconnect at once; SIGINT (Ctrl-C) closes everything with 1001 at once.
+    gateway.shutdown(drainWaves: signal == SIGTERM ? 5 : 0)
+    Log.info("livegate: stopped")
+    exit(0)
+}

@@ -1,0 +1,163 @@
+/// A message a client sends on `/ws`, decoded and checked field by field
+/// (Protocol/README.md lists them; Protocol/examples/ has one file each).
+enum ClientMessage: Equatable {
+    /// Application-level ping; answered with `pong`.
+    case ping
+    /// An order event (connector, service).
+    case order(orderId: String, channel: String?, sku: String, qty: Int64, state: String, ts: Int64?)
+    /// Units arrived (operator).
+    case restock(sku: String, qty: Int64, source: String?)
+    /// Set on-hand after a count (operator).
+    case adjust(sku: String, onHand: Int64, reason: String?)
+    /// Hold back sellable units (operator).
+    case hold(sku: String, qty: Int64)
+    /// Release held units (operator).
+    case release(sku: String, qty: Int64)
+    /// Pause sales of a SKU (operator).
+    case pause(sku: String)
+    /// Resume sales of a SKU (operator).
+    case resume(sku: String)
+    /// Change the featured SKU (operator).
+    case feature(sku: String)
+    /// A system line to everyone in the room (operator).
+    case announce(text: String)
+    /// A chat line (viewer, host, operator).
+    case danmaku(text: String)
+    /// Send the room's viewers away with 1012 in waves (operator).
+    case drain(waves: Int64?, seconds: Int64?)
+    /// Acknowledge an alert (operator): other consoles are told.
+    case ack(alert: String)
+    /// Change some of a SKU's policy fields (operator; journaled).
+    case policy(sku: String, fields: [String: Double], substitute: String?)
+
+    /// The policy fields the `policy` command may change.
+    static let policyFields = [
+        "safetyMinimum", "restockLeadTimeSec", "safetyFactor", "trendFactor", "trendWindowSec", "trendMinimumVolume",
+        "watchMark", "emergencyLine", "cooldownSec", "hysteresisMargin", "reservationTimeoutSec",
+    ]
+
+    /// The `type` field.
+    var type: String {
+        switch self {
+        case .ping: return "ping"
+        case .order: return "order"
+        case .restock: return "restock"
+        case .adjust: return "adjust"
+        case .hold: return "hold"
+        case .release: return "release"
+        case .pause: return "pause"
+        case .resume: return "resume"
+        case .feature: return "feature"
+        case .announce: return "announce"
+        case .danmaku: return "danmaku"
+        case .drain: return "drain"
+        case .ack: return "ack"
+        case .policy: return "policy"
+        }
+    }
+
+    /// Decodes a message object; the error names the field at fault.
+    static func decode(_ object: [String: JSONValue]) throws -> (id: String?, message: ClientMessage) {
+        let fields = MessageFields(object)
+        let type = try fields.string("type")
+        let message: ClientMessage
+        switch type {
+        case "ping": message = .ping
+        case "order":
+            let orderId = try fields.string("orderId")
+            guard orderId.utf8.count <= 128 else { throw ProtocolError.badField("orderId", "orderId is longer than 128 bytes") }
+            let state = try fields.string("state")
+            guard ["placed", "paid", "cancelled"].contains(state) else {
+                throw ProtocolError.badField("state", "state must be placed, paid or cancelled")
+            }
+            message = .order(
+                orderId: orderId, channel: try fields.optionalString("channel"), sku: try fields.string("sku"),
+                qty: try fields.integer("qty", range: 1...1_000_000), state: state, ts: try fields.optionalInteger("ts"))
+        case "restock":
+            message = .restock(sku: try fields.string("sku"), qty: try fields.integer("qty", range: 1...1_000_000_000),
+                               source: try fields.optionalString("source"))
+        case "adjust":
+            message = .adjust(sku: try fields.string("sku"), onHand: try fields.integer("onHand", range: 0...1_000_000_000),
+                              reason: try fields.optionalString("reason"))
+        case "hold": message = .hold(sku: try fields.string("sku"), qty: try fields.integer("qty", range: 1...1_000_000_000))
+        case "release": message = .release(sku: try fields.string("sku"), qty: try fields.integer("qty", range: 1...1_000_000_000))
+        case "pause": message = .pause(sku: try fields.string("sku"))
+        case "resume": message = .resume(sku: try fields.string("sku"))
+        case "feature": message = .feature(sku: try fields.string("sku"))
+        case "announce": message = .announce(text: try fields.string("text"))
+        case "danmaku": message = .danmaku(text: try fields.string("text"))
+        case "ack": message = .ack(alert: try fields.string("alert"))
+        case "policy":
+            var numbers: [String: Double] = [:]
+            for key in ClientMessage.policyFields {
+                switch fields.object[key] {
+                case nil, .null?: continue
+                case .int(let value)?: numbers[key] = Double(value)
+                case .double(let value)? where value.isFinite: numbers[key] = value
+                default: throw ProtocolError.badField(key, "\(key) must be a number")
+                }
+            }
+            let substitute = try fields.optionalString("substitute")
+            let unknown = fields.object.keys.filter { !["type", "id", "sku", "substitute"].contains($0) && !ClientMessage.policyFields.contains($0) }
+            if let first = unknown.sorted().first { throw ProtocolError.badField(first, "unknown policy field '\(first.prefix(32))'") }
+            guard !numbers.isEmpty || substitute != nil else {
+                throw ProtocolError.badField("type", "policy needs at least one of " + ClientMessage.policyFields.joined(separator: ", ") + ", substitute")
+            }
+            message = .policy(sku: try fields.string("sku"), fields: numbers, substitute: substitute)
+        case "drain":
+            message = .drain(
+                waves: try fields.object["waves"] == nil ? nil : fields.integer("waves", range: 1...100),
+                seconds: try fields.object["seconds"] == nil ? nil : fields.integer("seconds", range: 0...600))
+        default: throw ProtocolError.badField("type", "unknown message type '\(type.prefix(32))'")
+        }
+        return (fields.id, message)
+    }
+
+    /// The message as JSON (clients, tests and the benchmark load generator use it).
+    func encoded(id: String? = nil) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.beginObject()
+        writer.field("type", type)
+        if let id { writer.field("id", id) }
+        switch self {
+        case .ping: break
+        case .order(let orderId, let channel, let sku, let qty, let state, let ts):
+            writer.field("orderId", orderId)
+            if let channel { writer.field("channel", channel) }
+            writer.field("sku", sku)
+            writer.field("qty", qty)
+            writer.field("state", state)
+            if let ts { writer.field("ts", ts) }
+        case .restock(let sku, let qty, let source):
+            writer.field("sku", sku)
+            writer.field("qty", qty)
+            if let source { writer.field("source", source) }
+        case .adjust(let sku, let onHand, let reason):
+            writer.field("sku", sku)
+            writer.field("onHand", onHand)
+            if let reason { writer.field("reason", reason) }
+        case .hold(let sku, let qty), .release(let sku, let qty):
+            writer.field("sku", sku)
+            writer.field("qty", qty)
+        case .pause(let sku), .resume(let sku), .feature(let sku):
+            writer.field("sku", sku)
+        case .announce(let text), .danmaku(let text):
+            writer.field("text", text)
+        case .drain(let waves, let seconds):
+            if let waves { writer.field("waves", waves) }
+            if let seconds { writer.field("seconds", seconds) }
+        case .ack(let alert):
+            writer.field("alert", alert)
+        case .policy(let sku, let fields, let substitute):
+            writer.field("sku", sku)
+            for key in ClientMessage.policyFields {
+                guard let value = fields[key] else { continue }
+                writer.key(key.withStaticKey)
+                writer.rawNumber(value)
+            }
+            if let substitute { writer.field("substitute", substitute) }
+        }
+        writer.endObject()
+        return writer.json
+    }
+}

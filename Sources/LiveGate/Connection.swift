@@ -1,0 +1,576 @@
+import Glibc
+import LiveGateCore
+import LiveGateHTTP
+import LiveGatePOSIX
+import LiveGateTLS
+import LiveGateWebSocket
+
+/// One client connection, from its first HTTP byte to its last WebSocket frame, owned by
+/// one event loop for its whole life.
+///
+/// It speaks HTTP/1.1 with keep-alive until a request upgrades it, then RFC 6455. Every
+/// close goes the same way: the last bytes (an HTTP error or a close frame) are flushed,
+/// the sending side is shut down, and input is drained until the peer closes or the close
+/// deadline passes, so the peer never gets a reset instead of our last words.
+final class Connection: EventHandler {
+    enum Phase {
+        /// Reading HTTP request heads (and bodies).
+        case http
+        /// An open WebSocket.
+        case webSocket
+        /// We sent a close frame and wait for the peer's.
+        case closing
+        /// Our side is shut down; reading until the peer closes.
+        case draining
+        /// The descriptor is closed.
+        case closed
+    }
+
+    let fd: CInt
+    private unowned let loop: EventLoop
+    private unowned let context: LoopContext
+    private var registration: EventRegistration?
+    private(set) var phase = Phase.http
+    /// The loop context (the loop's gateway state).
+    var loopContext: LoopContext { context }
+    /// The loop that owns this connection.
+    var eventLoop: EventLoop { loop }
+
+    /// Position in the loop context's connection list (for O(1) removal).
+    var listIndex = -1
+    /// Unique within the process; what other threads use to reach this connection.
+    var id: UInt64 = 0
+    /// The room stream this connection receives, if any.
+    var subscription: Subscription?
+    /// Position in its stream's subscriber list.
+    var subscriberIndex = -1
+    /// Whether it is in the loop's list of connections to flush after a delivery batch.
+    var isFlushPending = false
+    /// Outbound bytes above which state frames are conflated (viewers; `Int.max`: never).
+    var softBudget = Int.max
+    /// Outbound bytes above which the connection is closed with 1013.
+    var hardBudget = Int.max
+    /// Host, operator and connector traffic: flushed first, never conflated.
+    var isPriority = false
+    /// Bytes queued and not yet written.
+    var queuedBytes: Int { outbound.byteCount }
+    /// The TLS session, for a connection accepted on the TLS listener.
+    var tls: TLSSession?
+
+    private var headParser: HTTPHeadParser
+    private var pendingHead: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var bodyRemaining = 0
+    private var closeAfterResponse = false
+
+    private var frameParser: WebSocketFrameParser?
+    private var session: (any WebSocketSession)?
+    private var outbound = OutboundQueue()
+    private var isWatchingWritable = false
+    private var isReadPaused = false
+
+    /// Monotonic ms after which the current phase times out (0: none).
+    private var deadline: UInt64
+    private var lastReadAt: UInt64
+    private var pingSentAt: UInt64 = 0
+    private var shutdownAfterFlush = false
+    /// A deferred request is waiting for its answer; input after it waits in `stashedInput`.
+    private var isAwaitingResponse = false
+    private var deferredKeepAlive = false
+    private var stashedInput: [UInt8] = []
+    private var isPeerFinished = false
+
+    init(fd: CInt, loop: EventLoop, context: LoopContext, now: UInt64) {
+        self.fd = fd
+        self.loop = loop
+        self.context = context
+        headParser = HTTPHeadParser(
+            maxHeadBytes: context.settings.maxHeadBytes, maxBodyBytes: context.settings.maxBodyBytes)
+        deadline = now + context.settings.handshakeTimeoutMs
+        lastReadAt = now
+    }
+
+    deinit {
+        assert(phase == .closed, "leak of open Connection fd \(fd)")
+    }
+
+    /// Registers with the loop. Returns `false` (and closes) when that fails.
+    func start() -> Bool {
+        do {
+            registration = try loop.register(fd: fd, events: Epoll.readable | Epoll.peerHangup, handler: self)
+            return true
+        } catch {
+            Log.warning("cannot register connection fd \(fd): \(error)")
+            phase = .closed
+            Posix.close(fd: fd)
+            return false
+        }
+    }
+
+    // MARK: Events
+
+    func handleEvent(_ events: UInt32) {
+        if let tls, !tls.isEstablished {
+            guard advanceTLSHandshake(tls) else { return }
+        }
+        if events & Epoll.writable != 0 {
+            flush()
+        }
+        if phase != .closed && !isReadPaused && !isPeerFinished && events & (Epoll.readable | Epoll.hangup) != 0 {
+            readAvailable()
+        }
+        if phase != .closed && !outbound.isEmpty {
+            flush()
+        }
+    }
+
+    /// Drives the TLS handshake; returns `true` once it is complete.
+    private func advanceTLSHandshake(_ tls: TLSSession) -> Bool {
+        switch tls.handshake() {
+        case .done:
+            Log.debug("fd \(fd): TLS established")
+            if isWatchingWritable && outbound.isEmpty { updateInterest() }
+            return true
+        case .wantsRead:
+            if isWatchingWritable { isWatchingWritable = false; updateInterest() }
+            return false
+        case .wantsWrite:
+            if let registration { loop.modify(registration, events: Epoll.readable | Epoll.writable | Epoll.peerHangup) }
+            isWatchingWritable = true
+            return false
+        case .failed(let reason):
+            Log.info("fd \(fd): TLS handshake failed: \(reason)")
+            terminate(reason: nil)
+            return false
+        }
+    }
+
+    /// Reads what the peer sent: through TLS when the connection has it (until OpenSSL has
+    /// nothing buffered), else straight from the socket.
+    private func readTLS(_ tls: TLSSession) {
+        let buffer = loop.readBuffer
+        for _ in 0..<64 {
+            switch tls.read(into: buffer) {
+            case .done(0):
+                peerClosedStream()
+                return
+            case .done(let count):
+                lastReadAt = context.now
+                pingSentAt = 0
+                process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
+                if phase == .closed || isReadPaused { return }
+                if !tls.hasPendingBytes && count < buffer.count { return }
+            case .wantsRead, .wantsWrite:
+                return
+            case .failed(let reason):
+                terminate(reason: reason)
+                return
+            }
+        }
+    }
+
+    private func readAvailable() {
+        if let tls, phase != .draining {
+            readTLS(tls)
+            return
+        }
+        let buffer = loop.readBuffer
+        // A few reads per wake-up at most, so one busy peer cannot starve the others.
+        for _ in 0..<4 {
+            let result: IOResult<Int>
+            do {
+                result = try Posix.read(fd: fd, into: buffer)
+            } catch {
+                terminate(reason: "read: \(error.errno)")
+                return
+            }
+            switch result {
+            case .wouldBlock:
+                return
+            case .processed(0):
+                peerClosedStream()
+                return
+            case .processed(let count):
+                lastReadAt = context.now
+                pingSentAt = 0
+                process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
+                if phase == .closed || isReadPaused || count < buffer.count { return }
+            }
+        }
+    }
+
+    private func process(_ input: UnsafeMutableRawBufferPointer) {
+        var input = input
+        while !input.isEmpty {
+            switch phase {
+            case .http where isAwaitingResponse:
+                stashedInput.append(contentsOf: UnsafeRawBufferPointer(input))
+                return
+            case .http:
+                input = processHTTP(input)
+            case .webSocket, .closing:
+                processFrames(input)
+                return
+            case .draining, .closed:
+                return
+            }
+        }
+    }
+
+    // MARK: HTTP
+
+    /// Consumes head and body bytes; returns what belongs to the next request or to WebSocket.
+    private func processHTTP(_ input: UnsafeMutableRawBufferPointer) -> UnsafeMutableRawBufferPointer {
+        var input = input
+        if pendingHead == nil {
+            do {
+                guard let (head, used) = try headParser.feed(UnsafeRawBufferPointer(input)) else {
+                    return UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
+                }
+                input = UnsafeMutableRawBufferPointer(rebasing: input[used...])
+                pendingHead = head
+                bodyRemaining = head.contentLength
+                body.removeAll(keepingCapacity: false)
+                if bodyRemaining > 0 { body.reserveCapacity(bodyRemaining) }
+            } catch {
+                Log.info("fd \(fd): HTTP \(error.status.code): \(error.reason)")
+                respondAndClose(.text(error.status, error.reason))
+                return UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
+            }
+        }
+        if bodyRemaining > 0 {
+            let take = min(bodyRemaining, input.count)
+            body.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[0..<take]))
+            bodyRemaining -= take
+            input = UnsafeMutableRawBufferPointer(rebasing: input[take...])
+            if bodyRemaining > 0 { return input }
+        }
+        guard let head = pendingHead else { return input }
+        pendingHead = nil
+        handleRequest(head)
+        if isAwaitingResponse {
+            // Pipelined bytes wait until the deferred answer is sent, so answers stay in order.
+            stashedInput.append(contentsOf: UnsafeRawBufferPointer(input))
+            return UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
+        }
+        if phase == .webSocket {
+            return input  // the rest is WebSocket frames; the caller parses them
+        }
+        return phase == .http ? input : UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
+    }
+
+    private func handleRequest(_ head: HTTPRequestHead) {
+        let keepAlive = head.isKeepAlive && !context.isShuttingDown
+        let info = RequestInfo(isLoopbackPeer: Posix.isLoopbackPeer(fd: fd))
+        switch context.router.route(head, body: body, info: info) {
+        case .respond(let response):
+            Log.debug("fd \(fd): \(head.method) \(Log.redactingTokens(head.target)) -> \(response.status.code)")
+            let bytes = response.encoded(keepAlive: keepAlive, includeBody: head.method != "HEAD")
+            if keepAlive {
+                send(SharedBytes(bytes))
+                deadline = context.now + context.settings.handshakeTimeoutMs
+            } else {
+                send(SharedBytes(bytes))
+                beginLingeringClose()
+            }
+        case .deferred(let start):
+            Log.debug("fd \(fd): \(head.method) \(Log.redactingTokens(head.target)) -> deferred")
+            isAwaitingResponse = true
+            deferredKeepAlive = keepAlive
+            isReadPaused = true
+            updateInterest()
+            start(Responder(loop: loop, connectionID: id))
+        case .upgrade(let endpoint):
+            do {
+                let response = try WebSocketHandshake.validate(head)
+                send(SharedBytes(response.encoded(keepAlive: true)))
+                phase = .webSocket
+                frameParser = WebSocketFrameParser(maxMessageBytes: endpoint.maxMessageBytes)
+                session = endpoint.makeSession(head)
+                deadline = 0
+                context.didUpgrade()
+                session?.connectionDidOpen(self)
+                Log.debug("fd \(fd): WebSocket open on \(endpoint.path)")
+            } catch {
+                Log.info("fd \(fd): upgrade refused on \(head.path): \(error.response.status.code)")
+                respondAndClose(error.response)
+            }
+        }
+        body.removeAll(keepingCapacity: false)
+    }
+
+    /// Sends the answer to the deferred request, then goes on with the input that waited.
+    func completeDeferred(_ response: HTTPResponse) {
+        guard isAwaitingResponse, phase == .http else { return }
+        isAwaitingResponse = false
+        send(SharedBytes(response.encoded(keepAlive: deferredKeepAlive)))
+        guard deferredKeepAlive else {
+            beginLingeringClose()
+            return
+        }
+        deadline = context.now + context.settings.handshakeTimeoutMs
+        isReadPaused = false
+        updateInterest()
+        if !stashedInput.isEmpty {
+            var input = stashedInput
+            stashedInput = []
+            input.withUnsafeMutableBytes { process($0) }
+        }
+        flush()
+    }
+
+    private func respondAndClose(_ response: HTTPResponse) {
+        send(SharedBytes(response.encoded(keepAlive: false)))
+        beginLingeringClose()
+    }
+
+    // MARK: WebSocket
+
+    private func processFrames(_ input: UnsafeMutableRawBufferPointer) {
+        guard var parser = frameParser else { return }
+        frameParser = nil  // the parser is held locally while it runs (exclusive access)
+        defer { if phase == .webSocket || phase == .closing { frameParser = parser } }
+        do {
+            try parser.parse(input) { event in
+                self.handle(event)
+            }
+        } catch {
+            failWebSocket(code: error.closeCode, reason: error.reason)
+        }
+    }
+
+    private func handle(_ event: WebSocketEvent) {
+        switch event {
+        case .message(let opcode, let payload):
+            guard phase == .webSocket else { return }  // after our close, data is discarded
+            session?.connection(self, didReceive: opcode, payload: payload)
+        case .ping(let payload):
+            guard phase == .webSocket else { return }
+            send(WebSocketFrameEncoder.makeSharedFrame(opcode: .pong, payload: payload))
+        case .pong:
+            break
+        case .close(let code, let reason):
+            if phase == .webSocket {
+                // Echo the peer's code (RFC 6455 §5.5.1); an empty close is answered empty.
+                let payload = code.map { WebSocketFrameEncoder.closePayload(code: $0, reason: "") } ?? []
+                Log.debug("fd \(fd): peer closed with \(code.map(String.init) ?? "no code") \(reason)")
+                sendFrame(.close, payload)
+            }
+            endSession()
+            beginLingeringClose()
+        }
+    }
+
+    /// Sends a close frame for a protocol violation and ends the connection.
+    private func failWebSocket(code: UInt16, reason: String) {
+        Log.info("fd \(fd): closing with \(code): \(reason)")
+        sendFrame(.close, WebSocketFrameEncoder.closePayload(code: code, reason: reason))
+        endSession()
+        beginLingeringClose()
+    }
+
+    /// Starts the closing handshake from our side (shutdown, idle timeout, policy); the
+    /// peer's close frame, or the close deadline, finishes it.
+    func close(code: UInt16, reason: String) {
+        switch phase {
+        case .webSocket:
+            sendFrame(.close, WebSocketFrameEncoder.closePayload(code: code, reason: reason))
+            endSession()
+            phase = .closing
+            deadline = context.now + context.settings.closeTimeoutMs
+            flush()
+        case .http:
+            if !headParser.isInProgress && pendingHead == nil && outbound.isEmpty {
+                terminate(reason: nil)
+            } else {
+                closeAfterResponse = true
+                beginLingeringClose()
+            }
+        case .closing, .draining, .closed:
+            break
+        }
+    }
+
+    private func sendFrame(_ opcode: WebSocketOpcode, _ payload: [UInt8]) {
+        payload.withUnsafeBytes { send(WebSocketFrameEncoder.makeSharedFrame(opcode: opcode, payload: $0)) }
+    }
+
+    private func endSession() {
+        if let session {
+            self.session = nil
+            session.connectionDidClose(self)
+        }
+    }
+
+    /// Queues bytes for the peer; they are written at the end of the current event, or now
+    /// when called from outside an event.
+    func send(_ bytes: SharedBytes) {
+        guard phase == .http || phase == .webSocket || phase == .closing else { return }
+        outbound.append(bytes)
+        if outbound.byteCount > context.settings.outboundHighWaterBytes && !isReadPaused {
+            // The peer reads slower than it sends: stop reading until it catches up.
+            isReadPaused = true
+            updateInterest()
+        }
+    }
+
+    /// Queues a room stream frame under the connection's budget: a state frame (non-zero
+    /// `key`) replaces an older queued one with the same key once the soft budget is passed;
+    /// past the hard budget the connection is closed with 1013 (it may resume).
+    func deliver(_ frame: SharedBytes, key: UInt32) {
+        guard phase == .webSocket else { return }
+        if key != 0 && outbound.byteCount > softBudget {
+            _ = outbound.appendConflating(frame, key: key)
+        } else {
+            outbound.append(frame)
+        }
+        if outbound.byteCount > hardBudget {
+            outbound.dropUnstarted()
+            Log.info("fd \(fd): slow consumer over its \(hardBudget)-byte outbound budget; closing with 1013")
+            close(code: WebSocketCloseCode.tryAgainLater, reason: "slow consumer: outbound budget exceeded; resume with since")
+        }
+    }
+
+    // MARK: Writing and closing
+
+    /// Writes what is queued; arms `EPOLLOUT` only when the socket is full.
+    func flush() {
+        guard phase != .closed else { return }
+        do {
+            let done: Bool
+            if let tls {
+                guard tls.isEstablished else { return }
+                do {
+                    done = try outbound.flush(tls: tls)
+                } catch {
+                    terminate(reason: error.reason)
+                    return
+                }
+            } else {
+                done = try outbound.flush(fd: fd)
+            }
+            if done {
+                if isPeerFinished {
+                    terminate(reason: nil)
+                    return
+                }
+                if shutdownAfterFlush {
+                    shutdownAfterFlush = false
+                    tls?.shutdown()
+                    Posix.shutdown(fd: fd, how: CInt(SHUT_WR))
+                }
+            }
+            let shouldResume = isReadPaused && outbound.byteCount <= context.settings.outboundHighWaterBytes / 2
+            if shouldResume { isReadPaused = false }
+            if done == isWatchingWritable || shouldResume { updateInterest() }
+        } catch {
+            terminate(reason: "write: \(error.errno)")
+        }
+    }
+
+    private func updateInterest() {
+        guard let registration, phase != .closed else { return }
+        isWatchingWritable = !outbound.isEmpty
+        var events: UInt32 = 0
+        if !isReadPaused && !isPeerFinished { events |= Epoll.readable | Epoll.peerHangup }
+        if isWatchingWritable { events |= Epoll.writable }
+        loop.modify(registration, events: events)
+    }
+
+    /// Flush what is queued, then shut down our sending side and read until the peer
+    /// closes (or the close deadline), so our last bytes are not lost to a reset.
+    private func beginLingeringClose() {
+        guard phase != .draining && phase != .closed else { return }
+        phase = .draining
+        frameParser = nil
+        deadline = context.now + context.settings.closeTimeoutMs
+        if isReadPaused {
+            isReadPaused = false
+            updateInterest()
+        }
+        if outbound.isEmpty {
+            tls?.shutdown()
+            Posix.shutdown(fd: fd, how: CInt(SHUT_WR))
+        } else {
+            shutdownAfterFlush = true
+            flush()
+        }
+    }
+
+    /// The peer sent FIN. What is queued (a response to a request sent just before a
+    /// half-close, say) is still written; then the descriptor is closed.
+    private func peerClosedStream() {
+        switch phase {
+        case .http where headParser.isInProgress || pendingHead != nil:
+            Log.debug("fd \(fd): peer closed in the middle of a request")
+        case .webSocket:
+            Log.debug("fd \(fd): peer closed TCP without a close frame")
+            endSession()
+        default:
+            break
+        }
+        isPeerFinished = true
+        if outbound.isEmpty {
+            terminate(reason: nil)
+        } else {
+            updateInterest()
+            flush()
+        }
+    }
+
+    /// Closes the descriptor now.
+    func terminate(reason: String?) {
+        guard phase != .closed else { return }
+        if let reason { Log.debug("fd \(fd): dropped: \(reason)") }
+        endSession()
+        phase = .closed
+        outbound.removeAll()
+        frameParser = nil
+        if let registration {
+            loop.deregister(registration)
+            self.registration = nil
+        }
+        Posix.close(fd: fd)
+        context.remove(self)
+    }
+
+    // MARK: Timers
+
+    /// Called on every loop tick.
+    func tick(now: UInt64) {
+        switch phase {
+        case .http where isAwaitingResponse:
+            break
+        case .http:
+            if now >= deadline {
+                if headParser.isInProgress || pendingHead != nil {
+                    Log.info("fd \(fd): request head or body not complete within the deadline; dropped")
+                    respondAndClose(.text(.requestTimeout, "request not complete within the deadline"))
+                } else {
+                    terminate(reason: "idle HTTP connection")
+                }
+            }
+        case .webSocket:
+            let idle = context.settings.idlePingMs
+            guard idle > 0 else { return }
+            if pingSentAt == 0 {
+                if now - lastReadAt >= idle {
+                    pingSentAt = now
+                    sendFrame(.ping, [])
+                    flush()
+                }
+            } else if now - pingSentAt >= idle {
+                close(code: WebSocketCloseCode.goingAway, reason: "idle timeout: no answer to ping")
+            }
+        case .closing, .draining:
+            if now >= deadline { terminate(reason: "close deadline passed") }
+        case .closed:
+            break
+        }
+    }
+}
+
+extension Epoll {
+    /// Peer closed its sending side.
+    static let peerHangup: UInt32 = Epoll.hangup
+}

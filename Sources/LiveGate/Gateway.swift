@@ -1,0 +1,212 @@
+import Dispatch
+import Foundation
+import LiveGateAlerts
+import LiveGateCore
+import LiveGateHTTP
+import LiveGatePOSIX
+import LiveGateStock
+
+/// The whole product in one process: the stock core, the rooms' hub and the network server,
+/// wired together.
+public final class Gateway: Sendable {
+    /// The network server.
+    public let server: Server
+    /// The stock core.
+    public let core: StockEngine
+    let hub: Hub
+    let tokens: TokenAuthority
+    let metrics = GatewayMetrics()
+
+    /// Opens the stock core in `dataDir` (recovering it), seeds the configured SKUs it does
+    /// not have yet, and prepares the server. Nothing listens until ``start()``.
+    ///
+    /// - Throws: configuration, journal or socket errors, with the file or key named.
+    public init(configuration: Configuration) throws {
+        server = try Server(configuration: configuration)
+        let hub = Hub(configuration: configuration, loops: server.loops)
+        self.hub = hub
+        tokens = TokenAuthority(secret: configuration.tokenSecret)
+        try FileManager.default.createDirectory(atPath: configuration.dataDir, withIntermediateDirectories: true)
+        var stockConfiguration = StockConfiguration()
+        stockConfiguration.clock = configuration.stockClock
+        stockConfiguration.snapshotEvery = configuration.snapshotEvery
+        stockConfiguration.retention = Int64(configuration.orderRetentionSeconds * 1e9)
+        stockConfiguration.log = { Log.warning("stock core: \($0)") }
+        let observer = try AlertObserver(
+            configuration: configuration.alerts,
+            names: Dictionary(configuration.skus.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first }))
+        let pending = PendingPublications()
+        // Both callbacks run on the core's sync thread, for each durable batch in order: the
+        // changed SKUs first, then what the alert engine attached to the same batch.
+        core = try StockEngine.open(
+            dataDirectory: configuration.dataDir, configuration: stockConfiguration, observer: observer,
+            publications: { pending.set($0) },
+            annotations: { annotation in
+                hub.batchDurable(pending.take(), alerts: annotation as? AlertBatch)
+            })
+        core.start()
+        try seed(configuration)
+    }
+
+    /// Creates the configured SKUs the recovered state lacks; logs where recovered state differs.
+    private func seed(_ configuration: Configuration) throws {
+        let existing = try call(.readSkus(nil)).skus
+        let byID = Dictionary(existing.map { ($0.sku, $0) }, uniquingKeysWith: { first, _ in first })
+        for sku in configuration.skus {
+            if let recovered = byID[sku.id] {
+                if recovered.onHand != sku.onHand {
+                    Log.info("sku \(sku.id): recovered onHand \(recovered.onHand) (config says \(sku.onHand)); recovered state wins")
+                }
+                continue
+            }
+            let result = try call(.createSku(sku: sku.id, onHand: sku.onHand, policy: sku.policy))
+            guard result.outcome.isSuccess else {
+                throw ConfigurationError(message: "skus[\(sku.id)]: the stock core refused it: \(result.outcome.wireName)")
+            }
+            Log.info("sku \(sku.id): created with \(sku.onHand) on hand")
+        }
+        hub.seed(try call(.readSkus(nil)).skus)
+    }
+
+    /// Submits a command and waits for its durable result (start-up only).
+    private func call(_ command: StockCommand) throws -> StockResult {
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox()
+        let status = core.submit(command) { result in
+            box.set(result)
+            done.signal()
+        }
+        guard status == .accepted else { throw ConfigurationError(message: "stock core: command not accepted (\(status))") }
+        done.wait()
+        return box.get()!
+    }
+
+    /// Starts listening: `/ws`, the room API, `/healthz`, `/readyz` and `/echo` when enabled.
+    public func start() throws {
+        var router = server.makeBaseRouter()
+        let configuration = server.configuration
+        let services = RoomServices(
+            hub: hub, core: core, tokens: tokens, metrics: metrics,
+            budgets: Budgets(viewerSoftBytes: configuration.viewerSoftBudgetBytes, viewerHardBytes: configuration.viewerHardBudgetBytes,
+                             priorityHardBytes: configuration.priorityHardBudgetBytes),
+            stockQuestionKeywords: configuration.alerts.templates.stockQuestionKeywords,
+            replyIntervalMs: UInt64(configuration.alerts.danmakuInterval / 1_000_000),
+            alertHorizon: configuration.alerts.horizon,
+            danmakuMaxCharacters: configuration.danmakuMaxCharacters,
+            danmakuPer10Seconds: configuration.danmakuPer10Seconds)
+        if configuration.benchPubSub {
+            let hub = self.hub
+            hub.addInternalRoom(BenchSubscriberSession.topic)
+            router.webSocketEndpoints["/bench"] = WebSocketEndpoint(
+                path: "/bench", maxMessageBytes: configuration.maxMessageBytes,
+                makeSession: { _ in BenchSubscriberSession(hub: hub) })
+            router.webSocketEndpoints["/bench/pub"] = WebSocketEndpoint(
+                path: "/bench/pub", maxMessageBytes: configuration.maxMessageBytes,
+                makeSession: { _ in BenchPublisherSession(hub: hub) })
+        }
+        router.webSocketEndpoints["/ws"] = WebSocketEndpoint(
+            path: "/ws", maxMessageBytes: configuration.maxMessageBytes,
+            makeSession: { head in RoomSession(head: head, services: services) })
+        let hub = self.hub, core = self.core, tokens = self.tokens, metrics = self.metrics
+        let stats = server.stats
+        let metricsToken = configuration.metricsToken
+        router.httpHandler = { head, body, info in
+            if head.path == "/metrics" {
+                guard head.method == "GET" else { return .respond(.text(.methodNotAllowed, "use GET")) }
+                let allowed = info.isLoopbackPeer || (metricsToken.map { bearerToken(head) == $0 } ?? false)
+                guard allowed else {
+                    return .respond(.text(.forbidden, "metrics are served to loopback, or with the metricsToken as a Bearer token"))
+                }
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
+                return .respond(HTTPResponse(status: .ok, headers: headers, body: Array(metrics.render(server: stats, core: core).utf8)))
+            }
+            return RoomAPI.handle(head, body: body, hub: hub, core: core, tokens: tokens, metrics: metrics)
+        }
+        try server.start(router: router)
+    }
+
+    /// Closes the connections (1001), then stops the stock core. With `drainWaves`, viewers
+    /// are first sent away with 1012 in that many waves over half the grace period.
+    public func shutdown(drainWaves: Int = 0) {
+        server.shutdown(drainWaves: drainWaves)
+        core.stop()
+    }
+}
+
+/// The publications of the batch whose alert annotation is about to follow (sync thread only).
+private final class PendingPublications: @unchecked Sendable {
+    // @unchecked: touched only by the stock core's sync thread, which calls the two callbacks in turn.
+    private var publications: [StockPublication] = []
+
+    func set(_ value: [StockPublication]) {
+        publications += value
+    }
+
+    func take() -> [StockPublication] {
+        defer { publications = [] }
+        return publications
+    }
+}
+
+/// Carries a result from the writer thread to a waiting thread.
+private final class ResultBox: @unchecked Sendable {
+    // @unchecked: written once before the semaphore is signalled, read after it is waited on.
+    private var result: StockResult?
+    func set(_ value: StockResult) { result = value }
+    func get() -> StockResult? { result }
+}
+
+/// The room API over HTTP on the same port.
+enum RoomAPI {
+    static func handle(
+        _ head: HTTPRequestHead, body: [UInt8], hub: Hub, core: StockEngine, tokens: TokenAuthority, metrics: GatewayMetrics
+    ) -> Route? {
+        let path = head.path
+        if path == "/readyz" {
+            return .respond(core.isAvailable ? .text(.ok, "ready") : .text(.serviceUnavailable, "stock core not accepting commands"))
+        }
+        if path == "/v1/orders" {
+            return OrdersAPI.handle(head, body: body, hub: hub, core: core, tokens: tokens, metrics: metrics)
+        }
+        return stock(head, hub: hub, tokens: tokens).map { .respond($0) }
+    }
+
+    static func stock(_ head: HTTPRequestHead, hub: Hub, tokens: TokenAuthority) -> HTTPResponse? {
+        let path = head.path
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count == 4, parts[0] == "v1", parts[1] == "rooms", parts[3] == "stock" || parts[3] == "series" else {
+            return nil
+        }
+        guard head.method == "GET" || head.method == "HEAD" else {
+            var headers = HTTPHeaders()
+            headers.add(name: "Allow", value: "GET, HEAD")
+            return .text(.methodNotAllowed, "use GET", headers: headers)
+        }
+        let room = String(parts[2])
+        guard let token = head.queryParameter("token") ?? bearerToken(head) else {
+            return .text(.unauthorized, TokenError.missing.description)
+        }
+        let claims: TokenClaims
+        do {
+            claims = try tokens.verify(token, now: Int64(Date().timeIntervalSince1970))
+        } catch {
+            return .text(.unauthorized, error.description)
+        }
+        guard claims.room == room else { return .text(.forbidden, "the token is for room \(claims.room)") }
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        if parts[3] == "series" {
+            guard claims.role == .operator else { return .text(.forbidden, "series are for operators") }
+            guard let sku = head.queryParameter("sku"), !sku.isEmpty else { return .text(.badRequest, "sku is required") }
+            let sinceText = head.queryParameter("since") ?? "0"
+            guard let since = Int64(sinceText) else { return .text(.badRequest, "since must be seconds since 1970") }
+            guard let json = hub.seriesJSON(room: room, sku: sku, since: since) else {
+                return .text(.notFound, "room \(room) has no SKU \(sku)")
+            }
+            return HTTPResponse(status: .ok, headers: headers, body: json)
+        }
+        guard let json = hub.snapshotJSON(room: room) else { return .text(.notFound, "no room \(room)") }
+        return HTTPResponse(status: .ok, headers: headers, body: json)
+    }
+}

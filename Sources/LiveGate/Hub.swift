@@ -1,0 +1,416 @@
+import Dispatch
+import Foundation
+import LiveGateAlerts
+import LiveGateCore
+import LiveGatePOSIX
+import LiveGateStock
+import LiveGateWebSocket
+import Synchronization
+
+/// A frame for one room stream, handed to every loop.
+struct Delivery: Sendable {
+    let room: String
+    let audience: Audience
+    let seq: UInt64
+    let frame: SharedBytes
+    /// 0 for an event (never dropped); otherwise the state key (SKU and level), so a slow
+    /// viewer's older queued frame with the same key can be replaced by this one.
+    var key: UInt32 = 0
+}
+
+/// The last messages of one room stream, for resume: seq `oldest...newest` are kept.
+struct HistoryRing: Sendable {
+    private var frames: [SharedBytes?]
+    /// The newest seq recorded.
+    private(set) var newest: UInt64 = 0
+    /// The oldest seq still held (newest + 1 when empty).
+    private(set) var oldest: UInt64 = 1
+
+    init(capacity: Int) {
+        frames = Array(repeating: nil, count: max(1, capacity))
+    }
+
+    mutating func record(seq: UInt64, frame: SharedBytes) {
+        frames[Int(seq % UInt64(frames.count))] = frame
+        newest = seq
+        if newest - oldest + 1 > UInt64(frames.count) { oldest = newest - UInt64(frames.count) + 1 }
+    }
+
+    /// The frames after `since`, or `nil` when some of them are no longer held.
+    func frames(after since: UInt64) -> [SharedBytes]? {
+        guard since <= newest, since + 1 >= oldest else { return nil }
+        guard since < newest else { return [] }
+        return (since + 1...newest).map { frames[Int($0 % UInt64(frames.count))]! }
+    }
+}
+
+/// The rooms' shared state and the fan-out: it numbers every message of every room stream,
+/// encodes it once, and hands the same bytes to each event loop, which writes them to its
+/// local subscribers.
+///
+/// Stock publications arrive on the stock core's writer thread after their batch is durable;
+/// chat and operator messages arrive on I/O threads. Both take the one lock, so a stream's
+/// `seq` order is the order in which its deliveries are queued on every loop.
+final class Hub: Sendable {
+    struct SkuState: Sendable {
+        var id: String
+        var name: String
+        var substitute: String?
+        var stock: StockPublication?
+    }
+
+    struct RoomState: Sendable {
+        var id: String
+        var title: String
+        var skus: [String]
+        var featured: String?
+        var seq: [UInt64] = Array(repeating: 0, count: Audience.allCases.count)
+        var history: [HistoryRing] = []
+    }
+
+    struct State: Sendable {
+        var skus: [String: SkuState] = [:]
+        var series: [String: Series] = [:]
+        /// The alert engine's latest figures per SKU.
+        var figures: [String: AlertBatch.Figures] = [:]
+        /// Each SKU's current policy (for the `policy` command, which changes some fields).
+        var policies: [String: SkuPolicy] = [:]
+        /// When each room last got an automatic stock reply (monotonic ms).
+        var lastReply: [String: UInt64] = [:]
+        var alertCounter: UInt64 = 0
+        var rooms: [String: RoomState] = [:]
+        var roomsBySku: [String: [String]] = [:]
+        var skuKeys: [String: UInt32] = [:]
+        var rev: UInt64 = 0
+        var historySize = 1024
+    }
+
+    private let state: Mutex<State>
+    private let loops: [EventLoop]
+    /// Changes whenever stream history is lost (each process start, as history is not kept).
+    let epoch: String
+
+    init(configuration: Configuration, loops: [EventLoop]) {
+        var initial = State()
+        initial.historySize = configuration.historySize
+        for (index, sku) in configuration.skus.enumerated() {
+            initial.skus[sku.id] = SkuState(id: sku.id, name: sku.name, substitute: sku.substitute, stock: nil)
+            initial.policies[sku.id] = sku.policy
+            initial.skuKeys[sku.id] = UInt32(index + 1) << 4
+        }
+        for room in configuration.rooms {
+            initial.rooms[room.id] = RoomState(
+                id: room.id, title: room.title, skus: room.skus, featured: room.featured,
+                history: Audience.allCases.map { _ in HistoryRing(capacity: configuration.historySize) })
+            for sku in room.skus { initial.roomsBySku[sku, default: []].append(room.id) }
+        }
+        state = Mutex(initial)
+        self.loops = loops
+        epoch = String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 36)
+    }
+
+    /// Whether `room` exists.
+    func hasRoom(_ room: String) -> Bool {
+        state.withLock { $0.rooms[room] != nil }
+    }
+
+    /// Whether `sku` belongs to `room`.
+    func room(_ room: String, contains sku: String) -> Bool {
+        state.withLock { $0.rooms[room]?.skus.contains(sku) ?? false }
+    }
+
+    /// Records the stock core's initial states without publishing (start-up).
+    func seed(_ publications: [StockPublication]) {
+        let now = Int64(Date().timeIntervalSince1970)
+        state.withLock { state in
+            for publication in publications {
+                state.skus[publication.sku]?.stock = publication
+                state.series[publication.sku, default: Series()].record(
+                    time: now, sellable: publication.sellable, sold: publication.sold, ratePerMin: nil)
+                state.rev = max(state.rev, publication.rev)
+            }
+        }
+    }
+
+    /// Called on the stock core's sync thread after each durable batch, in order: one `stock`
+    /// message per changed SKU per room stream that lists it (with the alert engine's rate,
+    /// time to stock-out and level), a `hint` to the host, and for each level transition an
+    /// `alert` to operators, a `banner` and an injected `danmaku` to viewers.
+    func batchDurable(_ publications: [StockPublication], alerts: AlertBatch?) {
+        var deliveries: [Delivery] = []
+        state.withLock { state in
+            let now = Int64(Date().timeIntervalSince1970)
+            if let alerts {
+                for (sku, figures) in alerts.figures { state.figures[sku] = figures }
+            }
+            var changedSkus: [String] = []
+            for publication in publications {
+                state.skus[publication.sku]?.stock = publication
+                state.rev = max(state.rev, publication.rev)
+                changedSkus.append(publication.sku)
+            }
+            for event in alerts?.events ?? [] where !changedSkus.contains(event.sku) {
+                changedSkus.append(event.sku)
+            }
+            for skuId in changedSkus {
+                guard let sku = state.skus[skuId], let stock = sku.stock else { continue }
+                let figures = state.figures[skuId]
+                state.series[skuId, default: Series()].record(
+                    time: now, sellable: stock.sellable, sold: stock.sold, ratePerMin: figures?.metrics.ratePerMinute)
+                for roomId in state.roomsBySku[skuId] ?? [] {
+                    for audience in Audience.everyone {
+                        let seq = nextSeq(&state, room: roomId, audience: audience)
+                        var writer = JSONWriter()
+                        Messages.writeStock(&writer, room: roomId, seq: seq, rev: state.rev, sku: sku, stock: stock, figures: figures)
+                        let frame = writer.makeTextFrame()
+                        state.rooms[roomId]!.history[audience.rawValue].record(seq: seq, frame: frame)
+                        let key = (state.skuKeys[skuId] ?? 0) | Messages.levelCode(of: stock, figures: figures)
+                        deliveries.append(Delivery(room: roomId, audience: audience, seq: seq, frame: frame, key: key))
+                    }
+                    if let figures {
+                        let seq = nextSeq(&state, room: roomId, audience: .host)
+                        var writer = JSONWriter()
+                        Messages.writeHint(&writer, room: roomId, seq: seq, rev: state.rev, sku: sku, figures: figures)
+                        let frame = writer.makeTextFrame()
+                        state.rooms[roomId]!.history[Audience.host.rawValue].record(seq: seq, frame: frame)
+                        deliveries.append(Delivery(room: roomId, audience: .host, seq: seq, frame: frame))
+                    }
+                }
+            }
+            for event in alerts?.events ?? [] {
+                guard let sku = state.skus[event.sku] else { continue }
+                state.series[event.sku, default: Series()].mark(time: now, level: event.level.description)
+                state.alertCounter += 1
+                let alertId = "\(event.sku)-\(state.rev)-\(state.alertCounter)"
+                for roomId in state.roomsBySku[event.sku] ?? [] {
+                    func emit(_ audience: Audience, _ build: (inout JSONWriter, UInt64, UInt64) -> Void) {
+                        let seq = nextSeq(&state, room: roomId, audience: audience)
+                        var writer = JSONWriter()
+                        build(&writer, seq, state.rev)
+                        let frame = writer.makeTextFrame()
+                        state.rooms[roomId]!.history[audience.rawValue].record(seq: seq, frame: frame)
+                        deliveries.append(Delivery(room: roomId, audience: audience, seq: seq, frame: frame))
+                    }
+                    emit(.operator) { writer, seq, rev in
+                        Messages.writeAlert(&writer, room: roomId, seq: seq, rev: rev, id: alertId, event: event, name: sku.name)
+                    }
+                    switch event.banner {
+                    case .show(let text):
+                        emit(.viewer) { writer, seq, rev in
+                            Messages.writeBanner(&writer, room: roomId, seq: seq, rev: rev, sku: event.sku, level: event.level.description,
+                                                 text: text, withdrawn: false)
+                        }
+                    case .withdraw:
+                        emit(.viewer) { writer, seq, rev in
+                            Messages.writeBanner(&writer, room: roomId, seq: seq, rev: rev, sku: event.sku, level: event.level.description,
+                                                 text: nil, withdrawn: true)
+                        }
+                    case .unchanged:
+                        break
+                    }
+                    if let text = event.danmaku {
+                        for audience in [Audience.viewer, .host, .operator] {
+                            emit(audience) { writer, seq, rev in
+                                Messages.writeDanmaku(&writer, room: roomId, seq: seq, rev: rev, from: "livegate", role: "system",
+                                                      text: text, isSystem: true)
+                            }
+                        }
+                    }
+                }
+            }
+            post(deliveries)
+        }
+    }
+
+    /// The automatic answer to a viewer's stock question in `room` (about the featured SKU),
+    /// at most one per `interval` milliseconds per room; `nil` when not due.
+    func stockReply(room: String, isQuestion: Bool, intervalMs: UInt64, now: UInt64) -> String? {
+        guard isQuestion else { return nil }
+        return state.withLock { state in
+            guard let featured = state.rooms[room]?.featured, let reply = state.figures[featured]?.stockReply else { return nil }
+            if let last = state.lastReply[room], now - last < intervalMs { return nil }
+            state.lastReply[room] = now
+            return reply
+        }
+    }
+
+    /// The current policy of a SKU.
+    func policy(of sku: String) -> SkuPolicy? {
+        state.withLock { $0.policies[sku] }
+    }
+
+    /// Records a policy the stock core accepted.
+    func setPolicy(_ policy: SkuPolicy, for sku: String) {
+        state.withLock { $0.policies[sku] = policy }
+    }
+
+    /// Publishes a message built by `build(seq, rev)` on the given streams of `room`.
+    func publish(room: String, audiences: [Audience], build: (inout JSONWriter, UInt64, UInt64) -> Void) {
+        state.withLock { state in
+            guard state.rooms[room] != nil else { return }
+            var deliveries: [Delivery] = []
+            for audience in audiences {
+                let seq = nextSeq(&state, room: room, audience: audience)
+                var writer = JSONWriter()
+                build(&writer, seq, state.rev)
+                let frame = writer.makeTextFrame()
+                state.rooms[room]!.history[audience.rawValue].record(seq: seq, frame: frame)
+                deliveries.append(Delivery(room: room, audience: audience, seq: seq, frame: frame))
+            }
+            post(deliveries)
+        }
+    }
+
+    /// Publishes `payload` verbatim as one text frame on a stream (the benchmark's pub/sub
+    /// mode): the same encode-once, per-loop fan-out path as every room message.
+    func publishVerbatim(room: String, audience: Audience, payload: UnsafeRawBufferPointer) {
+        let frame = WebSocketFrameEncoder.makeSharedFrame(opcode: .text, payload: payload)
+        state.withLock { state in
+            guard state.rooms[room] != nil else { return }
+            let seq = nextSeq(&state, room: room, audience: audience)
+            state.rooms[room]!.history[audience.rawValue].record(seq: seq, frame: frame)
+            post([Delivery(room: room, audience: audience, seq: seq, frame: frame)])
+        }
+    }
+
+    /// The current position of a stream, for a subscriber that needs no snapshot.
+    func position(room: String, audience: Audience) -> UInt64? {
+        state.withLock { $0.rooms[room]?.seq[audience.rawValue] }
+    }
+
+    /// Adds a room that no configuration lists (the benchmark's topic).
+    func addInternalRoom(_ id: String) {
+        state.withLock { state in
+            if state.rooms[id] == nil {
+                state.rooms[id] = RoomState(
+                    id: id, title: id, skus: [], featured: nil,
+                    history: Audience.allCases.map { _ in HistoryRing(capacity: state.historySize) })
+            }
+        }
+    }
+
+    /// Sends the room's viewers away with 1012 in `waves` waves spread over `seconds`, without
+    /// blocking: each wave closes 1/(waves left) of the viewers still connected.
+    func drainViewers(room: String, waves: Int, over seconds: Double) {
+        let loops = self.loops
+        let waves = max(1, waves)
+        for wave in 0..<waves {
+            let fraction = 1.0 / Double(waves - wave)
+            let delay = seconds * Double(wave) / Double(waves)
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay) {
+                for loop in loops {
+                    loop.execute {
+                        (loop.attachment as? LoopContext)?.drainViewers(
+                            room: room, fraction: fraction, reason: "room draining; reconnect now")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Changes the featured SKU and tells every stream. Returns `false` for an unknown SKU.
+    func feature(room: String, sku: String) -> Bool {
+        let isKnown = state.withLock { state -> Bool in
+            guard state.rooms[room]?.skus.contains(sku) == true else { return false }
+            state.rooms[room]?.featured = sku
+            return true
+        }
+        guard isKnown else { return false }
+        publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
+            writer.beginObject()
+            writer.field("type", "featured")
+            writer.field("room", room)
+            writer.field("seq", seq)
+            writer.field("rev", rev)
+            writer.field("sku", sku)
+            writer.endObject()
+        }
+        return true
+    }
+
+    /// What a subscriber starts from and the stream position it reflects (it then takes only
+    /// messages with a larger `seq`): the missed messages when it resumes from `since` in
+    /// this `epoch` and the history still holds them, else a snapshot (marked as a reset when
+    /// a resume was asked for and is impossible).
+    func join(room: String, audience: Audience, since: UInt64? = nil, epoch clientEpoch: String? = nil)
+        -> (frames: [SharedBytes], seq: UInt64, isResumed: Bool)?
+    {
+        state.withLock { state in
+            guard let roomState = state.rooms[room] else { return nil }
+            let seq = roomState.seq[audience.rawValue]
+            if let since, clientEpoch == epoch, let missed = roomState.history[audience.rawValue].frames(after: since) {
+                return (missed, seq, true)
+            }
+            var writer = JSONWriter(capacity: 1024)
+            Messages.writeSnapshot(&writer, room: roomState, skus: state.skus, figures: state.figures, seq: seq, rev: state.rev,
+                                   epoch: epoch, reset: since != nil)
+            return ([writer.makeTextFrame()], seq, false)
+        }
+    }
+
+    /// The room's snapshot as JSON (HTTP `GET /v1/rooms/{room}/stock`).
+    func snapshotJSON(room: String) -> [UInt8]? {
+        state.withLock { state in
+            guard let roomState = state.rooms[room] else { return nil }
+            var writer = JSONWriter(capacity: 1024)
+            Messages.writeSnapshot(
+                &writer, room: roomState, skus: state.skus, figures: state.figures, seq: roomState.seq[Audience.operator.rawValue],
+                rev: state.rev, epoch: epoch)
+            return writer.json
+        }
+    }
+
+    /// The SKU's series as JSON (HTTP `GET /v1/rooms/{room}/series`), or `nil` for an unknown SKU.
+    func seriesJSON(room: String, sku: String, since: Int64) -> [UInt8]? {
+        state.withLock { state in
+            guard state.rooms[room]?.skus.contains(sku) == true else { return nil }
+            let series = state.series[sku] ?? Series()
+            var writer = JSONWriter(capacity: 64 + 48 * series.points.count)
+            writer.beginObject()
+            writer.field("room", room)
+            writer.field("sku", sku)
+            writer.field("bucketSec", series.bucketSeconds)
+            writer.beginArray("points")
+            for point in series.points(since: since) {
+                writer.beginObject()
+                writer.field("t", point.time)
+                writer.field("sellable", point.sellable)
+                writer.field("sold", point.sold)
+                writer.field("ratePerMin", point.ratePerMin)
+                writer.endObject()
+            }
+            writer.endArray()
+            writer.beginArray("alerts")
+            for marker in series.markers where marker.time >= since {
+                writer.beginObject()
+                writer.field("t", marker.time)
+                writer.field("level", marker.level)
+                writer.endObject()
+            }
+            writer.endArray()
+            writer.endObject()
+            return writer.json
+        }
+    }
+
+    /// The SKU's current state.
+    func sku(_ id: String) -> SkuState? {
+        state.withLock { $0.skus[id] }
+    }
+
+    private func nextSeq(_ state: inout State, room: String, audience: Audience) -> UInt64 {
+        state.rooms[room]!.seq[audience.rawValue] += 1
+        return state.rooms[room]!.seq[audience.rawValue]
+    }
+
+    /// Hands the deliveries to every loop, in order (called with the lock held, so that two
+    /// publishers cannot interleave a stream's messages differently on two loops).
+    private func post(_ deliveries: [Delivery]) {
+        guard !deliveries.isEmpty else { return }
+        for loop in loops {
+            loop.execute {
+                (loop.attachment as? LoopContext)?.deliver(deliveries)
+            }
+        }
+    }
+}

@@ -1,0 +1,68 @@
+import LiveGateStock
+import Synchronization
+
+/// Counters for `/metrics`, updated with relaxed atomics from any thread.
+final class GatewayMetrics: Sendable {
+    /// Open room connections by role, in `Role.allCases` order.
+    private let byRole = Mutex<[Int]>(Array(repeating: 0, count: Role.allCases.count))
+    /// Client messages received on `/ws`.
+    let messagesIn = Atomic<Int>(0)
+    /// Order results by outcome, indexed by the outcome's raw value.
+    private let ordersByOutcome = (0..<32).map { _ in Counter() }
+
+    final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    func joined(_ role: Role) {
+        let index = Role.allCases.firstIndex(of: role)!
+        byRole.withLock { $0[index] += 1 }
+    }
+
+    func left(_ role: Role) {
+        let index = Role.allCases.firstIndex(of: role)!
+        byRole.withLock { $0[index] -= 1 }
+    }
+
+    func order(_ outcome: StockOutcome) {
+        ordersByOutcome[Int(outcome.rawValue) & 31].value.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// The Prometheus text exposition (version 0.0.4).
+    func render(server: ServerStats, core: StockEngine) -> String {
+        var text = ""
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Int)]) {
+            text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, value) in samples { text += "\(name)\(labels) \(value)\n" }
+        }
+        metric("livegate_connections_open", "gauge", "Open TCP connections.",
+               [("", server.openConnections.load(ordering: .relaxed))])
+        metric("livegate_connections_accepted_total", "counter", "Accepted TCP connections.",
+               [("", server.acceptedTotal.load(ordering: .relaxed))])
+        metric("livegate_websocket_upgrades_total", "counter", "Completed WebSocket upgrades.",
+               [("", server.upgradesTotal.load(ordering: .relaxed))])
+        let roles = byRole.withLock { $0 }
+        metric("livegate_room_connections", "gauge", "Open room connections by role.",
+               zip(Role.allCases, roles).map { ("{role=\"\($0.rawValue)\"}", $1) })
+        metric("livegate_messages_in_total", "counter", "Client messages received on /ws.",
+               [("", messagesIn.load(ordering: .relaxed))])
+        metric("livegate_deliveries_total", "counter", "Room stream messages queued to subscribers.",
+               [("", server.deliveries.load(ordering: .relaxed))])
+        metric("livegate_orders_total", "counter", "Order results by outcome.",
+               StockOutcome.allCases.map { ("{outcome=\"\($0.wireName)\"}", ordersByOutcome[Int($0.rawValue) & 31].value.load(ordering: .relaxed)) })
+        let statistics = core.statistics
+        metric("livegate_core_rev", "gauge", "The stock core's last durable commit number.", [("", Int(core.committedRev))])
+        metric("livegate_core_batches_total", "counter", "Durable batches committed by the stock core.", [("", statistics.batches)])
+        metric("livegate_core_records_total", "counter", "Journaled commands committed.", [("", statistics.records)])
+        text += "# HELP livegate_core_batch_size Journaled commands per durable batch.\n# TYPE livegate_core_batch_size histogram\n"
+        var cumulative = 0
+        for (power, count) in statistics.batchSizes.enumerated() {
+            cumulative += count
+            text += "livegate_core_batch_size_bucket{le=\"\((1 << (power + 1)) - 1)\"} \(cumulative)\n"
+        }
+        text += "livegate_core_batch_size_bucket{le=\"+Inf\"} \(statistics.batches)\n"
+        text += "livegate_core_batch_size_sum \(statistics.records)\nlivegate_core_batch_size_count \(statistics.batches)\n"
+        metric("livegate_core_available", "gauge", "1 when the stock core accepts commands.", [("", core.isAvailable ? 1 : 0)])
+        return text
+    }
+}

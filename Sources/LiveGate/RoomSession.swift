@@ -1,0 +1,397 @@
+import Foundation
+import LiveGateAlerts
+import LiveGateCore
+import LiveGateHTTP
+import LiveGatePOSIX
+import LiveGateStock
+import LiveGateWebSocket
+import Synchronization
+
+/// The services a room connection talks to; shared by every loop.
+struct RoomServices: Sendable {
+    let hub: Hub
+    let core: StockEngine
+    let tokens: TokenAuthority
+    let metrics: GatewayMetrics
+    let budgets: Budgets
+    let stockQuestionKeywords: [String]
+    let replyIntervalMs: UInt64
+    let alertHorizon: Int64
+    let danmakuMaxCharacters: Int
+    let danmakuPer10Seconds: Int
+}
+
+/// A connection to `/ws?token=…`: its role and room come from the token. It starts with a
+/// `snapshot` of the room, then receives its role's room stream, and may send the commands
+/// its role allows (Protocol/README.md).
+final class RoomSession: WebSocketSession {
+    private let services: RoomServices
+    private let claims: Result<TokenClaims, TokenError>
+    private var danmakuWindowStart: UInt64 = 0
+    private var danmakuInWindow = 0
+    private var hasJoined = false
+
+    private let resumeFrom: UInt64?
+    private let resumeEpoch: String?
+
+    init(head: HTTPRequestHead, services: RoomServices) {
+        self.services = services
+        resumeFrom = head.queryParameter("since").flatMap { UInt64($0) }
+        resumeEpoch = head.queryParameter("epoch")
+        let token = head.queryParameter("token") ?? bearerToken(head)
+        if let token {
+            do {
+                claims = .success(try services.tokens.verify(token, now: Int64(Date().timeIntervalSince1970)))
+            } catch {
+                claims = .failure(error)
+            }
+        } else {
+            claims = .failure(.missing)
+        }
+    }
+
+    func connectionDidOpen(_ connection: Connection) {
+        let claims: TokenClaims
+        switch self.claims {
+        case .failure(let error):
+            Log.info("fd \(connection.fd): /ws refused: \(error)")
+            connection.close(code: WebSocketCloseCode.policyViolation, reason: "\(error)")
+            return
+        case .success(let value):
+            claims = value
+        }
+        let audience = Audience(claims.role)
+        guard let (frames, seq, isResumed) = services.hub.join(
+            room: claims.room, audience: audience, since: resumeFrom, epoch: resumeEpoch)
+        else {
+            connection.close(code: WebSocketCloseCode.policyViolation, reason: "unknown room \(claims.room)")
+            return
+        }
+        let budgets = services.budgets
+        if audience == .viewer {
+            connection.softBudget = budgets.viewerSoftBytes
+            connection.hardBudget = budgets.viewerHardBytes
+        } else {
+            connection.isPriority = true
+            connection.hardBudget = budgets.priorityHardBytes
+        }
+        for frame in frames { connection.send(frame) }
+        if isResumed { Log.debug("fd \(connection.fd): resumed after seq \(resumeFrom ?? 0) with \(frames.count) message(s)") }
+        connection.loopContext.subscribe(connection, room: claims.room, audience: audience, startSeq: seq)
+        services.metrics.joined(claims.role)
+        hasJoined = true
+        Log.info("fd \(connection.fd): \(claims.role.rawValue) \(claims.subject) joined room \(claims.room)")
+    }
+
+    func connectionDidClose(_ connection: Connection) {
+        connection.loopContext.unsubscribe(connection)
+        if hasJoined, case .success(let claims) = claims {
+            services.metrics.left(claims.role)
+            hasJoined = false
+        }
+    }
+
+    func connection(_ connection: Connection, didReceive opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
+        guard case .success(let claims) = claims else { return }
+        services.metrics.messagesIn.wrappingAdd(1, ordering: .relaxed)
+        var id: String?
+        do {
+            guard opcode == .text else { throw ProtocolError("badMessage", "messages are JSON text frames") }
+            guard let value = try? JSONValue.parse(Data(payload)), case .object(let message) = value else {
+                throw ProtocolError("badMessage", "not a JSON object")
+            }
+            id = MessageFields(message).id
+            try handle(try ClientMessage.decode(message), claims: claims, connection: connection)
+        } catch let error as ProtocolError {
+            var writer = JSONWriter()
+            Messages.writeError(&writer, id: id, error: error)
+            connection.send(writer.makeTextFrame())
+        } catch {
+            var writer = JSONWriter()
+            Messages.writeError(&writer, id: id, error: ProtocolError("internal", "\(error)"))
+            connection.send(writer.makeTextFrame())
+        }
+    }
+
+    private func handle(_ decoded: (id: String?, message: ClientMessage), claims: TokenClaims, connection: Connection) throws {
+        let room = claims.room
+        let id = decoded.id
+        let message = decoded.message
+        let type = message.type
+        switch message {
+        case .ping:
+            var writer = JSONWriter()
+            writer.beginObject()
+            writer.field("type", "pong")
+            writer.field("id", id)
+            writer.endObject()
+            connection.send(writer.makeTextFrame())
+        case .order(let orderId, let requestedChannel, let sku, let quantity, let state, let ts):
+            try require(claims, [.connector, .service], for: type)
+            try checkSku(sku, room: room)
+            var channel = requestedChannel
+            if claims.role == .connector {
+                if let channel, channel != claims.channel {
+                    throw ProtocolError.badField("channel", "a \(claims.channel ?? "") connector may not send orders for channel \(channel)")
+                }
+                channel = claims.channel
+            }
+            guard let channel, !channel.isEmpty, channel.utf8.count <= 64 else {
+                throw ProtocolError.badField("channel", "channel is required (a non-empty string of at most 64 bytes)")
+            }
+            let kind: OrderEventKind = state == "placed" ? .placed : state == "paid" ? .paid : .cancelled
+            let event = OrderEvent(kind, sku: sku, channel: channel, orderId: orderId, quantity: quantity,
+                                   platformTimestamp: ts ?? 0)
+            submit(.order(event), command: type, sku: sku, id: id, connection: connection)
+        case .restock(let sku, let quantity, let source):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            submit(.restock(sku: sku, quantity: quantity, source: source ?? claims.subject), command: type, sku: sku, id: id, connection: connection)
+        case .adjust(let sku, let onHand, let reason):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            submit(.adjust(sku: sku, onHand: onHand, reason: reason ?? "count by \(claims.subject)"), command: type, sku: sku,
+                   id: id, connection: connection)
+        case .hold(let sku, let quantity):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            submit(.hold(sku: sku, quantity: quantity), command: type, sku: sku, id: id, connection: connection)
+        case .release(let sku, let quantity):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            submit(.release(sku: sku, quantity: quantity), command: type, sku: sku, id: id, connection: connection)
+        case .pause(let sku):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            submit(.pause(sku: sku), command: type, sku: sku, id: id, connection: connection)
+        case .resume(let sku):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            submit(.resume(sku: sku), command: type, sku: sku, id: id, connection: connection)
+        case .feature(let sku):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            _ = services.hub.feature(room: room, sku: sku)
+            sendLocalResult(id: id, command: type, connection: connection)
+        case .ack(let alert):
+            try require(claims, [.operator], for: type)
+            services.hub.publish(room: room, audiences: [.operator]) { writer, seq, rev in
+                writer.beginObject()
+                writer.field("type", "ack")
+                writer.field("room", room)
+                writer.field("seq", seq)
+                writer.field("rev", rev)
+                writer.field("alert", String(alert.prefix(128)))
+                writer.field("by", claims.subject)
+                writer.endObject()
+            }
+            sendLocalResult(id: id, command: type, connection: connection)
+        case .policy(let sku, let fields, let substitute):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            guard var policy = services.hub.policy(of: sku) else { throw ProtocolError.badField("sku", "no policy for \(sku)") }
+            let second = 1_000_000_000.0
+            for (key, value) in fields {
+                switch key {
+                case "safetyMinimum": policy.safetyMinimum = Int64(value)
+                case "restockLeadTimeSec": policy.restockLeadTime = Int64(value * second)
+                case "safetyFactor": policy.safetyFactor = value
+                case "trendFactor": policy.trendFactor = value
+                case "trendWindowSec": policy.trendWindow = Int64(value * second)
+                case "trendMinimumVolume": policy.trendMinimumVolume = Int64(value)
+                case "watchMark": policy.watchMark = Int64(value)
+                case "emergencyLine": policy.emergencyLine = Int64(value)
+                case "cooldownSec": policy.cooldown = Int64(value * second)
+                case "hysteresisMargin": policy.hysteresisMargin = value
+                case "reservationTimeoutSec": policy.reservationTimeout = Int64(value * second)
+                default: throw ProtocolError.badField(key, "unknown policy field")
+                }
+            }
+            if let substitute {
+                guard substitute.isEmpty || services.hub.sku(substitute) != nil else {
+                    throw ProtocolError.badField("substitute", "no SKU '\(substitute.prefix(64))'")
+                }
+                policy.substitute = substitute
+            }
+            do {
+                try AlertObserver.alertPolicy(policy).validate(horizon: services.alertHorizon)
+            } catch {
+                throw ProtocolError("badField", "policy refused: \(error)", field: fields.keys.sorted().first)
+            }
+            guard policy.reservationTimeout > 0, policy.safetyMinimum >= 0, policy.watchMark >= 0, policy.emergencyLine >= 0 else {
+                throw ProtocolError("badField", "policy values must not be negative", field: fields.keys.sorted().first)
+            }
+            let hub = services.hub
+            let accepted = policy
+            submit(.setPolicy(sku: sku, policy: policy), command: type, sku: sku, id: id, connection: connection) { result in
+                if result.outcome.isSuccess { hub.setPolicy(accepted, for: sku) }
+            }
+        case .drain(let waves, let seconds):
+            try require(claims, [.operator], for: type)
+            let count = Int(waves ?? 5)
+            Log.info("room \(room): \(claims.subject) drains the viewers in \(count) wave(s) over \(seconds ?? 10) s")
+            services.hub.drainViewers(room: room, waves: count, over: Double(seconds ?? 10))
+            sendLocalResult(id: id, command: type, connection: connection)
+        case .announce(let raw):
+            try require(claims, [.operator], for: type)
+            let text = try checkedText(raw)
+            services.hub.publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
+                Messages.writeDanmaku(&writer, room: room, seq: seq, rev: rev, from: claims.subject, role: "operator",
+                                      text: text, isSystem: true)
+            }
+            sendLocalResult(id: id, command: type, connection: connection)
+        case .danmaku(let raw):
+            try require(claims, [.viewer, .host, .operator], for: type)
+            let text = try checkedText(raw)
+            let now = Posix.monotonicMilliseconds()
+            if now - danmakuWindowStart >= 10_000 {
+                danmakuWindowStart = now
+                danmakuInWindow = 0
+            }
+            guard danmakuInWindow < services.danmakuPer10Seconds else {
+                throw ProtocolError("rateLimited", "at most \(services.danmakuPer10Seconds) danmaku per 10 seconds")
+            }
+            danmakuInWindow += 1
+            services.hub.publish(room: room, audiences: [.viewer, .host, .operator]) { writer, seq, rev in
+                Messages.writeDanmaku(&writer, room: room, seq: seq, rev: rev, from: claims.subject,
+                                      role: claims.role.rawValue, text: text, isSystem: false)
+            }
+            // A stock question ("还有货吗") gets the templated answer with live figures.
+            let lowered = text.lowercased()
+            let isQuestion = claims.role == .viewer && services.stockQuestionKeywords.contains { lowered.contains($0.lowercased()) }
+            if let reply = services.hub.stockReply(
+                room: room, isQuestion: isQuestion, intervalMs: services.replyIntervalMs, now: Posix.monotonicMilliseconds())
+            {
+                services.hub.publish(room: room, audiences: [.viewer, .host, .operator]) { writer, seq, rev in
+                    Messages.writeDanmaku(&writer, room: room, seq: seq, rev: rev, from: "livegate", role: "system",
+                                          text: reply, isSystem: true)
+                }
+            }
+        }
+    }
+
+    private func require(_ claims: TokenClaims, _ roles: [Role], for type: String) throws {
+        guard roles.contains(claims.role) else {
+            throw ProtocolError("forbidden", "role \(claims.role.rawValue) may not send \(type)")
+        }
+    }
+
+    private func checkSku(_ sku: String, room: String) throws {
+        guard services.hub.room(room, contains: sku) else {
+            throw ProtocolError.badField("sku", "room \(room) has no SKU '\(sku.prefix(64))'")
+        }
+    }
+
+    private func checkedText(_ raw: String) throws -> String {
+        let text = raw.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard !text.isEmpty else { throw ProtocolError.badField("text", "text is empty") }
+        guard text.count <= services.danmakuMaxCharacters else {
+            throw ProtocolError.badField("text", "text is longer than \(services.danmakuMaxCharacters) characters")
+        }
+        return text
+    }
+
+    private func sendLocalResult(id: String?, command: String, connection: Connection) {
+        var writer = JSONWriter()
+        Messages.writeLocalResult(&writer, id: id, command: command)
+        connection.send(writer.makeTextFrame())
+    }
+
+    /// Submits to the stock core; the result goes back to this connection once durable.
+    private func submit(
+        _ command: StockCommand, command name: String, sku: String?, id: String?, connection: Connection,
+        then: (@Sendable (StockResult) -> Void)? = nil
+    ) {
+        let loop = connection.eventLoop
+        let connectionID = connection.id
+        let metrics = services.metrics
+        let isOrder = name == "order"
+        let status = services.core.submit(command) { result in
+            if isOrder { metrics.order(result.outcome) }
+            then?(result)
+            var writer = JSONWriter()
+            Messages.writeResult(&writer, id: id, command: name, result: result, sku: sku)
+            let frame = writer.makeTextFrame()
+            loop.execute {
+                guard let connection = (loop.attachment as? LoopContext)?.connection(connectionID) else { return }
+                connection.send(frame)
+                connection.flush()
+            }
+        }
+        switch status {
+        case .accepted: break
+        case .busy:
+            var writer = JSONWriter()
+            Messages.writeError(&writer, id: id, error: ProtocolError("busy", "the stock core is at capacity; retry"))
+            connection.send(writer.makeTextFrame())
+        case .unavailable:
+            var writer = JSONWriter()
+            Messages.writeError(&writer, id: id, error: ProtocolError("unavailable", "the stock core is not accepting commands"))
+            connection.send(writer.makeTextFrame())
+        }
+    }
+}
+
+/// Outbound budgets per role, in bytes.
+struct Budgets: Sendable {
+    var viewerSoftBytes: Int
+    var viewerHardBytes: Int
+    var priorityHardBytes: Int
+}
+
+/// The token in `Authorization: Bearer …`, if any.
+func bearerToken(_ head: HTTPRequestHead) -> String? {
+    guard let value = head.headers.first("authorization"), value.lowercased().hasPrefix("bearer ") else { return nil }
+    return String(value.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+}
+
+/// Typed access to a client message's fields, with errors that name the field.
+struct MessageFields {
+    let object: [String: JSONValue]
+
+    init(_ object: [String: JSONValue]) {
+        self.object = object
+    }
+
+    /// The client's correlation id (string or number), echoed in the answer.
+    var id: String? {
+        switch object["id"] {
+        case .string(let value)?: return String(value.prefix(128))
+        case .int(let value)?: return String(value)
+        default: return nil
+        }
+    }
+
+    func string(_ key: String) throws -> String {
+        guard let value = object[key] else { throw ProtocolError.badField(key, "\(key) is required") }
+        guard case .string(let string) = value, !string.isEmpty else {
+            throw ProtocolError.badField(key, "\(key) must be a non-empty string")
+        }
+        return string
+    }
+
+    func optionalString(_ key: String) throws -> String? {
+        guard let value = object[key] else { return nil }
+        if case .null = value { return nil }
+        guard case .string(let string) = value else { throw ProtocolError.badField(key, "\(key) must be a string") }
+        return string
+    }
+
+    func integer(_ key: String, range: ClosedRange<Int64>) throws -> Int64 {
+        guard let value = object[key] else { throw ProtocolError.badField(key, "\(key) is required") }
+        guard case .int(let int) = value, range.contains(Int64(int)) else {
+            throw ProtocolError.badField(key, "\(key) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+        }
+        return Int64(int)
+    }
+
+    func optionalInteger(_ key: String) throws -> Int64? {
+        guard let value = object[key] else { return nil }
+        switch value {
+        case .null: return nil
+        case .int(let int): return Int64(int)
+        case .double(let double) where double.isFinite && abs(double) < 9e18: return Int64(double)
+        default: throw ProtocolError.badField(key, "\(key) must be a number")
+        }
+    }
+}

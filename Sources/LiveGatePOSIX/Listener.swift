@@ -1,0 +1,150 @@
+import CLinux
+import Glibc
+import LiveGateCore
+
+/// A listening TCP socket on one loop: it accepts in batches and hands each new
+/// non-blocking descriptor to `onAccept` on the loop thread.
+///
+/// Every loop gets its own listener bound with `SO_REUSEPORT` to the same address, so the
+/// kernel spreads new connections over the loops without an acceptor thread.
+public final class Listener: EventHandler {
+    /// The listening descriptor.
+    public let fd: CInt
+    /// The port actually bound (useful with port 0).
+    public let port: Int
+    private unowned let loop: EventLoop
+    private var registration: EventRegistration?
+    private let onAccept: (CInt) -> Void
+    /// A descriptor kept in reserve to accept-and-close when the process is out of descriptors.
+    private var spareFD: CInt
+    private var lastExhaustionLog: UInt64 = 0
+
+    /// Binds and listens on `host:port` and registers with `loop`. Call on the loop thread.
+    ///
+    /// - Throws: `IOError` naming the failing call (e.g. `bind` with `EADDRINUSE`).
+    public init(host: String, port: Int, loop: EventLoop, onAccept: @escaping (CInt) -> Void) throws {
+        let (fd, bound) = try Self.makeListeningSocket(host: host, port: port)
+        self.fd = fd
+        self.port = bound
+        self.loop = loop
+        self.onAccept = onAccept
+        self.spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        registration = try loop.register(fd: fd, events: Epoll.readable, handler: self)
+    }
+
+    /// Stops accepting and closes the socket. Loop thread only.
+    public func close() {
+        guard let registration else { return }
+        loop.deregister(registration)
+        self.registration = nil
+        Posix.close(fd: fd)
+        if spareFD >= 0 { Posix.close(fd: spareFD) }
+        spareFD = -1
+    }
+
+    public func handleEvent(_ events: UInt32) {
+        // Bounded batch per wake-up, so one listener cannot starve the loop's connections.
+        for _ in 0..<128 {
+            do {
+                switch try Posix.accept(fd: fd) {
+                case .wouldBlock:
+                    return
+                case .processed(let client):
+                    Posix.setNoDelay(fd: client)
+                    onAccept(client)
+                }
+            } catch {
+                if error.errno == .tooManyOpenFiles || error.errno == .tooManyOpenFilesInSystem {
+                    shedOneConnection()
+                    return
+                }
+                if error.errno == .connectionAborted { continue }
+                Log.warning("accept on port \(port): \(error)")
+                return
+            }
+        }
+    }
+
+    /// Out of descriptors: free the spare, accept and close one pending connection so the
+    /// listener does not spin, then take the spare back.
+    private func shedOneConnection() {
+        let now = Posix.monotonicMilliseconds()
+        if now - lastExhaustionLog > 5000 {
+            Log.warning("out of file descriptors: refusing new connections on port \(port)")
+            lastExhaustionLog = now
+        }
+        guard spareFD >= 0 else { return }
+        Posix.close(fd: spareFD)
+        if case .processed(let client)? = try? Posix.accept(fd: fd) {
+            Posix.close(fd: client)
+        }
+        spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+
+    static func makeListeningSocket(host: String, port: Int) throws -> (CInt, Int) {
+        var storage = sockaddr_storage()
+        var length: socklen_t
+        let family: CInt
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        if inet_pton(AF_INET, host, &v4) == 1 {
+            family = AF_INET
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr = v4
+            withUnsafeBytes(of: address) { source in
+                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) }
+            }
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        } else if inet_pton(AF_INET6, host, &v6) == 1 {
+            family = AF_INET6
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = in_port_t(UInt16(port).bigEndian)
+            address.sin6_addr = v6
+            withUnsafeBytes(of: address) { source in
+                withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: source) }
+            }
+            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        } else {
+            throw ListenerError.badAddress(host)
+        }
+        let fd = socket(family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw IOError(errno: Errno(rawValue: errno), syscall: "socket") }
+        do {
+            try Posix.setOption(fd: fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
+            try Posix.setOption(fd: fd, level: SOL_SOCKET, name: SO_REUSEPORT, value: 1)
+            let bound = withUnsafePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) }
+            }
+            guard bound == 0 else { throw IOError(errno: Errno(rawValue: errno), syscall: "bind \(host):\(port)") }
+            guard Glibc.listen(fd, 4096) == 0 else { throw IOError(errno: Errno(rawValue: errno), syscall: "listen") }
+            var actual = sockaddr_storage()
+            var actualLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            _ = withUnsafeMutablePointer(to: &actual) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &actualLength) }
+            }
+            let actualPort: UInt16 = withUnsafeBytes(of: actual) { raw in
+                // sin_port and sin6_port are both at offset 2.
+                UInt16(bigEndian: raw.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+            }
+            return (fd, Int(actualPort))
+        } catch {
+            Posix.close(fd: fd)
+            throw error
+        }
+    }
+}
+
+/// A listener configuration that cannot be used.
+public enum ListenerError: Error, CustomStringConvertible {
+    /// The host is not a numeric IPv4 or IPv6 address.
+    case badAddress(String)
+
+    public var description: String {
+        switch self {
+        case .badAddress(let host): return "'\(host)' is not a numeric IPv4 or IPv6 address"
+        }
+    }
+}

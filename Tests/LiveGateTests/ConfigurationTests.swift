@@ -1,0 +1,62 @@
+import Foundation
+import LiveGate
+import LiveGateAlerts
+import LiveGateStock
+import Testing
+
+struct ConfigurationTests {
+    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent()
+
+    @Test func theShippedDefaultFileLoadsAndMatchesTheBuiltInDefaults() throws {
+        let path = Self.repositoryRoot.appendingPathComponent("Config/livegate.json5").path
+        var loaded = try Configuration.load(path: path)
+        #expect(loaded.rooms.map(\.id) == ["demo"])
+        #expect(loaded.skus.count == 3)
+        #expect(loaded.skus[1].policy.restockLeadTime == 1800 * 1_000_000_000)  // defaults without a policy object
+        #expect(loaded.alerts.templates.thresholdDanmaku == "最后{left}件,手慢无")
+        loaded.skus = []
+        loaded.rooms = []
+        loaded.alerts = Configuration().alerts
+        #expect(loaded == Configuration())
+        #expect(loaded.port == 8080)
+        #expect(!loaded.echo)
+    }
+
+    @Test(arguments: [
+        ("{ prot: 1 }", "unknown key 'prot'"),
+        ("{ http: { maxHeadByte: 1 } }", "unknown key 'http.maxHeadByte'"),
+        ("{ port: 70000 }", "port: 70000 is outside 0...65535"),
+        ("{ port: '80' }", "port: expected an integer, got a string"),
+        ("{ echo: 1 }", "echo: expected true or false"),
+        ("{ logLevel: 'loud' }", "logLevel"),
+        ("{ webSocket: { idlePingSeconds: -1 } }", "webSocket.idlePingSeconds"),
+        ("{ port: 1,, }", "not valid JSON5"),
+        ("[1]", "expected an object"),
+        ("{ skus: [{ id: 'a', onHand: -1 }] }", "skus[0].onHand"),
+        ("{ skus: [{ name: 'a' }] }", "skus[0].id: required"),
+        ("{ skus: [{ id: 'a', policy: { safety: 1 } }] }", "unknown key 'skus[0].policy.safety'"),
+        ("{ skus: [{ id: 'a' }], rooms: [{ id: 'r', skus: ['b'] }] }", "rooms[r].skus: no SKU 'b'"),
+        ("{ skus: [{ id: 'a' }], rooms: [{ id: 'r', skus: ['a'], featured: 'c' }] }", "rooms[r].featured"),
+        ("{ skus: [{ id: 'a', substitute: 'z' }] }", "substitute: no SKU 'z'"),
+        ("{ tokenSecret: 'short' }", "tokenSecret"),
+        ("{ alerts: { templates: { soldoutBanner: 'gone {nmae}' } } }", "nmae"),
+        ("{ alerts: { language: 'fr' } }", "alerts.language"),
+        ("{ skus: [{ id: 'a', policy: { trendFactor: 0.5 } }] }", "skus[0].policy.trendFactor"),
+    ])
+    func badConfigurationsNameTheKey(text: String, message: String) {
+        do {
+            _ = try Configuration.parse(Data(text.utf8))
+            Issue.record("accepted \(text)")
+        } catch {
+            #expect("\(error)".contains(message), "\(error)")
+        }
+    }
+
+    @Test func json5Features() throws {
+        let config = try Configuration.parse(Data("{ // comment\n port: 9000, echo: true, webSocket: { idlePingSeconds: 0, }, }".utf8))
+        #expect(config.port == 9000)
+        #expect(config.echo)
+        #expect(config.idlePingSeconds == 0)
+    }
+}
