@@ -105,7 +105,11 @@ final class AlertObserver: StockObserver {
             case .adjust: kind = .adjust
             case .hold: kind = .hold
             case .release: kind = .release
-            case .pause, .resume: kind = .other
+            case .pause: kind = .other
+            case .resume:
+                // Resuming a paused SKU is how a launch opens sales: the engine expects the spike.
+                engine.markLaunch(sku: sku, at: change.time)
+                kind = .other
             case .policy:
                 let id = ledger.skuID(ofIndex: change.sku)
                 if let policy = ledger.policy(of: id) {

@@ -25,6 +25,12 @@ enum ClientMessage: Equatable {
     case danmaku(text: String)
     /// Send the room's viewers away with 1012 in waves (operator).
     case drain(waves: Int64?, seconds: Int64?)
+    /// Switch the room from a SKU to its substitute in one step (operator); `undo` reverts it.
+    case switchToSubstitute(sku: String)
+    /// Undo the last switch in the room (operator).
+    case undoSwitch
+    /// Count down and open sales of a paused SKU ("3, 2, 1, link is up"; operator).
+    case launch(sku: String, countdown: Int64?)
     /// Acknowledge an alert (operator): other consoles are told.
     case ack(alert: String)
     /// Change some of a SKU's policy fields (operator; journaled).
@@ -51,6 +57,9 @@ enum ClientMessage: Equatable {
         case .announce: return "announce"
         case .danmaku: return "danmaku"
         case .drain: return "drain"
+        case .switchToSubstitute: return "switch"
+        case .undoSwitch: return "undo"
+        case .launch: return "launch"
         case .ack: return "ack"
         case .policy: return "policy"
         }
@@ -87,6 +96,12 @@ enum ClientMessage: Equatable {
         case "announce": message = .announce(text: try fields.string("text"))
         case "danmaku": message = .danmaku(text: try fields.string("text"))
         case "ack": message = .ack(alert: try fields.string("alert"))
+        case "switch": message = .switchToSubstitute(sku: try fields.string("sku"))
+        case "undo": message = .undoSwitch
+        case "launch":
+            message = .launch(
+                sku: try fields.string("sku"),
+                countdown: try fields.object["countdown"] == nil ? nil : fields.integer("countdown", range: 0...60))
         case "policy":
             var numbers: [String: Double] = [:]
             for key in ClientMessage.policyFields {
@@ -148,6 +163,13 @@ enum ClientMessage: Equatable {
             if let seconds { writer.field("seconds", seconds) }
         case .ack(let alert):
             writer.field("alert", alert)
+        case .switchToSubstitute(let sku):
+            writer.field("sku", sku)
+        case .undoSwitch:
+            break
+        case .launch(let sku, let countdown):
+            writer.field("sku", sku)
+            if let countdown { writer.field("countdown", countdown) }
         case .policy(let sku, let fields, let substitute):
             writer.field("sku", sku)
             for key in ClientMessage.policyFields {

@@ -36,7 +36,7 @@ public final class Gateway: Sendable {
             configuration: configuration.alerts,
             names: Dictionary(configuration.skus.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first }))
         let pending = PendingPublications()
-        // Both callbacks run on the core's sync thread, for each durable batch in order: the
+        // Both callbacks run on the core's release thread, for each durable batch in order: the
         // changed SKUs first, then what the alert engine attached to the same batch.
         core = try StockEngine.open(
             dataDirectory: configuration.dataDir, configuration: stockConfiguration, observer: observer,
@@ -136,7 +136,7 @@ public final class Gateway: Sendable {
 
 /// The publications of the batch whose alert annotation is about to follow (sync thread only).
 private final class PendingPublications: @unchecked Sendable {
-    // @unchecked: touched only by the stock core's sync thread, which calls the two callbacks in turn.
+    // @unchecked: touched only by the stock core's release thread, which calls the two callbacks in turn.
     private var publications: [StockPublication] = []
 
     func set(_ value: [StockPublication]) {

@@ -64,6 +64,8 @@ final class Hub: Sendable {
         var title: String
         var skus: [String]
         var featured: String?
+        /// The featured SKU before the last switch to a substitute (for `undo`).
+        var featuredBeforeSwitch: String?
         var seq: [UInt64] = Array(repeating: 0, count: Audience.allCases.count)
         var history: [HistoryRing] = []
     }
@@ -132,7 +134,7 @@ final class Hub: Sendable {
         }
     }
 
-    /// Called on the stock core's sync thread after each durable batch, in order: one `stock`
+    /// Called on the stock core's release thread after each durable batch, in order: one `stock`
     /// message per changed SKU per room stream that lists it (with the alert engine's rate,
     /// time to stock-out and level), a `hint` to the host, and for each level transition an
     /// `alert` to operators, a `banner` and an injected `danmaku` to viewers.
@@ -305,6 +307,82 @@ final class Hub: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// Switches the room from `sku` to its substitute in one step: the featured SKU changes for
+    /// every stream, viewers get a banner for the substitute, the host a hint ("switch to B,
+    /// 140 in stock"). Returns the substitute, or an error text.
+    func switchToSubstitute(room: String, from sku: String) -> Result<String, ProtocolError> {
+        let outcome: Result<(String, String, Int64, String?), ProtocolError> = state.withLock { state in
+            guard var roomState = state.rooms[room] else { return .failure(ProtocolError("badField", "no room", field: "room")) }
+            guard let substitute = state.policies[sku].map(\.substitute).flatMap({ $0.isEmpty ? nil : $0 })
+                ?? state.skus[sku]?.substitute
+            else {
+                return .failure(.badField("sku", "\(sku) has no substitute; set one with the policy command"))
+            }
+            guard roomState.skus.contains(substitute) else {
+                return .failure(.badField("sku", "the substitute \(substitute) is not one of the room's SKUs"))
+            }
+            roomState.featuredBeforeSwitch = roomState.featured
+            roomState.featured = substitute
+            state.rooms[room] = roomState
+            let left = state.skus[substitute]?.stock?.sellable ?? 0
+            return .success((substitute, state.skus[substitute]?.name ?? substitute, left, roomState.featuredBeforeSwitch))
+        }
+        switch outcome {
+        case .failure(let error):
+            return .failure(error)
+        case .success(let (substitute, name, left, _)):
+            announceFeatured(room: room, sku: substitute, hostText: "换品:改推\(name),现有\(left)件 / switch to \(name), \(left) in stock",
+                             bannerText: "\(name) 现货\(left)件")
+            return .success(substitute)
+        }
+    }
+
+    /// Reverts the last switch; returns the SKU featured again.
+    func undoSwitch(room: String) -> Result<String, ProtocolError> {
+        let previous: String? = state.withLock { state in
+            guard let before = state.rooms[room]?.featuredBeforeSwitch else { return nil }
+            state.rooms[room]?.featured = before
+            state.rooms[room]?.featuredBeforeSwitch = nil
+            return before
+        }
+        guard let previous else { return .failure(ProtocolError("badField", "nothing to undo: no switch in this room", field: "type")) }
+        let name = sku(previous)?.name ?? previous
+        announceFeatured(room: room, sku: previous, hostText: "改回\(name) / back to \(name)", bannerText: nil)
+        return .success(previous)
+    }
+
+    private func announceFeatured(room: String, sku: String, hostText: String, bannerText: String?) {
+        publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
+            writer.beginObject()
+            writer.field("type", "featured")
+            writer.field("room", room)
+            writer.field("seq", seq)
+            writer.field("rev", rev)
+            writer.field("sku", sku)
+            writer.endObject()
+        }
+        let stock = self.sku(sku)?.stock
+        publish(room: room, audiences: [.host]) { writer, seq, rev in
+            writer.beginObject()
+            writer.field("type", "hint")
+            writer.field("room", room)
+            writer.field("seq", seq)
+            writer.field("rev", rev)
+            writer.field("sku", sku)
+            writer.field("canSell", stock?.sellable ?? 0)
+            writer.field("mayFreeUp", Int64(0))
+            writer.field("mayFreeUpWithinSec", Int64(0))
+            writer.field("level", Messages.level(of: stock))
+            writer.field("text", hostText)
+            writer.field("substitute", nil as String?)
+            writer.endObject()
+        }
+        publish(room: room, audiences: [.viewer]) { writer, seq, rev in
+            Messages.writeBanner(&writer, room: room, seq: seq, rev: rev, sku: sku, level: Messages.level(of: stock),
+                                 text: bannerText, withdrawn: bannerText == nil)
         }
     }
 

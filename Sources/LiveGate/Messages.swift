@@ -99,6 +99,18 @@ enum Messages {
         writer.endObject()
     }
 
+    /// `launch`: the countdown to a launch (`remaining` seconds; 0: sales are open).
+    static func writeLaunch(_ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, sku: String, remaining: Int64) {
+        writer.beginObject()
+        writer.field("type", "launch")
+        writer.field("room", room)
+        writer.field("seq", seq)
+        writer.field("rev", rev)
+        writer.field("sku", sku)
+        writer.field("in", remaining)
+        writer.endObject()
+    }
+
     /// `banner`: the viewers' scarcity banner for a SKU, or its withdrawal.
     static func writeBanner(
         _ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, sku: String, level: String, text: String?,

@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import LiveGateAlerts
 import LiveGateCore
@@ -173,6 +174,59 @@ final class RoomSession: WebSocketSession {
             try checkSku(sku, room: room)
             _ = services.hub.feature(room: room, sku: sku)
             sendLocalResult(id: id, command: type, connection: connection)
+        case .switchToSubstitute(let sku):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            switch services.hub.switchToSubstitute(room: room, from: sku) {
+            case .failure(let error): throw error
+            case .success(let substitute):
+                Log.info("room \(room): \(claims.subject) switched from \(sku) to \(substitute)")
+                sendLocalResult(id: id, command: type, connection: connection)
+            }
+        case .undoSwitch:
+            try require(claims, [.operator], for: type)
+            switch services.hub.undoSwitch(room: room) {
+            case .failure(let error): throw error
+            case .success(let sku):
+                Log.info("room \(room): \(claims.subject) undid the switch; \(sku) is featured again")
+                sendLocalResult(id: id, command: type, connection: connection)
+            }
+        case .launch(let sku, let countdown):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            guard services.hub.sku(sku)?.stock?.isPaused == true else {
+                throw ProtocolError.badField("sku", "launch opens the sales of a paused SKU; pause \(sku) first")
+            }
+            let seconds = Int(countdown ?? 3)
+            let hub = services.hub, core = services.core
+            let loop = connection.eventLoop, connectionID = connection.id
+            Log.info("room \(room): \(claims.subject) launches \(sku) in \(seconds) s")
+            for remaining in stride(from: seconds, through: 1, by: -1) {
+                DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds - remaining)) {
+                    hub.publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
+                        Messages.writeLaunch(&writer, room: room, seq: seq, rev: rev, sku: sku, remaining: Int64(remaining))
+                    }
+                }
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds)) {
+                // Sales open with one journaled command at one core time; the engine takes the
+                // resume as the launch marker, so the spike raises no trend alert.
+                _ = core.submit(.resume(sku: sku)) { result in
+                    if result.outcome.isSuccess {
+                        hub.publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
+                            Messages.writeLaunch(&writer, room: room, seq: seq, rev: rev, sku: sku, remaining: 0)
+                        }
+                    }
+                    var writer = JSONWriter()
+                    Messages.writeResult(&writer, id: id, command: "launch", result: result, sku: sku)
+                    let frame = writer.makeTextFrame()
+                    loop.execute {
+                        guard let connection = (loop.attachment as? LoopContext)?.connection(connectionID) else { return }
+                        connection.send(frame)
+                        connection.flush()
+                    }
+                }
+            }
         case .ack(let alert):
             try require(claims, [.operator], for: type)
             services.hub.publish(room: room, audiences: [.operator]) { writer, seq, rev in

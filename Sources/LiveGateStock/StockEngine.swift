@@ -115,7 +115,7 @@ public final class StockEngine: @unchecked Sendable {
     private let observer: (any StockObserver)?
     /// Core time the observer last saw (writer thread only).
     private var lastObservedAt: Int64 = 0
-    /// Receives the observer's annotations after their batch is durable (release thread).
+    /// Receives the observer's annotations after their batch is durable (release thread, after its publications).
     private let annotate: @Sendable (any Sendable) -> Void
 
     /// A batch applied and written, waiting for its sync before its results are released.

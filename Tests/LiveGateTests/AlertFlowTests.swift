@@ -80,6 +80,92 @@ struct AlertFlowTests {
         #expect(withdrawn)
     }
 
+    /// A room whose hoodie raises a trend alert on a handful of sales (unless launched).
+    static func trendyRoom() throws -> RoomFixture {
+        try RoomFixture { configuration in
+            var policy = SkuPolicy()
+            policy.safetyMinimum = 0
+            policy.emergencyLine = 0
+            policy.trendMinimumVolume = 2
+            policy.restockLeadTime = 1_000_000_000
+            policy.cooldown = 0
+            configuration.skus[0] = SkuSpec(id: "hoodie", name: "Hoodie", onHand: 1000, policy: policy)
+        }
+    }
+
+    /// Sells `count` hoodies one by one and reports whether a trend alert reached the operator.
+    static func spikeRaisesTrend(_ room: RoomFixture, op: TestClient, connector: TestClient, count: Int) -> Bool {
+        for index in 0..<count {
+            connector.sendJSON(["type": "order", "orderId": "S\(index)", "sku": "hoodie", "qty": 1, "state": "paid"])
+            _ = connector.read(type: "result")
+        }
+        op.sendJSON(["type": "ping", "id": "end"])
+        var trend = false
+        while let message = op.readJSON() {
+            if message["type"] as? String == "alert", message["level"] as? String == "trend" { trend = true }
+            if message["type"] as? String == "pong" { break }
+        }
+        return trend
+    }
+
+    @Test func withoutALaunchTheSameSpikeRaisesATrendAlert() throws {
+        let room = try Self.trendyRoom()
+        let (op, _) = try room.join(.operator)
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        #expect(Self.spikeRaisesTrend(room, op: op, connector: connector, count: 5))
+    }
+
+    @Test func launchCountsDownAndOpensSalesAtZeroWithoutATrendAlert() throws {
+        let room = try Self.trendyRoom()
+        let (op, _) = try room.join(.operator)
+        let (viewer, _) = try room.join(.viewer)
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        op.sendJSON(["type": "launch", "id": "l0", "sku": "hoodie", "countdown": 1])
+        #expect(op.read(type: "error")?["field"] as? String == "sku")  // not paused
+        op.sendJSON(["type": "pause", "id": "p", "sku": "hoodie"])
+        #expect(op.read(type: "result")?["ok"] as? Bool == true)
+        connector.sendJSON(["type": "order", "orderId": "early", "sku": "hoodie", "qty": 1, "state": "placed"])
+        #expect(connector.read(type: "result")?["outcome"] as? String == "paused")
+        op.sendJSON(["type": "launch", "id": "l1", "sku": "hoodie", "countdown": 2])
+        var countdown: [Int] = []
+        while countdown.last != 0, let message = viewer.read(type: "launch") {
+            countdown.append(message["in"] as? Int ?? -1)
+        }
+        #expect(countdown == [2, 1, 0])
+        var launched: [String: Any]?
+        while let message = op.readJSON() {
+            if message["type"] as? String == "result", message["id"] as? String == "l1" { launched = message; break }
+        }
+        #expect(launched?["ok"] as? Bool == true)
+        // The same spike as in the test above, right after the launch: no trend alert.
+        #expect(!Self.spikeRaisesTrend(room, op: op, connector: connector, count: 5))
+    }
+
+    @Test func switchToTheSubstituteAndUndo() throws {
+        let room = try Self.smallRoom()
+        let (op, _) = try room.join(.operator)
+        let (host, _) = try room.join(.host)
+        let (viewer, _) = try room.join(.viewer)
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        op.sendJSON(["type": "switch", "id": "s", "sku": "hoodie"])
+        #expect(op.read(type: "result")?["ok"] as? Bool == true)
+        for client in [op, host, viewer, connector] {
+            #expect(client.read(type: "featured")?["sku"] as? String == "cap")
+        }
+        let hint = try #require(host.read(type: "hint"))
+        #expect(hint["sku"] as? String == "cap")
+        #expect((hint["text"] as? String ?? "").contains("100"))
+        #expect(viewer.read(type: "banner")?["sku"] as? String == "cap")
+        op.sendJSON(["type": "undo", "id": "u"])
+        #expect(op.read(type: "result")?["ok"] as? Bool == true)
+        #expect(viewer.read(type: "featured")?["sku"] as? String == "hoodie")
+        #expect(viewer.read(type: "banner")?["withdrawn"] as? Bool == true)
+        op.sendJSON(["type": "undo", "id": "u2"])
+        #expect(op.read(type: "error")?["message"] as? String == "nothing to undo: no switch in this room")
+        op.sendJSON(["type": "switch", "id": "s2", "sku": "cap"])
+        #expect(op.read(type: "error")?["field"] as? String == "sku")  // the cap has no substitute
+    }
+
     @Test func policyChangesAreJournaledAndChecked() throws {
         let room = try Self.smallRoom()
         let (op, _) = try room.join(.operator)

@@ -22,7 +22,7 @@ struct ProtocolExampleTests {
 
     @Test func thereIsAnExampleForEveryClientMessage() {
         let types = Set(Self.examples("client.").map { $0.split(separator: ".")[1] })
-        #expect(types == ["order", "restock", "adjust", "hold", "release", "pause", "resume", "feature", "announce", "danmaku", "ping", "drain", "ack", "policy"])
+        #expect(types == ["order", "restock", "adjust", "hold", "release", "pause", "resume", "feature", "announce", "danmaku", "ping", "drain", "ack", "policy", "launch", "switch", "undo"])
     }
 
     @Test(arguments: examples("client."))
@@ -74,6 +74,8 @@ struct ProtocolExampleTests {
             Messages.writeBanner(&writer, room: "r", seq: 1, rev: 1, sku: "s", level: "threshold", text: "t", withdrawn: false)
         case "ack":
             return ["type", "room", "seq", "rev", "alert", "by"]
+        case "launch":
+            Messages.writeLaunch(&writer, room: "r", seq: 1, rev: 1, sku: "s", remaining: 2)
         case "featured", "pong":
             return type == "pong" ? ["type", "id"] : ["type", "room", "seq", "rev", "sku"]
         default: return []
