@@ -99,12 +99,17 @@ public final class FileJournal: Journal, @unchecked Sendable {
     /// Closes the segment and releases the lock.
     public func close() {
         syncTarget.withLock { target in target = (-1, "") }
+        spare.withLock { $0.isClosed = true }
+        // A spare being zero-filled finishes first, so nothing writes into the directory after close.
+        spareWork.wait()
         let spareFD = spare.withLock { spare -> CInt in
             defer { spare.fd = -1 }
-            spare.isClosed = true
             return spare.fd
         }
-        if spareFD >= 0 { Glibc.close(spareFD) }
+        if spareFD >= 0 {
+            Glibc.close(spareFD)
+            unlink(spareSegmentPath)
+        }
         if segmentFD >= 0 { Glibc.close(segmentFD); segmentFD = -1 }
         if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
     }
@@ -335,6 +340,8 @@ public final class FileJournal: Journal, @unchecked Sendable {
     /// The spare segment: its descriptor once ready; whether one is being prepared; whether the
     /// journal was closed (a spare finished after that is discarded).
     private let spare = Mutex<(fd: CInt, isPreparing: Bool, isClosed: Bool)>((-1, false, false))
+    /// Entered while a spare is being prepared; ``close()`` waits for it.
+    private let spareWork = DispatchGroup()
 
     /// Starts zero-filling a spare segment on a background queue, unless one is ready or underway.
     private func prepareSpare() {
@@ -344,6 +351,7 @@ public final class FileJournal: Journal, @unchecked Sendable {
             return true
         }
         guard mustStart else { return }
+        spareWork.enter()
         let path = spareSegmentPath
         let size = segmentSize
         let isDurable = self.isDurable
@@ -365,7 +373,11 @@ public final class FileJournal: Journal, @unchecked Sendable {
                 spare.fd = ready
                 return false
             }
-            if isClosed, ready >= 0 { Glibc.close(ready) }
+            if isClosed, ready >= 0 {
+                Glibc.close(ready)
+                unlink(path)
+            }
+            spareWork.leave()
         }
     }
 

@@ -65,8 +65,14 @@ struct TemporaryDirectory {
         try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     }
 
-    /// Removes it and its content.
-    func remove() { try? FileManager.default.removeItem(atPath: path) }
+    /// Removes it and its content (twice if needed: a file created while the first removal ran).
+    func remove() {
+        try? FileManager.default.removeItem(atPath: path)
+        if FileManager.default.fileExists(atPath: path) {
+            usleep(200_000)
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
 }
 
 /// Collects results delivered on another thread, and lets the test wait for a number of them.
