@@ -16,6 +16,8 @@ struct Delivery: Sendable {
     /// 0 for an event (never dropped); otherwise the state key (SKU and level), so a slow
     /// viewer's older queued frame with the same key can be replaced by this one.
     var key: UInt32 = 0
+    /// For a stock change caused by an order: when the order arrived (monotonic ns), else 0.
+    var orderStamp: UInt64 = 0
 }
 
 /// The last messages of one room stream, for resume: seq `oldest...newest` are kept.
@@ -80,6 +82,8 @@ final class Hub: Sendable {
         /// When each room last got an automatic stock reply (monotonic ms).
         var lastReply: [String: UInt64] = [:]
         var alertCounter: UInt64 = 0
+        /// Arrival times (monotonic ns) of orders whose results are durable, by their rev.
+        var orderStamps: [(rev: UInt64, stamp: UInt64)] = []
         var rooms: [String: RoomState] = [:]
         var roomsBySku: [String: [String]] = [:]
         var skuKeys: [String: UInt32] = [:]
@@ -145,6 +149,13 @@ final class Hub: Sendable {
             if let alerts {
                 for (sku, figures) in alerts.figures { state.figures[sku] = figures }
             }
+            // The earliest order of this batch, for the order → delivery latency.
+            var orderStamp: UInt64 = 0
+            let batchRev = publications.map(\.rev).max() ?? 0
+            while let first = state.orderStamps.first, first.rev <= batchRev {
+                orderStamp = orderStamp == 0 ? first.stamp : min(orderStamp, first.stamp)
+                state.orderStamps.removeFirst()
+            }
             var changedSkus: [String] = []
             for publication in publications {
                 state.skus[publication.sku]?.stock = publication
@@ -167,7 +178,8 @@ final class Hub: Sendable {
                         let frame = writer.makeTextFrame()
                         state.rooms[roomId]!.history[audience.rawValue].record(seq: seq, frame: frame)
                         let key = (state.skuKeys[skuId] ?? 0) | Messages.levelCode(of: stock, figures: figures)
-                        deliveries.append(Delivery(room: roomId, audience: audience, seq: seq, frame: frame, key: key))
+                        deliveries.append(
+                            Delivery(room: roomId, audience: audience, seq: seq, frame: frame, key: key, orderStamp: orderStamp))
                     }
                     if let figures {
                         let seq = nextSeq(&state, room: roomId, audience: .host)
@@ -221,6 +233,16 @@ final class Hub: Sendable {
                 }
             }
             post(deliveries)
+        }
+    }
+
+    /// Notes when an order with a durable result at `rev` arrived; its stock message is then
+    /// measured until it is flushed (`livegate_order_delivery_seconds`). Called on the core's
+    /// release thread before the batch's publications.
+    func noteOrder(rev: UInt64, arrivedAt stamp: UInt64) {
+        state.withLock { state in
+            state.orderStamps.append((rev, stamp))
+            if state.orderStamps.count > 4096 { state.orderStamps.removeFirst(state.orderStamps.count - 4096) }
         }
     }
 

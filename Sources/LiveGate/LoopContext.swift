@@ -37,6 +37,8 @@ final class LoopContext {
     /// lane (host, operator, connector) first, then viewers.
     private var dirty: [Connection] = []
     private var dirtyViewers: [Connection] = []
+    /// Order stamps of the stock messages queued this turn, by audience (measured at the flush).
+    private var pendingStamps: [(audience: Audience, stamp: UInt64)] = []
 
     init(loop: EventLoop, router: Router, settings: ConnectionSettings, stats: ServerStats) {
         self.loop = loop
@@ -132,6 +134,9 @@ final class LoopContext {
         defer { stats.deliveries.wrappingAdd(deliveredCount, ordering: .relaxed) }
         for delivery in deliveries {
             guard let lists = subscribers[delivery.room] else { continue }
+            if delivery.orderStamp != 0 && !lists[delivery.audience.rawValue].isEmpty {
+                pendingStamps.append((delivery.audience, delivery.orderStamp))
+            }
             for connection in lists[delivery.audience.rawValue]
             where delivery.seq > connection.subscription!.startSeq {
                 if !connection.isFlushPending {
@@ -156,6 +161,13 @@ final class LoopContext {
             connection.flush()
         }
         dirtyViewers.removeAll(keepingCapacity: true)
+        if !pendingStamps.isEmpty {
+            let now = Posix.monotonicNanoseconds()
+            for (audience, stamp) in pendingStamps where now > stamp {
+                stats.orderToDelivery[audience.rawValue].observe(nanoseconds: now - stamp)
+            }
+            pendingStamps.removeAll(keepingCapacity: true)
+        }
     }
 
     /// Counts an upgrade.

@@ -76,6 +76,11 @@ final class GatewayMetrics: Sendable {
         text += "livegate_core_sync_seconds_total \(Double(statistics.syncNanoseconds) / 1e9)\n"
         text += "# HELP livegate_core_writer_busy_seconds_total Time the stock core's writer spent applying and writing.\n# TYPE livegate_core_writer_busy_seconds_total counter\n"
         text += "livegate_core_writer_busy_seconds_total \(Double(statistics.writerBusyNanoseconds) / 1e9)\n"
+        text += "# HELP livegate_order_delivery_seconds From an order's arrival to its stock change being flushed to a room stream's subscribers, by audience.\n"
+        text += "# TYPE livegate_order_delivery_seconds histogram\n"
+        for audience in Audience.allCases {
+            text += server.orderToDelivery[audience.rawValue].render(name: "livegate_order_delivery_seconds", labels: "role=\"\(audience)\"")
+        }
         metric("livegate_core_available", "gauge", "1 when the stock core accepts commands.", [("", core.isAvailable ? 1 : 0)])
         return text
     }

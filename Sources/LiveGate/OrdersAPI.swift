@@ -1,6 +1,7 @@
 import Foundation
 import LiveGateCore
 import LiveGateHTTP
+import LiveGatePOSIX
 import LiveGateStock
 import Synchronization
 
@@ -61,7 +62,7 @@ enum OrdersAPI {
             }
         }
         return .deferred { responder in
-            submit(events, core: core, metrics: metrics, responder: responder)
+            submit(events, core: core, hub: hub, metrics: metrics, responder: responder)
         }
     }
 
@@ -95,12 +96,14 @@ enum OrdersAPI {
                           platformTimestamp: try fields.optionalInteger("ts") ?? 0)
     }
 
-    private static func submit(_ events: [OrderEvent], core: StockEngine, metrics: GatewayMetrics, responder: Responder) {
+    private static func submit(_ events: [OrderEvent], core: StockEngine, hub: Hub, metrics: GatewayMetrics, responder: Responder) {
         let collector = ResultCollector(count: events.count)
+        let arrivedAt = Posix.monotonicNanoseconds()
         var refusedAll = true
         for (index, event) in events.enumerated() {
             let status = core.submit(.order(event)) { result in
                 metrics.order(result.outcome)
+                if result.outcome.isSuccess && !result.isDuplicate { hub.noteOrder(rev: result.rev, arrivedAt: arrivedAt) }
                 if let results = collector.set(index, .done(result)) {
                     responder.respond(response(events, results))
                 }

@@ -399,8 +399,13 @@ final class RoomSession: WebSocketSession {
         let connectionID = connection.id
         let metrics = services.metrics
         let isOrder = name == "order"
+        let hub = services.hub
+        let arrivedAt = Posix.monotonicNanoseconds()
         let status = services.core.submit(command) { result in
-            if isOrder { metrics.order(result.outcome) }
+            if isOrder {
+                metrics.order(result.outcome)
+                if result.outcome.isSuccess && !result.isDuplicate { hub.noteOrder(rev: result.rev, arrivedAt: arrivedAt) }
+            }
             then?(result)
             var writer = JSONWriter()
             Messages.writeResult(&writer, id: id, command: name, result: result, sku: sku)

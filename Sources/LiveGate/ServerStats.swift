@@ -6,6 +6,8 @@ final class ServerStats: Sendable {
     let acceptedTotal = Atomic<Int>(0)
     let upgradesTotal = Atomic<Int>(0)
     let deliveries = Atomic<Int>(0)
+    /// Order received → its stock change flushed to subscribers, per audience.
+    let orderToDelivery = Audience.allCases.map { _ in LatencyHistogram() }
 
     func connectionOpened() {
         openConnections.wrappingAdd(1, ordering: .relaxed)
@@ -18,5 +20,36 @@ final class ServerStats: Sendable {
 
     func upgraded() {
         upgradesTotal.wrappingAdd(1, ordering: .relaxed)
+    }
+}
+
+/// A latency histogram with fixed log-spaced buckets (0.1 ms … 10 s), updated with relaxed atomics.
+final class LatencyHistogram: Sendable {
+    /// Upper bounds of the buckets, seconds.
+    static let bounds: [Double] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+    private let counts = (0...LatencyHistogram.bounds.count).map { _ in GatewayMetrics.Counter() }
+    private let sumNanoseconds = Atomic<Int>(0)
+
+    /// Records one observation.
+    func observe(nanoseconds: UInt64) {
+        let seconds = Double(nanoseconds) / 1e9
+        let index = Self.bounds.firstIndex(where: { seconds <= $0 }) ?? Self.bounds.count
+        counts[index].value.wrappingAdd(1, ordering: .relaxed)
+        sumNanoseconds.wrappingAdd(Int(clamping: nanoseconds), ordering: .relaxed)
+    }
+
+    /// The Prometheus histogram lines for `name` with `labels` (e.g. `role="host"`).
+    func render(name: String, labels: String) -> String {
+        var text = ""
+        var cumulative = 0
+        for (index, bound) in Self.bounds.enumerated() {
+            cumulative += counts[index].value.load(ordering: .relaxed)
+            text += "\(name)_bucket{\(labels),le=\"\(bound)\"} \(cumulative)\n"
+        }
+        cumulative += counts[Self.bounds.count].value.load(ordering: .relaxed)
+        text += "\(name)_bucket{\(labels),le=\"+Inf\"} \(cumulative)\n"
+        text += "\(name)_sum{\(labels)} \(Double(sumNanoseconds.load(ordering: .relaxed)) / 1e9)\n"
+        text += "\(name)_count{\(labels)} \(cumulative)\n"
+        return text
     }
 }

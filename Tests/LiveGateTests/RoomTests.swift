@@ -229,6 +229,9 @@ struct RoomTests {
         #expect(response.body.contains("livegate_core_available 1"))
         #expect(response.body.contains(#"livegate_alerts_total{level="threshold"}"#))
         #expect(response.body.contains("livegate_core_sync_seconds_total"))
+        // The order above reached the connector's and the viewer's streams: one observation each.
+        #expect(response.body.contains(#"livegate_order_delivery_seconds_count{role="viewer"} 1"#))
+        #expect(response.body.contains(#"livegate_order_delivery_seconds_count{role="connector"} 1"#))
     }
 
     @Test func tokensNeverAppearInLogs() throws {
