@@ -32,13 +32,13 @@ extension PageAssets {
     }
   }
   // Runs fn once before the next paint; a later call with the same key replaces it.
-  // A timer backs up requestAnimationFrame, which stops in hidden tabs.
+  // A timer backs up requestAnimationFrame, which stops in hidden tabs and occluded windows.
   function schedule(key, fn) {
     tasks.set(key, fn);
     if (!frameAsked) {
       frameAsked = true;
       requestAnimationFrame(() => { if (frameAsked) flush(); });
-      setTimeout(() => { if (frameAsked) flush(); }, 250);
+      setTimeout(() => { if (frameAsked) flush(); }, 100);
     }
   }
 
@@ -51,9 +51,11 @@ extension PageAssets {
   }
   function fmtEta(s) {
     if (s === null || s === undefined) return '—';
-    s = Math.max(0, Math.round(s));
-    if (s < 90) return s + ' s';
-    const m = Math.round(s / 60);
+    // Rounded down: time to stock-out is better shown short than long.
+    s = Math.max(0, Math.floor(s));
+    if (s < 60) return s + ' s';
+    if (s < 600) return Math.floor(s / 60) + 'm ' + String(s % 60).padStart(2, '0') + 's';
+    const m = Math.floor(s / 60);
     if (m < 90) return m + ' min';
     const h = Math.floor(m / 60), mm = m % 60;
     return h + ' h ' + String(mm).padStart(2, '0');

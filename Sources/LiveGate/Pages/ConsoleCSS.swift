@@ -21,9 +21,10 @@ table { width: 100%; border-collapse: collapse; table-layout: fixed; }
 thead th { position: sticky; top: 0; z-index: 1; background: var(--bg); color: var(--dim); font-weight: 500;
   font-size: 12px; text-align: left; padding: 10px 8px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
-th.c-name { width: 23%; } th.c-level { width: 92px; } th.c-sell { width: 84px; }
-th.c-chart { width: 27%; }
-thead th:nth-child(n+4):nth-child(-n+9) { width: 7%; }
+th.c-name { width: 16%; } th.c-level { width: 92px; } th.c-sell { width: 104px; }
+th.c-chart { width: 21%; }
+th:nth-child(n+4):nth-child(-n+9) { font-size: 11px; }
+thead th, td { padding-left: 6px; padding-right: 6px; }
 .key-sell, .key-rate { display: inline-block; width: 14px; height: 0; vertical-align: middle; margin: 0 2px; }
 .key-sell { border-top: 2px solid var(--normal); }
 .key-rate { border-top: 2px dashed var(--accent); }
@@ -42,11 +43,14 @@ td.name .id { color: var(--dim); font-family: var(--mono); font-size: 12px; marg
 tr.is-featured .tag.feat, tr.is-paused .tag.paused { display: inline-block; }
 .level { display: inline-block; padding: 3px 9px; border-radius: 999px; font-size: 12px; font-weight: 700;
   text-transform: uppercase; letter-spacing: .04em; color: #0d1014; background: var(--lv, var(--normal)); }
-td.sellable { font-size: 24px; font-weight: 800; color: var(--lv, var(--normal)); }
+td.sellable { font-size: 22px; font-weight: 800; color: var(--lv, var(--normal)); }
 tr.lv-normal td.sellable { color: #e8f7ee; }
 td.eta.soon { color: var(--emergency); font-weight: 700; }
 td.chart { padding: 4px 8px; }
 td.chart canvas { display: block; width: 100%; height: 52px; }
+tbody.roomy td { height: 104px; }
+tbody.roomy td.chart canvas { height: 92px; }
+tbody.roomy td.sellable { font-size: 28px; }
 
 aside { display: flex; flex-direction: column; min-height: 0; border-left: 1px solid var(--line); background: var(--panel); }
 .panel { padding: 12px 14px; border-bottom: 1px solid var(--line); min-height: 0; }

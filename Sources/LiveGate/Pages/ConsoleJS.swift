@@ -67,9 +67,9 @@ extension PageAssets {
     g.clearRect(0, 0, W, H);
     const c = st.chart, pts = c.pts;
     const t1 = nowSec();
-    let t0 = pts.length ? pts[0][0] : t1 - 300;
+    let t0 = pts.length ? pts[0][0] : t1 - 120;
     for (const m of c.markers) t0 = Math.min(t0, m.t);
-    if (t1 - t0 < 300) t0 = t1 - 300;
+    if (t1 - t0 < 120) t0 = t1 - 120;
     let ymax = 1, rmax = 0;
     for (const p of pts) { if (p[1] > ymax) ymax = p[1]; if (p[2] !== null && p[2] > rmax) rmax = p[2]; }
     if (c.safety && c.safety > ymax) ymax = c.safety;
@@ -185,6 +185,7 @@ extension PageAssets {
       for (const t of st.recv) stats.lat.push(now - t);
       st.recv.length = 0;
     }
+    stats.lastRenderWall = Date.now();
     if (stats.lat.length > 50000) stats.lat.splice(0, stats.lat.length - 50000);
     chartsDirty(dirtyRows);
     dirtyRows.clear();
@@ -430,6 +431,7 @@ extension PageAssets {
       order = ids;
       for (const sku of order) rowsEl.append(skus.get(sku).tr);
     }
+    rowsEl.classList.toggle('roomy', order.length <= 6);   // few SKUs: taller rows, bigger charts
     rebuildSelect();
     renderFeatured();
     rowsDirty(order);
@@ -444,6 +446,7 @@ extension PageAssets {
     switch (m.type) {
       case 'stock':
         stats.messages++;
+        stats.lastArrivalWall = Date.now();
         upsert(m, arrived);
         LG.schedule('rows', renderDirtyRows);
         break;

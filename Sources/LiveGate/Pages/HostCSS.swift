@@ -15,9 +15,10 @@ html[data-conn="reconnecting"] .prompt .figure { opacity: .35; }
 .prompt + .prompt { border-left: 2px solid #222; }
 .prompt .name { font-size: 5vh; font-weight: 700; color: #fff; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
   padding-right: 16vw; }
-.prompt .label { margin-top: 2vh; font-size: 4.2vh; color: #a8a8a8; }
+.prompt .middle { flex: 1; display: flex; flex-direction: column; justify-content: center; min-height: 0; }
+.prompt .label { font-size: 4.2vh; color: #a8a8a8; }
 .prompt .figure-line { display: flex; align-items: baseline; gap: 2vw; }
-.prompt .figure { font-size: 36vh; line-height: .95; font-weight: 800; font-variant-numeric: tabular-nums; letter-spacing: -.02em;
+.prompt .figure { font-size: 38vh; line-height: .95; font-weight: 800; font-variant-numeric: tabular-nums; letter-spacing: -.02em;
   color: var(--lv, var(--normal)); }
 .prompt .unit { font-size: 6vh; color: #bbb; font-weight: 700; }
 .prompt .levelword { font-size: 5vh; font-weight: 800; color: #000; background: var(--lv, var(--normal)); padding: .1em .5em;

@@ -31,7 +31,9 @@ extension PageAssets {
     const sub = h('div', 'sub');
     const arrow = h('span', 'arrow', '换推 →'), subName = h('span', 'subname', ''), subLeft = h('span', 'left', '');
     sub.append(arrow, subName, subLeft);
-    el.append(name, label, line, may, hint, sub);
+    const middle = h('div', 'middle');
+    middle.append(label, line, may, hint);
+    el.append(name, middle, sub);
     return { el, name, figure, levelword, may, hint, sub, subName, subLeft };
   }
 
