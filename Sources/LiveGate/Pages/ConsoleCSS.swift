@@ -15,15 +15,14 @@ body { font-size: 14px; overflow: hidden; }
 .featured { color: var(--dim); }
 .featured b { color: var(--accent); font-weight: 600; margin-left: 4px; }
 .spacer { flex: 1; }
-main { flex: 1; min-height: 0; display: grid; grid-template-columns: minmax(0, 1fr) 360px; }
+main { flex: 1; min-height: 0; display: grid; grid-template-columns: minmax(0, 1fr) 330px; }
 .skus { overflow: auto; min-height: 0; }
 table { width: 100%; border-collapse: collapse; table-layout: fixed; }
 thead th { position: sticky; top: 0; z-index: 1; background: var(--bg); color: var(--dim); font-weight: 500;
   font-size: 12px; text-align: left; padding: 10px 8px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
-th.c-name { width: 16%; } th.c-level { width: 92px; } th.c-sell { width: 104px; }
-th.c-chart { width: 21%; }
-th:nth-child(n+4):nth-child(-n+9) { font-size: 11px; }
+th.c-name { width: 15%; } th.c-level { width: 116px; } th.c-sell { width: 112px; }
+th.c-q { width: 62px; } th.c-rate { width: 74px; } th.c-eta { width: 78px; }
 thead th, td { padding-left: 6px; padding-right: 6px; }
 .key-sell, .key-rate { display: inline-block; width: 14px; height: 0; vertical-align: middle; margin: 0 2px; }
 .key-sell { border-top: 2px solid var(--normal); }
@@ -41,16 +40,17 @@ td.name .id { color: var(--dim); font-family: var(--mono); font-size: 12px; marg
 .tag.paused { background: #4a3510; color: #ffd591; }
 .tag.feat, .tag.paused { display: none; }
 tr.is-featured .tag.feat, tr.is-paused .tag.paused { display: inline-block; }
-.level { display: inline-block; padding: 3px 9px; border-radius: 999px; font-size: 12px; font-weight: 700;
-  text-transform: uppercase; letter-spacing: .04em; color: #0d1014; background: var(--lv, var(--normal)); }
+.level { display: inline-block; padding: 3px 8px; border-radius: 999px; font-size: 11px; font-weight: 700;
+  text-transform: uppercase; letter-spacing: .02em; color: #0d1014; background: var(--lv, var(--normal)); }
 td.sellable { font-size: 22px; font-weight: 800; color: var(--lv, var(--normal)); }
 tr.lv-normal td.sellable { color: #e8f7ee; }
+tr.lv-normal .level { background: transparent; color: var(--normal); box-shadow: inset 0 0 0 1px #2ecc7166; }
 td.eta.soon { color: var(--emergency); font-weight: 700; }
 td.chart { padding: 4px 8px; }
 td.chart canvas { display: block; width: 100%; height: 52px; }
 tbody.roomy td { height: 104px; }
 tbody.roomy td.chart canvas { height: 92px; }
-tbody.roomy td.sellable { font-size: 28px; }
+tbody.roomy td.sellable { font-size: 26px; }
 
 aside { display: flex; flex-direction: column; min-height: 0; border-left: 1px solid var(--line); background: var(--panel); }
 .panel { padding: 12px 14px; border-bottom: 1px solid var(--line); min-height: 0; }
@@ -71,7 +71,7 @@ button:hover { background: #243040; }
 button.primary { background: #1d4f86; border-color: #2a66a8; color: #fff; }
 button.primary:hover { background: #245d9c; }
 button:disabled { opacity: .45; cursor: default; }
-#sub-btn { grid-column: span 3; }
+#sub-btn { grid-column: span 3; overflow: hidden; text-overflow: ellipsis; }
 .log { list-style: none; margin: 0; padding: 0; max-height: 132px; overflow: auto; font-size: 12px; }
 .log li { display: flex; gap: 8px; padding: 4px 0; border-top: 1px solid #222a34; }
 .log .t { color: var(--dim); font-family: var(--mono); flex: none; }

@@ -30,8 +30,9 @@ extension PageAssets {
         <thead>
           <tr>
             <th class="c-name">SKU</th><th class="c-level">level</th><th class="num c-sell">sellable</th>
-            <th class="num">on hand</th><th class="num">reserved</th><th class="num">held</th><th class="num">sold</th>
-            <th class="num">rate</th><th class="num">out in</th><th class="c-chart">sellable <i class="key-sell"></i> · rate <i class="key-rate"></i> this session</th>
+            <th class="num c-q">on hand</th><th class="num c-q">reserved</th><th class="num c-q">held</th><th class="num c-q">sold</th>
+            <th class="num c-rate">rate</th><th class="num c-eta">out in</th>
+            <th class="c-chart">sellable <i class="key-sell"></i> rate <i class="key-rate"></i></th>
           </tr>
         </thead>
         <tbody id="sku-rows"></tbody>

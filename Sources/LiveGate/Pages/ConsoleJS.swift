@@ -144,8 +144,10 @@ extension PageAssets {
     const h = LG.h;
     const tr = h('tr'); tr.dataset.sku = sku;
     const name = h('td', 'name'), n = h('div', 'n'), nm = h('span', 'nm', sku);
-    n.append(nm, h('span', 'tag feat', 'FEATURED'), h('span', 'tag paused', 'PAUSED'));
-    name.append(n, h('div', 'id', sku));
+    n.append(nm);
+    const idLine = h('div', 'id', sku);
+    idLine.append(h('span', 'tag feat', 'FEATURED'), h('span', 'tag paused', 'PAUSED'));
+    name.append(n, idLine);
     const levelTd = h('td', 'levelcell'), lv = h('span', 'level', '—'); levelTd.append(lv);
     const cells = {};
     const tds = [name, levelTd];
@@ -169,6 +171,7 @@ extension PageAssets {
     if (selected === d.sku) cls += ' selected';
     if (st.tr.className !== cls) st.tr.className = cls;
     T(st.nm, d.name || d.sku);
+    if (st.tr.title !== (d.name || d.sku)) st.tr.title = d.name || d.sku;
     T(st.lv, level);
     const c = st.cells;
     T(c.sellable, LG.fmtInt(d.sellable)); T(c.onHand, LG.fmtInt(d.onHand)); T(c.reserved, LG.fmtInt(d.reserved));
