@@ -21,7 +21,7 @@ table { width: 100%; border-collapse: collapse; table-layout: fixed; }
 thead th { position: sticky; top: 0; z-index: 1; background: var(--bg); color: var(--dim); font-weight: 500;
   font-size: 12px; text-align: left; padding: 10px 8px 6px; border-bottom: 1px solid var(--line); white-space: nowrap; }
 th.num, td.num { text-align: right; font-variant-numeric: tabular-nums; }
-th.c-name { width: 15%; } th.c-level { width: 116px; } th.c-sell { width: 112px; }
+th.c-name { width: 17%; } th.c-level { width: 116px; } th.c-sell { width: 112px; }
 th.c-q { width: 62px; } th.c-rate { width: 74px; } th.c-eta { width: 78px; }
 thead th, td { padding-left: 6px; padding-right: 6px; }
 .key-sell, .key-rate { display: inline-block; width: 14px; height: 0; vertical-align: middle; margin: 0 2px; }
@@ -36,10 +36,11 @@ td.name .n { color: #fff; font-size: 14px; overflow: hidden; text-overflow: elli
 td.name .id { color: var(--dim); font-family: var(--mono); font-size: 12px; margin-top: 3px; }
 .tag { display: inline-block; font-size: 11px; font-weight: 700; padding: 1px 6px; border-radius: 4px; margin-left: 6px;
   vertical-align: 1px; font-family: var(--font); }
-.tag.feat { background: #12324f; color: var(--accent); }
+.star { display: none; color: var(--accent); margin-right: 5px; }
+tr.is-featured .star { display: inline; }
 .tag.paused { background: #4a3510; color: #ffd591; }
-.tag.feat, .tag.paused { display: none; }
-tr.is-featured .tag.feat, tr.is-paused .tag.paused { display: inline-block; }
+.tag.paused { display: none; }
+tr.is-paused .tag.paused { display: inline-block; }
 .level { display: inline-block; padding: 3px 8px; border-radius: 999px; font-size: 11px; font-weight: 700;
   text-transform: uppercase; letter-spacing: .02em; color: #0d1014; background: var(--lv, var(--normal)); }
 td.sellable { font-size: 22px; font-weight: 800; color: var(--lv, var(--normal)); }

@@ -114,6 +114,13 @@ extension PageAssets {
         g.strokeStyle = RATE; g.lineWidth = 1.2 * dpr; g.setLineDash([4 * dpr, 3 * dpr]); g.stroke(); g.setLineDash([]);
       }
     }
+    // Without history (no series endpoint, a page opened just now) say where the line starts.
+    if (pts.length && !c.fromSeries && pts[0][0] - t0 > (t1 - t0) * 0.25) {
+      g.fillStyle = '#5d6875';
+      g.font = (10 * dpr) + 'px ' + (css.getPropertyValue('--font') || 'sans-serif');
+      g.textBaseline = 'bottom';
+      g.fillText('from ' + LG.fmtClock(pts[0][0]).slice(0, 5), 3 * dpr, bottom - 2 * dpr);
+    }
     // alert markers: a tick and a triangle in the level's colour
     for (const m of c.markers) {
       const mx = Math.round(x(m.t));
@@ -144,9 +151,11 @@ extension PageAssets {
     const h = LG.h;
     const tr = h('tr'); tr.dataset.sku = sku;
     const name = h('td', 'name'), n = h('div', 'n'), nm = h('span', 'nm', sku);
-    n.append(nm);
+    const star = h('span', 'star', '★');
+    star.title = 'featured now';
+    n.append(star, nm);
     const idLine = h('div', 'id', sku);
-    idLine.append(h('span', 'tag feat', 'FEATURED'), h('span', 'tag paused', 'PAUSED'));
+    idLine.append(h('span', 'tag paused', 'PAUSED'));
     name.append(n, idLine);
     const levelTd = h('td', 'levelcell'), lv = h('span', 'level', '—'); levelTd.append(lv);
     const cells = {};
@@ -279,6 +288,7 @@ extension PageAssets {
     const lastT = pts.length ? pts[pts.length - 1][0] : -Infinity;
     for (const p of st.chart.pts) if (p[0] > lastT) pts.push(p);   // live points that came meanwhile
     st.chart.pts = compact(pts);
+    st.chart.fromSeries = true;
     const markers = [];
     for (const a of (Array.isArray(body.alerts) ? body.alerts : [])) markers.push({ t: markerTime(a.t), level: a.level });
     for (const m of st.chart.markers) if (m.t > lastT) markers.push(m);

@@ -39,6 +39,9 @@ extension PageAssets {
 
   function onSnapshot(m) {
     featured = m.featured || null;
+    // A fresh snapshot (new connection, restarted server): banners from before may be stale,
+    // and the overlay never shows a scarcity claim the server is not making now.
+    banners.clear();
     LG.schedule('banner', renderBanner);
   }
   function onMessage(m) {
