@@ -15,6 +15,7 @@ body { font-size: 14px; overflow: hidden; }
 .featured { color: var(--dim); }
 .featured b { color: var(--accent); font-weight: 600; margin-left: 4px; }
 .spacer { flex: 1; }
+#who.warn { color: #ffd591; font-weight: 600; }
 main { flex: 1; min-height: 0; display: grid; grid-template-columns: minmax(0, 1fr) 330px; }
 .skus { overflow: auto; min-height: 0; }
 table { width: 100%; border-collapse: collapse; table-layout: fixed; }

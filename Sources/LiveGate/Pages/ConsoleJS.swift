@@ -9,7 +9,14 @@ extension PageAssets {
   const rowsEl = $('sku-rows'), connEl = $('conn'), skuSel = $('cmd-sku'), qtyIn = $('cmd-qty'), annIn = $('ann-text');
   const logEl = $('cmd-log'), feedEl = $('alert-feed'), subBtn = $('sub-btn');
   const T = LG.text;
-  if (LG.claims) T($('who'), (LG.claims.role || '?') + ' · ' + (LG.claims.sub || '?'));
+  if (LG.claims) {
+    T($('who'), (LG.claims.role || '?') + ' · ' + (LG.claims.sub || '?'));
+    if (LG.claims.role !== 'operator') {
+      $('who').classList.add('warn');
+      $('who').title = 'not an operator token: the server will refuse commands';
+      T($('who'), LG.claims.role + ' token: read-only');
+    }
+  }
 
   const skus = new Map();          // sku -> row state
   let order = [];                  // SKU ids in the room's order
