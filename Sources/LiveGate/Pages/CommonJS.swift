@@ -85,12 +85,12 @@ extension PageAssets {
   }
 
   // ---------- the room connection ----------
-  // opts: { onSnapshot(msg), onMessage(msg), onState(state, detail) }
+  // opts: { onSnapshot(msg), onMessage(msg), onState(state, detail), onReconnect() }
   // states: notoken, connecting, live, reconnecting, refused
   function connect(opts) {
     const conn = {
       state: 'connecting', detail: '', seq: null, epoch: null, room: null, ws: null,
-      attempts: 0, pending: new Map(), nextId: 1, snapshots: 0, lastInput: 0,
+      attempts: 0, pending: new Map(), nextId: 1, snapshots: 0, lastInput: 0, opens: 0, openedAt: 0, gotMessage: false,
     };
     const setState = (state, detail) => {
       conn.state = state; conn.detail = detail || '';
@@ -114,15 +114,23 @@ extension PageAssets {
       let ws;
       try { ws = new WebSocket(url()); } catch (e) { retry(); return; }
       conn.ws = ws;
+      ws.onopen = () => {
+        // Live from here: a resumed stream (since/epoch) sends no snapshot, only what was missed.
+        conn.lastInput = performance.now();
+        conn.openedAt = performance.now();
+        conn.opens += 1;
+        setState('live');
+        if (conn.opens > 1 && opts.onReconnect) opts.onReconnect();
+      };
       ws.onmessage = (ev) => {
         conn.lastInput = performance.now();
+        conn.gotMessage = true;
         let msg;
         try { msg = JSON.parse(ev.data); } catch (e) { return; }
         if (!msg || typeof msg !== 'object') return;
         if (msg.type === 'snapshot') {
           conn.seq = msg.seq; conn.epoch = msg.epoch; conn.room = msg.room;
-          conn.snapshots += 1; conn.attempts = 0;
-          setState('live');
+          conn.snapshots += 1;
           opts.onSnapshot && opts.onSnapshot(msg);
           return;
         }
@@ -152,14 +160,26 @@ extension PageAssets {
           setState('refused', ev.reason || 'token refused');
           return;
         }
-        retry();
+        // A connection that worked for a while starts the backoff afresh.
+        if (conn.gotMessage && performance.now() - conn.openedAt > 5000) conn.attempts = 0;
+        conn.gotMessage = false;
+        if (ev.code === 1012) {
+          // Server restart or drain: reconnect now, spread out a little.
+          retry(Math.random() * 1000);
+        } else if (ev.code === 1013) {
+          // Too slow a reader: back off for real, then resume.
+          conn.attempts = Math.max(conn.attempts, 3);
+          retry();
+        } else {
+          retry();
+        }
       };
       ws.onerror = () => {};
     }
-    function retry() {
+    function retry(now) {
       conn.attempts += 1;
       const ceiling = Math.min(10000, 400 * Math.pow(2, Math.min(conn.attempts - 1, 8)));
-      const delay = ceiling / 2 + Math.random() * ceiling / 2;   // "equal jitter"
+      const delay = now !== undefined ? now : ceiling / 2 + Math.random() * ceiling / 2;   // "equal jitter""
       setState('reconnecting', 'retry in ' + (delay / 1000).toFixed(1) + ' s');
       clearTimeout(retryTimer);
       retryTimer = setTimeout(open, delay);

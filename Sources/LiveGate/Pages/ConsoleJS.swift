@@ -265,7 +265,7 @@ extension PageAssets {
     const gen = ++seriesGen;
     const list = order.slice();
     if (!room || !list.length) return;
-    const since = Math.floor(nowSec()) - 6 * 3600;
+    const since = Math.floor(nowSec()) - 12 * 3600;   // the server keeps 12 h
     // The first request alone: a gateway without the endpoint answers 404 and the charts
     // carry on from the snapshot and the live messages.
     const first = await loadOne(list[0], since, gen);
@@ -438,7 +438,9 @@ extension PageAssets {
   annIn.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') { ev.preventDefault(); run('announce'); } });
 
   // ---------------- the connection ----------------
+  let snapshotsSeen = 0;
   function onSnapshot(m) {
+    snapshotsSeen++;
     room = m.room;
     T($('room-title'), m.title || m.room || '—');
     T($('room-id'), m.room || '');
@@ -486,6 +488,12 @@ extension PageAssets {
   }
   const conn = LG.connect({
     onSnapshot, onMessage,
+    // A resumed stream brings no snapshot: the charts still come back from the series.
+    // (After a restart the server sends a snapshot instead, which loads them itself.)
+    onReconnect() {
+      const seen = snapshotsSeen;
+      setTimeout(() => { if (snapshotsSeen === seen) loadSeries(); }, 500);
+    },
     onState(state, detail) {
       LG.renderConn(connEl, state, detail);
       if (state === 'notoken' || state === 'refused') LG.showBlocked(state, detail, 'operator');
