@@ -93,7 +93,7 @@ button:disabled { opacity: .45; cursor: default; }
 .alert .sku { color: #fff; font-weight: 600; flex: 1; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
 .alert .at { color: var(--dim); font-family: var(--mono); font-size: 11px; }
 .alert .facts { color: var(--text); font-size: 12px; margin: 4px 0 6px; }
-.alert .acts { display: flex; gap: 6px; align-items: center; }
+.alert .acts { display: flex; flex-wrap: wrap; gap: 6px; align-items: center; }
 .alert .acts button { padding: 4px 8px; font-size: 12px; }
 .alert .acts .state { color: var(--dim); font-size: 12px; }
 .alert.acked { opacity: .5; }

@@ -307,6 +307,28 @@ extension PageAssets {
   // ---------------- alerts ----------------
   function unackedCount() { let n = 0; for (const a of alerts.values()) if (!a.acked) n++; return n; }
   function renderBadge() { const n = unackedCount(); T($('alert-count'), n ? String(n) : ''); }
+  // The engine's suggestedAction as words and the command it leads to.
+  function suggestionOf(m) {
+    const qty = typeof m.suggestedQty === 'number' && m.suggestedQty > 0 ? m.suggestedQty : 0;
+    const sub = m.substitute || (skus.get(m.sku) && skus.get(m.sku).data.substitute);
+    switch (m.suggestedAction) {
+      case 'prepareStock': return { label: 'prepare stock' + (qty ? ': restock ' + LG.fmtInt(qty) : ''), cmd: 'restock', qty };
+      case 'restockOrChangePitch': return { label: 'restock' + (qty ? ' ' + LG.fmtInt(qty) : '') + ' or change the pitch', cmd: 'restock', qty };
+      case 'switchToSubstitute':
+        return sub ? { label: 'pitch the substitute' + (qty ? ', restock ' + LG.fmtInt(qty) : ''), cmd: 'feature-substitute', qty }
+                   : { label: 'restock' + (qty ? ' ' + LG.fmtInt(qty) : ''), cmd: 'restock', qty };
+      case undefined: case null: case '': case 'none': return null;
+      default: return { label: 'suggest: ' + m.suggestedAction + (qty ? ' ' + LG.fmtInt(qty) : ''), cmd: '', qty };
+    }
+  }
+  function markAcked(id, by) {
+    const entry = alerts.get(String(id));
+    if (!entry || entry.acked) return;
+    entry.acked = true;
+    entry.el.classList.add('acked');
+    T(entry.el.querySelector('.state'), 'acknowledged' + (by ? ' by ' + by : ''));
+    renderBadge();
+  }
   function addAlert(m) {
     const st = skus.get(m.sku);
     const t = markerTime(m.at);
@@ -324,7 +346,7 @@ extension PageAssets {
     li.dataset.alert = id;
     const head = h('div', 'head');
     head.append(h('span', 'lvl', m.level || 'alert'),
-      h('span', 'sku', (st && st.data.name) || m.sku || ''), h('span', 'at', LG.fmtClock(t)));
+      h('span', 'sku', m.name || (st && st.data.name) || m.sku || ''), h('span', 'at', LG.fmtClock(t)));
     const facts = [];
     if (m.previousLevel) facts.push('was ' + m.previousLevel);
     if (typeof m.sellable === 'number') facts.push(LG.fmtInt(m.sellable) + ' sellable');
@@ -332,15 +354,15 @@ extension PageAssets {
     if (typeof m.etaSec === 'number') facts.push('out in ' + LG.fmtEta(m.etaSec));
     if (typeof m.safetyLine === 'number') facts.push('safety line ' + LG.fmtInt(m.safetyLine));
     const acts = h('div', 'acts');
-    if (m.suggestedAction) {
-      const label = 'suggest: ' + m.suggestedAction + (typeof m.suggestedQty === 'number' ? ' ' + LG.fmtInt(m.suggestedQty) : '');
-      const use = h('button', 'use', label);
+    const suggestion = suggestionOf(m);
+    if (suggestion) {
+      const use = h('button', 'use', suggestion.label);
       use.type = 'button';
-      use.title = 'fill the command form with this suggestion';
+      use.title = 'fill the command form with this suggestion (you still click the command)';
       use.addEventListener('click', () => {
         if (m.sku && order.includes(m.sku)) select(m.sku);
-        if (typeof m.suggestedQty === 'number' && m.suggestedQty > 0) qtyIn.value = String(m.suggestedQty);
-        const b = document.querySelector('button[data-cmd="' + m.suggestedAction + '"]');
+        if (suggestion.qty) qtyIn.value = String(suggestion.qty);
+        const b = document.querySelector('button[data-cmd="' + suggestion.cmd + '"]');
         if (b) b.focus();
       });
       acts.append(use);
@@ -356,7 +378,7 @@ extension PageAssets {
       T(state, 'acknowledging…');
       const ans = await conn.command({ type: 'ack', alert: m.id });
       if (ans.type === 'result' && ans.ok !== false) {
-        entry.acked = true; li.classList.add('acked'); T(state, 'acknowledged');
+        markAcked(m.id, LG.claims && LG.claims.sub);
       } else {
         ackBtn.disabled = false;
         T(state, 'not acknowledged: ' + (ans.message || ans.outcome || ans.code || 'error'));
@@ -481,6 +503,9 @@ extension PageAssets {
       }
       case 'alert':
         addAlert(m);
+        break;
+      case 'ack':      // an operator (maybe another one) acknowledged an alert
+        if (m.alert !== undefined) markAcked(m.alert, m.by);
         break;
       default:
         break;     // danmaku and anything newer: not shown on the console

@@ -66,7 +66,8 @@ extension PageAssets {
       v.figure.dataset.level = level;
       T(v.levelword, d.paused ? '暂停 PAUSED' : (LEVEL_WORD[level] || ''));
       const mayFree = useHint && typeof hint.msg.mayFreeUp === 'number' && hint.msg.mayFreeUp > 0 ? hint.msg.mayFreeUp : 0;
-      T(v.may, mayFree ? '+' + LG.fmtInt(mayFree) + ' may free up (unpaid orders)' : '');
+      const within = useHint && typeof hint.msg.mayFreeUpWithinSec === 'number' ? ' within ' + LG.fmtEta(hint.msg.mayFreeUpWithinSec) : '';
+      T(v.may, mayFree ? '+' + LG.fmtInt(mayFree) + ' may free up' + within + ' (unpaid orders)' : '');
       // The hint text stays while its level is current.
       const hintText = hint && (hint.fresh || hint.msg.level === undefined || hint.msg.level === level) ? (hint.msg.text || '') : '';
       T(v.hint, hintText);
