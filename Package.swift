@@ -18,14 +18,21 @@ let package = Package(
         .target(name: "LiveGatePOSIX", dependencies: ["CLinux", "LiveGateCore"]),
         // HTTP/1.1 request-head parser with limits, and small responses. No syscalls.
         .target(name: "LiveGateHTTP", dependencies: ["LiveGateCore"]),
+        // TLS over OpenSSL on non-blocking sockets: contexts (PEM chain and key) and sessions.
+        .target(name: "LiveGateTLS", dependencies: ["COpenSSL", "LiveGateCore"]),
         // RFC 6455: handshake, frame parser and encoder, UTF-8 validation, close codes. No syscalls.
         .target(name: "LiveGateWebSocket", dependencies: ["LiveGateCore", "LiveGateHTTP", "COpenSSL"]),
         // The stock core: ledger, commands, journal, snapshot, recovery.
         .target(name: "LiveGateStock", dependencies: ["LiveGateCore"]),
+        // The alert engine: velocity windows, levels, templates. Pure, driven by core time.
+        .target(name: "LiveGateAlerts", dependencies: ["LiveGateCore"]),
         // The gateway: config, routes, connections, server.
         .target(
             name: "LiveGate",
-            dependencies: ["COpenSSL", "LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateWebSocket", "LiveGateStock"]
+            dependencies: [
+                "COpenSSL", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateTLS",
+                "LiveGateWebSocket", "LiveGateStock",
+            ]
         ),
         .executableTarget(name: "livegate", dependencies: ["LiveGate"]),
         // Benchmarks (`livegate-bench stock`, later `fanout`…) and the stock crash-test child.
@@ -35,9 +42,10 @@ let package = Package(
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP"]),
         .testTarget(name: "LiveGateWebSocketTests", dependencies: ["LiveGateWebSocket"]),
         .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock"]),
+        .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts"]),
         .testTarget(
             name: "LiveGateTests",
-            dependencies: ["LiveGate", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateWebSocket"]
+            dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateWebSocket"]
         ),
     ]
 )

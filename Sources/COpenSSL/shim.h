@@ -20,4 +20,11 @@ static inline long livegate_SSL_set_mode(SSL *ssl, long mode) {
     return SSL_set_mode(ssl, mode);
 }
 
+static inline uint64_t livegate_server_options(void) {
+    return SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_RENEGOTIATION;
+}
+static inline long livegate_server_modes(void) {
+    return SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS;
+}
+
 #endif

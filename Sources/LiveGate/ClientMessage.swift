@@ -23,6 +23,24 @@ enum ClientMessage: Equatable {
     case announce(text: String)
     /// A chat line (viewer, host, operator).
     case danmaku(text: String)
+    /// Send the room's viewers away with 1012 in waves (operator).
+    case drain(waves: Int64?, seconds: Int64?)
+    /// Switch the room from a SKU to its substitute in one step (operator); `undo` reverts it.
+    case switchToSubstitute(sku: String)
+    /// Undo the last switch in the room (operator).
+    case undoSwitch
+    /// Count down and open sales of a paused SKU ("3, 2, 1, link is up"; operator).
+    case launch(sku: String, countdown: Int64?)
+    /// Acknowledge an alert (operator): other consoles are told.
+    case ack(alert: String)
+    /// Change some of a SKU's policy fields (operator; journaled).
+    case policy(sku: String, fields: [String: Double], substitute: String?)
+
+    /// The policy fields the `policy` command may change.
+    static let policyFields = [
+        "safetyMinimum", "restockLeadTimeSec", "safetyFactor", "trendFactor", "trendWindowSec", "trendMinimumVolume",
+        "watchMark", "emergencyLine", "cooldownSec", "hysteresisMargin", "reservationTimeoutSec",
+    ]
 
     /// The `type` field.
     var type: String {
@@ -38,6 +56,12 @@ enum ClientMessage: Equatable {
         case .feature: return "feature"
         case .announce: return "announce"
         case .danmaku: return "danmaku"
+        case .drain: return "drain"
+        case .switchToSubstitute: return "switch"
+        case .undoSwitch: return "undo"
+        case .launch: return "launch"
+        case .ack: return "ack"
+        case .policy: return "policy"
         }
     }
 
@@ -71,6 +95,34 @@ enum ClientMessage: Equatable {
         case "feature": message = .feature(sku: try fields.string("sku"))
         case "announce": message = .announce(text: try fields.string("text"))
         case "danmaku": message = .danmaku(text: try fields.string("text"))
+        case "ack": message = .ack(alert: try fields.string("alert"))
+        case "switch": message = .switchToSubstitute(sku: try fields.string("sku"))
+        case "undo": message = .undoSwitch
+        case "launch":
+            message = .launch(
+                sku: try fields.string("sku"),
+                countdown: try fields.object["countdown"] == nil ? nil : fields.integer("countdown", range: 0...60))
+        case "policy":
+            var numbers: [String: Double] = [:]
+            for key in ClientMessage.policyFields {
+                switch fields.object[key] {
+                case nil, .null?: continue
+                case .int(let value)?: numbers[key] = Double(value)
+                case .double(let value)? where value.isFinite: numbers[key] = value
+                default: throw ProtocolError.badField(key, "\(key) must be a number")
+                }
+            }
+            let substitute = try fields.optionalString("substitute")
+            let unknown = fields.object.keys.filter { !["type", "id", "sku", "substitute"].contains($0) && !ClientMessage.policyFields.contains($0) }
+            if let first = unknown.sorted().first { throw ProtocolError.badField(first, "unknown policy field '\(first.prefix(32))'") }
+            guard !numbers.isEmpty || substitute != nil else {
+                throw ProtocolError.badField("type", "policy needs at least one of " + ClientMessage.policyFields.joined(separator: ", ") + ", substitute")
+            }
+            message = .policy(sku: try fields.string("sku"), fields: numbers, substitute: substitute)
+        case "drain":
+            message = .drain(
+                waves: try fields.object["waves"] == nil ? nil : fields.integer("waves", range: 1...100),
+                seconds: try fields.object["seconds"] == nil ? nil : fields.integer("seconds", range: 0...600))
         default: throw ProtocolError.badField("type", "unknown message type '\(type.prefix(32))'")
         }
         return (fields.id, message)
@@ -106,6 +158,26 @@ enum ClientMessage: Equatable {
             writer.field("sku", sku)
         case .announce(let text), .danmaku(let text):
             writer.field("text", text)
+        case .drain(let waves, let seconds):
+            if let waves { writer.field("waves", waves) }
+            if let seconds { writer.field("seconds", seconds) }
+        case .ack(let alert):
+            writer.field("alert", alert)
+        case .switchToSubstitute(let sku):
+            writer.field("sku", sku)
+        case .undoSwitch:
+            break
+        case .launch(let sku, let countdown):
+            writer.field("sku", sku)
+            if let countdown { writer.field("countdown", countdown) }
+        case .policy(let sku, let fields, let substitute):
+            writer.field("sku", sku)
+            for key in ClientMessage.policyFields {
+                guard let value = fields[key] else { continue }
+                writer.key(key.withStaticKey)
+                writer.rawNumber(value)
+            }
+            if let substitute { writer.field("substitute", substitute) }
         }
         writer.endObject()
         return writer.json

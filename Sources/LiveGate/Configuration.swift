@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateAlerts
 import LiveGateCore
 import LiveGatePOSIX
 import LiveGateStock
@@ -95,6 +96,25 @@ public struct Configuration: Sendable, Equatable {
     public var rooms: [RoomSpec] = []
     /// A Bearer token that may read `/metrics` from other machines (loopback always may).
     public var metricsToken: String?
+    /// The TLS listener's port (`nil`: no TLS listener). Same host as the plain listener.
+    public var tlsPort: Int?
+    /// PEM certificate chain for TLS (server certificate first).
+    public var tlsCertificateChain = ""
+    /// PEM private key for TLS.
+    public var tlsPrivateKey = ""
+    /// Whether the plain (ws://, http://) listener is opened too when TLS is configured.
+    public var plainListener = true
+
+    /// Messages kept per room stream for resume.
+    public var historySize = 1024
+    /// Queued bytes above which a viewer's state messages are conflated.
+    public var viewerSoftBudgetBytes = 64 * 1024
+    /// Queued bytes above which a viewer is closed with 1013.
+    public var viewerHardBudgetBytes = 1024 * 1024
+    /// Queued bytes above which a host, operator or connector is closed with 1013.
+    public var priorityHardBudgetBytes = 16 * 1024 * 1024
+    /// The alert engine's settings and texts (validated at load).
+    public var alerts = AlertConfiguration()
     /// Serve the load generator's plain pub/sub protocol on `/bench` and `/bench/pub`.
     public var benchPubSub = false
     /// Largest danmaku text, in characters.
@@ -188,6 +208,71 @@ extension Configuration {
         config.dataDir = try reader.string("dataDir", default: config.dataDir)
         config.tokenSecret = try reader.string("tokenSecret", default: config.tokenSecret)
         config.metricsToken = try reader.optionalString("metricsToken")
+        if var tls = try reader.object("tls") {
+            config.tlsPort = try tls.int("port", default: 8443, range: 0...65535)
+            config.tlsCertificateChain = try tls.requiredString("certificateChain")
+            config.tlsPrivateKey = try tls.requiredString("privateKey")
+            config.plainListener = try tls.bool("plainListener", default: true)
+            try tls.finish()
+        }
+        if var streams = try reader.object("streams") {
+            config.historySize = try streams.int("historySize", default: config.historySize, range: 1...1_000_000)
+            config.viewerSoftBudgetBytes = try streams.int(
+                "viewerSoftBudgetBytes", default: config.viewerSoftBudgetBytes, range: 1024...1 << 30)
+            config.viewerHardBudgetBytes = try streams.int(
+                "viewerHardBudgetBytes", default: config.viewerHardBudgetBytes, range: 4096...1 << 30)
+            config.priorityHardBudgetBytes = try streams.int(
+                "priorityHardBudgetBytes", default: config.priorityHardBudgetBytes, range: 4096...1 << 30)
+            try streams.finish()
+            guard config.viewerSoftBudgetBytes < config.viewerHardBudgetBytes else {
+                throw ConfigurationError(message: "streams.viewerSoftBudgetBytes must be below streams.viewerHardBudgetBytes")
+            }
+        }
+        if var alerts = try reader.object("alerts") {
+            var settings = config.alerts
+            settings.horizon = Int64(try alerts.seconds("horizonSeconds", default: 600) * 1e9)
+            settings.smoothingTime = Int64(try alerts.seconds("smoothingSeconds", default: 300) * 1e9)
+            settings.launchQuietPeriod = Int64(try alerts.seconds("launchQuietSeconds", default: 600, allowZero: true) * 1e9)
+            settings.danmakuInterval = Int64(try alerts.seconds("danmakuIntervalSeconds", default: 10) * 1e9)
+            settings.payThroughMemory = Int64(try alerts.seconds("payThroughMemorySeconds", default: 1800) * 1e9)
+            let language = try alerts.string("language", default: "zh")
+            switch language {
+            case "zh": settings.templates = .chinese
+            case "en": settings.templates = .english
+            default: throw ConfigurationError(message: "alerts.language: expected zh or en, got '\(language)'")
+            }
+            if var texts = try alerts.object("templates") {
+                var templates = settings.templates
+                templates.thresholdBanner = try texts.string("thresholdBanner", default: templates.thresholdBanner)
+                templates.thresholdDanmaku = try texts.string("thresholdDanmaku", default: templates.thresholdDanmaku)
+                templates.emergencyBanner = try texts.string("emergencyBanner", default: templates.emergencyBanner)
+                templates.emergencyDanmaku = try texts.string("emergencyDanmaku", default: templates.emergencyDanmaku)
+                templates.soldoutBanner = try texts.string("soldoutBanner", default: templates.soldoutBanner)
+                templates.soldoutDanmaku = try texts.string("soldoutDanmaku", default: templates.soldoutDanmaku)
+                templates.hostHint = try texts.string("hostHint", default: templates.hostHint)
+                templates.stockReplyAvailable = try texts.string("stockReplyAvailable", default: templates.stockReplyAvailable)
+                templates.stockReplySoldOut = try texts.string("stockReplySoldOut", default: templates.stockReplySoldOut)
+                templates.substituteFallback = try texts.string("substituteFallback", default: templates.substituteFallback)
+                let keywords = try texts.stringArray("stockQuestionKeywords")
+                if !keywords.isEmpty { templates.stockQuestionKeywords = keywords }
+                try texts.finish()
+                settings.templates = templates
+            }
+            try alerts.finish()
+            config.alerts = settings
+        }
+        do {
+            try config.alerts.validate()
+        } catch {
+            throw ConfigurationError(message: "alerts: \(error)")
+        }
+        for sku in config.skus {
+            do {
+                try AlertObserver.alertPolicy(sku.policy).validate(horizon: config.alerts.horizon)
+            } catch {
+                throw ConfigurationError(message: "skus[\(sku.id)].policy: \(error)")
+            }
+        }
         if var bench = try reader.object("bench") {
             config.benchPubSub = try bench.bool("pubSub", default: false)
             try bench.finish()
@@ -216,18 +301,26 @@ extension Configuration {
             let id = try sku.requiredString("id")
             let policyDefaults = SkuPolicy()
             var policy = policyDefaults
+            let alertDefaults = AlertPolicy()
             var p = try sku.object("policy") ?? ObjectReader(.object([:]), path: "skus[\(index)].policy")
             policy.reservationTimeout = Int64(try p.seconds("reservationTimeoutSeconds", default: 900) * 1e9)
-            policy.safetyMinimum = Int64(try p.int("safetyMinimum", default: 0, range: 0...1_000_000_000))
-            policy.restockLeadTime = Int64(try p.seconds("restockLeadTimeSeconds", default: 3600, maximum: 90 * 86_400) * 1e9)
-            policy.trendFactor = try p.number("trendFactor", default: policyDefaults.trendFactor, range: 1...100)
+            policy.safetyMinimum = Int64(try p.int("safetyMinimum", default: Int(alertDefaults.safetyMinimum), range: 0...1_000_000_000))
+            policy.restockLeadTime = Int64(try p.seconds("restockLeadTimeSeconds", default: 1800, maximum: 90 * 86_400) * 1e9)
+            policy.safetyFactor = try p.number("safetyFactor", default: alertDefaults.safetyFactor, range: 0...100)
+            policy.trendFactor = try p.number("trendFactor", default: alertDefaults.trendFactor, range: 1...100)
             policy.trendWindow = Int64(try p.seconds("trendWindowSeconds", default: 300) * 1e9)
             policy.trendMinimumVolume = Int64(try p.int("trendMinimumVolume", default: 10, range: 0...1_000_000_000))
+            policy.watchMark = Int64(try p.int("watchMark", default: 0, range: 0...1_000_000_000))
+            policy.emergencyLine = Int64(try p.int("emergencyLine", default: Int(alertDefaults.emergencyLine), range: 0...1_000_000_000))
+            policy.cooldown = Int64(try p.seconds("cooldownSeconds", default: 300, allowZero: true) * 1e9)
+            policy.hysteresisMargin = try p.number("hysteresisMargin", default: alertDefaults.hysteresisMargin, range: 0...10)
             try p.finish()
+            let substitute = try sku.optionalString("substitute")
+            policy.substitute = substitute ?? ""
             config.skus.append(SkuSpec(
                 id: id, name: try sku.string("name", default: id),
                 onHand: Int64(try sku.int("onHand", default: 0, range: 0...1_000_000_000)),
-                substitute: try sku.optionalString("substitute"), policy: policy))
+                substitute: substitute, policy: policy))
             try sku.finish()
         }
         for (index, value) in try reader.array("rooms").enumerated() {

@@ -2,6 +2,7 @@ import Glibc
 import LiveGateCore
 import LiveGateHTTP
 import LiveGatePOSIX
+import LiveGateTLS
 import LiveGateWebSocket
 
 /// One client connection, from its first HTTP byte to its last WebSocket frame, owned by
@@ -45,6 +46,16 @@ final class Connection: EventHandler {
     var subscriberIndex = -1
     /// Whether it is in the loop's list of connections to flush after a delivery batch.
     var isFlushPending = false
+    /// Outbound bytes above which state frames are conflated (viewers; `Int.max`: never).
+    var softBudget = Int.max
+    /// Outbound bytes above which the connection is closed with 1013.
+    var hardBudget = Int.max
+    /// Host, operator and connector traffic: flushed first, never conflated.
+    var isPriority = false
+    /// Bytes queued and not yet written.
+    var queuedBytes: Int { outbound.byteCount }
+    /// The TLS session, for a connection accepted on the TLS listener.
+    var tls: TLSSession?
 
     private var headParser: HTTPHeadParser
     private var pendingHead: HTTPRequestHead?
@@ -99,6 +110,9 @@ final class Connection: EventHandler {
     // MARK: Events
 
     func handleEvent(_ events: UInt32) {
+        if let tls, !tls.isEstablished {
+            guard advanceTLSHandshake(tls) else { return }
+        }
         if events & Epoll.writable != 0 {
             flush()
         }
@@ -110,7 +124,56 @@ final class Connection: EventHandler {
         }
     }
 
+    /// Drives the TLS handshake; returns `true` once it is complete.
+    private func advanceTLSHandshake(_ tls: TLSSession) -> Bool {
+        switch tls.handshake() {
+        case .done:
+            Log.debug("fd \(fd): TLS established")
+            if isWatchingWritable && outbound.isEmpty { updateInterest() }
+            return true
+        case .wantsRead:
+            if isWatchingWritable { isWatchingWritable = false; updateInterest() }
+            return false
+        case .wantsWrite:
+            if let registration { loop.modify(registration, events: Epoll.readable | Epoll.writable | Epoll.peerHangup) }
+            isWatchingWritable = true
+            return false
+        case .failed(let reason):
+            Log.info("fd \(fd): TLS handshake failed: \(reason)")
+            terminate(reason: nil)
+            return false
+        }
+    }
+
+    /// Reads what the peer sent: through TLS when the connection has it (until OpenSSL has
+    /// nothing buffered), else straight from the socket.
+    private func readTLS(_ tls: TLSSession) {
+        let buffer = loop.readBuffer
+        for _ in 0..<64 {
+            switch tls.read(into: buffer) {
+            case .done(0):
+                peerClosedStream()
+                return
+            case .done(let count):
+                lastReadAt = context.now
+                pingSentAt = 0
+                process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
+                if phase == .closed || isReadPaused { return }
+                if !tls.hasPendingBytes && count < buffer.count { return }
+            case .wantsRead, .wantsWrite:
+                return
+            case .failed(let reason):
+                terminate(reason: reason)
+                return
+            }
+        }
+    }
+
     private func readAvailable() {
+        if let tls, phase != .draining {
+            readTLS(tls)
+            return
+        }
         let buffer = loop.readBuffer
         // A few reads per wake-up at most, so one busy peer cannot starve the others.
         for _ in 0..<4 {
@@ -351,13 +414,41 @@ final class Connection: EventHandler {
         }
     }
 
+    /// Queues a room stream frame under the connection's budget: a state frame (non-zero
+    /// `key`) replaces an older queued one with the same key once the soft budget is passed;
+    /// past the hard budget the connection is closed with 1013 (it may resume).
+    func deliver(_ frame: SharedBytes, key: UInt32) {
+        guard phase == .webSocket else { return }
+        if key != 0 && outbound.byteCount > softBudget {
+            _ = outbound.appendConflating(frame, key: key)
+        } else {
+            outbound.append(frame)
+        }
+        if outbound.byteCount > hardBudget {
+            outbound.dropUnstarted()
+            Log.info("fd \(fd): slow consumer over its \(hardBudget)-byte outbound budget; closing with 1013")
+            close(code: WebSocketCloseCode.tryAgainLater, reason: "slow consumer: outbound budget exceeded; resume with since")
+        }
+    }
+
     // MARK: Writing and closing
 
     /// Writes what is queued; arms `EPOLLOUT` only when the socket is full.
     func flush() {
         guard phase != .closed else { return }
         do {
-            let done = try outbound.flush(fd: fd)
+            let done: Bool
+            if let tls {
+                guard tls.isEstablished else { return }
+                do {
+                    done = try outbound.flush(tls: tls)
+                } catch {
+                    terminate(reason: error.reason)
+                    return
+                }
+            } else {
+                done = try outbound.flush(fd: fd)
+            }
             if done {
                 if isPeerFinished {
                     terminate(reason: nil)
@@ -365,6 +456,7 @@ final class Connection: EventHandler {
                 }
                 if shutdownAfterFlush {
                     shutdownAfterFlush = false
+                    tls?.shutdown()
                     Posix.shutdown(fd: fd, how: CInt(SHUT_WR))
                 }
             }
@@ -397,6 +489,7 @@ final class Connection: EventHandler {
             updateInterest()
         }
         if outbound.isEmpty {
+            tls?.shutdown()
             Posix.shutdown(fd: fd, how: CInt(SHUT_WR))
         } else {
             shutdownAfterFlush = true

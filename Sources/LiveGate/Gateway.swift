@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import LiveGateAlerts
 import LiveGateCore
 import LiveGateHTTP
 import LiveGatePOSIX
@@ -31,9 +32,18 @@ public final class Gateway: Sendable {
         stockConfiguration.snapshotEvery = configuration.snapshotEvery
         stockConfiguration.retention = Int64(configuration.orderRetentionSeconds * 1e9)
         stockConfiguration.log = { Log.warning("stock core: \($0)") }
+        let observer = try AlertObserver(
+            configuration: configuration.alerts,
+            names: Dictionary(configuration.skus.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first }))
+        let pending = PendingPublications()
+        // Both callbacks run on the core's release thread, for each durable batch in order: the
+        // changed SKUs first, then what the alert engine attached to the same batch.
         core = try StockEngine.open(
-            dataDirectory: configuration.dataDir, configuration: stockConfiguration,
-            publications: { hub.stockChanged($0) })
+            dataDirectory: configuration.dataDir, configuration: stockConfiguration, observer: observer,
+            publications: { pending.set($0) },
+            annotations: { annotation in
+                hub.batchDurable(pending.take(), alerts: annotation as? AlertBatch)
+            })
         core.start()
         try seed(configuration)
     }
@@ -76,7 +86,13 @@ public final class Gateway: Sendable {
         var router = server.makeBaseRouter()
         let configuration = server.configuration
         let services = RoomServices(
-            hub: hub, core: core, tokens: tokens, metrics: metrics, danmakuMaxCharacters: configuration.danmakuMaxCharacters,
+            hub: hub, core: core, tokens: tokens, metrics: metrics,
+            budgets: Budgets(viewerSoftBytes: configuration.viewerSoftBudgetBytes, viewerHardBytes: configuration.viewerHardBudgetBytes,
+                             priorityHardBytes: configuration.priorityHardBudgetBytes),
+            stockQuestionKeywords: configuration.alerts.templates.stockQuestionKeywords,
+            replyIntervalMs: UInt64(configuration.alerts.danmakuInterval / 1_000_000),
+            alertHorizon: configuration.alerts.horizon,
+            danmakuMaxCharacters: configuration.danmakuMaxCharacters,
             danmakuPer10Seconds: configuration.danmakuPer10Seconds)
         if configuration.benchPubSub {
             let hub = self.hub
@@ -110,10 +126,26 @@ public final class Gateway: Sendable {
         try server.start(router: router)
     }
 
-    /// Closes the connections (1001), then stops the stock core.
-    public func shutdown() {
-        server.shutdown()
+    /// Closes the connections (1001), then stops the stock core. With `drainWaves`, viewers
+    /// are first sent away with 1012 in that many waves over half the grace period.
+    public func shutdown(drainWaves: Int = 0) {
+        server.shutdown(drainWaves: drainWaves)
         core.stop()
+    }
+}
+
+/// The publications of the batch whose alert annotation is about to follow (sync thread only).
+private final class PendingPublications: @unchecked Sendable {
+    // @unchecked: touched only by the stock core's release thread, which calls the two callbacks in turn.
+    private var publications: [StockPublication] = []
+
+    func set(_ value: [StockPublication]) {
+        publications += value
+    }
+
+    func take() -> [StockPublication] {
+        defer { publications = [] }
+        return publications
     }
 }
 
@@ -143,7 +175,9 @@ enum RoomAPI {
     static func stock(_ head: HTTPRequestHead, hub: Hub, tokens: TokenAuthority) -> HTTPResponse? {
         let path = head.path
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
-        guard parts.count == 4, parts[0] == "v1", parts[1] == "rooms", parts[3] == "stock" else { return nil }
+        guard parts.count == 4, parts[0] == "v1", parts[1] == "rooms", parts[3] == "stock" || parts[3] == "series" else {
+            return nil
+        }
         guard head.method == "GET" || head.method == "HEAD" else {
             var headers = HTTPHeaders()
             headers.add(name: "Allow", value: "GET, HEAD")
@@ -160,9 +194,19 @@ enum RoomAPI {
             return .text(.unauthorized, error.description)
         }
         guard claims.room == room else { return .text(.forbidden, "the token is for room \(claims.room)") }
-        guard let json = hub.snapshotJSON(room: room) else { return .text(.notFound, "no room \(room)") }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
+        if parts[3] == "series" {
+            guard claims.role == .operator else { return .text(.forbidden, "series are for operators") }
+            guard let sku = head.queryParameter("sku"), !sku.isEmpty else { return .text(.badRequest, "sku is required") }
+            let sinceText = head.queryParameter("since") ?? "0"
+            guard let since = Int64(sinceText) else { return .text(.badRequest, "since must be seconds since 1970") }
+            guard let json = hub.seriesJSON(room: room, sku: sku, since: since) else {
+                return .text(.notFound, "room \(room) has no SKU \(sku)")
+            }
+            return HTTPResponse(status: .ok, headers: headers, body: json)
+        }
+        guard let json = hub.snapshotJSON(room: room) else { return .text(.notFound, "no room \(room)") }
         return HTTPResponse(status: .ok, headers: headers, body: json)
     }
 }

@@ -1,4 +1,6 @@
+import Dispatch
 import Foundation
+import LiveGateAlerts
 import LiveGateCore
 import LiveGatePOSIX
 import LiveGateStock
@@ -11,6 +13,35 @@ struct Delivery: Sendable {
     let audience: Audience
     let seq: UInt64
     let frame: SharedBytes
+    /// 0 for an event (never dropped); otherwise the state key (SKU and level), so a slow
+    /// viewer's older queued frame with the same key can be replaced by this one.
+    var key: UInt32 = 0
+}
+
+/// The last messages of one room stream, for resume: seq `oldest...newest` are kept.
+struct HistoryRing: Sendable {
+    private var frames: [SharedBytes?]
+    /// The newest seq recorded.
+    private(set) var newest: UInt64 = 0
+    /// The oldest seq still held (newest + 1 when empty).
+    private(set) var oldest: UInt64 = 1
+
+    init(capacity: Int) {
+        frames = Array(repeating: nil, count: max(1, capacity))
+    }
+
+    mutating func record(seq: UInt64, frame: SharedBytes) {
+        frames[Int(seq % UInt64(frames.count))] = frame
+        newest = seq
+        if newest - oldest + 1 > UInt64(frames.count) { oldest = newest - UInt64(frames.count) + 1 }
+    }
+
+    /// The frames after `since`, or `nil` when some of them are no longer held.
+    func frames(after since: UInt64) -> [SharedBytes]? {
+        guard since <= newest, since + 1 >= oldest else { return nil }
+        guard since < newest else { return [] }
+        return (since + 1...newest).map { frames[Int($0 % UInt64(frames.count))]! }
+    }
 }
 
 /// The rooms' shared state and the fan-out: it numbers every message of every room stream,
@@ -33,14 +64,27 @@ final class Hub: Sendable {
         var title: String
         var skus: [String]
         var featured: String?
+        /// The featured SKU before the last switch to a substitute (for `undo`).
+        var featuredBeforeSwitch: String?
         var seq: [UInt64] = Array(repeating: 0, count: Audience.allCases.count)
+        var history: [HistoryRing] = []
     }
 
     struct State: Sendable {
         var skus: [String: SkuState] = [:]
+        var series: [String: Series] = [:]
+        /// The alert engine's latest figures per SKU.
+        var figures: [String: AlertBatch.Figures] = [:]
+        /// Each SKU's current policy (for the `policy` command, which changes some fields).
+        var policies: [String: SkuPolicy] = [:]
+        /// When each room last got an automatic stock reply (monotonic ms).
+        var lastReply: [String: UInt64] = [:]
+        var alertCounter: UInt64 = 0
         var rooms: [String: RoomState] = [:]
         var roomsBySku: [String: [String]] = [:]
+        var skuKeys: [String: UInt32] = [:]
         var rev: UInt64 = 0
+        var historySize = 1024
     }
 
     private let state: Mutex<State>
@@ -50,11 +94,16 @@ final class Hub: Sendable {
 
     init(configuration: Configuration, loops: [EventLoop]) {
         var initial = State()
-        for sku in configuration.skus {
+        initial.historySize = configuration.historySize
+        for (index, sku) in configuration.skus.enumerated() {
             initial.skus[sku.id] = SkuState(id: sku.id, name: sku.name, substitute: sku.substitute, stock: nil)
+            initial.policies[sku.id] = sku.policy
+            initial.skuKeys[sku.id] = UInt32(index + 1) << 4
         }
         for room in configuration.rooms {
-            initial.rooms[room.id] = RoomState(id: room.id, title: room.title, skus: room.skus, featured: room.featured)
+            initial.rooms[room.id] = RoomState(
+                id: room.id, title: room.title, skus: room.skus, featured: room.featured,
+                history: Audience.allCases.map { _ in HistoryRing(capacity: configuration.historySize) })
             for sku in room.skus { initial.roomsBySku[sku, default: []].append(room.id) }
         }
         state = Mutex(initial)
@@ -74,34 +123,127 @@ final class Hub: Sendable {
 
     /// Records the stock core's initial states without publishing (start-up).
     func seed(_ publications: [StockPublication]) {
+        let now = Int64(Date().timeIntervalSince1970)
         state.withLock { state in
             for publication in publications {
                 state.skus[publication.sku]?.stock = publication
+                state.series[publication.sku, default: Series()].record(
+                    time: now, sellable: publication.sellable, sold: publication.sold, ratePerMin: nil)
                 state.rev = max(state.rev, publication.rev)
             }
         }
     }
 
-    /// Called on the stock core's writer thread after a durable batch: one `stock` message per
-    /// changed SKU per room stream that lists it.
-    func stockChanged(_ publications: [StockPublication]) {
+    /// Called on the stock core's release thread after each durable batch, in order: one `stock`
+    /// message per changed SKU per room stream that lists it (with the alert engine's rate,
+    /// time to stock-out and level), a `hint` to the host, and for each level transition an
+    /// `alert` to operators, a `banner` and an injected `danmaku` to viewers.
+    func batchDurable(_ publications: [StockPublication], alerts: AlertBatch?) {
         var deliveries: [Delivery] = []
         state.withLock { state in
+            let now = Int64(Date().timeIntervalSince1970)
+            if let alerts {
+                for (sku, figures) in alerts.figures { state.figures[sku] = figures }
+            }
+            var changedSkus: [String] = []
             for publication in publications {
                 state.skus[publication.sku]?.stock = publication
                 state.rev = max(state.rev, publication.rev)
-                guard let sku = state.skus[publication.sku] else { continue }
-                for roomId in state.roomsBySku[publication.sku] ?? [] {
+                changedSkus.append(publication.sku)
+            }
+            for event in alerts?.events ?? [] where !changedSkus.contains(event.sku) {
+                changedSkus.append(event.sku)
+            }
+            for skuId in changedSkus {
+                guard let sku = state.skus[skuId], let stock = sku.stock else { continue }
+                let figures = state.figures[skuId]
+                state.series[skuId, default: Series()].record(
+                    time: now, sellable: stock.sellable, sold: stock.sold, ratePerMin: figures?.metrics.ratePerMinute)
+                for roomId in state.roomsBySku[skuId] ?? [] {
                     for audience in Audience.everyone {
                         let seq = nextSeq(&state, room: roomId, audience: audience)
                         var writer = JSONWriter()
-                        Messages.writeStock(&writer, room: roomId, seq: seq, rev: state.rev, sku: sku, stock: publication)
-                        deliveries.append(Delivery(room: roomId, audience: audience, seq: seq, frame: writer.makeTextFrame()))
+                        Messages.writeStock(&writer, room: roomId, seq: seq, rev: state.rev, sku: sku, stock: stock, figures: figures)
+                        let frame = writer.makeTextFrame()
+                        state.rooms[roomId]!.history[audience.rawValue].record(seq: seq, frame: frame)
+                        let key = (state.skuKeys[skuId] ?? 0) | Messages.levelCode(of: stock, figures: figures)
+                        deliveries.append(Delivery(room: roomId, audience: audience, seq: seq, frame: frame, key: key))
+                    }
+                    if let figures {
+                        let seq = nextSeq(&state, room: roomId, audience: .host)
+                        var writer = JSONWriter()
+                        Messages.writeHint(&writer, room: roomId, seq: seq, rev: state.rev, sku: sku, figures: figures)
+                        let frame = writer.makeTextFrame()
+                        state.rooms[roomId]!.history[Audience.host.rawValue].record(seq: seq, frame: frame)
+                        deliveries.append(Delivery(room: roomId, audience: .host, seq: seq, frame: frame))
+                    }
+                }
+            }
+            for event in alerts?.events ?? [] {
+                guard let sku = state.skus[event.sku] else { continue }
+                state.series[event.sku, default: Series()].mark(time: now, level: event.level.description)
+                state.alertCounter += 1
+                let alertId = "\(event.sku)-\(state.rev)-\(state.alertCounter)"
+                for roomId in state.roomsBySku[event.sku] ?? [] {
+                    func emit(_ audience: Audience, _ build: (inout JSONWriter, UInt64, UInt64) -> Void) {
+                        let seq = nextSeq(&state, room: roomId, audience: audience)
+                        var writer = JSONWriter()
+                        build(&writer, seq, state.rev)
+                        let frame = writer.makeTextFrame()
+                        state.rooms[roomId]!.history[audience.rawValue].record(seq: seq, frame: frame)
+                        deliveries.append(Delivery(room: roomId, audience: audience, seq: seq, frame: frame))
+                    }
+                    emit(.operator) { writer, seq, rev in
+                        Messages.writeAlert(&writer, room: roomId, seq: seq, rev: rev, id: alertId, event: event, name: sku.name)
+                    }
+                    switch event.banner {
+                    case .show(let text):
+                        emit(.viewer) { writer, seq, rev in
+                            Messages.writeBanner(&writer, room: roomId, seq: seq, rev: rev, sku: event.sku, level: event.level.description,
+                                                 text: text, withdrawn: false)
+                        }
+                    case .withdraw:
+                        emit(.viewer) { writer, seq, rev in
+                            Messages.writeBanner(&writer, room: roomId, seq: seq, rev: rev, sku: event.sku, level: event.level.description,
+                                                 text: nil, withdrawn: true)
+                        }
+                    case .unchanged:
+                        break
+                    }
+                    if let text = event.danmaku {
+                        for audience in [Audience.viewer, .host, .operator] {
+                            emit(audience) { writer, seq, rev in
+                                Messages.writeDanmaku(&writer, room: roomId, seq: seq, rev: rev, from: "livegate", role: "system",
+                                                      text: text, isSystem: true)
+                            }
+                        }
                     }
                 }
             }
             post(deliveries)
         }
+    }
+
+    /// The automatic answer to a viewer's stock question in `room` (about the featured SKU),
+    /// at most one per `interval` milliseconds per room; `nil` when not due.
+    func stockReply(room: String, isQuestion: Bool, intervalMs: UInt64, now: UInt64) -> String? {
+        guard isQuestion else { return nil }
+        return state.withLock { state in
+            guard let featured = state.rooms[room]?.featured, let reply = state.figures[featured]?.stockReply else { return nil }
+            if let last = state.lastReply[room], now - last < intervalMs { return nil }
+            state.lastReply[room] = now
+            return reply
+        }
+    }
+
+    /// The current policy of a SKU.
+    func policy(of sku: String) -> SkuPolicy? {
+        state.withLock { $0.policies[sku] }
+    }
+
+    /// Records a policy the stock core accepted.
+    func setPolicy(_ policy: SkuPolicy, for sku: String) {
+        state.withLock { $0.policies[sku] = policy }
     }
 
     /// Publishes a message built by `build(seq, rev)` on the given streams of `room`.
@@ -113,7 +255,9 @@ final class Hub: Sendable {
                 let seq = nextSeq(&state, room: room, audience: audience)
                 var writer = JSONWriter()
                 build(&writer, seq, state.rev)
-                deliveries.append(Delivery(room: room, audience: audience, seq: seq, frame: writer.makeTextFrame()))
+                let frame = writer.makeTextFrame()
+                state.rooms[room]!.history[audience.rawValue].record(seq: seq, frame: frame)
+                deliveries.append(Delivery(room: room, audience: audience, seq: seq, frame: frame))
             }
             post(deliveries)
         }
@@ -126,6 +270,7 @@ final class Hub: Sendable {
         state.withLock { state in
             guard state.rooms[room] != nil else { return }
             let seq = nextSeq(&state, room: room, audience: audience)
+            state.rooms[room]!.history[audience.rawValue].record(seq: seq, frame: frame)
             post([Delivery(room: room, audience: audience, seq: seq, frame: frame)])
         }
     }
@@ -139,8 +284,105 @@ final class Hub: Sendable {
     func addInternalRoom(_ id: String) {
         state.withLock { state in
             if state.rooms[id] == nil {
-                state.rooms[id] = RoomState(id: id, title: id, skus: [], featured: nil)
+                state.rooms[id] = RoomState(
+                    id: id, title: id, skus: [], featured: nil,
+                    history: Audience.allCases.map { _ in HistoryRing(capacity: state.historySize) })
             }
+        }
+    }
+
+    /// Sends the room's viewers away with 1012 in `waves` waves spread over `seconds`, without
+    /// blocking: each wave closes 1/(waves left) of the viewers still connected.
+    func drainViewers(room: String, waves: Int, over seconds: Double) {
+        let loops = self.loops
+        let waves = max(1, waves)
+        for wave in 0..<waves {
+            let fraction = 1.0 / Double(waves - wave)
+            let delay = seconds * Double(wave) / Double(waves)
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay) {
+                for loop in loops {
+                    loop.execute {
+                        (loop.attachment as? LoopContext)?.drainViewers(
+                            room: room, fraction: fraction, reason: "room draining; reconnect now")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Switches the room from `sku` to its substitute in one step: the featured SKU changes for
+    /// every stream, viewers get a banner for the substitute, the host a hint ("switch to B,
+    /// 140 in stock"). Returns the substitute, or an error text.
+    func switchToSubstitute(room: String, from sku: String) -> Result<String, ProtocolError> {
+        let outcome: Result<(String, String, Int64, String?), ProtocolError> = state.withLock { state in
+            guard var roomState = state.rooms[room] else { return .failure(ProtocolError("badField", "no room", field: "room")) }
+            guard let substitute = state.policies[sku].map(\.substitute).flatMap({ $0.isEmpty ? nil : $0 })
+                ?? state.skus[sku]?.substitute
+            else {
+                return .failure(.badField("sku", "\(sku) has no substitute; set one with the policy command"))
+            }
+            guard roomState.skus.contains(substitute) else {
+                return .failure(.badField("sku", "the substitute \(substitute) is not one of the room's SKUs"))
+            }
+            roomState.featuredBeforeSwitch = roomState.featured
+            roomState.featured = substitute
+            state.rooms[room] = roomState
+            let left = state.skus[substitute]?.stock?.sellable ?? 0
+            return .success((substitute, state.skus[substitute]?.name ?? substitute, left, roomState.featuredBeforeSwitch))
+        }
+        switch outcome {
+        case .failure(let error):
+            return .failure(error)
+        case .success(let (substitute, name, left, _)):
+            announceFeatured(room: room, sku: substitute, hostText: "换品:改推\(name),现有\(left)件 / switch to \(name), \(left) in stock",
+                             bannerText: "\(name) 现货\(left)件")
+            return .success(substitute)
+        }
+    }
+
+    /// Reverts the last switch; returns the SKU featured again.
+    func undoSwitch(room: String) -> Result<String, ProtocolError> {
+        let previous: String? = state.withLock { state in
+            guard let before = state.rooms[room]?.featuredBeforeSwitch else { return nil }
+            state.rooms[room]?.featured = before
+            state.rooms[room]?.featuredBeforeSwitch = nil
+            return before
+        }
+        guard let previous else { return .failure(ProtocolError("badField", "nothing to undo: no switch in this room", field: "type")) }
+        let name = sku(previous)?.name ?? previous
+        announceFeatured(room: room, sku: previous, hostText: "改回\(name) / back to \(name)", bannerText: nil)
+        return .success(previous)
+    }
+
+    private func announceFeatured(room: String, sku: String, hostText: String, bannerText: String?) {
+        publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
+            writer.beginObject()
+            writer.field("type", "featured")
+            writer.field("room", room)
+            writer.field("seq", seq)
+            writer.field("rev", rev)
+            writer.field("sku", sku)
+            writer.endObject()
+        }
+        let stock = self.sku(sku)?.stock
+        publish(room: room, audiences: [.host]) { writer, seq, rev in
+            writer.beginObject()
+            writer.field("type", "hint")
+            writer.field("room", room)
+            writer.field("seq", seq)
+            writer.field("rev", rev)
+            writer.field("sku", sku)
+            writer.field("canSell", stock?.sellable ?? 0)
+            writer.field("mayFreeUp", Int64(0))
+            writer.field("mayFreeUpWithinSec", Int64(0))
+            writer.field("level", Messages.level(of: stock))
+            writer.field("text", hostText)
+            writer.field("substitute", nil as String?)
+            writer.endObject()
+        }
+        publish(room: room, audiences: [.viewer]) { writer, seq, rev in
+            Messages.writeBanner(&writer, room: room, seq: seq, rev: rev, sku: sku, level: Messages.level(of: stock),
+                                 text: bannerText, withdrawn: bannerText == nil)
         }
     }
 
@@ -164,15 +406,23 @@ final class Hub: Sendable {
         return true
     }
 
-    /// The snapshot a new subscriber starts from, and the stream position it reflects:
-    /// the subscriber then takes only messages with a larger `seq`.
-    func snapshot(room: String, audience: Audience) -> (frame: SharedBytes, seq: UInt64)? {
+    /// What a subscriber starts from and the stream position it reflects (it then takes only
+    /// messages with a larger `seq`): the missed messages when it resumes from `since` in
+    /// this `epoch` and the history still holds them, else a snapshot (marked as a reset when
+    /// a resume was asked for and is impossible).
+    func join(room: String, audience: Audience, since: UInt64? = nil, epoch clientEpoch: String? = nil)
+        -> (frames: [SharedBytes], seq: UInt64, isResumed: Bool)?
+    {
         state.withLock { state in
             guard let roomState = state.rooms[room] else { return nil }
             let seq = roomState.seq[audience.rawValue]
+            if let since, clientEpoch == epoch, let missed = roomState.history[audience.rawValue].frames(after: since) {
+                return (missed, seq, true)
+            }
             var writer = JSONWriter(capacity: 1024)
-            Messages.writeSnapshot(&writer, room: roomState, skus: state.skus, seq: seq, rev: state.rev, epoch: epoch)
-            return (writer.makeTextFrame(), seq)
+            Messages.writeSnapshot(&writer, room: roomState, skus: state.skus, figures: state.figures, seq: seq, rev: state.rev,
+                                   epoch: epoch, reset: since != nil)
+            return ([writer.makeTextFrame()], seq, false)
         }
     }
 
@@ -182,8 +432,41 @@ final class Hub: Sendable {
             guard let roomState = state.rooms[room] else { return nil }
             var writer = JSONWriter(capacity: 1024)
             Messages.writeSnapshot(
-                &writer, room: roomState, skus: state.skus, seq: roomState.seq[Audience.operator.rawValue],
+                &writer, room: roomState, skus: state.skus, figures: state.figures, seq: roomState.seq[Audience.operator.rawValue],
                 rev: state.rev, epoch: epoch)
+            return writer.json
+        }
+    }
+
+    /// The SKU's series as JSON (HTTP `GET /v1/rooms/{room}/series`), or `nil` for an unknown SKU.
+    func seriesJSON(room: String, sku: String, since: Int64) -> [UInt8]? {
+        state.withLock { state in
+            guard state.rooms[room]?.skus.contains(sku) == true else { return nil }
+            let series = state.series[sku] ?? Series()
+            var writer = JSONWriter(capacity: 64 + 48 * series.points.count)
+            writer.beginObject()
+            writer.field("room", room)
+            writer.field("sku", sku)
+            writer.field("bucketSec", series.bucketSeconds)
+            writer.beginArray("points")
+            for point in series.points(since: since) {
+                writer.beginObject()
+                writer.field("t", point.time)
+                writer.field("sellable", point.sellable)
+                writer.field("sold", point.sold)
+                writer.field("ratePerMin", point.ratePerMin)
+                writer.endObject()
+            }
+            writer.endArray()
+            writer.beginArray("alerts")
+            for marker in series.markers where marker.time >= since {
+                writer.beginObject()
+                writer.field("t", marker.time)
+                writer.field("level", marker.level)
+                writer.endObject()
+            }
+            writer.endArray()
+            writer.endObject()
             return writer.json
         }
     }

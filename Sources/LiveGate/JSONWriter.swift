@@ -48,6 +48,16 @@ struct JSONWriter {
         needsComma = false
     }
 
+    /// A key that is not a literal (ASCII identifiers only).
+    mutating func key(_ key: DynamicKey) {
+        comma()
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: key.name.utf8)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
     mutating func field(_ key: StaticString, _ value: String) {
         self.key(key)
         string(value)
@@ -66,6 +76,10 @@ struct JSONWriter {
     mutating func field(_ key: StaticString, _ value: Int64?) {
         self.key(key)
         if let value { integer(value) } else { null() }
+    }
+
+    mutating func field(_ key: StaticString, _ value: Int) {
+        field(key, Int64(value))
     }
 
     mutating func field(_ key: StaticString, _ value: UInt64) {
@@ -92,6 +106,16 @@ struct JSONWriter {
             bytes.append(contentsOf: String(Int64(rounded)).utf8)
         } else {
             bytes.append(contentsOf: String(rounded).utf8)
+        }
+        needsComma = true
+    }
+
+    /// A number as the shortest text that reads back to it (integers without a fraction).
+    mutating func rawNumber(_ value: Double) {
+        if value == value.rounded() && abs(value) < 1e15 {
+            bytes.append(contentsOf: String(Int64(value)).utf8)
+        } else {
+            bytes.append(contentsOf: String(value).utf8)
         }
         needsComma = true
     }
@@ -147,4 +171,14 @@ struct JSONWriter {
                 opcode: .text, payload: UnsafeRawBufferPointer(rebasing: raw[Self.headroom...]))
         }
     }
+}
+
+/// A JSON object key chosen at run time.
+struct DynamicKey {
+    let name: String
+}
+
+extension String {
+    /// This string as a JSON key.
+    var withStaticKey: DynamicKey { DynamicKey(name: self) }
 }

@@ -1,5 +1,7 @@
 import LiveGateCore
 import LiveGatePOSIX
+import LiveGateTLS
+import LiveGateWebSocket
 import Synchronization
 
 /// Limits and timeouts every connection reads, in the units the hot path wants.
@@ -31,8 +33,10 @@ final class LoopContext {
     private var nextID: UInt64
     /// Subscribers by room, then by audience.
     private var subscribers: [String: [[Connection]]] = [:]
-    /// Connections written to during a delivery batch, flushed once at its end.
+    /// Connections written to during this loop turn, flushed once at its end: the priority
+    /// lane (host, operator, connector) first, then viewers.
     private var dirty: [Connection] = []
+    private var dirtyViewers: [Connection] = []
 
     init(loop: EventLoop, router: Router, settings: ConnectionSettings, stats: ServerStats) {
         self.loop = loop
@@ -48,13 +52,21 @@ final class LoopContext {
         listeners.append(listener)
     }
 
-    /// Takes ownership of an accepted descriptor.
-    func accept(fd: CInt) {
+    /// Takes ownership of an accepted descriptor; `tls` for the TLS listener.
+    func accept(fd: CInt, tls: TLSContext? = nil) {
         if isShuttingDown {
             Posix.close(fd: fd)
             return
         }
         let connection = Connection(fd: fd, loop: loop, context: self, now: now)
+        if let tls {
+            guard let session = tls.makeSession(fd: fd) else {
+                Log.warning("cannot create a TLS session for fd \(fd)")
+                connection.terminate(reason: nil)
+                return
+            }
+            connection.tls = session
+        }
         guard connection.start() else { return }
         nextID += 1
         connection.id = nextID
@@ -124,9 +136,9 @@ final class LoopContext {
             where delivery.seq > connection.subscription!.startSeq {
                 if !connection.isFlushPending {
                     connection.isFlushPending = true
-                    dirty.append(connection)
+                    if connection.isPriority { dirty.append(connection) } else { dirtyViewers.append(connection) }
                 }
-                connection.send(delivery.frame)
+                connection.deliver(delivery.frame, key: delivery.key)
                 deliveredCount += 1
             }
         }
@@ -134,12 +146,16 @@ final class LoopContext {
 
     /// Flushes every connection a delivery wrote to during this loop turn.
     func flushDirty() {
-        guard !dirty.isEmpty else { return }
         for connection in dirty {
             connection.isFlushPending = false
             connection.flush()
         }
         dirty.removeAll(keepingCapacity: true)
+        for connection in dirtyViewers {
+            connection.isFlushPending = false
+            connection.flush()
+        }
+        dirtyViewers.removeAll(keepingCapacity: true)
     }
 
     /// Counts an upgrade.
@@ -164,6 +180,24 @@ final class LoopContext {
         for connection in snapshot {
             connection.close(code: 1001, reason: "server shutting down")
         }
+    }
+
+    /// Closes `fraction` of this loop's viewers (of `room`, or of every room) with 1012
+    /// "reconnect now", so that a drain sends viewers away in waves rather than all at once.
+    ///
+    /// - Returns: how many were closed.
+    @discardableResult
+    func drainViewers(room: String?, fraction: Double, reason: String) -> Int {
+        var closed = 0
+        for (roomId, lists) in subscribers where room == nil || roomId == room {
+            let viewers = lists[Audience.viewer.rawValue]
+            let count = fraction >= 1 ? viewers.count : Int((Double(viewers.count) * fraction).rounded(.up))
+            for connection in viewers.prefix(count) {
+                connection.close(code: WebSocketCloseCode.serviceRestart, reason: reason)
+                closed += 1
+            }
+        }
+        return closed
     }
 
     /// Closes whatever is still open.

@@ -1,19 +1,25 @@
+import LiveGateAlerts
 import LiveGateStock
 
 /// The server → client messages of Protocol/README.md, written with ``JSONWriter``.
 enum Messages {
     /// `stock`: one SKU's figures after a durable change.
-    static func writeStock(_ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, sku: Hub.SkuState, stock: StockPublication) {
+    static func writeStock(
+        _ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, sku: Hub.SkuState, stock: StockPublication,
+        figures: AlertBatch.Figures? = nil
+    ) {
         writer.beginObject()
         writer.field("type", "stock")
         writer.field("room", room)
         writer.field("seq", seq)
         writer.field("rev", rev)
-        writeSkuFields(&writer, sku: sku, stock: stock)
+        writeSkuFields(&writer, sku: sku, stock: stock, figures: figures)
         writer.endObject()
     }
 
-    private static func writeSkuFields(_ writer: inout JSONWriter, sku: Hub.SkuState, stock: StockPublication?) {
+    private static func writeSkuFields(
+        _ writer: inout JSONWriter, sku: Hub.SkuState, stock: StockPublication?, figures: AlertBatch.Figures? = nil
+    ) {
         writer.field("sku", sku.id)
         writer.field("name", sku.name)
         writer.field("sellable", stock?.sellable ?? 0)
@@ -22,22 +28,110 @@ enum Messages {
         writer.field("held", stock?.held ?? 0)
         writer.field("sold", stock?.sold ?? 0)
         writer.field("paused", stock?.isPaused ?? false)
-        writer.field("level", level(of: stock))
-        writer.field("ratePerMin", nil as Double?)
-        writer.field("etaSec", nil as Int64?)
+        writer.field("level", level(of: stock, figures: figures))
+        writer.field("ratePerMin", figures?.metrics.ratePerMinute)
+        writer.field("etaSec", figures?.metrics.timeToStockOutSeconds.map { Int64($0.rounded()) })
         writer.field("substitute", sku.substitute)
     }
 
-    /// The level a SKU shows before the alert engine is wired in: `soldout` at zero sellable.
-    static func level(of stock: StockPublication?) -> String {
-        guard let stock else { return "normal" }
-        return stock.sellable == 0 ? "soldout" : "normal"
+    /// The level a SKU shows: the alert engine's, except that nothing sellable is always
+    /// `soldout` (the figure is newer than the engine's last evaluation).
+    static func level(of stock: StockPublication?, figures: AlertBatch.Figures? = nil) -> String {
+        if let stock, stock.sellable == 0 { return "soldout" }
+        return figures?.metrics.level.description ?? "normal"
+    }
+
+    /// The level as the low bits of a state key: conflation never merges two levels.
+    static func levelCode(of stock: StockPublication?, figures: AlertBatch.Figures? = nil) -> UInt32 {
+        switch level(of: stock, figures: figures) {
+        case "trend": return 2
+        case "threshold": return 3
+        case "emergency": return 4
+        case "soldout": return 5
+        default: return 1
+        }
+    }
+
+    /// `alert`: a level transition, for operators.
+    static func writeAlert(
+        _ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, id: String, event: AlertEvent, name: String
+    ) {
+        writer.beginObject()
+        writer.field("type", "alert")
+        writer.field("room", room)
+        writer.field("seq", seq)
+        writer.field("rev", rev)
+        writer.field("id", id)
+        writer.field("sku", event.sku)
+        writer.field("name", name)
+        writer.field("level", event.level.description)
+        writer.field("previousLevel", event.previousLevel.description)
+        writer.field("transition", "\(event.transition)")
+        writer.field("reason", event.reason.description)
+        writer.field("sellable", event.sellable)
+        writer.field("ratePerMin", event.ratePerMinute as Double?)
+        writer.field("etaSec", event.timeToStockOutSeconds.map { Int64($0.rounded()) })
+        writer.field("safetyLine", event.safetyLine)
+        writer.field("suggestedAction", "\(event.action)")
+        writer.field("suggestedQty", event.suggestedRestockQuantity)
+        writer.field("substitute", event.substitute)
+        writer.field("at", event.time / 1_000_000)
+        writer.endObject()
+    }
+
+    /// `hint`: what the host may promise for a SKU.
+    static func writeHint(
+        _ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, sku: Hub.SkuState, figures: AlertBatch.Figures
+    ) {
+        let metrics = figures.metrics
+        writer.beginObject()
+        writer.field("type", "hint")
+        writer.field("room", room)
+        writer.field("seq", seq)
+        writer.field("rev", rev)
+        writer.field("sku", sku.id)
+        writer.field("canSell", metrics.canSell)
+        writer.field("mayFreeUp", metrics.mayFreeUp)
+        writer.field("mayFreeUpWithinSec", metrics.mayFreeUpWithinSeconds)
+        writer.field("level", level(of: sku.stock, figures: figures))
+        writer.field("text", figures.hostHint)
+        writer.field("substitute", sku.substitute)
+        writer.endObject()
+    }
+
+    /// `launch`: the countdown to a launch (`remaining` seconds; 0: sales are open).
+    static func writeLaunch(_ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, sku: String, remaining: Int64) {
+        writer.beginObject()
+        writer.field("type", "launch")
+        writer.field("room", room)
+        writer.field("seq", seq)
+        writer.field("rev", rev)
+        writer.field("sku", sku)
+        writer.field("in", remaining)
+        writer.endObject()
+    }
+
+    /// `banner`: the viewers' scarcity banner for a SKU, or its withdrawal.
+    static func writeBanner(
+        _ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, sku: String, level: String, text: String?,
+        withdrawn: Bool
+    ) {
+        writer.beginObject()
+        writer.field("type", "banner")
+        writer.field("room", room)
+        writer.field("seq", seq)
+        writer.field("rev", rev)
+        writer.field("sku", sku)
+        writer.field("level", level)
+        writer.field("text", text)
+        writer.field("withdrawn", withdrawn)
+        writer.endObject()
     }
 
     /// `snapshot`: the whole room, sent first to every subscriber.
     static func writeSnapshot(
-        _ writer: inout JSONWriter, room: Hub.RoomState, skus: [String: Hub.SkuState], seq: UInt64, rev: UInt64,
-        epoch: String, reset: Bool = false
+        _ writer: inout JSONWriter, room: Hub.RoomState, skus: [String: Hub.SkuState],
+        figures: [String: AlertBatch.Figures] = [:], seq: UInt64, rev: UInt64, epoch: String, reset: Bool = false
     ) {
         writer.beginObject()
         writer.field("type", "snapshot")
@@ -52,7 +146,7 @@ enum Messages {
         for id in room.skus {
             guard let sku = skus[id] else { continue }
             writer.beginObject()
-            writeSkuFields(&writer, sku: sku, stock: sku.stock)
+            writeSkuFields(&writer, sku: sku, stock: sku.stock, figures: figures[id])
             writer.endObject()
         }
         writer.endArray()

@@ -1,6 +1,7 @@
 import Glibc
 import LiveGateCore
 import LiveGatePOSIX
+import LiveGateTLS
 
 /// The bytes waiting to be written to one connection: shared frames and owned responses,
 /// flushed with one `writev` per turn for as many as fit.
@@ -8,6 +9,8 @@ import LiveGatePOSIX
 /// Loop-confined, like the connection that owns it.
 struct OutboundQueue {
     private var chunks: [SharedBytes] = []
+    /// The conflation key of each chunk: 0 for events (never replaced), else a state key.
+    private var keys: [UInt32] = []
     private var head = 0
     /// Bytes of `chunks[head]` already written.
     private var headOffset = 0
@@ -16,10 +19,50 @@ struct OutboundQueue {
 
     var isEmpty: Bool { byteCount == 0 }
 
-    mutating func append(_ bytes: SharedBytes) {
+    mutating func append(_ bytes: SharedBytes, key: UInt32 = 0) {
         guard bytes.count > 0 else { return }
         chunks.append(bytes)
+        keys.append(key)
         byteCount += bytes.count
+    }
+
+    /// Appends a state frame, first removing a queued, not yet started frame with the same
+    /// key (an older value of the same state), so the queue holds only the newest.
+    ///
+    /// - Returns: whether an older frame was replaced.
+    /// - Complexity: O(n) in the queued frames.
+    mutating func appendConflating(_ bytes: SharedBytes, key: UInt32) -> Bool {
+        var replaced = false
+        // The head chunk may be partly written: never touch it.
+        var index = head + 1
+        while index < chunks.count {
+            if keys[index] == key {
+                byteCount -= chunks[index].count
+                chunks.remove(at: index)
+                keys.remove(at: index)
+                replaced = true
+                break
+            }
+            index += 1
+        }
+        append(bytes, key: key)
+        return replaced
+    }
+
+    /// Drops every frame not yet started (the head, if partly written, stays so the stream
+    /// stays well-formed), for a connection about to be closed as too slow.
+    mutating func dropUnstarted() {
+        guard !chunks.isEmpty else { return }
+        let keep = headOffset > 0 ? head + 1 : head
+        for index in keep..<chunks.count { byteCount -= chunks[index].count }
+        chunks.removeSubrange(keep...)
+        keys.removeSubrange(keep...)
+        if head == chunks.count {
+            chunks.removeAll()
+            keys.removeAll()
+            head = 0
+            headOffset = 0
+        }
     }
 
     /// Writes as much as the socket takes.
@@ -51,6 +94,26 @@ struct OutboundQueue {
         }
     }
 
+    /// Writes as much as the TLS session takes, one record per chunk.
+    ///
+    /// - Returns: `true` when everything was written, `false` when TLS must wait for the socket.
+    /// - Throws: `TLSFailure` when the session broke.
+    mutating func flush(tls: TLSSession) throws(TLSFailure) -> Bool {
+        while byteCount > 0 {
+            let chunk = chunks[head]
+            let outcome = tls.write(UnsafeRawBufferPointer(start: chunk.base + headOffset, count: chunk.count - headOffset))
+            switch outcome {
+            case .done(let written):
+                consume(written)
+            case .wantsRead, .wantsWrite:
+                return false
+            case .failed(let reason):
+                throw TLSFailure(reason: reason)
+            }
+        }
+        return true
+    }
+
     private mutating func consume(_ written: Int) {
         var left = written
         byteCount -= written
@@ -67,18 +130,29 @@ struct OutboundQueue {
         }
         if head == chunks.count {
             chunks.removeAll(keepingCapacity: chunks.count <= 16)
+            keys.removeAll(keepingCapacity: keys.count <= 16)
             head = 0
         } else if head > 32 && head * 2 > chunks.count {
             chunks.removeFirst(head)
+            keys.removeFirst(head)
             head = 0
         }
     }
 
+    /// The frames not yet fully written, in order (tests).
+    var contents: [[UInt8]] { chunks[head...].map(\.array) }
+
     /// Drops everything queued.
     mutating func removeAll() {
         chunks.removeAll()
+        keys.removeAll()
         head = 0
         headOffset = 0
         byteCount = 0
     }
+}
+
+/// A TLS session that cannot go on.
+struct TLSFailure: Error {
+    let reason: String
 }

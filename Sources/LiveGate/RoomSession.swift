@@ -1,4 +1,6 @@
+import Dispatch
 import Foundation
+import LiveGateAlerts
 import LiveGateCore
 import LiveGateHTTP
 import LiveGatePOSIX
@@ -12,6 +14,10 @@ struct RoomServices: Sendable {
     let core: StockEngine
     let tokens: TokenAuthority
     let metrics: GatewayMetrics
+    let budgets: Budgets
+    let stockQuestionKeywords: [String]
+    let replyIntervalMs: UInt64
+    let alertHorizon: Int64
     let danmakuMaxCharacters: Int
     let danmakuPer10Seconds: Int
 }
@@ -26,8 +32,13 @@ final class RoomSession: WebSocketSession {
     private var danmakuInWindow = 0
     private var hasJoined = false
 
+    private let resumeFrom: UInt64?
+    private let resumeEpoch: String?
+
     init(head: HTTPRequestHead, services: RoomServices) {
         self.services = services
+        resumeFrom = head.queryParameter("since").flatMap { UInt64($0) }
+        resumeEpoch = head.queryParameter("epoch")
         let token = head.queryParameter("token") ?? bearerToken(head)
         if let token {
             do {
@@ -51,11 +62,22 @@ final class RoomSession: WebSocketSession {
             claims = value
         }
         let audience = Audience(claims.role)
-        guard let (frame, seq) = services.hub.snapshot(room: claims.room, audience: audience) else {
+        guard let (frames, seq, isResumed) = services.hub.join(
+            room: claims.room, audience: audience, since: resumeFrom, epoch: resumeEpoch)
+        else {
             connection.close(code: WebSocketCloseCode.policyViolation, reason: "unknown room \(claims.room)")
             return
         }
-        connection.send(frame)
+        let budgets = services.budgets
+        if audience == .viewer {
+            connection.softBudget = budgets.viewerSoftBytes
+            connection.hardBudget = budgets.viewerHardBytes
+        } else {
+            connection.isPriority = true
+            connection.hardBudget = budgets.priorityHardBytes
+        }
+        for frame in frames { connection.send(frame) }
+        if isResumed { Log.debug("fd \(connection.fd): resumed after seq \(resumeFrom ?? 0) with \(frames.count) message(s)") }
         connection.loopContext.subscribe(connection, room: claims.room, audience: audience, startSeq: seq)
         services.metrics.joined(claims.role)
         hasJoined = true
@@ -152,6 +174,118 @@ final class RoomSession: WebSocketSession {
             try checkSku(sku, room: room)
             _ = services.hub.feature(room: room, sku: sku)
             sendLocalResult(id: id, command: type, connection: connection)
+        case .switchToSubstitute(let sku):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            switch services.hub.switchToSubstitute(room: room, from: sku) {
+            case .failure(let error): throw error
+            case .success(let substitute):
+                Log.info("room \(room): \(claims.subject) switched from \(sku) to \(substitute)")
+                sendLocalResult(id: id, command: type, connection: connection)
+            }
+        case .undoSwitch:
+            try require(claims, [.operator], for: type)
+            switch services.hub.undoSwitch(room: room) {
+            case .failure(let error): throw error
+            case .success(let sku):
+                Log.info("room \(room): \(claims.subject) undid the switch; \(sku) is featured again")
+                sendLocalResult(id: id, command: type, connection: connection)
+            }
+        case .launch(let sku, let countdown):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            guard services.hub.sku(sku)?.stock?.isPaused == true else {
+                throw ProtocolError.badField("sku", "launch opens the sales of a paused SKU; pause \(sku) first")
+            }
+            let seconds = Int(countdown ?? 3)
+            let hub = services.hub, core = services.core
+            let loop = connection.eventLoop, connectionID = connection.id
+            Log.info("room \(room): \(claims.subject) launches \(sku) in \(seconds) s")
+            for remaining in stride(from: seconds, through: 1, by: -1) {
+                DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds - remaining)) {
+                    hub.publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
+                        Messages.writeLaunch(&writer, room: room, seq: seq, rev: rev, sku: sku, remaining: Int64(remaining))
+                    }
+                }
+            }
+            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds)) {
+                // Sales open with one journaled command at one core time; the engine takes the
+                // resume as the launch marker, so the spike raises no trend alert.
+                _ = core.submit(.resume(sku: sku)) { result in
+                    if result.outcome.isSuccess {
+                        hub.publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
+                            Messages.writeLaunch(&writer, room: room, seq: seq, rev: rev, sku: sku, remaining: 0)
+                        }
+                    }
+                    var writer = JSONWriter()
+                    Messages.writeResult(&writer, id: id, command: "launch", result: result, sku: sku)
+                    let frame = writer.makeTextFrame()
+                    loop.execute {
+                        guard let connection = (loop.attachment as? LoopContext)?.connection(connectionID) else { return }
+                        connection.send(frame)
+                        connection.flush()
+                    }
+                }
+            }
+        case .ack(let alert):
+            try require(claims, [.operator], for: type)
+            services.hub.publish(room: room, audiences: [.operator]) { writer, seq, rev in
+                writer.beginObject()
+                writer.field("type", "ack")
+                writer.field("room", room)
+                writer.field("seq", seq)
+                writer.field("rev", rev)
+                writer.field("alert", String(alert.prefix(128)))
+                writer.field("by", claims.subject)
+                writer.endObject()
+            }
+            sendLocalResult(id: id, command: type, connection: connection)
+        case .policy(let sku, let fields, let substitute):
+            try require(claims, [.operator], for: type)
+            try checkSku(sku, room: room)
+            guard var policy = services.hub.policy(of: sku) else { throw ProtocolError.badField("sku", "no policy for \(sku)") }
+            let second = 1_000_000_000.0
+            for (key, value) in fields {
+                switch key {
+                case "safetyMinimum": policy.safetyMinimum = Int64(value)
+                case "restockLeadTimeSec": policy.restockLeadTime = Int64(value * second)
+                case "safetyFactor": policy.safetyFactor = value
+                case "trendFactor": policy.trendFactor = value
+                case "trendWindowSec": policy.trendWindow = Int64(value * second)
+                case "trendMinimumVolume": policy.trendMinimumVolume = Int64(value)
+                case "watchMark": policy.watchMark = Int64(value)
+                case "emergencyLine": policy.emergencyLine = Int64(value)
+                case "cooldownSec": policy.cooldown = Int64(value * second)
+                case "hysteresisMargin": policy.hysteresisMargin = value
+                case "reservationTimeoutSec": policy.reservationTimeout = Int64(value * second)
+                default: throw ProtocolError.badField(key, "unknown policy field")
+                }
+            }
+            if let substitute {
+                guard substitute.isEmpty || services.hub.sku(substitute) != nil else {
+                    throw ProtocolError.badField("substitute", "no SKU '\(substitute.prefix(64))'")
+                }
+                policy.substitute = substitute
+            }
+            do {
+                try AlertObserver.alertPolicy(policy).validate(horizon: services.alertHorizon)
+            } catch {
+                throw ProtocolError("badField", "policy refused: \(error)", field: fields.keys.sorted().first)
+            }
+            guard policy.reservationTimeout > 0, policy.safetyMinimum >= 0, policy.watchMark >= 0, policy.emergencyLine >= 0 else {
+                throw ProtocolError("badField", "policy values must not be negative", field: fields.keys.sorted().first)
+            }
+            let hub = services.hub
+            let accepted = policy
+            submit(.setPolicy(sku: sku, policy: policy), command: type, sku: sku, id: id, connection: connection) { result in
+                if result.outcome.isSuccess { hub.setPolicy(accepted, for: sku) }
+            }
+        case .drain(let waves, let seconds):
+            try require(claims, [.operator], for: type)
+            let count = Int(waves ?? 5)
+            Log.info("room \(room): \(claims.subject) drains the viewers in \(count) wave(s) over \(seconds ?? 10) s")
+            services.hub.drainViewers(room: room, waves: count, over: Double(seconds ?? 10))
+            sendLocalResult(id: id, command: type, connection: connection)
         case .announce(let raw):
             try require(claims, [.operator], for: type)
             let text = try checkedText(raw)
@@ -175,6 +309,17 @@ final class RoomSession: WebSocketSession {
             services.hub.publish(room: room, audiences: [.viewer, .host, .operator]) { writer, seq, rev in
                 Messages.writeDanmaku(&writer, room: room, seq: seq, rev: rev, from: claims.subject,
                                       role: claims.role.rawValue, text: text, isSystem: false)
+            }
+            // A stock question ("还有货吗") gets the templated answer with live figures.
+            let lowered = text.lowercased()
+            let isQuestion = claims.role == .viewer && services.stockQuestionKeywords.contains { lowered.contains($0.lowercased()) }
+            if let reply = services.hub.stockReply(
+                room: room, isQuestion: isQuestion, intervalMs: services.replyIntervalMs, now: Posix.monotonicMilliseconds())
+            {
+                services.hub.publish(room: room, audiences: [.viewer, .host, .operator]) { writer, seq, rev in
+                    Messages.writeDanmaku(&writer, room: room, seq: seq, rev: rev, from: "livegate", role: "system",
+                                          text: reply, isSystem: true)
+                }
             }
         }
     }
@@ -207,13 +352,17 @@ final class RoomSession: WebSocketSession {
     }
 
     /// Submits to the stock core; the result goes back to this connection once durable.
-    private func submit(_ command: StockCommand, command name: String, sku: String?, id: String?, connection: Connection) {
+    private func submit(
+        _ command: StockCommand, command name: String, sku: String?, id: String?, connection: Connection,
+        then: (@Sendable (StockResult) -> Void)? = nil
+    ) {
         let loop = connection.eventLoop
         let connectionID = connection.id
         let metrics = services.metrics
         let isOrder = name == "order"
         let status = services.core.submit(command) { result in
             if isOrder { metrics.order(result.outcome) }
+            then?(result)
             var writer = JSONWriter()
             Messages.writeResult(&writer, id: id, command: name, result: result, sku: sku)
             let frame = writer.makeTextFrame()
@@ -235,6 +384,13 @@ final class RoomSession: WebSocketSession {
             connection.send(writer.makeTextFrame())
         }
     }
+}
+
+/// Outbound budgets per role, in bytes.
+struct Budgets: Sendable {
+    var viewerSoftBytes: Int
+    var viewerHardBytes: Int
+    var priorityHardBytes: Int
 }
 
 /// The token in `Authorization: Bearer …`, if any.

@@ -49,18 +49,49 @@ struct CommandRecord {
     var key = OrderKey(low: 0, high: 0)
     /// The platform's timestamp (order events only), kept as data.
     var platformTimestamp: Int64 = 0
+    /// The rarely used fields, boxed so that an order record stays small and trivially copied.
+    var extra: Extra? = nil
+
+    /// The fields only operator commands carry.
+    final class Extra {
+        /// See ``CommandRecord/text``.
+        var text = ""
+        /// See ``CommandRecord/policy``.
+        var policy: SkuPolicy? = nil
+    }
+
     /// The SKU id (createSku), the restock source or the adjust reason.
-    var text: String = ""
+    var text: String {
+        get { extra?.text ?? "" }
+        set {
+            if extra == nil { extra = Extra() }
+            extra!.text = newValue
+        }
+    }
+
     /// The policy (createSku, setPolicy).
-    var policy: SkuPolicy? = nil
+    var policy: SkuPolicy? {
+        get { extra?.policy }
+        set {
+            if extra == nil { extra = Extra() }
+            extra!.policy = newValue
+        }
+    }
 
     /// The size of a record's frame header: payload length and CRC-32C, 32 bits each.
     static let frameHeaderSize = 8
     /// The largest payload a record may have; longer lengths mark a corrupt record.
     static let maximumPayloadSize = 64 * 1024
 
+    /// Zeros to grow a writer by one order record at once.
+    private static let zeros = [UInt8](repeating: 0, count: 64)
+
     /// Appends the record, framed (`[length][crc32c][payload]`), to `writer`.
     func encode(into writer: inout ByteWriter) {
+        if tag.rawValue <= Tag.cancelled.rawValue {
+            encodeOrder(into: &writer)
+            return
+        }
         let start = writer.count
         writer.write(UInt64(0))
         writer.write(rev)
@@ -97,6 +128,28 @@ struct CommandRecord {
         let crc = writer.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[payloadStart...])) }
         writer.patch(UInt32(length), at: start)
         writer.patch(crc, at: start + 4)
+    }
+
+    /// The order-event case of ``encode(into:)``: one append, then stores at fixed offsets.
+    @inline(__always)
+    private func encodeOrder(into writer: inout ByteWriter) {
+        let size = StockLedger.orderRecordSize
+        let start = writer.count
+        writer.bytes.append(contentsOf: Self.zeros[0..<size])
+        writer.bytes.withUnsafeMutableBytes { buffer in
+            let record = UnsafeMutableRawBufferPointer(rebasing: buffer[start..<start + size])
+            record.storeBytes(of: UInt32(size - Self.frameHeaderSize).littleEndian, toByteOffset: 0, as: UInt32.self)
+            record.storeBytes(of: rev.littleEndian, toByteOffset: 8, as: UInt64.self)
+            record.storeBytes(of: time.littleEndian, toByteOffset: 16, as: Int64.self)
+            record.storeBytes(of: tag.rawValue, toByteOffset: 24, as: UInt8.self)
+            record.storeBytes(of: sku.littleEndian, toByteOffset: 25, as: UInt32.self)
+            record.storeBytes(of: quantity.littleEndian, toByteOffset: 29, as: Int64.self)
+            record.storeBytes(of: key.low.littleEndian, toByteOffset: 37, as: UInt64.self)
+            record.storeBytes(of: key.high.littleEndian, toByteOffset: 45, as: UInt64.self)
+            record.storeBytes(of: platformTimestamp.littleEndian, toByteOffset: 53, as: Int64.self)
+            let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: record[Self.frameHeaderSize...]))
+            record.storeBytes(of: crc.littleEndian, toByteOffset: 4, as: UInt32.self)
+        }
     }
 
     /// Decodes a record from its payload (the frame already checked).

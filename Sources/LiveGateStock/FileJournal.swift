@@ -1,5 +1,7 @@
+import Dispatch
 import Foundation
 import Glibc
+import Synchronization
 
 /// The stock core's journal in a data directory: segment files of framed records, snapshots, and a
 /// lock file.
@@ -19,8 +21,12 @@ import Glibc
 /// no valid record after it is a torn tail and is cut off (zeroed); any other damage stops recovery
 /// with ``JournalError/corrupt(path:offset:reason:)`` naming the file and offset.
 ///
-/// Confined to one thread at a time; not Sendable.
-public final class FileJournal: Journal {
+/// Used by one thread at a time (the opener, then the core's writer thread), except ``sync()``,
+/// which the core's sync thread calls concurrently with ``write(_:recordCount:)``.
+public final class FileJournal: Journal, @unchecked Sendable {
+    // @unchecked: every field but `syncTarget` and `hasFailed` is touched only by the thread that
+    // owns the journal (the writer); `syncTarget` is a Mutex and `hasFailed` an Atomic, the two
+    // things `sync()` reads from the sync thread.
     /// The magic at the start of every segment.
     static let segmentMagic: [UInt8] = Array("LGJRNL".utf8) + [0, 1]
     /// The segment format version.
@@ -39,8 +45,12 @@ public final class FileJournal: Journal {
 
     /// The lock file's descriptor.
     private var lockFD: CInt = -1
-    /// The segment being appended to, or -1.
+    /// The segment being appended to, or -1 (writer thread).
     private var segmentFD: CInt = -1
+    /// The descriptor `sync()` syncs: the current segment. Replaced (after syncing the old one, and
+    /// before closing it) under this lock, so a sync never sees a closed or reused descriptor. The
+    /// lock is held across that `fdatasync` on purpose: it orders the switch with concurrent syncs.
+    private let syncTarget = Mutex<(fd: CInt, path: String)>((-1, ""))
     /// Its path.
     private var segmentPath = ""
     /// Its size in bytes (capacity for records).
@@ -51,8 +61,8 @@ public final class FileJournal: Journal {
     private var segmentStartRev: UInt64 = 1
     /// The rev of the last record appended (or recovered).
     public private(set) var lastRev: UInt64 = 0
-    /// Set after a failed write: no more writes.
-    private var hasFailed = false
+    /// Set after a failed write or sync: no more writes.
+    private let hasFailed = Atomic<Bool>(false)
 
     /// Opens (creating it if missing) and locks a data directory.
     ///
@@ -88,6 +98,13 @@ public final class FileJournal: Journal {
 
     /// Closes the segment and releases the lock.
     public func close() {
+        syncTarget.withLock { target in target = (-1, "") }
+        let spareFD = spare.withLock { spare -> CInt in
+            defer { spare.fd = -1 }
+            spare.isClosed = true
+            return spare.fd
+        }
+        if spareFD >= 0 { Glibc.close(spareFD) }
         if segmentFD >= 0 { Glibc.close(segmentFD); segmentFD = -1 }
         if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
     }
@@ -173,9 +190,12 @@ public final class FileJournal: Journal {
             segmentFD = Glibc.open(last.path, O_RDWR | O_CLOEXEC)
             guard segmentFD >= 0 else { throw JournalError.io(operation: "open", path: last.path, errno: errno) }
             segmentPath = last.path
+            let (fd, path) = (segmentFD, last.path)
+            syncTarget.withLock { target in target = (fd, path) }
             segmentStartRev = last.startRev
             segmentCapacity = preallocates ? last.size : Int.max
             appendOffset = last.end
+            if preallocates { prepareSpare() }
             if last.mustZero {
                 // A torn tail: nothing in it was acknowledged. Zero it so the next append starts clean.
                 try zeroFill(segmentFD, from: last.end, to: last.size, path: last.path)
@@ -227,19 +247,33 @@ public final class FileJournal: Journal {
 
     // MARK: Appending
 
-    /// Writes the batch at the end of the current segment with one `pwrite`, then `fdatasync`s.
-    public func append(_ records: UnsafeRawBufferPointer, recordCount: Int) throws {
-        guard !hasFailed else { throw JournalError.closed }
+    /// Writes the batch at the end of the current segment with one `pwrite` (starting a new
+    /// segment first if it does not fit).
+    public func write(_ records: UnsafeRawBufferPointer, recordCount: Int) throws {
+        guard !hasFailed.load(ordering: .acquiring) else { throw JournalError.closed }
         do {
             if segmentFD < 0 || appendOffset + records.count > segmentCapacity {
                 try startSegment(firstRev: lastRev + 1, minimumSize: records.count)
             }
             try writeAll(segmentFD, records, at: appendOffset, path: segmentPath)
-            if isDurable { try sync(segmentFD, path: segmentPath) }
             appendOffset += records.count
             lastRev += UInt64(recordCount)
         } catch {
-            hasFailed = true
+            hasFailed.store(true, ordering: .releasing)
+            throw error
+        }
+    }
+
+    /// `fdatasync`s the current segment (earlier segments were synced when they were left).
+    public func sync() throws {
+        guard !hasFailed.load(ordering: .acquiring) else { throw JournalError.closed }
+        guard isDurable else { return }
+        do {
+            try syncTarget.withLock { target in
+                if target.fd >= 0 { try sync(target.fd, path: target.path) }
+            }
+        } catch {
+            hasFailed.store(true, ordering: .releasing)
             throw error
         }
     }
@@ -250,8 +284,15 @@ public final class FileJournal: Journal {
         let capacity = max(segmentSize, Self.headerSize + minimumSize)
         let finalPath = path("journal-", firstRev, ".lgj")
         let temporaryPath = finalPath + ".tmp"
-        let fd = Glibc.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw JournalError.io(operation: "open", path: temporaryPath, errno: errno) }
+        // A spare segment zero-filled in the background saves the writer that work.
+        let spare = preallocates && capacity == segmentSize ? takeSpare() : nil
+        let fd: CInt
+        if let spare {
+            fd = spare
+        } else {
+            fd = Glibc.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw JournalError.io(operation: "open", path: temporaryPath, errno: errno) }
+        }
         var header = ByteWriter(capacity: Self.headerSize)
         header.bytes.append(contentsOf: Self.segmentMagic)
         header.write(Self.segmentVersion)
@@ -260,23 +301,81 @@ public final class FileJournal: Journal {
         header.write(header.bytes.withUnsafeBytes { CRC32C.checksum($0) })
         header.bytes.append(contentsOf: [UInt8](repeating: 0, count: Self.headerSize - header.count))
         do {
-            if preallocates { try zeroFill(fd, from: Self.headerSize, to: capacity, path: temporaryPath) }
+            if preallocates, spare == nil { try zeroFill(fd, from: Self.headerSize, to: capacity, path: temporaryPath) }
             try header.bytes.withUnsafeBytes { try writeAll(fd, $0, at: 0, path: temporaryPath) }
             if isDurable { try sync(fd, path: temporaryPath) }
-            guard rename(temporaryPath, finalPath) == 0 else {
-                throw JournalError.io(operation: "rename", path: temporaryPath, errno: errno)
+            let source = spare == nil ? temporaryPath : spareSegmentPath
+            guard rename(source, finalPath) == 0 else {
+                throw JournalError.io(operation: "rename", path: source, errno: errno)
             }
             if isDurable { try syncDirectory() }
         } catch {
             Glibc.close(fd)
             throw error
         }
-        if segmentFD >= 0 { Glibc.close(segmentFD) }
+        let isDurable = self.isDurable
+        let previous = segmentFD
+        try syncTarget.withLock { target in
+            // Records written to the segment being left are made durable before it is closed.
+            if previous >= 0, isDurable { try sync(previous, path: target.path) }
+            target = (fd, finalPath)
+        }
+        if previous >= 0 { Glibc.close(previous) }
         segmentFD = fd
         segmentPath = finalPath
         segmentStartRev = firstRev
         segmentCapacity = preallocates ? capacity : Int.max
         appendOffset = Self.headerSize
+        if preallocates { prepareSpare() }
+    }
+
+    /// The path of the spare segment (a `.tmp` file, so recovery removes a leftover one).
+    private var spareSegmentPath: String { directory + "/spare-segment.tmp" }
+
+    /// The spare segment: its descriptor once ready; whether one is being prepared; whether the
+    /// journal was closed (a spare finished after that is discarded).
+    private let spare = Mutex<(fd: CInt, isPreparing: Bool, isClosed: Bool)>((-1, false, false))
+
+    /// Starts zero-filling a spare segment on a background queue, unless one is ready or underway.
+    private func prepareSpare() {
+        let mustStart = spare.withLock { spare -> Bool in
+            if spare.fd >= 0 || spare.isPreparing || spare.isClosed { return false }
+            spare.isPreparing = true
+            return true
+        }
+        guard mustStart else { return }
+        let path = spareSegmentPath
+        let size = segmentSize
+        let isDurable = self.isDurable
+        DispatchQueue.global(qos: .utility).async { [self] in
+            var fd = Glibc.open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            if fd >= 0 {
+                do {
+                    try zeroFill(fd, from: 0, to: size, path: path)
+                    if isDurable { try sync(fd, path: path) }
+                } catch {
+                    Glibc.close(fd)
+                    fd = -1
+                }
+            }
+            let ready = fd
+            let isClosed = spare.withLock { spare -> Bool in
+                spare.isPreparing = false
+                if spare.isClosed { return true }
+                spare.fd = ready
+                return false
+            }
+            if isClosed, ready >= 0 { Glibc.close(ready) }
+        }
+    }
+
+    /// Takes the spare segment's descriptor if it is ready.
+    private func takeSpare() -> CInt? {
+        spare.withLock { spare -> CInt? in
+            guard spare.fd >= 0 else { return nil }
+            defer { spare.fd = -1 }
+            return spare.fd
+        }
     }
 
     /// Writes zeros over `[from, to)`.
@@ -326,13 +425,13 @@ public final class FileJournal: Journal {
     /// Starts a new segment, writes `snapshot-<rev>.lgs` atomically, then removes older segments and
     /// snapshots.
     public func writeSnapshot(_ bytes: [UInt8], rev: UInt64) throws {
-        guard !hasFailed else { throw JournalError.closed }
+        guard !hasFailed.load(ordering: .acquiring) else { throw JournalError.closed }
         precondition(rev == lastRev, "a snapshot must cover every appended record")
         if segmentFD < 0 || appendOffset > Self.headerSize {
             do {
                 try startSegment(firstRev: rev + 1, minimumSize: 0)
             } catch {
-                hasFailed = true
+                hasFailed.store(true, ordering: .releasing)
                 throw error
             }
         }

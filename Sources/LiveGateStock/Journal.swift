@@ -26,12 +26,14 @@ public enum JournalError: Error, CustomStringConvertible, Sendable, Equatable {
 
 /// The durable log of the stock core: snapshots plus the records appended after them.
 ///
-/// A write-ahead log with group commit: the core appends each batch's framed records with one call
-/// and results leave the core only after that call returns. Two implementations follow the
+/// A write-ahead log with group commit: the core writes each batch's framed records with one call,
+/// syncs, and releases results only after the sync that covers them returned. Two implementations follow the
 /// "real + in-memory" pattern: ``FileJournal`` (the data directory) and ``InMemoryJournal`` (tests).
-/// A journal is confined to one thread at a time (the opener, then the core's writer thread).
+/// A journal is used by one thread at a time (the opener, then the core's writer thread), except
+/// ``sync()``, which the core calls from its sync thread while the writer writes the next batch.
 public protocol Journal: AnyObject {
-    /// Whether an ``append(_:recordCount:)`` that returned has reached stable storage.
+    /// Whether a ``sync()`` that returned has put what was written on stable storage (false only for
+    /// a benchmark run without fsync).
     var isDurable: Bool { get }
 
     /// Loads the newest valid snapshot, then every record after it, in order.
@@ -46,14 +48,21 @@ public protocol Journal: AnyObject {
         snapshot: (UnsafeRawBufferPointer) throws -> Void, record: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> UInt64?
 
-    /// Appends one batch of framed records (`[length][crc32c][payload]`, see ``CommandRecord``) with
-    /// one write, and makes it durable (one `fdatasync`) when ``isDurable``.
+    /// Writes one batch of framed records (`[length][crc32c][payload]`, see ``CommandRecord``) with
+    /// one write, not yet durable.
     ///
     /// - Parameters:
     ///   - records: The framed records.
     ///   - recordCount: How many records `records` holds.
-    /// - Throws: ``JournalError`` if the write or the sync failed; the journal then refuses writes.
-    func append(_ records: UnsafeRawBufferPointer, recordCount: Int) throws
+    /// - Throws: ``JournalError`` if the write failed; the journal then refuses writes.
+    func write(_ records: UnsafeRawBufferPointer, recordCount: Int) throws
+
+    /// Makes every batch written so far durable (one `fdatasync`) when ``isDurable``.
+    ///
+    /// The one method that may run on another thread than the writer, at the same time as
+    /// ``write(_:recordCount:)``: the core syncs batch N while it applies and writes batch N+1.
+    /// - Throws: ``JournalError`` if the sync failed; the journal then refuses writes.
+    func sync() throws
 
     /// Stores a snapshot of the state after record `rev` and drops what it makes redundant.
     ///
@@ -62,6 +71,15 @@ public protocol Journal: AnyObject {
 
     /// Releases the journal's files and lock.
     func close()
+}
+
+extension Journal {
+    /// Writes one batch and makes it durable: ``write(_:recordCount:)`` then ``sync()``.
+    /// - Throws: ``JournalError`` if either failed.
+    public func append(_ records: UnsafeRawBufferPointer, recordCount: Int) throws {
+        try write(records, recordCount: recordCount)
+        try sync()
+    }
 }
 
 /// Parsing of framed records, shared by both journals.
@@ -142,7 +160,9 @@ enum RecordFraming {
 
 /// A ``Journal`` in memory, for tests: survives a "restart" as long as the object does, and can be
 /// told to fail, to exercise the `unavailable` path.
-public final class InMemoryJournal: Journal {
+public final class InMemoryJournal: Journal, @unchecked Sendable {
+    // @unchecked: `write`, `recover`, `writeSnapshot` run on one thread at a time (the opener, then
+    // the writer); `sync` touches only `failure`, which tests set while the core is idle.
     /// The framed records after the snapshot.
     public private(set) var records: [UInt8] = []
     /// The latest snapshot and its rev.
@@ -151,8 +171,11 @@ public final class InMemoryJournal: Journal {
     public private(set) var lastRev: UInt64?
     /// The number of appends so far (batches).
     public private(set) var appendCount = 0
-    /// When set, the next append throws this error (and every later one: a failed journal stays failed).
+    /// When set, the next write and sync throw this error (and every later one: a failed journal
+    /// stays failed).
     public var failure: JournalError?
+    /// When set, only syncs throw this error: the write "succeeded" but never became durable.
+    public var syncFailure: JournalError?
 
     /// Creates an empty journal.
     public init() {}
@@ -183,8 +206,14 @@ public final class InMemoryJournal: Journal {
         return last
     }
 
+    /// Throws ``failure`` if set; memory needs no sync.
+    public func sync() throws {
+        if let failure { throw failure }
+        if let syncFailure { throw syncFailure }
+    }
+
     /// Appends the records, or throws ``failure``.
-    public func append(_ records: UnsafeRawBufferPointer, recordCount: Int) throws {
+    public func write(_ records: UnsafeRawBufferPointer, recordCount: Int) throws {
         if let failure { throw failure }
         self.records.append(contentsOf: records)
         appendCount += 1

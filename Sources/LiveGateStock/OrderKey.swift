@@ -32,17 +32,22 @@ public struct OrderKey: Hashable, Sendable, CustomStringConvertible {
             orderId.withUTF8 { idBytes in
                 let channelCount = min(channelBytes.count, 255)
                 let total = 1 + channelCount + idBytes.count
-                return withUnsafeTemporaryAllocation(byteCount: total, alignment: 8) { buffer in
+                // Zero padding up to a whole 16-byte block lets the hash load its tail as two words.
+                let padded = (total + 15) & ~15
+                return withUnsafeTemporaryAllocation(byteCount: padded, alignment: 8) { buffer in
                     buffer[0] = UInt8(channelCount)
                     if channelCount > 0 {
                         UnsafeMutableRawBufferPointer(rebasing: buffer[1..<1 + channelCount])
                             .copyMemory(from: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: channelBytes[0..<channelCount])))
                     }
                     if idBytes.count > 0 {
-                        UnsafeMutableRawBufferPointer(rebasing: buffer[(1 + channelCount)...])
+                        UnsafeMutableRawBufferPointer(rebasing: buffer[(1 + channelCount)..<total])
                             .copyMemory(from: UnsafeRawBufferPointer(idBytes))
                     }
-                    return OrderKey.murmur3x64x128(UnsafeRawBufferPointer(buffer), seed: seed)
+                    if padded > total {
+                        UnsafeMutableRawBufferPointer(rebasing: buffer[total..<padded]).initializeMemory(as: UInt8.self, repeating: 0)
+                    }
+                    return OrderKey.murmur3x64x128(UnsafeRawBufferPointer(buffer), length: total, seed: seed)
                 }
             }
         }
@@ -58,11 +63,22 @@ public struct OrderKey: Hashable, Sendable, CustomStringConvertible {
 
     /// MurmurHash3 x64-128 (Austin Appleby, public domain) of `data` with `seed` in both lanes.
     static func murmur3x64x128(_ data: UnsafeRawBufferPointer, seed: UInt64) -> (UInt64, UInt64) {
+        let padded = (data.count + 15) & ~15
+        return withUnsafeTemporaryAllocation(byteCount: max(padded, 16), alignment: 8) { buffer in
+            buffer.initializeMemory(as: UInt8.self, repeating: 0)
+            if data.count > 0 { UnsafeMutableRawBufferPointer(rebasing: buffer[0..<data.count]).copyMemory(from: data) }
+            return murmur3x64x128(UnsafeRawBufferPointer(buffer), length: data.count, seed: seed)
+        }
+    }
+
+    /// MurmurHash3 x64-128 of the first `length` bytes of `data`, which is zero-padded to a whole
+    /// number of 16-byte blocks (so the tail is loaded as two words, not byte by byte).
+    @inline(__always)
+    static func murmur3x64x128(_ data: UnsafeRawBufferPointer, length: Int, seed: UInt64) -> (UInt64, UInt64) {
         let c1: UInt64 = 0x87c3_7b91_1142_53d5
         let c2: UInt64 = 0x4cf5_ad43_2745_937f
         var h1 = seed
         var h2 = seed
-        let length = data.count
         let blocks = length / 16
         @inline(__always) func rotl(_ x: UInt64, _ r: UInt64) -> UInt64 { (x << r) | (x >> (64 - r)) }
         @inline(__always) func fmix(_ value: UInt64) -> UInt64 {
@@ -83,18 +99,12 @@ public struct OrderKey: Hashable, Sendable, CustomStringConvertible {
             h2 = rotl(h2, 31); h2 &+= h1; h2 = h2 &* 5 &+ 0x3849_5ab5
         }
         let tail = blocks * 16
-        var k1: UInt64 = 0
-        var k2: UInt64 = 0
         let rest = length & 15
-        if rest > 8 {
-            for index in stride(from: rest - 1, through: 8, by: -1) {
-                k2 ^= UInt64(data[tail + index]) << (UInt64(index - 8) * 8)
-            }
-            k2 &*= c2; k2 = rotl(k2, 33); k2 &*= c1; h2 ^= k2
-        }
         if rest > 0 {
-            for index in stride(from: min(rest, 8) - 1, through: 0, by: -1) {
-                k1 ^= UInt64(data[tail + index]) << (UInt64(index) * 8)
+            var k1 = UInt64(littleEndian: data.loadUnaligned(fromByteOffset: tail, as: UInt64.self))
+            if rest > 8 {
+                var k2 = UInt64(littleEndian: data.loadUnaligned(fromByteOffset: tail + 8, as: UInt64.self))
+                k2 &*= c2; k2 = rotl(k2, 33); k2 &*= c1; h2 ^= k2
             }
             k1 &*= c1; k1 = rotl(k1, 31); k1 &*= c2; h1 ^= k1
         }

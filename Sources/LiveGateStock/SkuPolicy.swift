@@ -6,7 +6,7 @@
 /// All durations are nanoseconds of core time.
 public struct SkuPolicy: Codable, Hashable, Sendable {
     /// The encoding version this code writes.
-    public static let currentVersion: UInt16 = 1
+    public static let currentVersion: UInt16 = 2
 
     /// The default reservation timeout: 15 minutes.
     public static let defaultReservationTimeout: Int64 = 15 * 60 * 1_000_000_000
@@ -24,6 +24,18 @@ public struct SkuPolicy: Codable, Hashable, Sendable {
     public var trendWindow: Int64
     /// Trend level: the minimum units sold in the recent window for the trend to count.
     public var trendMinimumVolume: Int64
+    /// Safety line factor: the line is max(safetyMinimum, rate × restockLeadTime × safetyFactor). (Version 2.)
+    public var safetyFactor: Double = 1.5
+    /// Trend level also when the sold count crosses this mark; 0: off. (Version 2.)
+    public var watchMark: Int64 = 0
+    /// Emergency level at or below this many sellable units. (Version 2.)
+    public var emergencyLine: Int64 = 5
+    /// The least time a raised level stays up, nanoseconds. (Version 2.)
+    public var cooldown: Int64 = 5 * 60 * 1_000_000_000
+    /// How far a condition must clear before its level falls, as a fraction. (Version 2.)
+    public var hysteresisMargin: Double = 0.2
+    /// The SKU to pitch instead at emergency and sold out; empty for none. (Version 2.)
+    public var substitute: String = ""
 
     /// Creates a policy; every parameter has the documented default.
     public init(
@@ -44,14 +56,23 @@ public struct SkuPolicy: Codable, Hashable, Sendable {
 
     /// Appends the versioned binary form.
     func encode(into writer: inout ByteWriter) {
+        var fields = ByteWriter(capacity: 128)
+        fields.write(reservationTimeout)
+        fields.write(safetyMinimum)
+        fields.write(restockLeadTime)
+        fields.write(trendFactor.bitPattern)
+        fields.write(trendWindow)
+        fields.write(trendMinimumVolume)
+        // Version 2.
+        fields.write(safetyFactor.bitPattern)
+        fields.write(watchMark)
+        fields.write(emergencyLine)
+        fields.write(cooldown)
+        fields.write(hysteresisMargin.bitPattern)
+        fields.writeString(substitute)
         writer.write(SkuPolicy.currentVersion)
-        writer.write(UInt16(8 * 6))
-        writer.write(reservationTimeout)
-        writer.write(safetyMinimum)
-        writer.write(restockLeadTime)
-        writer.write(trendFactor.bitPattern)
-        writer.write(trendWindow)
-        writer.write(trendMinimumVolume)
+        writer.write(UInt16(fields.bytes.count))
+        writer.bytes.append(contentsOf: fields.bytes)
     }
 
     /// Reads the versioned binary form, skipping fields from newer versions.
@@ -70,6 +91,14 @@ public struct SkuPolicy: Codable, Hashable, Sendable {
         policy.trendFactor = Double(bitPattern: try reader.read())
         policy.trendWindow = try reader.read()
         policy.trendMinimumVolume = try reader.read()
+        if length >= 8 * 11 + 4 {
+            policy.safetyFactor = Double(bitPattern: try reader.read())
+            policy.watchMark = try reader.read()
+            policy.emergencyLine = try reader.read()
+            policy.cooldown = try reader.read()
+            policy.hysteresisMargin = Double(bitPattern: try reader.read())
+            policy.substitute = try reader.readString()
+        }
         reader.offset = end
         return policy
     }

@@ -22,7 +22,7 @@ public struct StockConfiguration: Sendable {
     public var isDurable: Bool
     /// Orders to size the order table for up front (it grows beyond).
     public var expectedOrders: Int
-    /// Where the core reports problems (journal failures); called from the writer thread.
+    /// Where the core reports problems (journal failures); called from the core's threads.
     public var log: @Sendable (String) -> Void
 
     /// Creates a configuration; every parameter has the documented default.

@@ -11,22 +11,37 @@ public struct StockEngineStatistics: Sendable, Hashable {
     public var records = 0
     /// `batchSizes[k]` counts batches of 2^k ... 2^(k+1)-1 journaled commands.
     public var batchSizes = [Int](repeating: 0, count: 24)
+    /// Nanoseconds the writer thread spent applying and writing batches.
+    public var writerBusyNanoseconds: UInt64 = 0
+    /// Nanoseconds the writer thread waited for the sync thread (pipeline full).
+    public var writerWaitNanoseconds: UInt64 = 0
+    /// Nanoseconds the sync thread spent in `fdatasync`.
+    public var syncNanoseconds: UInt64 = 0
+    /// Nanoseconds the sync thread spent calling completions and the publication sink.
+    public var releaseNanoseconds: UInt64 = 0
 }
 
 /// The stock core: one writer thread that owns a ``StockLedger``, a bounded inbox that any thread
-/// submits ``StockCommand``s to, and a ``Journal`` with group commit.
+/// submits ``StockCommand``s to, and a ``Journal`` with pipelined group commit.
 ///
-/// The writer takes everything waiting in the inbox as one batch, stamps each command with core
-/// time, applies it, appends the batch's records to the journal with one write and one
-/// `fdatasync`, and only then calls each command's completion and the publication sink, on the
-/// writer thread: nothing leaves the core before it is durable. If the journal fails, the core logs
-/// why, answers that batch and every later command ``StockOutcome/unavailable`` (and ``submit(_:completion:)``
+/// Three threads, each handing batches to the next in order:
+/// - **writer** (`stock-core`, the only one that touches stock state, without locks): takes
+///   everything waiting in the inbox as one batch, stamps each command with core time, applies it,
+///   and appends the batch's records to the journal with one `write`;
+/// - **sync** (`stock-sync`): makes every batch written so far durable with one `fdatasync`, while
+///   the writer already applies the next batch;
+/// - **release** (`stock-release`): only then calls each command's completion and the publication
+///   sink, in commit order, while the next `fdatasync` runs.
+///
+/// Nothing leaves the core before it is durable. At most three batches are in flight; a full
+/// inbox answers `busy`. If the journal fails, the core logs why, answers the batches not yet
+/// durable and every later command ``StockOutcome/unavailable`` (and ``submit(_:completion:)``
 /// returns ``SubmitStatus/unavailable``); it never reports success for what is not durable.
 ///
 /// Use:
 /// ```swift
 /// let core = try StockEngine.open(dataDirectory: "/var/lib/livegate", configuration: .init()) { publications in
-///     // fan out; called on the writer thread after each durable batch: do not block
+///     // fan out; called on the release thread after each durable batch: do not block
 /// }
 /// core.start()
 /// _ = core.submit(.order(OrderEvent(.placed, sku: "tea", channel: "douyin", orderId: "A1"))) { result in … }
@@ -35,9 +50,11 @@ public struct StockEngineStatistics: Sendable, Hashable {
 /// A new subscriber's starting state comes from ``StockCommand/readSkus(_:)``, answered in commit
 /// order with the other commands, so it is consistent with the publications that follow it.
 public final class StockEngine: @unchecked Sendable {
-    // @unchecked: `ledger`, `journal`, `encoder` and `lastSnapshotRev` are touched by the opening thread
-    // before `start()` and after `stop()` returns, and in between only by the writer thread (the
-    // thread start/join orders those accesses); everything else shared is in a Mutex or an Atomic.
+    // @unchecked: `ledger`, `keys` and `lastSnapshotRev` are touched by the opening thread before
+    // `start()` and after `stop()` returns, and in between only by the writer thread (thread start and
+    // the join in `stop()` order those accesses). `journal` likewise, except `Journal.sync()`, which
+    // the sync thread calls (a journal allows that). Everything else shared is in a Mutex, an Atomic,
+    // a semaphore or a `Handoff`.
 
     /// One submitted command waiting in the inbox.
     struct Entry: Sendable {
@@ -45,28 +62,39 @@ public final class StockEngine: @unchecked Sendable {
         var command: StockCommand
         /// Called once with its durable result.
         var completion: @Sendable (StockResult) -> Void
+        /// The order key, computed by the submitting thread (order events only).
+        var key = OrderKey(low: 0, high: 0)
     }
 
-    /// The inbox, shared by submitters and the writer.
-    struct Inbox: Sendable {
-        /// Commands waiting, in submission order.
-        var entries: [Entry] = []
-        /// Whether the writer waits on ``wakeup`` (a submitter then signals it once).
-        var isWriterSleeping = false
-        /// Whether ``stop()`` was called.
-        var isStopping = false
+    /// One shard of the inbox: submitters are spread over shards by thread, so that several
+    /// submitting threads rarely contend for the same lock.
+    final class InboxShard: Sendable {
+        /// Commands waiting, in submission order within the shard; and whether ``stop()`` closed it.
+        let state = Mutex<(entries: [Entry], isClosed: Bool)>(([], false))
     }
 
     /// The configuration.
     public let configuration: StockConfiguration
+    /// The data directory's order-key seed (fixed at creation), so submitters hash order ids
+    /// on their own threads rather than on the writer's.
+    private let keySeed: UInt64
     /// The state, owned by the writer thread while it runs.
     private var ledger: StockLedger
     /// The journal, owned by the writer thread while it runs.
     private let journal: any Journal
     /// The sink for each durable batch's changed SKU states.
     private let publish: @Sendable ([StockPublication]) -> Void
-    /// The inbox.
-    private let inbox = Mutex(Inbox())
+    /// The inbox: ``shardCount`` shards. Commands from one thread keep their order; commands from
+    /// different threads have no order until the writer takes them.
+    private let shards: [InboxShard] = (0..<StockEngine.shardCount).map { _ in InboxShard() }
+    /// The number of inbox shards, a power of two.
+    static let shardCount = 8
+    /// Commands in the inbox, for the capacity check.
+    private let pending = Atomic<Int>(0)
+    /// Whether the writer waits on ``wakeup`` (the first submitter to clear it signals once).
+    private let isWriterSleeping = Atomic<Bool>(false)
+    /// Whether ``stop()`` was called (set after every shard is closed).
+    private let isStopping = Atomic<Bool>(false)
     /// Signalled when the writer sleeps and a command arrives (or on stop).
     private let wakeup = DispatchSemaphore(value: 0)
     /// Signalled when the writer thread exits.
@@ -81,6 +109,44 @@ public final class StockEngine: @unchecked Sendable {
     private let stats = Mutex(StockEngineStatistics())
     /// The rev of the last snapshot.
     private var lastSnapshotRev: UInt64 = 0
+    /// The order keys of the batch being processed (writer thread only).
+    private var keys: [OrderKey] = []
+    /// The observer beside the ledger (the alert engine), writer thread only.
+    private let observer: (any StockObserver)?
+    /// Core time the observer last saw (writer thread only).
+    private var lastObservedAt: Int64 = 0
+    /// Receives the observer's annotations after their batch is durable (release thread, after its publications).
+    private let annotate: @Sendable (any Sendable) -> Void
+
+    /// A batch applied and written, waiting for its sync before its results are released.
+    struct PendingBatch: Sendable {
+        /// The entries, in order.
+        var segments: [[Entry]]
+        /// One result per entry.
+        var results: [StockResult]
+        /// The changed SKUs' states after the batch.
+        var publications: [StockPublication]
+        /// The rev after the batch.
+        var rev: UInt64
+        /// The number of journaled commands.
+        var recordCount: Int
+        /// Whether writing it failed (its entries are answered `unavailable`).
+        var isFailed: Bool
+        /// What the observer attached to the batch, published after the publications.
+        var annotation: (any Sendable)? = nil
+    }
+
+    /// Batches handed from the writer thread to the sync thread, in order.
+    private let toSyncer = Handoff<PendingBatch>()
+    /// Synced batches (and whether the sync succeeded) handed to the release thread, in order.
+    private let toReleaser = Handoff<(batches: [PendingBatch], isDurable: Bool)>()
+    /// Bounds the batches written but not yet released to three: while one is being released and
+    /// one synced, the writer applies and writes the next, then waits.
+    private let pipelineSlots = DispatchSemaphore(value: 3)
+    /// Signalled when the release thread, the last of the three, exits.
+    private let releaserFinished = DispatchSemaphore(value: 0)
+    /// Emptied segment arrays returned by the sync thread, for the inbox shards to reuse.
+    private let recycled = Mutex<[[Entry]]>([])
 
     /// Opens the data directory (creating and locking it), recovers, and returns a core that is not
     /// yet running.
@@ -88,16 +154,21 @@ public final class StockEngine: @unchecked Sendable {
     /// - Parameters:
     ///   - dataDirectory: The data directory (config `dataDir`).
     ///   - configuration: The configuration.
-    ///   - publications: Called on the writer thread after each durable batch with the changed SKUs.
+    ///   - publications: Called on the release thread after each durable batch with the changed SKUs'
+    ///     states (at most once per SKU per batch, stamped with the batch's rev); must not block.
     /// - Throws: ``JournalError`` if the directory is locked by another process, unreadable, or corrupt.
     public static func open(
         dataDirectory: String, configuration: StockConfiguration = StockConfiguration(),
-        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in }
+        observer: (any StockObserver)? = nil,
+        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in },
+        annotations: @escaping @Sendable (any Sendable) -> Void = { _ in }
     ) throws -> StockEngine {
         let journal = try FileJournal(
             directory: dataDirectory, segmentSize: configuration.segmentSize, isDurable: configuration.isDurable)
         do {
-            return try StockEngine(journal: journal, configuration: configuration, publications: publications)
+            return try StockEngine(
+                journal: journal, configuration: configuration, observer: observer, publications: publications,
+                annotations: annotations)
         } catch {
             journal.close()
             throw error
@@ -110,19 +181,28 @@ public final class StockEngine: @unchecked Sendable {
     /// - Parameters:
     ///   - journal: The journal; the core owns it from now on.
     ///   - configuration: The configuration.
-    ///   - publications: Called on the writer thread after each durable batch with the changed SKUs.
+    ///   - publications: Called on the release thread after each durable batch with the changed SKUs'
+    ///     states (at most once per SKU per batch, stamped with the batch's rev); must not block.
     /// - Throws: ``JournalError`` if recovery fails.
     public init(
         journal: any Journal, configuration: StockConfiguration = StockConfiguration(),
-        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in }
+        observer: (any StockObserver)? = nil,
+        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in },
+        annotations: @escaping @Sendable (any Sendable) -> Void = { _ in }
     ) throws {
         self.configuration = configuration
         self.journal = journal
         self.publish = publications
+        self.annotate = annotations
+        self.observer = observer
         var recovered: StockLedger? = nil
         let last = try journal.recover(
             snapshot: { bytes in
                 recovered = try StockLedger.decodeSnapshot(bytes, retention: configuration.retention)
+                if let observer {
+                    recovered!.recordsChanges = true
+                    observer.restore(from: recovered!.snapshotExtension, ledger: recovered!)
+                }
             },
             record: { payload in
                 guard recovered != nil else {
@@ -130,6 +210,10 @@ public final class StockEngine: @unchecked Sendable {
                 }
                 let record = try CommandRecord.decode(payload: payload)
                 _ = recovered!.apply(record)
+                if let observer {
+                    let changes = recovered!.takeChanges()
+                    _ = observer.observe(changes, ledger: recovered!, time: recovered!.time, isReplay: true)
+                }
             })
         if var ledger = recovered {
             _ = ledger.takeChangedSkus()
@@ -142,9 +226,15 @@ public final class StockEngine: @unchecked Sendable {
             ledger = StockLedger(
                 keySeed: seed, retention: configuration.retention, expectedOrders: configuration.expectedOrders,
                 time: configuration.clock == .live ? Self.wallClock() : 0)
+            if let observer {
+                ledger.recordsChanges = true
+                observer.restore(from: SnapshotExtension(), ledger: ledger)
+                ledger.snapshotExtension = observer.snapshotExtension()
+            }
             try journal.writeSnapshot(ledger.encodeSnapshot(), rev: 0)
         }
         committed.store(ledger.rev, ordering: .releasing)
+        keySeed = ledger.keySeed
         if let violation = ledger.invariantViolation() {
             throw JournalError.corrupt(path: "journal", offset: 0, reason: "recovered state breaks an invariant: \(violation)")
         }
@@ -157,62 +247,89 @@ public final class StockEngine: @unchecked Sendable {
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 
+    /// Monotonic nanoseconds, for the statistics.
+    static func monotonicClock() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+    }
+
     // MARK: Public interface
 
     /// The rev of the last durable batch.
     public var committedRev: UInt64 { committed.load(ordering: .acquiring) }
 
     /// Whether the core still accepts commands (false after a journal failure or ``stop()``).
-    public var isAvailable: Bool { !hasFailed.load(ordering: .acquiring) && !inbox.withLock { $0.isStopping } }
+    public var isAvailable: Bool { !hasFailed.load(ordering: .acquiring) && !isStopping.load(ordering: .acquiring) }
 
     /// Counters of committed batches.
     public var statistics: StockEngineStatistics { stats.withLock { $0 } }
 
-    /// Queues `command`; `completion` is called once, on the writer thread, with its durable result.
+    /// Queues `command`; `completion` is called once, on the release thread, with its durable result.
     ///
-    /// Callable from any thread; takes the inbox lock briefly and makes at most one wake-up system
-    /// call. Commands submitted before ``start()`` wait for it.
+    /// Callable from any thread; takes one inbox shard's lock briefly and makes at most one wake-up
+    /// system call. Commands submitted before ``start()`` wait for it. Commands submitted from one
+    /// thread are applied in submission order.
     /// - Parameters:
     ///   - command: The command.
-    ///   - completion: Receives the result; must not block (it runs on the writer thread).
+    ///   - completion: Receives the result; must not block (it runs on the release thread).
     /// - Returns: Whether the command was queued; if not, `completion` is never called.
     @discardableResult
     public func submit(_ command: StockCommand, completion: @escaping @Sendable (StockResult) -> Void) -> SubmitStatus {
         if hasFailed.load(ordering: .relaxed) { return .unavailable }
-        let capacity = configuration.inboxCapacity
-        let (status, mustWake) = inbox.withLock { inbox -> (SubmitStatus, Bool) in
-            if inbox.isStopping { return (.unavailable, false) }
-            if inbox.entries.count >= capacity { return (.busy, false) }
-            inbox.entries.append(Entry(command: command, completion: completion))
-            if inbox.isWriterSleeping {
-                inbox.isWriterSleeping = false
-                return (.accepted, true)
-            }
-            return (.accepted, false)
+        if pending.wrappingAdd(1, ordering: .relaxed).newValue > configuration.inboxCapacity {
+            pending.wrappingSubtract(1, ordering: .relaxed)
+            return .busy
         }
-        if mustWake { wakeup.signal() }
-        return status
+        var entry = Entry(command: command, completion: completion)
+        if case .order(let event) = command {
+            entry.key = OrderKey(channel: event.channel, orderId: event.orderId, seed: keySeed)
+        }
+        let shard = shards[Self.shardIndex()]
+        let isOpen = shard.state.withLock { state -> Bool in
+            if state.isClosed { return false }
+            state.entries.append(entry)
+            return true
+        }
+        guard isOpen else {
+            pending.wrappingSubtract(1, ordering: .relaxed)
+            return .unavailable
+        }
+        if isWriterSleeping.load(ordering: .sequentiallyConsistent),
+            isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent)
+        {
+            wakeup.signal()
+        }
+        return .accepted
     }
 
-    /// Starts the writer thread. Call once.
+    /// The inbox shard of the calling thread.
+    @inline(__always)
+    private static func shardIndex() -> Int {
+        let thread = UInt64(pthread_self())
+        return Int(truncatingIfNeeded: (thread &* 0x9E37_79B9_7F4A_7C15) >> 61) & (shardCount - 1)
+    }
+
+    /// Starts the writer, sync and release threads. Call once.
     public func start() {
         precondition(!isStarted.exchange(true, ordering: .acquiringAndReleasing), "StockEngine.start() called twice")
         let thread = Thread { [self] in self.run() }
         thread.name = "stock-core"
         thread.start()
+        let syncer = Thread { [self] in self.runSyncer() }
+        syncer.name = "stock-sync"
+        syncer.start()
+        let releaser = Thread { [self] in self.runReleaser() }
+        releaser.name = "stock-release"
+        releaser.start()
     }
 
     /// Stops accepting commands, lets the writer finish what is queued, waits for it to exit, and
     /// closes the journal. Idempotent.
     public func stop() {
-        let mustWake = inbox.withLock { inbox -> Bool in
-            if inbox.isStopping { return false }
-            inbox.isStopping = true
-            let wasSleeping = inbox.isWriterSleeping
-            inbox.isWriterSleeping = false
-            return wasSleeping
-        }
-        if mustWake { wakeup.signal() }
+        for shard in shards { shard.state.withLock { $0.isClosed = true } }
+        isStopping.store(true, ordering: .sequentiallyConsistent)
+        if isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.signal() }
         if isStarted.exchange(false, ordering: .acquiringAndReleasing) {
             finished.wait()
         }
@@ -230,46 +347,71 @@ public final class StockEngine: @unchecked Sendable {
 
     /// The writer thread's loop.
     private func run() {
-        var batch: [Entry] = []
-        batch.reserveCapacity(configuration.inboxCapacity)
+        var segments: [[Entry]] = []
+        var spares: [[Entry]] = []
         var encoder = ByteWriter(capacity: 1 << 20)
-        var results: [StockResult] = []
-        results.reserveCapacity(configuration.inboxCapacity)
-        while takeBatch(into: &batch) {
-            process(batch, encoder: &encoder, results: &results)
-            batch.removeAll(keepingCapacity: true)
+        while true {
+            if spares.count < Self.shardCount {
+                spares.append(contentsOf: recycled.withLock { recycled in
+                    let taken = recycled
+                    recycled.removeAll()
+                    return taken
+                })
+            }
+            guard takeBatch(into: &segments, spares: &spares) else { break }
+            process(segments, encoder: &encoder)
+            segments = []
         }
+        toSyncer.finish()
+        releaserFinished.wait()
         finished.signal()
     }
 
-    /// Moves every waiting entry into `batch`, sleeping while there is none; in live mode wakes up
-    /// by itself to run reservation expiries.
-    /// - Returns: False once stopping and the inbox is empty.
-    private func takeBatch(into batch: inout [Entry]) -> Bool {
-        while true {
-            let state = inbox.withLock { inbox -> Int in
-                if !inbox.entries.isEmpty {
-                    swap(&inbox.entries, &batch)
-                    return 1
-                }
-                if inbox.isStopping { return 2 }
-                inbox.isWriterSleeping = true
-                return 0
+    /// Moves the waiting entries of every shard into `segments`, one array per non-empty shard
+    /// (swapped out, never copied; the shard gets an empty array from `spares`).
+    /// - Returns: Whether it took any.
+    private func drain(into segments: inout [[Entry]], spares: inout [[Entry]]) -> Bool {
+        var taken = 0
+        for shard in shards {
+            shard.state.withLock { state in
+                if state.entries.isEmpty { return }
+                var fresh = spares.popLast() ?? []
+                swap(&state.entries, &fresh)
+                taken += fresh.count
+                segments.append(fresh)
             }
-            if state == 1 { return true }
-            if state == 2 { return false }
-            if configuration.clock == .live, ledger.nextExpiryAt != Int64.max {
+        }
+        if taken == 0 { return false }
+        pending.wrappingSubtract(taken, ordering: .relaxed)
+        return true
+    }
+
+    /// Moves every waiting entry into `segments`, sleeping while there is none; in live mode wakes
+    /// up by itself to run reservation expiries.
+    /// - Returns: False once stopping and the inbox is empty.
+    private func takeBatch(into segments: inout [[Entry]], spares: inout [[Entry]]) -> Bool {
+        while true {
+            if drain(into: &segments, spares: &spares) { return true }
+            if isStopping.load(ordering: .sequentiallyConsistent) {
+                // Every shard was closed before `isStopping` was set: this pass sees the last entries.
+                return drain(into: &segments, spares: &spares)
+            }
+            isWriterSleeping.store(true, ordering: .sequentiallyConsistent)
+            if drain(into: &segments, spares: &spares) || isStopping.load(ordering: .sequentiallyConsistent) {
+                // A submitter that saw the flag will signal once: consume that signal.
+                if !isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.wait() }
+                if segments.isEmpty { continue }
+                return true
+            }
+            if configuration.clock == .live, ledger.nextExpiryAt != Int64.max || observer != nil {
                 let wait = max(0, min(ledger.nextExpiryAt - Self.wallClock(), 1_000_000_000))
                 if wakeup.wait(timeout: .now() + .nanoseconds(Int(wait) + 1_000_000)) == .timedOut {
-                    let wasSleeping = inbox.withLock { inbox -> Bool in
-                        let was = inbox.isWriterSleeping
-                        inbox.isWriterSleeping = false
-                        return was
-                    }
-                    // A submitter that saw us sleeping signalled once: consume it.
-                    if !wasSleeping { wakeup.wait() }
-                    if ledger.nextExpiryAt <= Self.wallClock() {
-                        batch.append(Entry(command: .tick(to: 0), completion: { _ in }))
+                    if !isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.wait() }
+                    // Expiries fall due; or the observer (alert engine) has not seen time move for a
+                    // second: a journaled tick, so a replay sees time move at the same moments.
+                    let now = Self.wallClock()
+                    if ledger.nextExpiryAt <= now || (observer != nil && now - lastObservedAt >= 1_000_000_000) {
+                        segments.append([Entry(command: .tick(to: 0), completion: { _ in })])
                         return true
                     }
                 }
@@ -279,57 +421,194 @@ public final class StockEngine: @unchecked Sendable {
         }
     }
 
-    /// Applies, journals and answers one batch.
-    private func process(_ batch: [Entry], encoder: inout ByteWriter, results: inout [StockResult]) {
-        results.removeAll(keepingCapacity: true)
+    /// Calls every entry's completion with `result(index)`, in order.
+    @inline(__always)
+    private func complete(_ segments: [[Entry]], _ result: (Int) -> StockResult) {
+        var index = 0
+        for segment in segments {
+            for position in segment.indices {
+                segment[position].completion(result(index))
+                index += 1
+            }
+        }
+    }
+
+    /// Applies and writes one batch (the segments in order), then hands it to the sync thread.
+    private func process(_ segments: [[Entry]], encoder: inout ByteWriter) {
+        let waitStart = Self.monotonicClock()
+        pipelineSlots.wait()
+        let start = Self.monotonicClock()
+        defer {
+            let end = Self.monotonicClock()
+            stats.withLock { stats in
+                stats.writerWaitNanoseconds += start - waitStart
+                stats.writerBusyNanoseconds += end - start
+            }
+        }
+        let count = segments.reduce(0) { $0 + $1.count }
+        var results: [StockResult] = []
+        results.reserveCapacity(count)
         encoder.removeAll()
         if hasFailed.load(ordering: .relaxed) {
-            for entry in batch { entry.completion(StockResult(outcome: .unavailable, rev: ledger.rev)) }
+            handOff(PendingBatch(segments: segments, results: [], publications: [], rev: 0, recordCount: 0, isFailed: true))
             return
         }
         let external = configuration.clock == .external
         let now = external ? ledger.time : Self.wallClock()
-        var recordCount = 0
-        for entry in batch {
-            guard let record = ledger.makeRecord(entry.command, time: now, externalClock: external) else {
-                results.append(ledger.read(entry.command))
-                continue
-            }
-            let (outcome, isDuplicate) = ledger.apply(record)
-            record.encode(into: &encoder)
-            recordCount += 1
-            results.append(StockResult(outcome: outcome, rev: record.rev, isDuplicate: isDuplicate))
+        keys.removeAll(keepingCapacity: true)
+        for segment in segments {
+            for position in segment.indices { keys.append(segment[position].key) }
         }
+        let recordCount = ledger.applyBatch(
+            segments.lazy.joined().map(\.command), time: now, externalClock: external, keys: &keys,
+            journal: &encoder, encodes: true, results: &results, keysArePrepared: true)
+        var isFailed = false
         if recordCount > 0 {
             do {
-                try encoder.bytes.withUnsafeBytes { try journal.append($0, recordCount: recordCount) }
+                try encoder.bytes.withUnsafeBytes { try journal.write($0, recordCount: recordCount) }
             } catch {
-                hasFailed.store(true, ordering: .releasing)
-                configuration.log(
-                    "journal append failed, the stock core stops acknowledging and answers `unavailable`: \(error)")
-                for entry in batch { entry.completion(StockResult(outcome: .unavailable, rev: committed.load(ordering: .relaxed))) }
-                return
+                fail(because: "journal write failed", error)
+                isFailed = true
             }
         }
-        committed.store(ledger.rev, ordering: .releasing)
         let changed = ledger.takeChangedSkus()
-        for (entry, result) in zip(batch, results) { entry.completion(result) }
-        if !changed.isEmpty { publish(changed.map { ledger.publication(ofIndex: Int($0)) }) }
-        if recordCount > 0 {
-            stats.withLock { stats in
-                stats.batches += 1
-                stats.records += recordCount
-                stats.batchSizes[min(23, Int.bitWidth - 1 - recordCount.leadingZeroBitCount)] += 1
-            }
+        let publications = changed.map { ledger.publication(ofIndex: Int($0)) }
+        var annotation: (any Sendable)? = nil
+        if let observer {
+            annotation = observer.observe(ledger.takeChanges(), ledger: ledger, time: ledger.time, isReplay: false)
+            lastObservedAt = ledger.time
         }
-        if ledger.rev - lastSnapshotRev >= UInt64(configuration.snapshotEvery) {
+        handOff(
+            PendingBatch(
+                segments: segments, results: results, publications: publications, rev: ledger.rev,
+                recordCount: recordCount, isFailed: isFailed, annotation: annotation))
+        if !isFailed, ledger.rev - lastSnapshotRev >= UInt64(configuration.snapshotEvery) {
+            if let observer { ledger.snapshotExtension = observer.snapshotExtension() }
             do {
                 try journal.writeSnapshot(ledger.encodeSnapshot(), rev: ledger.rev)
-                lastSnapshotRev = ledger.rev
             } catch {
                 configuration.log("snapshot at rev \(ledger.rev) failed (will retry): \(error)")
-                lastSnapshotRev = ledger.rev
             }
+            lastSnapshotRev = ledger.rev
+        }
+    }
+
+    /// Marks the core failed and logs why (once).
+    private func fail(because reason: String, _ error: any Error) {
+        if !hasFailed.exchange(true, ordering: .acquiringAndReleasing) {
+            configuration.log("\(reason), the stock core stops acknowledging and answers `unavailable`: \(error)")
+        }
+    }
+
+    /// Queues a batch for the sync thread.
+    private func handOff(_ batch: PendingBatch) { toSyncer.put(batch) }
+
+    /// The sync thread's loop: takes every batch handed off, makes them all durable with one sync,
+    /// and hands them on to the release thread, so the next sync can start at once.
+    private func runSyncer() {
+        while let batches = toSyncer.takeAll() {
+            var isDurable = !hasFailed.load(ordering: .acquiring)
+            if isDurable, batches.contains(where: { $0.recordCount > 0 && !$0.isFailed }) {
+                do {
+                    let start = Self.monotonicClock()
+                    try journal.sync()
+                    let elapsed = Self.monotonicClock() - start
+                    stats.withLock { $0.syncNanoseconds += elapsed }
+                } catch {
+                    fail(because: "journal sync failed", error)
+                    isDurable = false
+                }
+            }
+            toReleaser.put((batches, isDurable))
+        }
+        toReleaser.finish()
+    }
+
+    /// The release thread's loop: calls the completions and the publication sink of synced batches,
+    /// in order (or answers `unavailable` if their sync failed).
+    private func runReleaser() {
+        while let groups = toReleaser.takeAll() {
+            let start = Self.monotonicClock()
+            var emptied: [[Entry]] = []
+            for (batches, isDurable) in groups {
+                for batch in batches {
+                    if batch.isFailed || !isDurable {
+                        let rev = committed.load(ordering: .relaxed)
+                        complete(batch.segments) { _ in StockResult(outcome: .unavailable, rev: rev) }
+                    } else {
+                        committed.store(batch.rev, ordering: .releasing)
+                        batch.results.withUnsafeBufferPointer { results in complete(batch.segments) { results[$0] } }
+                        if !batch.publications.isEmpty { publish(batch.publications) }
+                        if let annotation = batch.annotation { annotate(annotation) }
+                        if batch.recordCount > 0 {
+                            stats.withLock { stats in
+                                stats.batches += 1
+                                stats.records += batch.recordCount
+                                stats.batchSizes[min(23, Int.bitWidth - 1 - batch.recordCount.leadingZeroBitCount)] += 1
+                            }
+                        }
+                    }
+                    pipelineSlots.signal()
+                    for var segment in batch.segments {
+                        segment.removeAll(keepingCapacity: true)
+                        emptied.append(segment)
+                    }
+                }
+            }
+            recycled.withLock { recycled in
+                if recycled.count < 4 * Self.shardCount { recycled.append(contentsOf: emptied) }
+            }
+            let elapsed = Self.monotonicClock() - start
+            stats.withLock { $0.releaseNanoseconds += elapsed }
+        }
+        releaserFinished.signal()
+    }
+}
+
+/// A hand-off queue from one of the core's threads to the next (writer → sync → release): a
+/// Mutex-protected array and a semaphore the single consumer sleeps on while it is empty.
+final class Handoff<Item: Sendable>: Sendable {
+    /// The items in order; whether the producer has finished; whether the consumer sleeps.
+    private let state = Mutex<(items: [Item], isFinished: Bool, isSleeping: Bool)>(([], false, false))
+    /// Wakes the consumer.
+    private let wakeup = DispatchSemaphore(value: 0)
+
+    /// Appends `item`, waking the consumer if it sleeps.
+    func put(_ item: Item) {
+        let mustWake = state.withLock { state -> Bool in
+            state.items.append(item)
+            defer { state.isSleeping = false }
+            return state.isSleeping
+        }
+        if mustWake { wakeup.signal() }
+    }
+
+    /// Tells the consumer that no more items come.
+    func finish() {
+        let mustWake = state.withLock { state -> Bool in
+            state.isFinished = true
+            defer { state.isSleeping = false }
+            return state.isSleeping
+        }
+        if mustWake { wakeup.signal() }
+    }
+
+    /// Takes every queued item, sleeping while there is none.
+    /// - Returns: The items, or nil once the producer has finished and nothing is left.
+    func takeAll() -> [Item]? {
+        while true {
+            let (items, isFinished) = state.withLock { state -> ([Item], Bool) in
+                if state.items.isEmpty {
+                    if !state.isFinished { state.isSleeping = true }
+                    return ([], state.isFinished)
+                }
+                let taken = state.items
+                state.items.removeAll(keepingCapacity: true)
+                return (taken, false)
+            }
+            if !items.isEmpty { return items }
+            if isFinished { return nil }
+            wakeup.wait()
         }
     }
 }

@@ -11,7 +11,7 @@ extension StockLedger {
     ///
     /// - Complexity: O(SKUs + order table capacity + pending reservations).
     func encodeSnapshot() -> [UInt8] {
-        var writer = ByteWriter(capacity: 256 + orders.count * 72 + skus.count * 128)
+        var writer = ByteWriter(capacity: 256 + orders.count * 56 + skus.count * 128)
         writer.bytes.append(contentsOf: Self.snapshotMagic)
         writer.write(Self.snapshotVersion)
         writer.write(UInt64(0))
@@ -42,10 +42,9 @@ extension StockLedger {
             }
         }
         writer.write(UInt64(orders.count))
-        for entry in orders.slots where !entry.isEmpty {
+        for entry in orders.entries {
             writer.write(entry.key.low)
             writer.write(entry.key.high)
-            writer.write(entry.firstSeenAt)
             writer.write(entry.sku)
             writer.write(entry.quantity)
             writer.write(entry.state.rawValue)
@@ -123,14 +122,13 @@ extension StockLedger {
             skus.append(sku)
         }
         let orderCount = Int(try reader.read(UInt64.self))
-        guard orderCount <= reader.remaining / 36 else { throw DecodingError(reason: "order count \(orderCount) too large") }
+        guard orderCount <= reader.remaining / 28 else { throw DecodingError(reason: "order count \(orderCount) too large") }
         var ledger = StockLedger(
             keySeed: keySeed, retention: retention ?? storedRetention, expectedOrders: orderCount, time: time)
         ledger.rev = rev
         ledger.nextExpiryAt = nextExpiryAt
         for _ in 0..<orderCount {
             let key = OrderKey(low: try reader.read(), high: try reader.read())
-            let firstSeenAt: Int64 = try reader.read()
             let sku: UInt32 = try reader.read()
             let quantity: UInt32 = try reader.read()
             let rawState: UInt8 = try reader.read()
@@ -139,7 +137,7 @@ extension StockLedger {
             }
             ledger.orders.insert(
                 OrderEntry(
-                    key: key, firstSeenAt: firstSeenAt, sku: sku, quantity: quantity, state: state,
+                    key: key, sku: sku, quantity: quantity, state: state,
                     placedResult: try reader.read(), paidResult: try reader.read(), cancelledResult: try reader.read()))
         }
         let rememberedCount = Int(try reader.read(UInt64.self))

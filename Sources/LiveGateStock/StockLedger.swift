@@ -85,8 +85,32 @@ public struct StockLedger {
     var changed: [UInt32] = []
     /// Per SKU: whether it is in ``changed``.
     var isChanged: [Bool] = []
+    /// The SKU looked up last, and its index (SKU indexes never change).
+    var lastSku: (id: String, index: UInt32)? = nil
+    /// Where ``prepareKeys(_:into:)`` leaves the bits it read, so the reads are not optimised away.
+    var prefetchSink: UInt64 = 0
     /// The alert engine's section of the snapshot.
     public var snapshotExtension = SnapshotExtension()
+    /// Whether ``changes`` is filled (for an observer such as the alert engine).
+    public var recordsChanges = false
+    /// The changes since ``takeChanges()``, while ``recordsChanges`` is on.
+    public internal(set) var changes: [StockChange] = []
+
+    /// Returns and forgets the recorded changes.
+    public mutating func takeChanges() -> [StockChange] {
+        let taken = changes
+        changes.removeAll(keepingCapacity: true)
+        return taken
+    }
+
+    /// Records a change when ``recordsChanges`` is on.
+    @inline(__always)
+    mutating func note(_ index: Int, _ kind: StockChange.Kind, _ quantity: Int64) {
+        if recordsChanges { changes.append(StockChange(sku: index, kind: kind, quantity: quantity, time: time)) }
+    }
+
+    /// The SKU id at `index`.
+    public func skuID(ofIndex index: Int) -> String { skus[index].id }
 
     /// Creates an empty ledger.
     ///
@@ -99,6 +123,7 @@ public struct StockLedger {
         self.keySeed = keySeed
         self.retention = retention
         self.orders = OrderTable(expected: expectedOrders)
+        self.remembered = RingQueue(minimumCapacity: expectedOrders)
         self.time = time
     }
 
@@ -110,7 +135,7 @@ public struct StockLedger {
     public var orderCount: Int { orders.count }
 
     /// The state of the SKU at `index` as a publication stamped with the current ``rev``.
-    func publication(ofIndex index: Int) -> StockPublication {
+    public func publication(ofIndex index: Int) -> StockPublication {
         let sku = skus[index]
         return StockPublication(
             sku: sku.id, onHand: sku.onHand, reserved: sku.reserved, held: sku.held, sold: sku.sold,
@@ -138,8 +163,7 @@ public struct StockLedger {
         guard let slot = orders.find(key) else { return nil }
         let entry = orders[slot: slot]
         return OrderStatus(
-            state: entry.state, sku: skus[Int(entry.sku)].id, quantity: Int64(entry.quantity),
-            firstSeenAt: entry.firstSeenAt)
+            state: entry.state, sku: skus[Int(entry.sku)].id, quantity: Int64(entry.quantity))
     }
 
     /// Returns the SKU indexes changed since the last call, and forgets them.
@@ -159,7 +183,7 @@ public struct StockLedger {
     public func invariantViolation() -> String? {
         var reservedByOrders = [Int64](repeating: 0, count: skus.count)
         var soldByOrders = [Int64](repeating: 0, count: skus.count)
-        for entry in orders.slots where !entry.isEmpty {
+        for entry in orders.entries {
             if entry.state == .reserved { reservedByOrders[Int(entry.sku)] += Int64(entry.quantity) }
             if entry.state == .sold { soldByOrders[Int(entry.sku)] += Int64(entry.quantity) }
         }
@@ -198,7 +222,8 @@ public struct StockLedger {
     ///   - command: The command.
     ///   - time: The core time stamped on it (ignored for `tick`, which carries its own).
     ///   - externalClock: Whether `tick` sets core time (otherwise `time` stands).
-    func makeRecord(_ command: StockCommand, time: Int64, externalClock: Bool) -> CommandRecord? {
+    ///   - key: The order key if already computed (by ``prepareKeys(_:into:)`` or the submitter).
+    mutating func makeRecord(_ command: StockCommand, time: Int64, externalClock: Bool, key: OrderKey? = nil) -> CommandRecord? {
         let next = rev &+ 1
         let stamp = Swift.max(self.time, time)
         switch command {
@@ -210,9 +235,9 @@ public struct StockLedger {
                 case .cancelled: .cancelled
                 }
             var record = CommandRecord(tag: tag, rev: next, time: stamp)
-            record.sku = skuIndex[event.sku] ?? CommandRecord.unknownSku
+            record.sku = index(ofSku: event.sku)
             record.quantity = event.quantity
-            record.key = OrderKey(channel: event.channel, orderId: event.orderId, seed: keySeed)
+            record.key = key ?? OrderKey(channel: event.channel, orderId: event.orderId, seed: keySeed)
             record.platformTimestamp = event.platformTimestamp
             return record
         case .createSku(let sku, let onHand, let policy):
@@ -244,6 +269,17 @@ public struct StockLedger {
         }
     }
 
+    /// The index of the SKU `id`, or ``CommandRecord/unknownSku``; remembers the last SKU looked up,
+    /// since a live sale sends runs of orders for the same hot SKU (comparing two small strings costs
+    /// far less than hashing one).
+    @inline(__always)
+    private mutating func index(ofSku id: String) -> UInt32 {
+        if let last = lastSku, last.id == id { return last.index }
+        guard let index = skuIndex[id] else { return CommandRecord.unknownSku }
+        lastSku = (id, index)
+        return index
+    }
+
     /// A record for an operator command on one SKU.
     private func skuRecord(
         _ tag: CommandRecord.Tag, _ sku: String, _ quantity: Int64, text: String = "", rev: UInt64, time: Int64
@@ -253,6 +289,34 @@ public struct StockLedger {
         record.quantity = quantity
         record.text = Self.clip(text)
         return record
+    }
+
+    /// The first phase of a batch: computes every order command's key and touches its home slot in
+    /// the order table, so that the cache misses of the whole batch overlap instead of stalling
+    /// one command at a time. `keys[i]` is the key of the i-th command, or (0, 0) if it has none.
+    mutating func prepareKeys(_ commands: some Sequence<StockCommand>, into keys: inout [OrderKey]) {
+        keys.removeAll(keepingCapacity: true)
+        for command in commands {
+            if case .order(let event) = command {
+                keys.append(OrderKey(channel: event.channel, orderId: event.orderId, seed: keySeed))
+            } else {
+                keys.append(OrderKey(low: 0, high: 0))
+            }
+        }
+        touch(keys)
+    }
+
+    /// Touches the home slot of every key in the order table.
+    ///
+    /// A separate, tiny loop: its loads are independent and few instructions apart, so the CPU
+    /// keeps many of them in flight at once (memory-level parallelism), which a load placed in the
+    /// middle of the hashing work would not get.
+    mutating func touch(_ keys: [OrderKey]) {
+        var sink: UInt64 = 0
+        keys.withUnsafeBufferPointer { buffer in
+            for key in buffer { sink ^= orders.touch(key) }
+        }
+        prefetchSink ^= sink
     }
 
     /// Cuts `text` to at most 1024 bytes of UTF-8.
@@ -289,6 +353,53 @@ public struct StockLedger {
         guard let record = makeRecord(command, time: time, externalClock: externalClock) else { return read(command) }
         let (outcome, isDuplicate) = apply(record)
         return StockResult(outcome: outcome, rev: record.rev, isDuplicate: isDuplicate)
+    }
+
+    /// Applies a batch of commands directly, without a journal, the way the writer thread does (keys
+    /// first, so the order-table misses of the batch overlap, then each command in order).
+    ///
+    /// - Parameters:
+    ///   - commands: The commands, in order.
+    ///   - time: The core time to stamp them with.
+    ///   - externalClock: Whether `tick` sets core time.
+    ///   - results: Receives one result per command (cleared first).
+    /// - Complexity: O(n) expected.
+    public mutating func execute(
+        batch commands: ArraySlice<StockCommand>, time: Int64, externalClock: Bool = true, results: inout [StockResult]
+    ) {
+        var keys: [OrderKey] = []
+        keys.reserveCapacity(commands.count)
+        var journal = ByteWriter()
+        results.removeAll(keepingCapacity: true)
+        applyBatch(commands, time: time, externalClock: externalClock, keys: &keys, journal: &journal, encodes: false, results: &results)
+    }
+
+    /// Applies a batch the way the writer thread does: keys first, then each command in order,
+    /// appending each journaled command's framed record to `journal` (when `encodes`) and each
+    /// result to `results`.
+    ///
+    /// - Returns: The number of journaled commands (reads are not journaled).
+    @discardableResult
+    mutating func applyBatch(
+        _ commands: some Sequence<StockCommand>, time: Int64, externalClock: Bool, keys: inout [OrderKey],
+        journal: inout ByteWriter, encodes: Bool, results: inout [StockResult], keysArePrepared: Bool = false
+    ) -> Int {
+        if keysArePrepared { touch(keys) } else { prepareKeys(commands, into: &keys) }
+        var recordCount = 0
+        var index = 0
+        for command in commands {
+            let key = keys[index]
+            index += 1
+            guard let record = makeRecord(command, time: time, externalClock: externalClock, key: key) else {
+                results.append(read(command))
+                continue
+            }
+            let (outcome, isDuplicate) = apply(record)
+            if encodes { record.encode(into: &journal) }
+            recordCount += 1
+            results.append(StockResult(outcome: outcome, rev: record.rev, isDuplicate: isDuplicate))
+        }
+        return recordCount
     }
 
     /// The size in bytes of a journaled order event, frame included.
@@ -340,7 +451,7 @@ public struct StockLedger {
             // First event of this order.
             guard record.quantity >= 1, record.quantity <= Self.maximumQuantity else { return (.invalidQuantity, false) }
             var entry = OrderEntry(
-                key: record.key, firstSeenAt: record.time, sku: record.sku, quantity: UInt32(record.quantity),
+                key: record.key, sku: record.sku, quantity: UInt32(record.quantity),
                 state: .rejected, placedResult: 0, paidResult: 0, cancelledResult: 0)
             let outcome: StockOutcome
             switch record.tag {
@@ -349,6 +460,7 @@ public struct StockLedger {
                 entry.state = outcome == .reserved ? .reserved : .rejected
                 entry.placedResult = outcome.rawValue
                 if outcome == .reserved {
+                    note(skuNumber, .placed, record.quantity)
                     let timeout = skus[skuNumber].policy.reservationTimeout
                     skus[skuNumber].reservations.append(Reservation(key: record.key, placedAt: record.time))
                     nextExpiryAt = Swift.min(nextExpiryAt, record.time &+ timeout)
@@ -357,6 +469,7 @@ public struct StockLedger {
                 outcome = reserveOrSell(skuNumber, record.quantity, selling: true)
                 entry.state = outcome == .sold ? .sold : .rejected
                 entry.paidResult = outcome.rawValue
+                if outcome == .sold { note(skuNumber, .paidUnreserved, record.quantity) }
             default:
                 outcome = .tombstoned
                 entry.state = .cancelled
@@ -389,15 +502,20 @@ public struct StockLedger {
             markChanged(index)
             entry.state = .sold
             outcome = .sold
+            note(index, .paid, quantity)
         case (.paid, .expired), (.paid, .rejected):
             outcome = reserveOrSell(index, quantity, selling: true)
-            if outcome == .sold { entry.state = .sold }
+            if outcome == .sold {
+                entry.state = .sold
+                note(index, .paidUnreserved, quantity)
+            }
         case (.paid, .sold): outcome = .alreadySold
         case (.cancelled, .reserved):
             skus[index].reserved -= quantity
             markChanged(index)
             entry.state = .cancelled
             outcome = .released
+            note(index, .cancelled, quantity)
         default: outcome = .alreadyCancelled
         }
         switch record.tag {
@@ -432,6 +550,7 @@ public struct StockLedger {
             isChanged.append(false)
             skuIndex[record.text] = UInt32(index)
             markChanged(index)
+            note(index, .created, record.quantity)
             return .ok
         }
         let index = Int(record.sku)
@@ -442,27 +561,34 @@ public struct StockLedger {
             guard quantity >= 1, quantity <= Self.maximumQuantity else { return .invalidQuantity }
             skus[index].onHand += quantity
             skus[index].restocked += quantity
+            note(index, .restock, quantity)
         case .adjust:
             guard quantity >= 0, quantity <= Int64(1) << 50 else { return .invalidQuantity }
             let sku = skus[index]
             guard quantity >= sku.reserved + sku.held + sku.sold else { return .belowCommitted }
             skus[index].adjusted += quantity - sku.onHand
             skus[index].onHand = quantity
+            note(index, .adjust, quantity - sku.onHand)
         case .hold:
             guard quantity >= 1, quantity <= Self.maximumQuantity else { return .invalidQuantity }
             guard skus[index].sellable >= quantity else { return .insufficient }
             skus[index].held += quantity
+            note(index, .hold, quantity)
         case .release:
             guard quantity >= 1, quantity <= skus[index].held else { return .invalidQuantity }
             skus[index].held -= quantity
+            note(index, .release, quantity)
         case .pause:
             skus[index].isPaused = true
+            note(index, .pause, 0)
         case .resume:
             skus[index].isPaused = false
+            note(index, .resume, 0)
         case .setPolicy:
             let policy = record.policy ?? SkuPolicy()
             guard policy.reservationTimeout > 0, policy.reservationTimeout < retention else { return .invalidPolicy }
             skus[index].policy = policy
+            note(index, .policy, 0)
             // The new timeout applies at once to the reservations already held.
             expireReservations()
         default:
@@ -489,8 +615,10 @@ public struct StockLedger {
             remembered.removeFirst()
             guard let slot = orders.find(oldest.key) else { continue }
             let entry = orders[slot: slot]
-            // A reservation outlives the retention only if the policy allowed it; keep it then.
-            if entry.firstSeenAt == oldest.placedAt, entry.state != .reserved {
+            // Each remembered key has exactly one entry in this queue, and a reservation always
+            // expires before the retention ends (timeout < retention), so the order found is the one
+            // queued. A reservation still held (the retention was lowered on a restart) is kept.
+            if entry.state != .reserved {
                 orders.remove(slot: slot)
             }
         }
@@ -502,9 +630,9 @@ public struct StockLedger {
         for index in skus.indices where !skus[index].reservations.isEmpty {
             let timeout = skus[index].policy.reservationTimeout
             while let head = skus[index].reservations.first {
-                if let slot = orders.find(head.key), orders[slot: slot].state == .reserved,
-                    orders[slot: slot].firstSeenAt == head.placedAt
-                {
+                // An order leaves `reserved` for good, and its key cannot be forgotten (and reused)
+                // before this entry is due, so a reserved order found here is the one queued.
+                if let slot = orders.find(head.key), orders[slot: slot].state == .reserved {
                     guard head.placedAt &+ timeout <= time else {
                         next = Swift.min(next, head.placedAt &+ timeout)
                         break
@@ -512,6 +640,7 @@ public struct StockLedger {
                     orders[slot: slot].state = .expired
                     skus[index].reserved -= Int64(orders[slot: slot].quantity)
                     markChanged(index)
+                    note(index, .expired, Int64(orders[slot: slot].quantity))
                 }
                 skus[index].reservations.removeFirst()
             }

@@ -67,12 +67,36 @@ public struct OrderStatus: Sendable, Hashable {
     public var sku: String
     /// The order's quantity.
     public var quantity: Int64
-    /// Core time of the order's first event, in nanoseconds.
-    public var firstSeenAt: Int64
 }
 
 /// The answer to one command, released only once the command is durable.
+///
+/// Small and cheap to copy on the hot path: the payloads of reads live behind one optional
+/// reference that order events never allocate.
 public struct StockResult: Sendable, Hashable {
+    /// The payload of a read, boxed.
+    final class Details: Sendable, Hashable {
+        /// See ``StockResult/skus``.
+        let skus: [StockPublication]
+        /// See ``StockResult/order``.
+        let order: OrderStatus?
+
+        /// Boxes a read's payload.
+        init(skus: [StockPublication], order: OrderStatus?) {
+            self.skus = skus
+            self.order = order
+        }
+
+        /// Equal payloads.
+        static func == (lhs: Details, rhs: Details) -> Bool { lhs.skus == rhs.skus && lhs.order == rhs.order }
+
+        /// Hashes the payload.
+        func hash(into hasher: inout Hasher) {
+            hasher.combine(skus)
+            hasher.combine(order)
+        }
+    }
+
     /// What the command did.
     public var outcome: StockOutcome
     /// The core's commit number after this command (the journal sequence number of the command, or
@@ -80,10 +104,13 @@ public struct StockResult: Sendable, Hashable {
     public var rev: UInt64
     /// Whether this repeats an event already applied to the order: the outcome is the first one's.
     public var isDuplicate: Bool
+    /// The read payload, if any.
+    private var details: Details?
+
     /// For ``StockCommand/readSkus(_:)``: the SKU states read.
-    public var skus: [StockPublication]
+    public var skus: [StockPublication] { details?.skus ?? [] }
     /// For ``StockCommand/readOrder(channel:orderId:)``: the order, if remembered.
-    public var order: OrderStatus?
+    public var order: OrderStatus? { details?.order }
 
     /// Creates a result.
     public init(
@@ -93,8 +120,7 @@ public struct StockResult: Sendable, Hashable {
         self.outcome = outcome
         self.rev = rev
         self.isDuplicate = isDuplicate
-        self.skus = skus
-        self.order = order
+        self.details = skus.isEmpty && order == nil ? nil : Details(skus: skus, order: order)
     }
 }
 

@@ -7,12 +7,16 @@ import LiveGateStock
 /// only after its durable result arrived: `R <id>` reserved, `S <id>` sold, `C <id>` released. The
 /// test kills it with SIGKILL at a random moment and checks the recovered state against the lines.
 enum CrashChild: BenchScenario {
+    /// The subcommand name.
     static let name = "crash-child"
+    /// The usage line.
     static let summary = "(test helper) run the stock core under orders until killed"
+    /// Hidden: a helper for the crash test.
     static let isHidden = true
     /// The sales channel of the crash test's orders.
     static let channel = "crash"
 
+    /// Runs the scenario; see the type's documentation.
     static func run(_ options: BenchOptions) throws -> Int32 {
         guard let directory = options.string("--data-dir"), let prefix = options.string("--prefix") else {
             throw BenchUsageError(description: "crash-child needs --data-dir and --prefix")

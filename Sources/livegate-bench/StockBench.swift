@@ -6,32 +6,49 @@ import Synchronization
 /// `livegate-bench stock`: the stock core in memory, durable under load, and the disk's own limit.
 ///
 /// For one hot SKU and for 1000 SKUs:
-/// - `inmem_cmds_per_s`: one thread calling ``StockLedger/execute(_:time:externalClock:)`` on
-///   pre-built commands (80 % `placed` of a new order, 20 % `paid` of an earlier one), no journal;
+/// - `inmem_cmds_per_s`: one thread calling ``StockLedger/execute(batch:time:externalClock:results:)``
+///   on pre-built commands in batches of 256 (80 % `placed` of a new order, 20 % `paid` of an earlier
+///   one), no journal;
 /// - `durable_cmds_per_s`: `--threads` submitting threads, each keeping `--window` orders in flight,
-///   through ``StockEngine`` on a data directory under /tmp, counted when the durable result arrives;
+///   through ``StockEngine`` on a data directory under /tmp (a thread that has `--window` orders in
+///   flight waits until half are answered, like a pipelined client), counted when the durable result
+///   arrives;
 ///   `p50_ack_us`/`p99_ack_us` from submit to result; the batch-size distribution of that run;
 /// - `disk_limit_records_per_s`: the same ``FileJournal`` appending and `fdatasync`-ing raw records of
 ///   the same size, in batches of the durable run's mean batch size, with no ledger.
 /// Then the disk limit at fixed batches of 1, 16 and 256. `--no-fsync` skips every sync: the output
 /// then says "NOT DURABLE".
 enum StockBench: BenchScenario {
+    /// The subcommand name.
     static let name = "stock"
+    /// The usage line.
     static let summary = "stock core: in-memory and durable commands/s, ack latency, disk limit  [--json] [--count N] [--no-fsync]"
+    /// Listed in the usage text.
     static let isHidden = false
 
     /// The figures of one SKU layout.
     struct Figures {
+        /// `hot` or `skus1000`.
         var label: String
+        /// In-memory commands per second.
         var inMemory: Double = 0
+        /// Durable commands per second.
         var durable: Double = 0
+        /// Median submit-to-result latency, µs.
         var p50: Double = 0
+        /// 99th percentile submit-to-result latency, µs.
         var p99: Double = 0
+        /// Journaled commands per durable batch, mean.
         var meanBatch: Double = 0
+        /// The batch-size histogram (power-of-two buckets).
         var batchSizes: [Int] = []
+        /// The disk's records per second at the mean batch size.
         var diskLimit: Double = 0
+        /// Where the writer's time went, as text.
+        var timing = ""
     }
 
+    /// Runs the scenario; see the type's documentation.
     static func run(_ options: BenchOptions) throws -> Int32 {
         let count = try options.integer("--count", default: 1_000_000)
         let threads = try options.integer("--threads", default: 4)
@@ -41,6 +58,18 @@ enum StockBench: BenchScenario {
         let json = options.flag("--json")
         guard count >= 1_000, threads >= 1, window >= 1 else {
             throw BenchUsageError(description: "--count ≥ 1000, --threads ≥ 1, --window ≥ 1")
+        }
+        if options.flag("--inmem-only") {
+            for skus in [1, 1000] {
+                writeStandardOutput("inmem \(skus) SKU(s): \(format(measureInMemory(count: count * 2, skus: skus))) cmds/s\n")
+            }
+            return 0
+        }
+        if options.flag("--durable-only") {
+            var figures = Figures(label: "hot")
+            try measureDurable(count: count, skus: 1, threads: threads, window: window, isDurable: isDurable, into: &figures)
+            writeStandardOutput("durable \(format(figures.durable))/s p50 \(figures.p50) µs p99 \(figures.p99) µs mean batch \(figures.meanBatch) \(figures.timing)\n")
+            return 0
         }
         var layouts: [Figures] = []
         for skus in [1, 1000] {
@@ -76,9 +105,15 @@ enum StockBench: BenchScenario {
             return .order(OrderEvent(.placed, sku: skuIds[index % skus], channel: "douyin", orderId: "o\(index)"))
         }
         var successes = 0
+        var results: [StockResult] = []
+        results.reserveCapacity(256)
         let start = monotonicNanoseconds()
-        for command in commands where ledger.execute(command, time: 1).outcome.isSuccess {
-            successes += 1
+        var index = 0
+        while index < count {
+            let end = min(count, index + 256)
+            ledger.execute(batch: commands[index..<end], time: 1, results: &results)
+            for result in results where result.outcome.isSuccess { successes += 1 }
+            index = end
         }
         let elapsed = Double(monotonicNanoseconds() - start) / 1e9
         precondition(successes == count, "in-memory run: \(successes) of \(count) succeeded")
@@ -89,7 +124,9 @@ enum StockBench: BenchScenario {
     final class Latencies: @unchecked Sendable {
         // @unchecked: each index is written once by the writer thread before the `done` counter's
         // releasing increment, and read only after the acquiring load sees every command done.
+        /// One latency per command, ns.
         let values: UnsafeMutableBufferPointer<UInt64>
+        /// Allocates `count` zeroed latencies.
         init(count: Int) { values = .allocate(capacity: count); values.initialize(repeating: 0) }
         deinit { values.deallocate() }
     }
@@ -127,9 +164,14 @@ enum StockBench: BenchScenario {
             let mine = commands[thread]
             group.enter()
             Thread {
-                let inFlight = DispatchSemaphore(value: window)
+                // Flow control like a pipelined client: up to `window` in flight; once full, wait
+                // until half of them are answered (one wake-up per window/2 results, not per result).
+                let inFlight = Atomic<Int>(0)
+                let drained = DispatchSemaphore(value: 0)
+                let lowWater = window / 2
                 for (index, command) in mine.enumerated() {
-                    inFlight.wait()
+                    while inFlight.load(ordering: .acquiring) >= window { drained.wait() }
+                    inFlight.add(1, ordering: .relaxed)
                     let slot = thread * perThread + index
                     let submitted = monotonicNanoseconds()
                     while true {
@@ -137,7 +179,7 @@ enum StockBench: BenchScenario {
                             latencies.values[slot] = monotonicNanoseconds() - submitted
                             if result.outcome != .reserved { failures.add(1, ordering: .relaxed) }
                             done.add(1, ordering: .releasing)
-                            inFlight.signal()
+                            if inFlight.subtract(1, ordering: .acquiringAndReleasing).newValue == lowWater { drained.signal() }
                         }
                         if status == .accepted { break }
                         precondition(status == .busy, "core unavailable")
@@ -161,6 +203,13 @@ enum StockBench: BenchScenario {
         let batches = after.batches - before.batches
         figures.meanBatch = Double(after.records - before.records) / Double(max(1, batches))
         figures.batchSizes = zip(after.batchSizes, before.batchSizes).map { $0 - $1 }
+        let busy = Double(after.writerBusyNanoseconds - before.writerBusyNanoseconds) / 1e9
+        let wait = Double(after.writerWaitNanoseconds - before.writerWaitNanoseconds) / 1e9
+        let sync = Double(after.syncNanoseconds - before.syncNanoseconds) / 1e9
+        let release = Double(after.releaseNanoseconds - before.releaseNanoseconds) / 1e9
+        figures.timing = String(
+            format: "elapsed %.2f s: writer busy %.2f s, waiting %.2f s; fdatasync %.2f s, releasing results %.2f s",
+            elapsed, busy, wait, sync, release)
     }
 
     /// Records per second that ``FileJournal`` appends and syncs in batches of `batch` raw records of

@@ -17,11 +17,16 @@ let usage = """
       --io-threads N     event loops (0: one per CPU the process may run on)
       --data-dir PATH    the stock core's journal directory instead of the configured one
       --echo             serve the /echo endpoint (conformance testing; off by default)
+      --tls-port N       also listen for TLS (https://, wss://) on port N (needs a certificate and key)
+      --tls-cert PATH    PEM certificate chain for TLS
+      --tls-key PATH     PEM private key for TLS
       --bench-pubsub     serve the load generator's pub/sub protocol on /bench and /bench/pub
       --log-level LEVEL  debug, info, warning or error
       -h, --help         show this help
 
-    SIGINT or SIGTERM: stop accepting, close WebSockets with 1001 Going Away, exit 0.
+    SIGINT: stop accepting, close WebSockets with 1001 Going Away, exit 0.
+    SIGTERM: the same, after closing room viewers with 1012 in five waves over half of
+    shutdownGraceSeconds (so they reconnect spread out).
     """
 
 func fail(_ message: String, code: Int32 = 2) -> Never {
@@ -85,6 +90,16 @@ while let argument = arguments.popFirst() {
         let text = value(for: argument, from: &arguments)
         guard let ttl = Int(text), ttl > 0 else { fail("--ttl: expected a positive number of seconds") }
         tokenTTL = ttl
+    case "--tls-port":
+        let text = value(for: argument, from: &arguments)
+        guard let port = Int(text), (0...65535).contains(port) else { fail("--tls-port: '\(text)' is not a port number") }
+        overrides.append { $0.tlsPort = port }
+    case "--tls-cert":
+        let path = value(for: argument, from: &arguments)
+        overrides.append { $0.tlsCertificateChain = path }
+    case "--tls-key":
+        let path = value(for: argument, from: &arguments)
+        overrides.append { $0.tlsPrivateKey = path }
     case "--bench-pubsub":
         overrides.append { $0.benchPubSub = true }
     case "--echo":
@@ -114,6 +129,9 @@ do {
 }
 for apply in overrides { apply(&configuration) }
 Log.level = configuration.logLevel
+if configuration.tlsPort != nil && (configuration.tlsCertificateChain.isEmpty || configuration.tlsPrivateKey.isEmpty) {
+    fail("TLS needs both a certificate chain (--tls-cert or tls.certificateChain) and a key (--tls-key or tls.privateKey)")
+}
 
 if isMintingToken {
     guard let tokenRoom, let tokenRole else { fail("token: --room and --role are required\n\n\(usage)") }
@@ -139,6 +157,9 @@ if configuration.tokenSecret == Configuration.demoTokenSecret {
 }
 Log.info("livegate: configuration \(configPath ?? "(built-in defaults)"), \(server.loopCount) I/O thread(s), data in \(configuration.dataDir)")
 Log.info("livegate: listening on http://\(configuration.host):\(server.port) (ws:// on the same port)")
+if server.tlsPort != 0 {
+    Log.info("livegate: listening on https://\(configuration.host):\(server.tlsPort) (wss:// on the same port; certificate \(configuration.tlsCertificateChain))")
+}
 if configuration.echo {
     Log.info("livegate: echo endpoint ws://\(configuration.host):\(server.port)/echo (max message \(configuration.echoMaxMessageBytes) bytes)")
 }
@@ -146,11 +167,22 @@ if configuration.echo {
 while true {
     let signal = Signals.waitForTerminationSignal()
     if signal == SIGHUP {
-        Log.info("livegate: SIGHUP ignored (nothing to reload yet)")
+        if configuration.tlsPort == nil {
+            Log.info("livegate: SIGHUP: nothing to reload (no TLS listener)")
+        } else {
+            do {
+                try server.reloadTLS()
+                Log.info("livegate: SIGHUP: TLS certificate reloaded from \(configuration.tlsCertificateChain); open connections keep theirs")
+            } catch {
+                Log.error("livegate: SIGHUP: TLS reload failed, the previous certificate stays in use: \(error)")
+            }
+        }
         continue
     }
     Log.info("livegate: \(Signals.name(signal)) received: closing \(server.openConnections) connection(s)")
-    gateway.shutdown()
+    // SIGTERM (an orchestrated restart) sends viewers away in waves with 1012 first, so they
+    // do not all reconnect at once; SIGINT (Ctrl-C) closes everything with 1001 at once.
+    gateway.shutdown(drainWaves: signal == SIGTERM ? 5 : 0)
     Log.info("livegate: stopped")
     exit(0)
 }

@@ -50,3 +50,20 @@ struct ChecksumTests {
         #expect(OrderKey(channel: "", orderId: "", seed: 0) != OrderKey(low: 0, high: 0))
     }
 }
+
+/// Layouts the hot path relies on.
+struct LayoutTests {
+    /// An order-table entry is 32 bytes: two per cache line, never straddling one.
+    @Test func orderEntryIsHalfACacheLine() {
+        #expect(MemoryLayout<OrderEntry>.stride == 32)
+        #expect(MemoryLayout<OrderEntry>.size <= 32)
+    }
+
+    /// A journaled order event is 61 bytes, frame included.
+    @Test func orderRecordSize() {
+        var writer = ByteWriter()
+        CommandRecord(tag: .placed, rev: 1, time: 2).encode(into: &writer)
+        #expect(writer.count == StockLedger.orderRecordSize)
+    }
+}
+

@@ -98,7 +98,7 @@ struct CrashTests {
                 // Exactly once: the SKU's counters equal the sums over the remembered orders.
                 var reserved: Int64 = 0
                 var sold: Int64 = 0
-                for entry in ledger.orders.slots where !entry.isEmpty {
+                for entry in ledger.orders.entries {
                     if entry.state == .reserved { reserved += Int64(entry.quantity) }
                     if entry.state == .sold { sold += Int64(entry.quantity) }
                 }

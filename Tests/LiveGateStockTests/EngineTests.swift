@@ -84,6 +84,19 @@ struct EngineTests {
         again.withLedger { #expect($0.publication(of: "tea")?.reserved == 0) }
     }
 
+    @Test func syncFailureAnswersUnavailableAndRecoversOnlyWhatWasSynced() throws {
+        let journal = InMemoryJournal()
+        let core = try StockEngine(journal: journal, configuration: Self.external)
+        core.start()
+        #expect(core.run(.createSku(sku: "tea", onHand: 5)).outcome == .ok)
+        journal.syncFailure = .io(operation: "fdatasync", path: "memory", errno: EIO)
+        let result = core.run(.order(OrderEvent(.placed, sku: "tea", channel: "douyin", orderId: "A")))
+        #expect(result.outcome == .unavailable)
+        #expect(core.submit(.tick(to: 1)) { _ in } == .unavailable)
+        core.stop()
+        #expect(core.committedRev == 1)
+    }
+
     @Test func fullInboxSaysBusy() throws {
         var configuration = Self.external
         configuration.inboxCapacity = 4

@@ -181,7 +181,7 @@ struct LedgerTests {
         #expect(skus.outcome == .ok && skus.rev == rev && skus.skus.map(\.sku) == ["tea"])
         #expect(skus.skus[0].reserved == 2 && skus.skus[0].rev == rev)
         let order = h.run(.readOrder(channel: "douyin", orderId: "A"))
-        #expect(order.order == OrderStatus(state: .reserved, sku: "tea", quantity: 2, firstSeenAt: 0))
+        #expect(order.order == OrderStatus(state: .reserved, sku: "tea", quantity: 2))
         #expect(h.run(.readOrder(channel: "douyin", orderId: "Z")).order == nil)
         #expect(h.ledger.rev == rev)
     }

@@ -97,6 +97,7 @@ final class ResultCollector: @unchecked Sendable {
 
 extension StockEngine {
     /// Submits `command` and waits for its durable result.
+    @discardableResult
     func run(_ command: StockCommand) -> StockResult {
         let collector = ResultCollector()
         let status = submit(command) { collector.add($0) }

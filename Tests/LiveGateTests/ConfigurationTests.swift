@@ -1,5 +1,6 @@
 import Foundation
 import LiveGate
+import LiveGateAlerts
 import LiveGateStock
 import Testing
 
@@ -12,9 +13,11 @@ struct ConfigurationTests {
         var loaded = try Configuration.load(path: path)
         #expect(loaded.rooms.map(\.id) == ["demo"])
         #expect(loaded.skus.count == 3)
-        #expect(loaded.skus[1].policy.restockLeadTime == 3600 * 1_000_000_000)  // defaults without a policy object
+        #expect(loaded.skus[1].policy.restockLeadTime == 1800 * 1_000_000_000)  // defaults without a policy object
+        #expect(loaded.alerts.templates.thresholdDanmaku == "最后{left}件,手慢无")
         loaded.skus = []
         loaded.rooms = []
+        loaded.alerts = Configuration().alerts
         #expect(loaded == Configuration())
         #expect(loaded.port == 8080)
         #expect(!loaded.echo)
@@ -37,6 +40,9 @@ struct ConfigurationTests {
         ("{ skus: [{ id: 'a' }], rooms: [{ id: 'r', skus: ['a'], featured: 'c' }] }", "rooms[r].featured"),
         ("{ skus: [{ id: 'a', substitute: 'z' }] }", "substitute: no SKU 'z'"),
         ("{ tokenSecret: 'short' }", "tokenSecret"),
+        ("{ alerts: { templates: { soldoutBanner: 'gone {nmae}' } } }", "nmae"),
+        ("{ alerts: { language: 'fr' } }", "alerts.language"),
+        ("{ skus: [{ id: 'a', policy: { trendFactor: 0.5 } }] }", "skus[0].policy.trendFactor"),
     ])
     func badConfigurationsNameTheKey(text: String, message: String) {
         do {

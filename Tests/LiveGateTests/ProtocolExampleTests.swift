@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import LiveGate
+@testable import LiveGateAlerts
 @testable import LiveGateStock
 
 /// Protocol/examples/ and the code agree: every client example decodes with the server's
@@ -21,7 +22,7 @@ struct ProtocolExampleTests {
 
     @Test func thereIsAnExampleForEveryClientMessage() {
         let types = Set(Self.examples("client.").map { $0.split(separator: ".")[1] })
-        #expect(types == ["order", "restock", "adjust", "hold", "release", "pause", "resume", "feature", "announce", "danmaku", "ping"])
+        #expect(types == ["order", "restock", "adjust", "hold", "release", "pause", "resume", "feature", "announce", "danmaku", "ping", "drain", "ack", "policy", "launch", "switch", "undo"])
     }
 
     @Test(arguments: examples("client."))
@@ -53,6 +54,28 @@ struct ProtocolExampleTests {
         case "error": Messages.writeError(&writer, id: "i", error: ProtocolError.badField("f", "m"))
         case "danmaku":
             Messages.writeDanmaku(&writer, room: "r", seq: 1, rev: 1, from: "f", role: "viewer", text: "t", isSystem: false)
+        case "alert":
+            let metrics = SkuMetrics(skuIndex: 0, sku: "s", time: 0, level: .threshold, sellable: 1, reserved: 0, sold: 0, canSell: 1,
+                                     mayFreeUp: 0, mayFreeUpWithinSeconds: 0, recentRatePerMinute: 0, previousRatePerMinute: 0,
+                                     ratePerMinute: 1, accelerationPerMinute: 0, timeToStockOutSeconds: 60, safetyLine: 5,
+                                     suggestedRestockQuantity: 3)
+            let event = AlertEvent(skuIndex: 0, sku: "s", level: .threshold, previousLevel: .normal, transition: .raised,
+                                   reason: .safetyLine, time: 0, metrics: metrics, action: .restockOrChangePitch, substitute: nil,
+                                   banner: .unchanged, danmaku: nil, hostHint: "h")
+            Messages.writeAlert(&writer, room: "r", seq: 1, rev: 1, id: "i", event: event, name: "S")
+        case "hint":
+            let metrics = SkuMetrics(skuIndex: 0, sku: "s", time: 0, level: .threshold, sellable: 1, reserved: 0, sold: 0, canSell: 1,
+                                     mayFreeUp: 0, mayFreeUpWithinSeconds: 0, recentRatePerMinute: 0, previousRatePerMinute: 0,
+                                     ratePerMinute: 1, accelerationPerMinute: 0, timeToStockOutSeconds: 60, safetyLine: 5,
+                                     suggestedRestockQuantity: 3)
+            Messages.writeHint(&writer, room: "r", seq: 1, rev: 1, sku: sku,
+                               figures: AlertBatch.Figures(metrics: metrics, hostHint: "h", stockReply: nil))
+        case "banner":
+            Messages.writeBanner(&writer, room: "r", seq: 1, rev: 1, sku: "s", level: "threshold", text: "t", withdrawn: false)
+        case "ack":
+            return ["type", "room", "seq", "rev", "alert", "by"]
+        case "launch":
+            Messages.writeLaunch(&writer, room: "r", seq: 1, rev: 1, sku: "s", remaining: 2)
         case "featured", "pong":
             return type == "pong" ? ["type", "id"] : ["type", "room", "seq", "rev", "sku"]
         default: return []

@@ -1,9 +1,10 @@
 import Foundation
-import LiveGate
 import LiveGateCore
 import LiveGateStock
 import LiveGateWebSocket
 import Testing
+
+@testable import LiveGate
 
 /// A gateway on 127.0.0.1:0 with the demo room, a fresh data directory, and token helpers.
 final class RoomFixture {
@@ -256,6 +257,37 @@ struct RoomTests {
         #expect(logged.contains { $0.contains("<redacted>") })
         let signature = String(token.split(separator: ".")[2])
         #expect(!logged.contains { $0.contains(signature) || $0.contains(String(forged.split(separator: ".")[2])) })
+    }
+
+    @Test func seriesAreServedToOperators() throws {
+        let room = try RoomFixture()
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        connector.sendJSON(["type": "order", "orderId": "S1", "sku": "hoodie", "qty": 3, "state": "paid"])
+        #expect(connector.read(type: "result")?["outcome"] as? String == "sold")
+        let http = try TestClient(port: room.port)
+        http.send("GET /v1/rooms/demo/series?sku=hoodie&since=0&token=\(room.token(.operator)) HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try #require(http.readResponse())
+        #expect(response.status == 200)
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any])
+        #expect(body["bucketSec"] as? Int == 10)
+        let points = try #require(body["points"] as? [[String: Any]])
+        #expect(points.last?["sellable"] as? Int == 7)
+        #expect(points.last?["sold"] as? Int == 3)
+        http.send("GET /v1/rooms/demo/series?sku=hoodie&token=\(room.token(.viewer)) HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(http.readResponse()?.status == 403)
+        http.send("GET /v1/rooms/demo/series?sku=nope&token=\(room.token(.operator)) HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(http.readResponse()?.status == 404)
+    }
+
+    @Test func seriesKeepsTheNewestBuckets() {
+        var series = Series(bucketSeconds: 10, capacity: 3)
+        for (index, time) in [100, 105, 110, 120, 130, 140].enumerated() {
+            series.record(time: Int64(time), sellable: Int64(100 - index), sold: Int64(index), ratePerMin: nil)
+        }
+        #expect(series.points(since: 0).map(\.time) == [120, 130, 140])
+        #expect(series.points(since: 130).map(\.sellable) == [96, 95])
+        series.record(time: 145, sellable: 1, sold: 99, ratePerMin: 2)
+        #expect(series.points(since: 140).map(\.sellable) == [1])
     }
 
     @Test func badTokensAreClosedWith1008() throws {

@@ -7,8 +7,11 @@ final class TestClient {
     let fd: CInt
     private var buffer: [UInt8] = []
 
-    init(port: Int, timeoutSeconds: Int = 5) throws {
+    init(port: Int, timeoutSeconds: Int = 5, receiveBufferBytes: Int32? = nil) throws {
         fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
+        if var size = receiveBufferBytes {
+            setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        }
         var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         var address = sockaddr_in()
@@ -102,6 +105,16 @@ final class TestClient {
             let count = recv(fd, &byte, 1, 0)
             if count == 0 { return true }
             if count < 0 { return false }
+        }
+    }
+
+    /// Whether the server dropped the connection (end of stream or reset) within the timeout.
+    func isDropped() -> Bool {
+        var byte = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &byte, byte.count, 0)
+            if count == 0 { return true }
+            if count < 0 { return errno == ECONNRESET }
         }
     }
 

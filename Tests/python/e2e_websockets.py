@@ -2,12 +2,14 @@
 """End-to-end check of livegate's /echo with a real third-party client (Python websockets).
 
 Usage: e2e_websockets.py ws://127.0.0.1:PORT/echo
+       e2e_websockets.py wss://127.0.0.1:PORT/echo CA.pem   (TLS, trusting the test's own CA)
 
 Exchanges text and binary messages (a 16 MiB one included), pings, and closes cleanly.
 Prints one line per check and exits 0 only if all pass. Bounded: every step has a timeout.
 """
 import asyncio
 import os
+import ssl
 import sys
 
 try:
@@ -18,8 +20,10 @@ except ImportError:  # pragma: no cover - explained to the user
     sys.exit(2)
 
 
-async def main(url):
+async def main(url, cafile=None):
     failures = 0
+    tls = ssl.create_default_context(cafile=cafile) if cafile else None
+    extra = {"ssl": tls} if tls else {}
 
     def check(name, ok, detail=""):
         nonlocal failures
@@ -28,7 +32,7 @@ async def main(url):
             failures += 1
 
     async with asyncio.timeout(60):
-        async with connect(url, max_size=None, compression=None, ping_interval=None) as ws:
+        async with connect(url, max_size=None, compression=None, ping_interval=None, **extra) as ws:
             await ws.send("héllo, 直播间")
             reply = await ws.recv()
             check("text echo", reply == "héllo, 直播间", repr(reply))
@@ -55,7 +59,7 @@ async def main(url):
               f"code={ws.close_code} reason={ws.close_reason!r}")
 
         # A message over the endpoint's limit is refused with 1009, not buffered.
-        ws = await connect(url, max_size=None, compression=None, ping_interval=None)
+        ws = await connect(url, max_size=None, compression=None, ping_interval=None, **extra)
         try:
             await ws.send(b"x" * (16 * 1024 * 1024 + 1))
             await ws.recv()
@@ -70,7 +74,7 @@ async def main(url):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         print(__doc__)
         sys.exit(2)
-    sys.exit(1 if asyncio.run(main(sys.argv[1])) else 0)
+    sys.exit(1 if asyncio.run(main(sys.argv[1], sys.argv[2] if len(sys.argv) == 3 else None)) else 0)

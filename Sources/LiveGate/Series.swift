@@ -1,0 +1,72 @@
+/// One SKU's figures over the session in fixed time buckets, bounded: the newest
+/// `capacity` buckets are kept (12 hours of 10-second buckets by default).
+///
+/// A console that reconnects redraws its charts from this instead of replaying every
+/// message of the session.
+struct Series: Sendable {
+    struct Point: Sendable, Equatable {
+        /// The bucket's start, seconds since 1970.
+        var time: Int64
+        /// Sellable units at the end of the bucket (so far).
+        var sellable: Int64
+        /// Units sold (paid) at the end of the bucket.
+        var sold: Int64
+        /// Sales rate per minute at the end of the bucket, when known.
+        var ratePerMin: Double?
+    }
+
+    struct Marker: Sendable, Equatable {
+        var time: Int64
+        var level: String
+    }
+
+    /// Seconds per bucket.
+    let bucketSeconds: Int64
+    /// Buckets kept.
+    let capacity: Int
+    private(set) var points: [Point] = []
+    private var start = 0
+    private(set) var markers: [Marker] = []
+
+    init(bucketSeconds: Int64 = 10, capacity: Int = 4320) {
+        self.bucketSeconds = bucketSeconds
+        self.capacity = capacity
+    }
+
+    /// Records the SKU's figures at `time` (seconds since 1970).
+    ///
+    /// - Complexity: O(1) amortized.
+    mutating func record(time: Int64, sellable: Int64, sold: Int64, ratePerMin: Double?) {
+        let bucket = time - time % bucketSeconds
+        let point = Point(time: bucket, sellable: sellable, sold: sold, ratePerMin: ratePerMin)
+        if let lastIndex = lastIndex, points[lastIndex].time >= bucket {
+            points[lastIndex].sellable = sellable
+            points[lastIndex].sold = sold
+            if ratePerMin != nil { points[lastIndex].ratePerMin = ratePerMin }
+            return
+        }
+        if points.count < capacity {
+            points.append(point)
+        } else {
+            points[start] = point
+            start = (start + 1) % capacity
+        }
+    }
+
+    /// Records an alert level change at `time`; the newest 1000 are kept.
+    mutating func mark(time: Int64, level: String) {
+        markers.append(Marker(time: time, level: level))
+        if markers.count > 1000 { markers.removeFirst(markers.count - 1000) }
+    }
+
+    private var lastIndex: Int? {
+        guard !points.isEmpty else { return nil }
+        return points.count < capacity ? points.count - 1 : (start + capacity - 1) % capacity
+    }
+
+    /// The points at or after `since`, oldest first.
+    func points(since: Int64) -> [Point] {
+        let ordered = points.count < capacity ? points : Array(points[start...] + points[..<start])
+        return ordered.filter { $0.time >= since }
+    }
+}

@@ -1,0 +1,306 @@
+/// The figures of one evaluation, without strings, so the per-event path neither retains nor allocates.
+struct RawMetrics: Sendable, Hashable {
+    /// Units in the recent window.
+    var recent: Int64
+    /// Units in the previous window.
+    var previous: Int64
+    /// The window length in seconds.
+    var windowSeconds: Int
+    /// The smoothed rate, units per second (0 when the recent window is empty).
+    var ratePerSecond: Double
+    /// Sellable units.
+    var sellable: Int64
+    /// `sellable / rate` in seconds, nil when the rate is zero.
+    var timeToStockOutSeconds: Double?
+    /// The safety line in units.
+    var safetyLine: Int64
+    /// The suggested restock quantity in units.
+    var suggestedRestockQuantity: Int64
+    /// Reserved units likely to come back.
+    var mayFreeUp: Int64
+    /// The largest of the smoothed, recent-window and previous-window rates, units per second: the generous rate
+    /// the *hold* conditions of threshold and emergency use, so a latch raised on a burst does not fall as soon
+    /// as the noisy smoothed rate dips (it falls once all three estimates have come down).
+    var holdRatePerSecond: Double
+}
+
+extension AlertEngine {
+    /// The live figures of a SKU at `now`, for a `stock` publication or a console.
+    ///
+    /// Does not change the engine: windows are slid to `now` virtually.
+    ///
+    /// - Parameters:
+    ///   - index: the SKU's index.
+    ///   - now: core time, nanoseconds (an earlier time than the engine's reads as the engine's).
+    /// - Complexity: O(1), plus O(seconds since the SKU's ring last moved), at most O(horizon).
+    public func metrics(forSku index: Int, now: Int64) -> SkuMetrics {
+        let now = max(now, time)
+        let state = states[index]
+        let sums = buckets.sums(ring: index, of: state.sums, at: AlertEngine.second(of: now))
+        let raw = rawMetrics(index, now: now, recent: sums.recent, previous: sums.previous)
+        return makeMetrics(index, now: now, raw: raw)
+    }
+
+    /// The host's rendered teleprompter hint for a SKU at `now` ("can sell 23 now, about 7 more may free up
+    /// within 4 min").
+    ///
+    /// - Complexity: O(1) plus the rendering.
+    public func hostHint(forSku index: Int, now: Int64) -> String {
+        templates.hostHint.render(templateValues(index, metrics: metrics(forSku: index, now: now)))
+    }
+
+    /// The reply to a viewer's danmaku if it asks about stock, rendered with the live figures; nil otherwise.
+    ///
+    /// A pure function: viewer chat is not journaled, so it must not change replayed state. The gateway
+    /// rate-limits the replies it injects with its own ``DanmakuRateLimiter``.
+    ///
+    /// - Parameters:
+    ///   - text: the viewer's danmaku.
+    ///   - index: the SKU on sale in the room.
+    ///   - now: core time, nanoseconds.
+    /// - Complexity: O(text length × keywords).
+    public func stockReply(to text: String, sku index: Int, now: Int64) -> String? {
+        guard templates.isStockQuestion(text) else { return nil }
+        let metrics = metrics(forSku: index, now: now)
+        let template = metrics.sellable > 0 ? templates.stockReplyAvailable : templates.stockReplySoldOut
+        return template.render(templateValues(index, metrics: metrics))
+    }
+
+    /// Computes the raw figures of SKU `index` at `now` from window sums.
+    ///
+    /// - Complexity: O(1).
+    func rawMetrics(_ index: Int, now: Int64, recent: Int64, previous: Int64) -> RawMetrics {
+        let state = states[index]
+        let policy = policyFigures[index]
+        var ratePerSecond = 0.0
+        if recent > 0 {
+            let decay = AlertEngine.decay(from: state.smoothedAt, to: now, timeConstant: configuration.smoothingTime)
+            ratePerSecond = state.smoothedMass * decay * Double(AlertPolicy.second) / Double(configuration.smoothingTime)
+        }
+        let sellable = state.figures.sellable
+        let timeToStockOut: Double? = ratePerSecond > 0 ? Double(sellable) / ratePerSecond : nil
+        let needed = ratePerSecond * Double(policy.restockLeadTime) / Double(AlertPolicy.second)
+        let safetyLine = AlertEngine.safetyLine(policy, ratePerSecond: ratePerSecond)
+        let restock = max(0, AlertEngine.units((needed - Double(sellable)).rounded(.up)))
+        let decided = state.paidMass + state.lostMass
+        let lostShare = decided > 0 ? state.lostMass / decided : 0
+        let mayFreeUp = AlertEngine.units((Double(state.figures.reserved) * lostShare).rounded())
+        let window = Double(state.sums.window)
+        let holdRate = max(ratePerSecond, Double(recent) / window, Double(previous) / window)
+        return RawMetrics(
+            recent: recent, previous: previous, windowSeconds: state.sums.window, ratePerSecond: ratePerSecond,
+            sellable: sellable, timeToStockOutSeconds: timeToStockOut, safetyLine: safetyLine,
+            suggestedRestockQuantity: restock, mayFreeUp: mayFreeUp, holdRatePerSecond: holdRate
+        )
+    }
+
+    /// Builds the public metrics from raw figures.
+    func makeMetrics(_ index: Int, now: Int64, raw: RawMetrics) -> SkuMetrics {
+        let state = states[index]
+        let windowMinutes = Double(raw.windowSeconds) / 60
+        let recentRate = Double(raw.recent) / windowMinutes
+        let previousRate = Double(raw.previous) / windowMinutes
+        return SkuMetrics(
+            skuIndex: index, sku: ids[index], time: now, level: state.debouncer.level, sellable: raw.sellable,
+            reserved: state.figures.reserved, sold: state.figures.sold, canSell: raw.sellable,
+            mayFreeUp: raw.mayFreeUp, mayFreeUpWithinSeconds: policyFigures[index].reservationTimeout / AlertPolicy.second,
+            recentRatePerMinute: recentRate, previousRatePerMinute: previousRate,
+            ratePerMinute: raw.ratePerSecond * 60, accelerationPerMinute: (recentRate - previousRate) / windowMinutes,
+            timeToStockOutSeconds: raw.timeToStockOutSeconds, safetyLine: raw.safetyLine,
+            suggestedRestockQuantity: raw.suggestedRestockQuantity
+        )
+    }
+
+    /// The values templates render with.
+    func templateValues(_ index: Int, metrics: SkuMetrics) -> TemplateValues {
+        let substitute: String
+        if let id = policies[index].substitute {
+            substitute = indexById[id].map { names[$0] } ?? id
+        } else {
+            substitute = templates.substituteFallback
+        }
+        return TemplateValues(
+            name: names[index], left: metrics.canSell, substitute: substitute,
+            timeToStockOutSeconds: metrics.timeToStockOutSeconds, free: metrics.mayFreeUp,
+            freeWithinSeconds: metrics.mayFreeUpWithinSeconds, ratePerMinute: metrics.ratePerMinute
+        )
+    }
+
+    /// Re-evaluates SKU `index` at `now` (its ring already slid to `now`) and appends a transition, if any.
+    ///
+    /// - Parameters:
+    ///   - index: the SKU.
+    ///   - now: core time, nanoseconds.
+    ///   - restocked: whether the change being evaluated raised sellable through a restock, release or count.
+    ///   - events: receives the transition.
+    /// - Complexity: O(1); allocates only to build a transition's event.
+    mutating func evaluate(_ index: Int, now: Int64, restocked: Bool, into events: inout [AlertEvent]) {
+        let policy = policyFigures[index]
+        if states[index].watchCrossedAt != .min && now - states[index].watchCrossedAt >= policy.trendWindow {
+            states[index].watchCrossedAt = .min
+        }
+        let state = states[index]
+        let raw = rawMetrics(index, now: now, recent: state.sums.recent, previous: state.sums.previous)
+        let margin = policy.hysteresisMargin
+        // Rate-driven lines clear by the policy's margin or by two standard errors of the rate estimate, whichever
+        // is wider: a window of N sales estimates a rate to about ±1/√N, so at a few dozen sales per window a
+        // 20 % margin alone would let noise in the estimate (not a change in demand) lower a level.
+        // (Capped at 100 %.)
+        let rateMargin = max(margin, min(1, 2 / Double(max(raw.recent, raw.previous, 1)).squareRoot()))
+        let sellable = raw.sellable
+        var conditions = AlertDebouncer.Conditions()
+        conditions.restocked = restocked
+
+        // Sold out falls only once sellable clears the emergency line (or on a restock): a unit or two freed by a
+        // cancellation goes to the next buyer without lifting the viewers' "sold out" banner.
+        conditions.set(.soldout, enter: sellable <= 0, hold: sellable <= policy.emergencyLine)
+
+        // Enter conditions use the smoothed rate; hold conditions use the generous hold rate and the margin.
+        let leadSeconds = Double(policy.restockLeadTime) / Double(AlertPolicy.second)
+        let runsOutFirst = raw.timeToStockOutSeconds.map { $0 < leadSeconds } ?? false
+        let stillRunsOutFirst = raw.holdRatePerSecond > 0
+            && Double(sellable) / raw.holdRatePerSecond < leadSeconds * (1 + rateMargin)
+        conditions.set(
+            .emergency, enter: sellable <= policy.emergencyLine || runsOutFirst,
+            hold: sellable <= policy.emergencyLine + AlertEngine.marginUnits(policy.emergencyLine, margin)
+                || stillRunsOutFirst
+        )
+
+        var rateOnly = policy
+        rateOnly.safetyMinimum = 0
+        let rateLine = AlertEngine.safetyLine(rateOnly, ratePerSecond: raw.holdRatePerSecond)
+        conditions.set(
+            .threshold, enter: sellable <= raw.safetyLine,
+            hold: sellable <= max(
+                rateLine + AlertEngine.marginUnits(rateLine, rateMargin),
+                policy.safetyMinimum + AlertEngine.marginUnits(policy.safetyMinimum, margin)
+            )
+        )
+
+        let isQuiet = state.launchAt != .min && now - state.launchAt < configuration.launchQuietPeriod
+        let recent = Double(raw.recent)
+        let previous = Double(raw.previous)
+        let minimumVolume = Double(policy.trendMinimumVolume)
+        let accelerates = !isQuiet && raw.recent > 0 && recent >= minimumVolume && recent >= policy.trendFactor * previous
+        // A raised trend holds while the surge lasts: while the recent window stays above the rate *before* the
+        // surge (the previous window when trend was raised) by the margin, on the minimum volume widened by the
+        // margin. The ratio of two sliding windows cannot hold the latch by itself: it falls back to 1 as soon as
+        // a surge plateaus, and at a few dozen sales per window it is noisy enough to cross k back and forth.
+        let baseline = Double(state.trendBaseline)
+        let stillAccelerates = raw.recent > 0 && recent * (1 + margin) >= minimumVolume
+            && recent >= (1 + margin) * baseline
+        let watched = state.watchCrossedAt != .min
+        conditions.set(.trend, enter: accelerates || watched, hold: stillAccelerates || watched)
+
+        let trendBit = AlertDebouncer.bit(.trend)
+        let wasTrending = states[index].debouncer.raised & trendBit != 0
+        let action = states[index].debouncer.event(conditions, at: now, cooldown: policy.cooldown)
+        if !wasTrending && states[index].debouncer.raised & trendBit != 0 {
+            states[index].trendBaseline = raw.previous
+        }
+        guard case .transition(let from, let to) = action else { return }
+        events.append(makeEvent(index, from: from, to: to, now: now, raw: raw, restocked: restocked))
+    }
+
+    /// Builds the event of a transition and applies the SKU's danmaku rate limit.
+    private mutating func makeEvent(
+        _ index: Int, from: AlertLevel, to: AlertLevel, now: Int64, raw: RawMetrics, restocked: Bool
+    ) -> AlertEvent {
+        let policy = policies[index]
+        let metrics = makeMetrics(index, now: now, raw: raw)
+        let values = templateValues(index, metrics: metrics)
+        let transition: AlertTransition = to > from ? .raised : (to == .normal ? .recovered : .lowered)
+
+        let reason: AlertReason
+        if transition == .raised {
+            reason = firingReason(of: to, index: index, raw: raw)
+        } else if restocked {
+            reason = .restock
+        } else if to == .normal {
+            reason = .cleared
+        } else {
+            reason = firingReason(of: to, index: index, raw: raw)
+        }
+
+        let banner: BannerUpdate
+        if let template = templates.banner(for: to) {
+            banner = .show(template.render(values))
+        } else {
+            banner = from.showsBanner ? .withdraw : .unchanged
+        }
+
+        var danmaku: String? = nil
+        if transition == .raised, let template = templates.danmaku(for: to) {
+            let last = states[index].lastDanmakuAt
+            if last == .min || now - last >= configuration.danmakuInterval {
+                danmaku = template.render(values)
+                states[index].lastDanmakuAt = now
+            }
+        }
+
+        return AlertEvent(
+            skuIndex: index, sku: ids[index], level: to, previousLevel: from, transition: transition, reason: reason,
+            time: now, metrics: metrics, action: SuggestedAction(level: to),
+            substitute: to >= .emergency ? policy.substitute : nil, banner: banner, danmaku: danmaku,
+            hostHint: templates.hostHint.render(values)
+        )
+    }
+
+    /// The condition that keeps `level` up.
+    private func firingReason(of level: AlertLevel, index: Int, raw: RawMetrics) -> AlertReason {
+        switch level {
+        case .normal: .cleared
+        case .trend: states[index].watchCrossedAt != .min ? .watchMark : .rateRatio
+        case .threshold: .safetyLine
+        case .emergency: raw.sellable <= policyFigures[index].emergencyLine ? .emergencyLine : .timeToStockOut
+        case .soldout: .soldOut
+        }
+    }
+
+    /// `max(safetyMinimum, ceil(rate × restockLeadTime × safetyFactor))` for a rate in units per second.
+    @inline(__always)
+    static func safetyLine(_ policy: PolicyFigures, ratePerSecond: Double) -> Int64 {
+        let needed = ratePerSecond * Double(policy.restockLeadTime) / Double(AlertPolicy.second)
+        return max(policy.safetyMinimum, units((needed * policy.safetyFactor).rounded(.up)))
+    }
+
+    /// `ceil(line × margin)`, the units by which a unit line must clear.
+    @inline(__always)
+    static func marginUnits(_ line: Int64, _ margin: Double) -> Int64 {
+        units((Double(line) * margin).rounded(.up))
+    }
+
+    /// A Double rounded by the caller, clamped into `Int64` (NaN reads as 0).
+    @inline(__always)
+    static func units(_ value: Double) -> Int64 {
+        guard value.isFinite else { return value.isNaN ? 0 : (value > 0 ? .max : .min) }
+        if value >= 9.0e18 { return .max }
+        if value <= -9.0e18 { return .min }
+        return Int64(value)
+    }
+}
+
+/// A per-SKU limit on injected danmaku: at most one per interval of core time.
+///
+/// The engine keeps one inside its state for alert danmaku. The gateway keeps its own for stock-question
+/// replies (viewer chat is not journaled, so it must not change the engine's replayed state).
+public struct DanmakuRateLimiter: Sendable, Hashable {
+    /// The least time between two danmaku of one SKU, nanoseconds.
+    public var interval: Int64
+    /// Core time of each SKU's last danmaku.
+    private var lastSent: [Int: Int64] = [:]
+
+    /// Creates a limiter.
+    ///
+    /// - Parameter interval: the least time between two danmaku of one SKU, nanoseconds (default 10 s).
+    public init(interval: Int64 = 10 * AlertPolicy.second) { self.interval = interval }
+
+    /// Whether a danmaku for `sku` may go out at `now`; if so, records it.
+    ///
+    /// - Complexity: O(1) on average.
+    public mutating func allow(sku: Int, now: Int64) -> Bool {
+        if let last = lastSent[sku], now - last < interval { return false }
+        lastSent[sku] = now
+        return true
+    }
+}

@@ -1,0 +1,45 @@
+/// A SKU's live figures at one instant of core time: what every `stock` publication carries, and what an
+/// ``AlertEvent`` is built from.
+///
+/// Rates are in units per minute, times in seconds, quantities in units.
+public struct SkuMetrics: Sendable, Hashable {
+    /// The SKU's index in the engine.
+    public var skuIndex: Int
+    /// The SKU id.
+    public var sku: String
+    /// Core time the figures are for, in nanoseconds.
+    public var time: Int64
+    /// The SKU's current level.
+    public var level: AlertLevel
+    /// Sellable units, as last observed.
+    public var sellable: Int64
+    /// Units reserved by unpaid orders, as last observed.
+    public var reserved: Int64
+    /// Units sold, as last observed.
+    public var sold: Int64
+    /// Units the host may still promise: sellable units.
+    public var canSell: Int64
+    /// Unpaid reserved units that will probably come back: `reserved × (1 − pay-through ratio)`, rounded.
+    public var mayFreeUp: Int64
+    /// The time within which they may come back, in seconds: the reservation timeout (an upper bound).
+    public var mayFreeUpWithinSeconds: Int64
+    /// Demand over the recent window (the last ``AlertPolicy/trendWindow``), units per minute.
+    public var recentRatePerMinute: Double
+    /// Demand over the window before it, units per minute.
+    public var previousRatePerMinute: Double
+    /// The smoothed current rate (EWMA, see ``AlertEngine``), units per minute; 0 when nothing sold in the
+    /// recent window. The rate the safety line, time to stock-out and restock suggestion use.
+    public var ratePerMinute: Double
+    /// `(recent − previous) / window`, in units per minute per minute.
+    public var accelerationPerMinute: Double
+    /// `sellable / rate`, in seconds; nil when the rate is zero.
+    public var timeToStockOutSeconds: Double?
+    /// `max(safetyMinimum, ceil(rate × restockLeadTime × safetyFactor))`, in units.
+    public var safetyLine: Int64
+    /// `ceil(rate × restockLeadTime − sellable)`, at least 0: what to order now to last until a restock arrives.
+    public var suggestedRestockQuantity: Int64
+    /// The recent window's rate divided by the previous window's, or nil when the previous window sold nothing.
+    public var rateRatio: Double? {
+        previousRatePerMinute > 0 ? recentRatePerMinute / previousRatePerMinute : nil
+    }
+}

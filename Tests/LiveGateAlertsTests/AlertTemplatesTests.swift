@@ -1,0 +1,98 @@
+import LiveGateAlerts
+import Testing
+
+/// Template validation (the config-load check) and configuration ranges.
+struct AlertTemplatesTests {
+    /// The Chinese and English default template sets validate.
+    @Test(arguments: [AlertTemplates.chinese, AlertTemplates.english])
+    func defaultSetsAreValid(_ templates: AlertTemplates) throws {
+        try templates.validate()
+    }
+
+    /// An unknown placeholder fails validation naming the template and the placeholder.
+    @Test func anUnknownPlaceholderIsNamedWithItsTemplate() {
+        var templates = AlertTemplates.chinese
+        templates.soldoutDanmaku = "已售罄,可以看看{substitue}"
+        #expect(throws: AlertTemplateError.unknownPlaceholder(template: "soldoutDanmaku", placeholder: "substitue")) {
+            try templates.validate()
+        }
+        do {
+            try templates.validate()
+        } catch {
+            #expect(error.description.contains("soldoutDanmaku"))
+            #expect(error.description.contains("{substitue}"))
+            #expect(error.description.contains("{substitute}"), "lists the known placeholders")
+        }
+    }
+
+    /// Unbalanced braces fail validation.
+    @Test(arguments: ["最后{left件", "最后left}件", "最后{{left}}件"])
+    func unbalancedBracesAreRejected(_ text: String) {
+        var templates = AlertTemplates.english
+        templates.emergencyBanner = text
+        #expect(throws: AlertTemplateError.unbalancedBrace(template: "emergencyBanner")) { try templates.validate() }
+    }
+
+    /// An empty stock-question keyword fails validation.
+    @Test func anEmptyKeywordIsRejected() {
+        var templates = AlertTemplates.english
+        templates.stockQuestionKeywords.append("")
+        #expect(throws: AlertTemplateError.emptyKeyword) { try templates.validate() }
+    }
+
+    /// The engine refuses a configuration whose templates do not validate.
+    @Test func theEngineRefusesAnInvalidConfiguration() {
+        var configuration = AlertConfiguration()
+        configuration.templates.hostHint = "{left} left, {eta}"
+        #expect(throws: AlertTemplateError.unknownPlaceholder(template: "hostHint", placeholder: "eta")) {
+            _ = try AlertEngine(configuration: configuration)
+        }
+    }
+
+    /// Policy ranges are checked, including two windows fitting in the horizon.
+    @Test func policyRangesAreChecked() throws {
+        let horizon = AlertConfiguration().horizon
+        try AlertPolicy().validate(horizon: horizon)
+        var policy = AlertPolicy()
+        policy.trendWindow = 6 * AlertPolicy.minute
+        #expect(throws: AlertConfigurationError.self) { try policy.validate(horizon: horizon) }
+        policy = AlertPolicy(trendFactor: 1)
+        #expect(throws: AlertConfigurationError.self) { try policy.validate(horizon: horizon) }
+        policy = AlertPolicy(trendWindow: 1_500_000_000)
+        #expect(throws: AlertConfigurationError.self) { try policy.validate(horizon: horizon) }
+        var engine = try AlertEngine()
+        #expect(throws: AlertConfigurationError.self) { try engine.addSku("x", policy: AlertPolicy(safetyMinimum: -1)) }
+        var events: [AlertEvent] = []
+        #expect(throws: AlertConfigurationError.unknownSku(3)) {
+            try engine.setPolicy(AlertPolicy(), forSku: 3, at: 0, into: &events)
+        }
+    }
+
+    /// Every placeholder renders the live figure it names.
+    @Test func placeholdersRenderLiveFigures() throws {
+        var configuration = AlertConfiguration()
+        configuration.templates.hostHint = "{name}|{left}|{substitute}|{eta_min}|{free}|{free_min}|{rate}"
+        var ledger = try TestLedger(configuration: configuration)
+        let sku = try ledger.addSku("cap", name: "Cap", onHand: 100, policy: handPolicy(substitute: "visor"))
+        #expect(ledger.engine.hostHint(forSku: sku, now: 0) == "Cap|100|visor|-|0|15|0.0")
+        ledger.place(sku, 12, at: seconds(1))
+        // EWMA: 12 units / τ (300 s) = 2.4 per minute; 88 sellable / 0.04 per second = 2200 s → 37 min.
+        #expect(ledger.engine.hostHint(forSku: sku, now: seconds(1)) == "Cap|88|visor|37|0|15|2.4")
+    }
+
+    /// A new window length regroups the SKU's buckets into the new windows.
+    @Test func aPolicyChangeRegroupsTheWindows() throws {
+        var ledger = try TestLedger()
+        let sku = try ledger.addSku("mug", onHand: 10_000, policy: handPolicy())
+        for second in 0..<120 { ledger.place(sku, 1, at: seconds(Double(second))) }
+        var metrics = ledger.engine.metrics(forSku: sku, now: seconds(119))
+        #expect(metrics.recentRatePerMinute == 60 && metrics.previousRatePerMinute == 60)
+        var policy = handPolicy()
+        policy.trendWindow = minutes(2)
+        var events: [AlertEvent] = []
+        try ledger.engine.setPolicy(policy, forSku: sku, at: seconds(119), into: &events)
+        metrics = ledger.engine.metrics(forSku: sku, now: seconds(119))
+        #expect(metrics.recentRatePerMinute == 60 && metrics.previousRatePerMinute == 0)
+        #expect(ledger.engine.policy(forSku: sku).trendWindow == minutes(2))
+    }
+}

@@ -1,0 +1,142 @@
+import Foundation
+import LiveGateCore
+import LiveGateWebSocket
+import Testing
+
+@testable import LiveGate
+
+@Suite(.serialized)
+struct StreamTests {
+    @Test func resumeDeliversExactlyTheMissedMessages() throws {
+        let room = try RoomFixture()
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        var since = 0
+        var epoch = ""
+        do {
+            let (viewer, snapshot) = try room.join(.viewer)
+            since = snapshot["seq"] as? Int ?? -1
+            epoch = snapshot["epoch"] as? String ?? ""
+            withExtendedLifetime(viewer) {}
+        }
+        for index in 0..<3 {
+            connector.sendJSON(["type": "order", "orderId": "R\(index)", "sku": "hoodie", "qty": 1, "state": "paid"])
+            #expect(connector.read(type: "result")?["outcome"] as? String == "sold")
+        }
+        let client = try TestClient(port: room.port)
+        #expect(client.upgrade(path: "/ws?token=\(room.token(.viewer))&since=\(since)&epoch=\(epoch)") == 101)
+        var seqs: [Int] = []
+        var sellables: [Int] = []
+        for _ in 0..<3 {
+            let message = try #require(client.readJSON())
+            #expect(message["type"] as? String == "stock")
+            seqs.append(message["seq"] as? Int ?? -1)
+            sellables.append(message["sellable"] as? Int ?? -1)
+        }
+        #expect(seqs == [since + 1, since + 2, since + 3])
+        #expect(sellables == [9, 8, 7])
+        connector.sendJSON(["type": "order", "orderId": "R9", "sku": "hoodie", "qty": 1, "state": "paid"])
+        #expect(client.readJSON()?["seq"] as? Int == since + 4)
+    }
+
+    @Test func anImpossibleResumeGetsAResetSnapshot() throws {
+        let room = try RoomFixture { $0.historySize = 2 }
+        let (connector, snapshot) = try room.join(.connector, channel: "taobao")
+        let epoch = snapshot["epoch"] as? String ?? ""
+        for (query, why) in [("since=0&epoch=stale", "epoch changed (a restart)"), ("since=1000&epoch=\(epoch)", "from the future")] {
+            let client = try TestClient(port: room.port)
+            #expect(client.upgrade(path: "/ws?token=\(room.token(.viewer))&\(query)") == 101)
+            let first = try #require(client.readJSON())
+            #expect(first["type"] as? String == "snapshot", "\(why)")
+            #expect(first["reset"] as? Bool == true, "\(why)")
+        }
+        // Older than the ring (2 messages kept, 3 published).
+        for index in 0..<3 {
+            connector.sendJSON(["type": "order", "orderId": "O\(index)", "sku": "cap", "qty": 1, "state": "placed"])
+            #expect(connector.read(type: "result")?["ok"] as? Bool == true)
+        }
+        let old = try TestClient(port: room.port)
+        #expect(old.upgrade(path: "/ws?token=\(room.token(.viewer))&since=0&epoch=\(epoch)") == 101)
+        let first = try #require(old.readJSON())
+        #expect(first["type"] as? String == "snapshot")
+        #expect(first["reset"] as? Bool == true)
+        #expect((first["skus"] as? [[String: Any]])?.last?["sellable"] as? Int == 97)
+    }
+
+    @Test func aViewerThatNeverReadsIsClosedWith1013AndHoldsNobodyBack() throws {
+        let room = try RoomFixture {
+            $0.viewerSoftBudgetBytes = 16 * 1024
+            $0.viewerHardBudgetBytes = 256 * 1024
+            $0.danmakuMaxCharacters = 2000
+        }
+        let stuck = try TestClient(port: room.port, receiveBufferBytes: 4096)
+        #expect(stuck.upgrade(path: "/ws?token=\(room.token(.viewer))") == 101)
+        let (reader, _) = try room.join(.viewer)
+        let (op, _) = try room.join(.operator)
+        let text = String(repeating: "抢", count: 2000)  // about 6 KB per message
+        let count = 1000  // about 6 MB in all: past the socket buffers and the budget
+        var received = 0
+        var operatorResults = 0
+        var operatorDanmaku = 0
+        for index in 0..<count {
+            op.sendJSON(["type": "announce", "id": "a\(index)", "text": text])
+            // The reading viewer and the operator keep up, so their own buffers never fill.
+            while received < index + 1, let message = reader.readJSON() {
+                if message["type"] as? String == "danmaku" { received += 1 }
+            }
+            while operatorResults < index + 1 || operatorDanmaku < index + 1, let message = op.readJSON() {
+                if message["type"] as? String == "result" { operatorResults += 1 }
+                if message["type"] as? String == "danmaku" { operatorDanmaku += 1 }
+            }
+        }
+        #expect(received == count)
+        #expect(operatorResults == count)
+        // The stuck viewer finally reads: what it gets ends with 1013.
+        var closeCodeSeen: UInt16?
+        var frames = 0
+        while let frame = stuck.readFrame() {
+            frames += 1
+            if frame.opcode == 8 {
+                closeCodeSeen = closeCode(frame.payload)
+                break
+            }
+        }
+        #expect(closeCodeSeen == 1013)
+        #expect(frames < count)
+    }
+
+    @Test func drainSendsViewersAwayWith1012AndKeepsTheOthers() throws {
+        let room = try RoomFixture()
+        let viewers = try (0..<4).map { _ in try room.join(.viewer).0 }
+        let (op, _) = try room.join(.operator)
+        let (host, _) = try room.join(.host)
+        op.sendJSON(["type": "drain", "id": "d", "waves": 2, "seconds": 0])
+        #expect(op.read(type: "result")?["ok"] as? Bool == true)
+        for viewer in viewers {
+            var code: UInt16?
+            while let frame = viewer.readFrame() {
+                if frame.opcode == 8 { code = closeCode(frame.payload); break }
+            }
+            #expect(code == 1012)
+        }
+        op.sendJSON(["type": "ping", "id": 1])
+        #expect(op.read(type: "pong") != nil)
+        host.sendJSON(["type": "ping", "id": 2])
+        #expect(host.read(type: "pong") != nil)
+    }
+
+    @Test func conflationReplacesOnlyTheSameKey() {
+        var queue = OutboundQueue()
+        let a1 = SharedBytes([1]), a2 = SharedBytes([2]), event = SharedBytes([3]), b = SharedBytes([4]), a3 = SharedBytes([5])
+        queue.append(SharedBytes([0]))  // the head, maybe partly written: never replaced
+        queue.append(a1, key: 0x10 | 1)
+        queue.append(event)
+        queue.append(b, key: 0x20 | 1)
+        let replaced = queue.appendConflating(a2, key: 0x10 | 1)
+        #expect(replaced)
+        // Same SKU, another level (sold out): kept, never merged with the in-stock value.
+        let replacedAcrossLevels = queue.appendConflating(a3, key: 0x10 | 2)
+        #expect(!replacedAcrossLevels)
+        #expect(queue.byteCount == 5)
+        #expect(queue.contents == [[0], [3], [4], [2], [5]])
+    }
+}
