@@ -62,6 +62,7 @@ struct Router: Sendable {
         if let httpHandler, let route = httpHandler(head, body, info) {
             return route
         }
+        if let page = PageRoutes.response(for: head) { return .respond(page) }
         switch path {
         case "/":
             guard isReadMethod(head.method) else { return .respond(methodNotAllowed(head.method)) }

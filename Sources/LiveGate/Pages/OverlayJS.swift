@@ -1,0 +1,64 @@
+extension PageAssets {
+    /// The overlay's script: the server's scarcity banner for the featured SKU (its text as
+    /// sent, nothing made up here) and the danmaku stream, system messages set apart.
+    static let overlayJS = #"""
+'use strict';
+(function () {
+  const $ = (id) => document.getElementById(id);
+  const T = LG.text;
+  const bannerEl = $('banner'), bannerText = bannerEl.querySelector('.text'), listEl = $('danmaku'), connEl = $('conn');
+  if (LG.params.has('preview')) document.documentElement.classList.add('preview');
+  const MAX_LINES = 8, LINE_SECONDS = 30;
+  let featured = null;
+  const banners = new Map();       // sku -> latest banner message
+  window.__lgOverlay = { banners };
+
+  function renderBanner() {
+    const b = featured && banners.get(featured);
+    const show = !!(b && !b.withdrawn && b.text);
+    bannerEl.classList.toggle('show', show);
+    if (show) {
+      LG.setLevelClass(bannerEl, LG.LEVELS.includes(b.level) ? b.level : 'threshold');
+      T(bannerText, b.text);
+      bannerEl.dataset.sku = b.sku;
+    } else {
+      bannerEl.dataset.sku = '';
+    }
+  }
+
+  function addDanmaku(m) {
+    const h = LG.h;
+    const system = m.system === true;
+    const li = h('li', 'dm' + (system ? ' system' : '') + (m.role === 'host' ? ' host' : ''));
+    li.dataset.system = String(system);
+    li.append(h('span', 'from', system ? '系统' : (m.from || '观众')), h('span', 'text', m.text || ''));
+    listEl.append(li);
+    while (listEl.children.length > MAX_LINES) listEl.firstChild.remove();
+    setTimeout(() => { li.classList.add('old'); setTimeout(() => li.remove(), 1200); }, LINE_SECONDS * 1000);
+  }
+
+  function onSnapshot(m) {
+    featured = m.featured || null;
+    // A fresh snapshot (new connection, restarted server): banners from before may be stale,
+    // and the overlay never shows a scarcity claim the server is not making now.
+    banners.clear();
+    LG.schedule('banner', renderBanner);
+  }
+  function onMessage(m) {
+    switch (m.type) {
+      case 'featured': featured = m.sku; LG.schedule('banner', renderBanner); break;
+      case 'banner': if (m.sku) { banners.set(m.sku, m); LG.schedule('banner', renderBanner); } break;
+      case 'danmaku': addDanmaku(m); break;
+      default: break;
+    }
+  }
+  LG.connect({
+    onSnapshot, onMessage,
+    onState(state, detail) {
+      LG.renderConn(connEl, state, detail);
+      if (state === 'notoken' || state === 'refused') LG.showBlocked(state, detail, 'viewer');
+    },
+  });
+})();
+"""#
+}

@@ -1,0 +1,768 @@
+"""Browser tests of livegate's pages: /console, /host, /overlay in headless Chromium.
+
+Run through Tests/browser/run.sh. Starts the gateway binary on a free loopback port with a
+temporary data directory, mints tokens with `livegate token`, opens the three pages in one
+headless Chromium (Debian's /usr/bin/chromium driven by Playwright), and checks them against
+the live gateway. Every wait is bounded (wait_for_function with a timeout, never a sleep).
+Console errors and page errors fail the check they happen in. Screenshots at 1280x720 go to
+--artifacts.
+
+Checks that need the alert engine (system replies to viewers, banners) are reported as XFAIL
+while the gateway does not send those messages, and as XPASS once it does: then make them
+strict with --strict-alerts.
+
+The last line is "N passed, N failed, N xfail, N xpass"; exit status 1 when any failed.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+from playwright.sync_api import sync_playwright
+from websockets.sync.client import connect as ws_connect
+
+CHROMIUM = "/usr/bin/chromium"
+ROOM = "demo"
+FEATURED = "hoodie-cobrand"       # the demo room's featured SKU (Config/livegate.json5)
+SUBSTITUTE = "hoodie-regular"     # its substitute
+VIEWPORT = {"width": 1280, "height": 720}
+WAIT_MS = 10_000                  # bound of every page wait (a busy 2-core machine doubles times)
+UPDATE_BUDGET_S = 1.0             # an order must show on the pages within this
+
+
+class CheckFailed(Exception):
+    pass
+
+
+class XFail(Exception):
+    """A check of something the gateway does not send yet (documented as coming)."""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Gateway:
+    """The livegate process under test: started, killed and restarted by PID."""
+
+    def __init__(self, binary, config, data_dir, port, log_path):
+        self.binary, self.config, self.data_dir, self.port = binary, config, data_dir, port
+        self.log_path = log_path
+        self.proc = None
+
+    def start(self, seconds=15):
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.binary, "--config", self.config, "--host", "127.0.0.1", "--port", str(self.port),
+             "--data-dir", self.data_dir, "--io-threads", "1", "--log-level", "info"],
+            stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"livegate exited with {self.proc.returncode} (log: {self.log_path})")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError(f"livegate not listening on {self.port} after {seconds}s")
+        # ready: the stock core takes commands
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("livegate not ready")
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            os.kill(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(5)
+
+
+class Suite:
+    def __init__(self, args):
+        self.args = args
+        self.artifacts = args.artifacts
+        self.data_dir = tempfile.mkdtemp(prefix="livegate-browser-data.")
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.gateway = Gateway(args.bin, args.config, self.data_dir, self.port,
+                               os.path.join(self.artifacts, "livegate.log"))
+        self.results = []             # (name, status, detail)
+        self.errors = []              # (page, text) console errors and page errors
+        self.allowed = []             # regexes of console errors expected right now
+        self.frames = {}              # page name -> list of received message types
+        self.order_no = 0
+        self.series_404 = 0
+
+    # ---------- setup ----------
+    def token(self, role, sub, channel=None):
+        cmd = [self.args.bin, "token", "--config", self.args.config, "--room", ROOM, "--role", role, "--sub", sub]
+        if channel:
+            cmd += ["--channel", channel]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=20)
+        return out.stdout.strip()
+
+    def http(self, method, path, body=None, token=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.base + path, data=data, method=method)
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        if token:
+            req.add_header("Authorization", "Bearer " + token)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def stock(self):
+        status, body = self.http("GET", f"/v1/rooms/{ROOM}/stock", token=self.tokens["operator"])
+        if status != 200:
+            raise CheckFailed(f"GET stock: {status} {body[:200]!r}")
+        return {s["sku"]: s for s in json.loads(body)["skus"]}
+
+    def order(self, sku, qty, state="paid"):
+        self.order_no += 1
+        order = {"orderId": f"BT-{os.getpid()}-{self.order_no}", "channel": "taobao", "sku": sku, "qty": qty,
+                 "state": state, "ts": int(time.time() * 1000)}
+        status, body = self.http("POST", "/v1/orders", order, token=self.tokens["connector"])
+        if status != 200:
+            raise CheckFailed(f"POST /v1/orders: {status} {body[:200]!r}")
+        result = json.loads(body)["results"][0]
+        if not result["ok"]:
+            raise CheckFailed(f"order refused: {result}")
+        return result
+
+    def open_page(self, context, name, path):
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        self.frames[name] = []
+
+        def on_console(msg, name=name):
+            if msg.type != "error":
+                return
+            text = msg.text
+            where = (msg.location or {}).get("url", "")
+            if any(re.search(p, text + " " + where) for p in self.allowed):
+                return
+            # Until the gateway serves the series endpoint, the console's one probe of it is a 404:
+            # the console then draws its charts from the snapshot and the live messages.
+            if re.search(r"status of 404", text) and re.search(r"/v1/rooms/[^/?]+/series\?", where):
+                self.series_404 += 1
+                return
+            self.errors.append((name, f"console error: {text} ({where})"))
+
+        def on_ws(ws, name=name):
+            def on_frame(payload, name=name):
+                try:
+                    self.frames[name].append(json.loads(payload).get("type"))
+                except (ValueError, AttributeError):
+                    pass
+            ws.on("framereceived", on_frame)
+
+        page.on("console", on_console)
+        page.on("pageerror", lambda e, name=name: self.errors.append((name, f"page error: {e}")))
+        page.on("websocket", on_ws)
+        page.goto(self.base + path)
+        return page
+
+    # ---------- helpers on pages ----------
+    def wait(self, page, predicate, arg=None, timeout=WAIT_MS, what=""):
+        try:
+            # Poll on a timer: Playwright's default polls on animation frames, which headless
+            # Chromium does not produce for the pages that are not in front.
+            page.wait_for_function(predicate, arg=arg, timeout=timeout, polling=25)
+        except Exception as e:           # Playwright's TimeoutError
+            raise CheckFailed(f"{what or predicate!s}: {str(e).splitlines()[0]}") from None
+
+    CONSOLE_SELLABLE = "([sku, v]) => { const e = document.querySelector(`tr[data-sku='${sku}'] td.sellable`); " \
+                       "return e && e.textContent.replace(/,/g, '') === String(v); }"
+    HOST_FIGURE = "([sku, v]) => { const e = document.querySelector(`.prompt[data-sku='${sku}'] .figure`); " \
+                  "return e && e.dataset.value === String(v); }"
+    CONN_TEXT = "(t) => { const e = document.getElementById('conn'); return e && e.textContent === t; }"
+
+    def figures_equal(self, sku, sellable, budget=None, what=""):
+        """Waits until console and teleprompter show `sellable` for sku; returns seconds taken."""
+        start = time.monotonic()
+        self.wait(self.console, self.CONSOLE_SELLABLE, [sku, sellable], what=f"console shows {sellable} for {sku} {what}")
+        if sku == FEATURED:
+            self.wait(self.host, self.HOST_FIGURE, [sku, sellable], what=f"teleprompter shows {sellable} {what}")
+        took = time.monotonic() - start
+        if budget is not None and took > budget:
+            raise CheckFailed(f"pages took {took:.2f}s to show {sellable} for {sku} (budget {budget}s) {what}")
+        return took
+
+    def shot(self, page, name, omit_background=False):
+        path = os.path.join(self.artifacts, name)
+        page.screenshot(path=path, omit_background=omit_background)
+        return path
+
+    # ---------- the checks ----------
+    def check_no_token(self):
+        """Pages without a token, or with a refused one, say so plainly."""
+        ctx = self.browser.new_context(viewport=VIEWPORT)
+        try:
+            for path, name in (("/console", "console-notoken"), ("/host", "host-notoken"), ("/overlay", "overlay-notoken")):
+                page = self.open_page(ctx, name, path)
+                self.wait(page, "() => document.body.classList.contains('blocked') && "
+                                "document.getElementById('notice').textContent.includes('A token is needed')",
+                          what=f"{path} without a token shows the notice")
+            self.shot(page, "overlay-no-token.png")
+            page = self.open_page(ctx, "console-badtoken", "/console?token=not.a.token")
+            self.wait(page, "() => document.body.classList.contains('blocked') && "
+                            "document.getElementById('notice').textContent.includes('was refused')",
+                      what="/console with a bad token says it was refused")
+            self.shot(page, "console-bad-token.png")
+        finally:
+            ctx.close()
+
+    def check_initial(self):
+        """The three pages connect and show the room's figures."""
+        truth = self.stock()
+        for sku, s in truth.items():
+            self.wait(self.console, self.CONSOLE_SELLABLE, [sku, s["sellable"]], what=f"console shows {sku}")
+        self.wait(self.host, self.HOST_FIGURE, [FEATURED, truth[FEATURED]["sellable"]], what="teleprompter figure")
+        for page in (self.console, self.host):
+            self.wait(page, self.CONN_TEXT, "live", what="connection state 'live' is shown")
+        self.wait(self.overlay, "() => document.documentElement.dataset.conn === 'live'", what="overlay connected")
+        rate = self.console.text_content(f"tr[data-sku='{FEATURED}'] td.rate")
+        if truth[FEATURED]["ratePerMin"] is None and rate != "—":
+            raise CheckFailed(f"rate shown as {rate!r} while the server sends null")
+
+    def check_order(self):
+        """An order over HTTP shows on console (figure and chart) and teleprompter within 1 s."""
+        before = self.stock()[FEATURED]["sellable"]
+        start = time.monotonic()
+        wall = time.time()
+        self.order(FEATURED, 3)
+        answered = time.monotonic() - start
+        self.figures_equal(FEATURED, before - 3)
+        took = time.monotonic() - start
+        st = self.console.evaluate("() => [window.__lgConsole.stats.lastArrivalWall, window.__lgConsole.stats.lastRenderWall]")
+        self.note(f"console: message arrived at +{st[0] - wall * 1000:.0f} ms, rendered at +{st[1] - wall * 1000:.0f} ms")
+        self.note(f"POST answered in {answered * 1000:.0f} ms (after the journal write); pages updated at {took * 1000:.0f} ms")
+        if took > UPDATE_BUDGET_S:
+            raise CheckFailed(f"order took {took:.2f}s to reach the pages (budget {UPDATE_BUDGET_S}s; "
+                              f"the POST itself took {answered:.2f}s)")
+        last = self.console.evaluate(
+            "(sku) => { const p = window.__lgConsole.skus.get(sku).chart.pts; return p[p.length - 1][1]; }", FEATURED)
+        if last != before - 3:
+            raise CheckFailed(f"chart's last point is {last}, expected {before - 3}")
+
+    def check_restock_click(self):
+        """Clicking Restock on the console raises the figure on the pages; the result is shown."""
+        before = self.stock()[FEATURED]["sellable"]
+        # Chromium throttles animation frames in background tabs, and Playwright's clicks wait
+        # for them: act on the front tab (the pages' own updates do not depend on it).
+        self.console.bring_to_front()
+        self.console.select_option("#cmd-sku", FEATURED)
+        self.console.fill("#cmd-qty", "100")
+        self.console.click("button[data-cmd='restock']")
+        self.wait(self.console, "() => { const li = document.querySelector('#cmd-log li'); "
+                                "return li && li.classList.contains('ok') && li.textContent.includes('restock'); }",
+                  what="restock's result shown in the command log")
+        self.figures_equal(FEATURED, before + 100, what="after restock")
+        # A refused command shows its error: release more than is held.
+        self.console.fill("#cmd-qty", "999999")
+        self.console.click("button[data-cmd='release']")
+        self.wait(self.console, "() => { const li = document.querySelector('#cmd-log li'); "
+                                "return li && li.classList.contains('fail') && li.textContent.includes('release'); }",
+                  what="a refused release shows as failed in the log")
+
+    def check_teleprompter(self):
+        """The figure is >= 15% of the viewport height, and its colour follows the level."""
+        size = self.host.evaluate(
+            f"() => parseFloat(getComputedStyle(document.querySelector(\".prompt[data-sku='{FEATURED}'] .figure\")).fontSize)")
+        if size < 0.15 * VIEWPORT["height"]:
+            raise CheckFailed(f"figure font-size {size}px < 15% of {VIEWPORT['height']}px")
+        box = self.host.evaluate(
+            f"() => document.querySelector(\".prompt[data-sku='{FEATURED}'] .figure\").getBoundingClientRect().height")
+        self.note(f"teleprompter figure: font-size {size:.0f}px, box {box:.0f}px of {VIEWPORT['height']}px")
+        colour_js = f"() => getComputedStyle(document.querySelector(\".prompt[data-sku='{FEATURED}'] .figure\")).color"
+        normal = self.host.evaluate(colour_js)
+        self.shot(self.host, "host.png")
+        # Hold everything sellable: sold out.
+        sellable = self.stock()[FEATURED]["sellable"]
+        self.console.bring_to_front()
+        self.console.select_option("#cmd-sku", FEATURED)
+        self.console.fill("#cmd-qty", str(sellable))
+        self.console.click("button[data-cmd='hold']")
+        self.figures_equal(FEATURED, 0, what="after holding everything")
+        self.wait(self.host, "(sku) => document.querySelector(`.prompt[data-sku='${sku}']`).classList.contains('lv-soldout')",
+                  FEATURED, what="teleprompter level soldout")
+        soldout = self.host.evaluate(colour_js)
+        if soldout == normal:
+            raise CheckFailed(f"figure colour {soldout} did not change from normal to soldout")
+        sub_visible = self.host.evaluate(
+            f"() => {{ const e = document.querySelector(\".prompt[data-sku='{FEATURED}'] .sub\"); "
+            "return getComputedStyle(e).display !== 'none' && e.textContent; }")
+        if not sub_visible or "regular" not in sub_visible:
+            raise CheckFailed(f"substitute not pitched at sold out: {sub_visible!r}")
+        self.note(f"figure colour normal {normal} -> soldout {soldout}; substitute: {sub_visible}")
+        self.shot(self.host, "host-soldout.png")
+        self.shot(self.console, "console-soldout.png")
+        self.console.click("button[data-cmd='release']")
+        self.figures_equal(FEATURED, sellable, what="after releasing the hold")
+
+    def check_threshold_banner(self):
+        """Holding stock down to 20 sellable trips the threshold: the teleprompter's colour changes
+        and the overlay shows the server's banner (XFAIL while the gateway sends no `banner`)."""
+        sellable = self.stock()[FEATURED]["sellable"]
+        keep = 20
+        self.console.bring_to_front()
+        self.console.select_option("#cmd-sku", FEATURED)
+        self.console.fill("#cmd-qty", str(sellable - keep))
+        self.console.click("button[data-cmd='hold']")
+        try:
+            self.figures_equal(FEATURED, keep, what="after holding all but 20")
+            level = self.stock()[FEATURED]["level"]
+            self.note(f"level at {keep} sellable: {level}")
+            try:
+                self.overlay.wait_for_function(
+                    "() => document.getElementById('banner').classList.contains('show')", timeout=3000, polling=25)
+                text = self.overlay.text_content("#banner .text")
+                self.note(f"overlay banner: {text}")
+                self.shot(self.overlay, "overlay-banner.png", omit_background=True)
+                self.shot(self.host, "host-threshold.png")
+                self.pending_xpass.append("overlay banner when a threshold trips")
+            except Exception:
+                self.pending_xfail.append(("overlay banner when a threshold trips",
+                                           f"no banner on the overlay within 3 s (level {level}; "
+                                           f"{self.frames['overlay'].count('banner')} banner messages received)"))
+        finally:
+            self.console.fill("#cmd-qty", str(sellable - keep))
+            self.console.click("button[data-cmd='release']")
+        self.figures_equal(FEATURED, sellable, what="after releasing")
+
+    def check_announce(self):
+        """An announcement from the console shows on the overlay, styled as a system message."""
+        text = "补货200件,5分钟后开抢"
+        self.console.bring_to_front()
+        self.console.fill("#ann-text", text)
+        self.console.click("button[data-cmd='announce']")
+        self.wait(self.overlay, "(t) => [...document.querySelectorAll('#danmaku .dm.system')].some(e => e.textContent.includes(t))",
+                  text, what="announcement on the overlay as a system line")
+
+    def check_viewer_danmaku(self):
+        """A viewer's danmaku shows on the overlay; the system's reply is set apart (XFAIL for now)."""
+        question = "还有货吗"
+        system_before = self.overlay.evaluate("() => document.querySelectorAll('#danmaku .dm.system').length")
+        url = f"ws://127.0.0.1:{self.port}/ws?token={self.tokens['viewer2']}"
+        with ws_connect(url, open_timeout=5, close_timeout=2) as ws:
+            snapshot = json.loads(ws.recv(timeout=5))
+            if snapshot.get("type") != "snapshot":
+                raise CheckFailed(f"viewer got {snapshot.get('type')} first")
+            ws.send(json.dumps({"type": "danmaku", "text": question}))
+            self.wait(self.overlay, "(t) => [...document.querySelectorAll('#danmaku .dm:not(.system)')].some(e => e.textContent.includes(t))",
+                      question, what="viewer's danmaku on the overlay")
+            plain = self.overlay.evaluate("() => getComputedStyle(document.querySelector('#danmaku .dm:not(.system)')).backgroundImage + getComputedStyle(document.querySelector('#danmaku .dm:not(.system)')).backgroundColor")
+            system = self.overlay.evaluate("() => getComputedStyle(document.querySelector('#danmaku .dm.system')).backgroundImage + getComputedStyle(document.querySelector('#danmaku .dm.system')).backgroundColor")
+            if plain == system:
+                raise CheckFailed("system and viewer lines look the same")
+            # The automatic reply comes with the alert engine.
+            try:
+                self.overlay.wait_for_function(
+                    "(n) => document.querySelectorAll('#danmaku .dm.system').length > n", arg=system_before, timeout=3000)
+                self.pending_xpass.append("system reply to 还有货吗 on the overlay")
+            except Exception:
+                self.pending_xfail.append(("system reply to 还有货吗 on the overlay",
+                                           "no system danmaku within 3 s (the alert engine's auto-reply is not in the gateway yet)"))
+
+    def check_drain_resume(self):
+        """The operator's `drain` closes the viewers with 1012: the overlay reconnects at once with
+        since/epoch, resumes without a snapshot, and shows what comes next (XFAIL on a gateway
+        without `drain`)."""
+        snapshots_before = self.frames["overlay"].count("snapshot")
+
+        class Refused(Exception):
+            pass
+        try:
+            with self.overlay.expect_websocket(timeout=WAIT_MS) as socket_info:
+                answer = self.console.evaluate(
+                    "() => window.__lgConsole.conn.command({ type: 'drain', waves: 1, seconds: 0 })")
+                if answer.get("type") != "result":
+                    raise Refused(f"{answer.get('code')}: {answer.get('message')}")
+        except Refused as e:
+            self.pending_xfail.append(("drain: the overlay resumes without a snapshot", f"the gateway refused drain ({e})"))
+            return
+        url = socket_info.value.url
+        if "since=" not in url or "epoch=" not in url:
+            raise CheckFailed(f"overlay reconnected without since/epoch: {url.split('token=')[0]}")
+        self.wait(self.overlay, "() => document.documentElement.dataset.conn === 'live'", what="overlay live again")
+        text = "resume check " + str(os.getpid())
+        self.console.fill("#ann-text", text)
+        self.console.click("button[data-cmd='announce']")
+        self.wait(self.overlay, "(t) => [...document.querySelectorAll('#danmaku .dm.system')].some(e => e.textContent.includes(t))",
+                  text, what="announcement after the resume")
+        resumed = self.frames["overlay"].count("snapshot") == snapshots_before
+        self.pending_xpass.append("drain: the overlay resumes")
+        self.note(f"overlay reconnected with {url.split('?')[1].split('&', 1)[1]}; "
+                  f"{'resumed without a snapshot' if resumed else 'got a fresh snapshot'}")
+
+    def check_restart(self):
+        """Kill the gateway, restart it on the same data dir: 'reconnecting…', then the right figures, no reload."""
+        for page in (self.console, self.host, self.overlay):
+            page.evaluate("() => { window.__sameDocument = 42; }")
+        self.allowed = [r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/ws\?token=.*' failed",
+                        r"ERR_CONNECTION_REFUSED"]
+        try:
+            self.gateway.kill()
+            for page, name in ((self.console, "console"), (self.host, "teleprompter")):
+                self.wait(page, self.CONN_TEXT, "reconnecting…", what=f"{name} shows 'reconnecting…'")
+            self.shot(self.host, "host-reconnecting.png")
+            self.shot(self.console, "console-reconnecting.png")
+            self.gateway.start()
+            for page, name in ((self.console, "console"), (self.host, "teleprompter")):
+                self.wait(page, self.CONN_TEXT, "live", timeout=20_000, what=f"{name} live again")
+        finally:
+            self.allowed = []
+        truth = self.stock()
+        for sku, s in truth.items():
+            self.wait(self.console, self.CONSOLE_SELLABLE, [sku, s["sellable"]], what=f"console after restart ({sku})")
+        self.wait(self.host, self.HOST_FIGURE, [FEATURED, truth[FEATURED]["sellable"]], what="teleprompter after restart")
+        for page in (self.console, self.host, self.overlay):
+            if page.evaluate("() => window.__sameDocument") != 42:
+                raise CheckFailed("a page was reloaded")
+        urls = [u for u in self.ws_urls if "since=" in u and "epoch=" in u]
+        if not urls:
+            raise CheckFailed("no reconnect carried since= and epoch=")
+        # and the live stream works again
+        self.order(FEATURED, 2)
+        self.figures_equal(FEATURED, truth[FEATURED]["sellable"] - 2, what="order after restart")
+
+    def check_load(self):
+        """Optional: the console with 50 SKUs and 6 hours of series, then 100 stock updates/s for 10 s
+        (mocked socket and series in the page): p99 from arrival to the frame that shows it <= 200 ms."""
+        ctx = self.browser.new_context(viewport=VIEWPORT)
+        page = None
+        try:
+            now = int(time.time())
+            skus = [f"sku-{i:02d}" for i in range(50)]
+
+            def series(route):
+                q = dict(p.split("=", 1) for p in route.request.url.split("?", 1)[1].split("&"))
+                pts = [{"t": now - 6 * 3600 + i * 10, "sellable": max(0, 5000 - i // 3), "ratePerMin": 3 + (i % 40) / 10}
+                       for i in range(6 * 360)]
+                route.fulfill(status=200, content_type="application/json",
+                              body=json.dumps({"sku": q["sku"], "bucketSec": 10, "points": pts,
+                                               "alerts": [{"t": now - 3 * 3600, "level": "trend"},
+                                                          {"t": now - 3600, "level": "threshold"}]}))
+
+            def socket_handler(ws):
+                snap = {"type": "snapshot", "room": "load", "title": "Load room", "seq": 1, "rev": 1, "epoch": "e1",
+                        "reset": False, "featured": skus[0],
+                        "skus": [{"sku": s, "name": f"商品 {s}", "sellable": 2840, "onHand": 5000, "reserved": 0,
+                                  "held": 0, "sold": 2160, "paused": False, "level": "normal", "ratePerMin": 4.0,
+                                  "etaSec": 42600, "substitute": None} for s in skus]}
+                ws.send(json.dumps(snap))
+
+            page = ctx.new_page()
+            page.set_default_timeout(WAIT_MS)
+            page.on("pageerror", lambda e: self.errors.append(("load", f"page error: {e}")))
+            page.on("console", lambda m: m.type == "error" and self.errors.append(("load", m.text)))
+            page.route(re.compile(r"/v1/rooms/load/series\?"), series)
+            page.route_web_socket(re.compile(r"/ws\?"), socket_handler)
+            page.goto(self.base + "/console?token=" + self.tokens["operator"])
+            self.wait(page, "() => window.__lgConsole && window.__lgConsole.skus.size === 50", what="50 SKUs")
+            self.wait(page, "() => [...window.__lgConsole.skus.values()].every(s => s.chart.pts.length > 1000)",
+                      timeout=30_000, what="6-hour series loaded for 50 SKUs")
+            # 100 stock messages per second for 10 s, sent from inside the page's mocked socket.
+            page.evaluate("() => window.__lgConsole.stats.reset()")
+            result = page.evaluate("""async ([skus]) => {
+                const conn = window.__lgConsole.conn;
+                const ws = conn.ws;
+                let seq = 1, n = 0;
+                const start = performance.now();
+                await new Promise((resolve) => {
+                  const timer = setInterval(() => {
+                    for (let k = 0; k < 10; k++) {
+                      const sku = skus[n % skus.length];
+                      seq++; n++;
+                      const sellable = 2840 - Math.floor(n / 50);
+                      ws.onmessage({ data: JSON.stringify({ type: 'stock', room: 'load', seq, rev: seq, sku,
+                        name: '商品 ' + sku, sellable, onHand: 5000, reserved: 0, held: 0, sold: 5000 - sellable,
+                        paused: false, level: 'normal', ratePerMin: 5 + (n % 7), etaSec: sellable * 12, substitute: null }) });
+                    }
+                    if (performance.now() - start >= 10000) { clearInterval(timer); resolve(); }
+                  }, 100);
+                });
+                await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+                const lat = window.__lgConsole.stats.lat.slice().sort((a, b) => a - b);
+                return { sent: n, measured: lat.length, p50: lat[Math.floor(lat.length * .5)],
+                         p99: lat[Math.floor(lat.length * .99)], max: lat[lat.length - 1] };
+            }""", [skus])
+            self.note(f"load: {result['sent']} updates, {result['measured']} on screen, "
+                      f"p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, max {result['max']:.1f} ms")
+            self.shot(page, "console-50-skus.png")
+            if result["measured"] < result["sent"]:
+                raise CheckFailed(f"only {result['measured']} of {result['sent']} updates reached the screen")
+            if result["p99"] > 200:
+                raise CheckFailed(f"p99 {result['p99']:.1f} ms > 200 ms")
+        finally:
+            ctx.close()
+
+    def check_alert_engine_mocked(self):
+        """The alert engine's messages (alert, hint, banner, levels, rate, series) as the lead
+        described them, fed to the pages through a mocked socket: the console lists the alert and
+        acknowledges it, the teleprompter shows hint.canSell and the hint, the overlay the banner."""
+        now = int(time.time())
+        skus = [
+            {"sku": "hoodie-cobrand", "name": "联名卫衣 co-branded hoodie", "sellable": 23, "onHand": 500, "reserved": 12,
+             "held": 0, "sold": 465, "paused": False, "level": "threshold", "ratePerMin": 4.2, "etaSec": 330,
+             "substitute": "hoodie-regular"},
+            {"sku": "hoodie-regular", "name": "常规卫衣 regular hoodie", "sellable": 1710, "onHand": 2000, "reserved": 30,
+             "held": 0, "sold": 260, "paused": False, "level": "trend", "ratePerMin": 9.5, "etaSec": 10800,
+             "substitute": None},
+            {"sku": "cap", "name": "棒球帽 cap", "sellable": 288, "onHand": 300, "reserved": 2, "held": 0, "sold": 10,
+             "paused": False, "level": "normal", "ratePerMin": 0.3, "etaSec": None, "substitute": None},
+        ]
+        snapshot = {"type": "snapshot", "room": ROOM, "title": "Demo live room", "seq": 10, "rev": 100,
+                    "epoch": "mock1", "reset": False, "featured": "hoodie-cobrand", "skus": skus}
+        alert = {"type": "alert", "room": ROOM, "seq": 12, "rev": 101, "id": "a-1", "level": "threshold",
+                 "previousLevel": "trend", "sku": "hoodie-cobrand", "sellable": 23, "ratePerMin": 4.2, "etaSec": 330,
+                 "safetyLine": 50, "suggestedAction": "restock", "suggestedQty": 200, "at": now - 40}
+        alert2 = {"type": "alert", "room": ROOM, "seq": 11, "rev": 102, "id": "a-2", "level": "trend",
+                  "previousLevel": "normal", "sku": "hoodie-regular", "sellable": 1710, "ratePerMin": 9.5,
+                  "etaSec": 10800, "safetyLine": 100, "suggestedAction": None, "suggestedQty": None, "at": now - 900}
+        hint = {"type": "hint", "room": ROOM, "seq": 11, "rev": 101, "sku": "hoodie-cobrand", "canSell": 21,
+                "mayFreeUp": 12, "level": "threshold", "text": "最后21件,手慢无"}
+        banner = {"type": "banner", "room": ROOM, "seq": 11, "rev": 101, "sku": "hoodie-cobrand", "level": "threshold",
+                  "text": "库存紧张 · 仅剩 23 件", "withdrawn": False}
+        reply = {"type": "danmaku", "room": ROOM, "seq": 13, "rev": 101, "from": "livegate", "role": "service",
+                 "text": "联名卫衣还有23件,常规卫衣库存充足", "system": True}
+        question = {"type": "danmaku", "room": ROOM, "seq": 12, "rev": 101, "from": "viewer-88", "role": "viewer",
+                    "text": "还有货吗?", "system": False}
+        acks = []
+
+        def series(route):
+            q = dict(p.split("=", 1) for p in route.request.url.split("?", 1)[1].split("&"))
+            sku = q["sku"]
+            start = {"hoodie-cobrand": 500, "hoodie-regular": 2000, "cap": 300}[sku]
+            end = {"hoodie-cobrand": 23, "hoodie-regular": 1710, "cap": 288}[sku]
+            n = 360
+            pts = []
+            for i in range(n + 1):
+                f = i / n
+                shape = f ** 1.6 if sku == "hoodie-cobrand" else f
+                pts.append({"t": now - 3600 + i * 10, "sellable": round(start - (start - end) * shape),
+                            "ratePerMin": round((start - end) / 60 * (1.6 * f ** 0.6 if sku == "hoodie-cobrand" else 1), 2)})
+            alerts = [{"t": now - 900, "level": "trend"}, {"t": now - 40, "level": "threshold"}] if sku == "hoodie-cobrand" else []
+            route.fulfill(status=200, content_type="application/json",
+                          body=json.dumps({"sku": sku, "bucketSec": 10, "points": pts, "alerts": alerts}))
+
+        def console_socket(ws):
+            def on_message(message):
+                m = json.loads(message)
+                if m.get("type") == "ack":
+                    acks.append(m)
+                    ws.send(json.dumps({"type": "result", "id": m["id"], "command": "ack", "ok": True, "outcome": "ok",
+                                        "duplicate": False, "rev": 102, "sku": "hoodie-cobrand"}))
+            ws.on_message(on_message)
+            ws.send(json.dumps(snapshot))
+            ws.send(json.dumps(alert2))
+            ws.send(json.dumps(alert))
+
+        def host_socket(ws):
+            ws.send(json.dumps(snapshot))
+            ws.send(json.dumps(hint))
+
+        def overlay_socket(ws):
+            ws.send(json.dumps(snapshot))
+            ws.send(json.dumps(banner))
+            ws.send(json.dumps(question))
+            ws.send(json.dumps(reply))
+
+        ctx = self.browser.new_context(viewport=VIEWPORT)
+        try:
+            pages = {}
+            for name, path, handler, token in (("console-mock", "/console", console_socket, "operator"),
+                                               ("host-mock", "/host", host_socket, "host"),
+                                               ("overlay-mock", "/overlay", overlay_socket, "viewer")):
+                page = ctx.new_page()
+                page.set_default_timeout(WAIT_MS)
+                page.on("pageerror", lambda e, n=name: self.errors.append((n, f"page error: {e}")))
+                page.on("console", lambda m, n=name: m.type == "error" and self.errors.append((n, m.text)))
+                page.route(re.compile(r"/v1/rooms/[^/]+/series\?"), series)
+                page.route_web_socket(re.compile(r"/ws\?"), handler)
+                page.goto(f"{self.base}{path}?token={self.tokens[token]}")
+                pages[name] = page
+            console, host, overlay = pages["console-mock"], pages["host-mock"], pages["overlay-mock"]
+            # console: the alert, its acknowledgement, rate and time to stock-out, series drawn
+            self.wait(console, "() => document.querySelectorAll('#alert-feed .alert').length === 2", what="two alerts listed")
+            self.wait(console, "() => document.getElementById('alert-count').textContent === '2'", what="unacked count 2")
+            rate = console.text_content("tr[data-sku='hoodie-cobrand'] td.rate")
+            eta = console.text_content("tr[data-sku='hoodie-cobrand'] td.eta")
+            if rate != "4.2/min" or eta != "5m 30s":
+                raise CheckFailed(f"rate/eta shown as {rate!r}/{eta!r}")
+            self.wait(console, "() => window.__lgConsole.skus.get('hoodie-cobrand').chart.pts.length > 300",
+                      what="series drawn on the chart")
+            console.bring_to_front()
+            console.click("#alert-feed .alert[data-alert='a-1'] button.ack")
+            self.wait(console, "() => document.querySelector(\"#alert-feed .alert[data-alert='a-1']\").classList.contains('acked')",
+                      what="alert acknowledged")
+            if not acks or acks[0].get("alert") != "a-1" or not acks[0].get("id"):
+                raise CheckFailed(f"ack sent as {acks}")
+            self.shot(console, "console-alerts.png")
+            # teleprompter: hint.canSell, the hint text, level colour
+            self.wait(host, self.HOST_FIGURE, ["hoodie-cobrand", 21], what="teleprompter uses hint.canSell")
+            self.wait(host, "() => document.querySelector('.prompt .hint').textContent === '最后21件,手慢无'", what="hint text")
+            self.shot(host, "host-hint.png")
+            # overlay: the banner, then its withdrawal
+            self.wait(overlay, "() => document.getElementById('banner').classList.contains('show') && "
+                               "document.querySelector('#banner .text').textContent === '库存紧张 · 仅剩 23 件'",
+                      what="banner on the overlay")
+            self.wait(overlay, "() => document.querySelectorAll('#danmaku .dm.system').length === 1", what="system reply")
+            overlay.evaluate("() => document.documentElement.classList.add('preview')")
+            self.shot(overlay, "overlay-banner-preview.png")
+        finally:
+            ctx.close()
+
+    # ---------- running ----------
+    def note(self, text):
+        print(f"      {text}")
+
+    def run_check(self, name, fn):
+        self.pending_xfail, self.pending_xpass = [], []
+        errors_before = len(self.errors)
+        start = time.monotonic()
+        try:
+            fn()
+            new_errors = self.errors[errors_before:]
+            if new_errors:
+                raise CheckFailed("; ".join(f"[{p}] {t}" for p, t in new_errors[:5]))
+            status, detail = "PASS", ""
+        except CheckFailed as e:
+            status, detail = "FAIL", str(e)
+        except Exception as e:  # noqa: BLE001 - any failure of a check is reported, the rest still run
+            status, detail = "FAIL", f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        took = time.monotonic() - start
+        print(f"{status:5} {name} ({took:.1f}s){': ' + detail if detail else ''}")
+        self.results.append((name, status, detail))
+        for what, why in self.pending_xfail:
+            print(f"XFAIL {what}: {why} (expected while the gateway lacks it; --strict-alerts makes it a failure)")
+            self.results.append((what, "XFAIL", why))
+        for what in self.pending_xpass:
+            if self.args.strict_alerts:
+                print(f"PASS  {what}")
+                self.results.append((what, "PASS", ""))
+            else:
+                print(f"XPASS {what}: works now; make it strict (--strict-alerts)")
+                self.results.append((what, "XPASS", ""))
+        if self.args.strict_alerts and self.pending_xfail:
+            self.results.append((name + " (strict alerts)", "FAIL", "alert-engine checks failed"))
+
+    def run(self):
+        self.gateway.start()
+        self.tokens = {
+            "operator": self.token("operator", "olly"),
+            "host": self.token("host", "hana"),
+            "viewer": self.token("viewer", "obs-overlay"),
+            "viewer2": self.token("viewer", "viewer-88"),
+            "connector": self.token("connector", "tb-bridge", channel="taobao"),
+        }
+        self.ws_urls = []
+        with sync_playwright() as pw:
+            # Each page stands for a screen of its own (operator's monitor, the host's TV, OBS): no
+            # background-tab throttling of timers and frames.
+            self.browser = pw.chromium.launch(
+                executable_path=CHROMIUM, timeout=30_000,
+                args=["--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+                      "--disable-backgrounding-occluded-windows"])
+            try:
+                self.run_check("pages without a valid token say so", self.check_no_token)
+                ctx = self.browser.new_context(viewport=VIEWPORT)
+                self.console = self.open_page(ctx, "console", "/console?token=" + self.tokens["operator"])
+                self.host = self.open_page(ctx, "host", "/host?token=" + self.tokens["host"])
+                self.overlay = self.open_page(ctx, "overlay", "/overlay?token=" + self.tokens["viewer"])
+                for p in (self.console, self.host, self.overlay):
+                    p.on("websocket", lambda ws: self.ws_urls.append(ws.url))
+                self.run_check("pages connect and show the room", self.check_initial)
+                self.run_check("an order over HTTP updates console and teleprompter within 1 s", self.check_order)
+                self.run_check("restock clicked on the console raises the figures; errors shown", self.check_restock_click)
+                self.run_check("teleprompter figure >= 15% of the height, colour follows the level", self.check_teleprompter)
+                self.run_check("a threshold trip changes the teleprompter and shows the server's banner",
+                               self.check_threshold_banner)
+                self.run_check("an announcement shows on the overlay as a system line", self.check_announce)
+                self.run_check("a viewer's danmaku shows on the overlay", self.check_viewer_danmaku)
+                self.shot(self.console, "console.png")
+                self.shot(self.overlay, "overlay.png", omit_background=True)
+                self.overlay.evaluate("() => document.documentElement.classList.add('preview')")
+                self.shot(self.overlay, "overlay-preview.png")
+                self.overlay.evaluate("() => document.documentElement.classList.remove('preview')")
+                self.run_check("drain (1012): the overlay reconnects at once and resumes", self.check_drain_resume)
+                self.run_check("gateway killed and restarted: reconnecting…, then the right figures", self.check_restart)
+                ctx.close()
+                self.run_check("alert engine messages render (mocked socket): alert + ack, hint, banner",
+                               self.check_alert_engine_mocked)
+                if not self.args.skip_load:
+                    self.run_check("load: 50 SKUs, 6 h series, 100 updates/s: p99 <= 200 ms", self.check_load)
+            finally:
+                self.browser.close()
+
+    def cleanup(self):
+        self.gateway.stop()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--artifacts", required=True)
+    parser.add_argument("--strict-alerts", action="store_true",
+                        help="fail instead of XFAIL on the checks of what newer gateways send (alert engine, drain)")
+    parser.add_argument("--skip-load", action="store_true", help="skip the 50-SKU load check")
+    args = parser.parse_args()
+    os.makedirs(args.artifacts, exist_ok=True)
+
+    def on_term(signum, frame):
+        raise SystemExit(f"stopped by signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)
+
+    suite = Suite(args)
+    try:
+        suite.run()
+    except Exception as e:  # noqa: BLE001
+        suite.results.append(("setup", "FAIL", f"{type(e).__name__}: {e}"))
+        print(f"FAIL  setup: {type(e).__name__}: {e}")
+    finally:
+        suite.cleanup()
+    if suite.series_404:
+        print(f"note: the series endpoint answered 404 {suite.series_404} time(s) (not in this gateway yet)")
+    count = {k: sum(1 for r in suite.results if r[1] == k) for k in ("PASS", "FAIL", "XFAIL", "XPASS")}
+    print(f"screenshots: {args.artifacts}")
+    print(f"{count['PASS']} passed, {count['FAIL']} failed, {count['XFAIL']} xfail, {count['XPASS']} xpass")
+    return 1 if count["FAIL"] or not suite.results else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
