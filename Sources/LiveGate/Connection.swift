@@ -110,6 +110,11 @@ final class Connection: EventHandler {
     // MARK: Events
 
     func handleEvent(_ events: UInt32) {
+        if events & Epoll.errorOrHangup != 0 && (isReadPaused || isPeerFinished) && outbound.isEmpty {
+            // Nothing to read or write will come of it: epoll keeps reporting these until closed.
+            terminate(reason: "peer reset or hung up")
+            return
+        }
         if let tls, !tls.isEstablished {
             guard advanceTLSHandshake(tls) else { return }
         }
@@ -204,7 +209,7 @@ final class Connection: EventHandler {
         while !input.isEmpty {
             switch phase {
             case .http where isAwaitingResponse:
-                stashedInput.append(contentsOf: UnsafeRawBufferPointer(input))
+                stashInput(input)
                 return
             case .http:
                 input = processHTTP(input)
@@ -232,6 +237,12 @@ final class Connection: EventHandler {
                 bodyRemaining = head.contentLength
                 body.removeAll(keepingCapacity: false)
                 if bodyRemaining > 0 { body.reserveCapacity(bodyRemaining) }
+                if bodyRemaining > input.count, head.minorVersion >= 1,
+                    head.headers.first("expect")?.lowercased() == "100-continue"
+                {
+                    // The client waits for this before sending the body (RFC 9110 §10.1.1).
+                    send(SharedBytes(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)))
+                }
             } catch {
                 Log.info("fd \(fd): HTTP \(error.status.code): \(error.reason)")
                 respondAndClose(.text(error.status, error.reason))
@@ -250,7 +261,7 @@ final class Connection: EventHandler {
         handleRequest(head)
         if isAwaitingResponse {
             // Pipelined bytes wait until the deferred answer is sent, so answers stay in order.
-            stashedInput.append(contentsOf: UnsafeRawBufferPointer(input))
+            stashInput(input)
             return UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
         }
         if phase == .webSocket {
@@ -297,6 +308,17 @@ final class Connection: EventHandler {
             }
         }
         body.removeAll(keepingCapacity: false)
+    }
+
+    /// Keeps input that arrived while a deferred answer is pending, up to one more request.
+    private func stashInput(_ input: UnsafeMutableRawBufferPointer) {
+        let limit = context.settings.maxHeadBytes + context.settings.maxBodyBytes
+        guard stashedInput.count + input.count <= limit else {
+            Log.info("fd \(fd): more than \(limit) bytes pipelined behind a pending request; closing")
+            terminate(reason: "pipelined too much behind a deferred request")
+            return
+        }
+        stashedInput.append(contentsOf: UnsafeRawBufferPointer(input))
     }
 
     /// Sends the answer to the deferred request, then goes on with the input that waited.
@@ -364,7 +386,10 @@ final class Connection: EventHandler {
     /// Sends a close frame for a protocol violation and ends the connection.
     private func failWebSocket(code: UInt16, reason: String) {
         Log.info("fd \(fd): closing with \(code): \(reason)")
-        sendFrame(.close, WebSocketFrameEncoder.closePayload(code: code, reason: reason))
+        // After our own close frame (shutdown, 1013) no second one is sent (RFC 6455 §5.5.1).
+        if phase == .webSocket {
+            sendFrame(.close, WebSocketFrameEncoder.closePayload(code: code, reason: reason))
+        }
         endSession()
         beginLingeringClose()
     }
@@ -425,7 +450,7 @@ final class Connection: EventHandler {
             outbound.append(frame)
         }
         if outbound.byteCount > hardBudget {
-            outbound.dropUnstarted()
+            outbound.dropUnstarted(keepHead: tls != nil)
             Log.info("fd \(fd): slow consumer over its \(hardBudget)-byte outbound budget; closing with 1013")
             close(code: WebSocketCloseCode.tryAgainLater, reason: "slow consumer: outbound budget exceeded; resume with since")
         }
@@ -460,7 +485,8 @@ final class Connection: EventHandler {
                     Posix.shutdown(fd: fd, how: CInt(SHUT_WR))
                 }
             }
-            let shouldResume = isReadPaused && outbound.byteCount <= context.settings.outboundHighWaterBytes / 2
+            let shouldResume = isReadPaused && !isAwaitingResponse
+                && outbound.byteCount <= context.settings.outboundHighWaterBytes / 2
             if shouldResume { isReadPaused = false }
             if done == isWatchingWritable || shouldResume { updateInterest() }
         } catch {

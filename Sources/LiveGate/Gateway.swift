@@ -112,7 +112,7 @@ public final class Gateway: Sendable {
                              priorityHardBytes: configuration.priorityHardBudgetBytes),
             stockQuestionKeywords: configuration.alerts.templates.stockQuestionKeywords,
             defaultPolicy: Self.defaultPolicy(configuration),
-            persistRooms: { [hub, store] in try store.save(hub.liveCreated(excluding: configuration)) },
+            persistRooms: { [hub, store] in try store.save { hub.liveCreated(excluding: configuration) } },
             replyIntervalMs: UInt64(configuration.alerts.danmakuInterval / 1_000_000),
             alertHorizon: configuration.alerts.horizon,
             danmakuMaxCharacters: configuration.danmakuMaxCharacters,

@@ -152,9 +152,10 @@ final class Hub: Sendable {
             // The earliest order of this batch, for the order → delivery latency.
             var orderStamp: UInt64 = 0
             let batchRev = publications.map(\.rev).max() ?? 0
-            while let first = state.orderStamps.first, first.rev <= batchRev {
-                orderStamp = orderStamp == 0 ? first.stamp : min(orderStamp, first.stamp)
-                state.orderStamps.removeFirst()
+            let cut = state.orderStamps.firstIndex(where: { $0.rev > batchRev }) ?? state.orderStamps.count
+            if cut > 0 {
+                orderStamp = state.orderStamps[0..<cut].map(\.stamp).min() ?? 0
+                state.orderStamps.removeFirst(cut)
             }
             var changedSkus: [String] = []
             for publication in publications {
@@ -252,7 +253,7 @@ final class Hub: Sendable {
         guard isQuestion else { return nil }
         return state.withLock { state in
             guard let featured = state.rooms[room]?.featured, let reply = state.figures[featured]?.stockReply else { return nil }
-            if let last = state.lastReply[room], now - last < intervalMs { return nil }
+            if let last = state.lastReply[room], now < last || now - last < intervalMs { return nil }
             state.lastReply[room] = now
             return reply
         }

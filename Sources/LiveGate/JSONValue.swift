@@ -73,3 +73,31 @@ extension JSONValue {
         try JSONDecoder().decode(JSONValue.self, from: data)
     }
 }
+
+extension JSONValue {
+    /// The deepest nesting of arrays and objects in JSON text (brackets inside strings are
+    /// skipped), so that a hostile message cannot make the recursive decoder run deep.
+    ///
+    /// - Complexity: O(n).
+    static func nestingDepth(of bytes: UnsafeRawBufferPointer) -> Int {
+        var depth = 0
+        var deepest = 0
+        var inString = false
+        var escaped = false
+        for byte in bytes {
+            if inString {
+                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                continue
+            }
+            switch byte {
+            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "["), UInt8(ascii: "{"):
+                depth += 1
+                deepest = max(deepest, depth)
+            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            default: break
+            }
+        }
+        return deepest
+    }
+}

@@ -102,10 +102,10 @@ final class LoopContext {
     func subscribe(_ connection: Connection, room: String, audience: Audience, startSeq: UInt64) {
         unsubscribe(connection)
         connection.subscription = Subscription(room: room, audience: audience, startSeq: startSeq)
-        var lists = subscribers[room] ?? Array(repeating: [], count: Audience.allCases.count)
-        connection.subscriberIndex = lists[audience.rawValue].count
-        lists[audience.rawValue].append(connection)
-        subscribers[room] = lists
+        if subscribers[room] == nil { subscribers[room] = Array(repeating: [], count: Audience.allCases.count) }
+        // Mutated in place: no copy of the subscriber list per join.
+        connection.subscriberIndex = subscribers[room]![audience.rawValue].count
+        subscribers[room]![audience.rawValue].append(connection)
     }
 
     /// Removes `connection` from its stream, if any.
@@ -113,17 +113,16 @@ final class LoopContext {
         guard let subscription = connection.subscription else { return }
         connection.subscription = nil
         let index = connection.subscriberIndex
-        guard var lists = subscribers[subscription.room] else { return }
-        var list = lists[subscription.audience.rawValue]
-        guard index >= 0, index < list.count, list[index] === connection else { return }
-        let last = list.removeLast()
-        if last !== connection {
-            list[index] = last
-            last.subscriberIndex = index
-        }
-        lists[subscription.audience.rawValue] = list
-        subscribers[subscription.room] = lists
         connection.subscriberIndex = -1
+        let slot = subscription.audience.rawValue
+        guard subscribers[subscription.room] != nil else { return }
+        let count = subscribers[subscription.room]![slot].count
+        guard index >= 0, index < count, subscribers[subscription.room]![slot][index] === connection else { return }
+        if index != count - 1 {
+            subscribers[subscription.room]![slot].swapAt(index, count - 1)
+            subscribers[subscription.room]![slot][index].subscriberIndex = index
+        }
+        subscribers[subscription.room]![slot].removeLast()
     }
 
     /// Queues each delivery on the local subscribers of its stream. The connections written
@@ -176,6 +175,7 @@ final class LoopContext {
     }
 
     private func tick(now: UInt64) {
+        for listener in listeners { listener.resumeIfPaused() }
         // Iterate over a snapshot: ticks may close (and so remove) connections.
         let snapshot = connections
         for connection in snapshot {

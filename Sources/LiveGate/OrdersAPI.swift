@@ -32,6 +32,10 @@ enum OrdersAPI {
             return .respond(errorResponse(.forbidden, ProtocolError("forbidden", "role \(claims.role.rawValue) may not post orders")))
         }
         let items: [[String: JSONValue]]
+        let depth = body.withUnsafeBytes { JSONValue.nestingDepth(of: $0) }
+        guard depth <= 32 else {
+            return .respond(errorResponse(.badRequest, ProtocolError("badMessage", "JSON nested deeper than 32 levels")))
+        }
         switch try? JSONValue.parse(Data(body)) {
         case .object(let object)?: items = [object]
         case .array(let array)?:

@@ -51,9 +51,11 @@ struct OutboundQueue {
 
     /// Drops every frame not yet started (the head, if partly written, stays so the stream
     /// stays well-formed), for a connection about to be closed as too slow.
-    mutating func dropUnstarted() {
-        guard !chunks.isEmpty else { return }
-        let keep = headOffset > 0 ? head + 1 : head
+    /// - Parameter keepHead: keep the head chunk even if nothing of it was written yet (TLS:
+    ///   OpenSSL may hold it half-encrypted, waiting to retry the same write).
+    mutating func dropUnstarted(keepHead: Bool = false) {
+        guard !chunks.isEmpty, head < chunks.count else { return }
+        let keep = (headOffset > 0 || keepHead) ? head + 1 : head
         for index in keep..<chunks.count { byteCount -= chunks[index].count }
         chunks.removeSubrange(keep...)
         keys.removeSubrange(keep...)

@@ -102,6 +102,9 @@ final class RoomSession: WebSocketSession {
         var id: String?
         do {
             guard opcode == .text else { throw ProtocolError("badMessage", "messages are JSON text frames") }
+            guard JSONValue.nestingDepth(of: payload) <= 32 else {
+                throw ProtocolError("badMessage", "JSON nested deeper than 32 levels")
+            }
             guard let value = try? JSONValue.parse(Data(payload)), case .object(let message) = value else {
                 throw ProtocolError("badMessage", "not a JSON object")
             }
@@ -284,6 +287,14 @@ final class RoomSession: WebSocketSession {
             try checkSku(sku, room: room)
             guard var policy = services.hub.policy(of: sku) else { throw ProtocolError.badField("sku", "no policy for \(sku)") }
             let second = 1_000_000_000.0
+            // Counts and durations must fit: anything larger than a year or a billion units is refused
+            // before any conversion (a Double beyond Int64 would trap).
+            for (key, value) in fields {
+                let limit = key.hasSuffix("Sec") ? 365.0 * 86_400 : 1e9
+                guard value.isFinite, value >= 0, value <= limit else {
+                    throw ProtocolError.badField(key, "\(key) must be between 0 and \(Int64(limit))")
+                }
+            }
             for (key, value) in fields {
                 switch key {
                 case "safetyMinimum": policy.safetyMinimum = Int64(value)

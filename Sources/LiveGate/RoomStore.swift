@@ -1,10 +1,11 @@
 import Foundation
 import LiveGateCore
+import Synchronization
 
 /// Rooms and SKU descriptions created through the socket, kept in `rooms.json` in the data
 /// directory (written to a temporary file, synced, then renamed), so a show created live
 /// survives a restart. Stock itself is in the stock core's journal.
-struct RoomStore: Sendable {
+final class RoomStore: Sendable {
     struct StoredSku: Codable, Sendable, Equatable {
         var id: String
         var name: String
@@ -25,6 +26,8 @@ struct RoomStore: Sendable {
     }
 
     let path: String
+    /// Serialises saves (from loop threads and the stock core's release thread).
+    private let saving = Mutex<Void>(())
 
     init(dataDirectory: String) {
         path = (dataDirectory as NSString).appendingPathComponent("rooms.json")
@@ -42,8 +45,13 @@ struct RoomStore: Sendable {
         }
     }
 
-    /// Replaces the file atomically and durably.
-    func save(_ contents: Contents) throws {
+    /// Replaces the file atomically and durably with what `contents()` returns; saves are one
+    /// at a time, so an older snapshot never replaces a newer one.
+    func save(_ contents: () -> Contents) throws {
+        try saving.withLock { _ in try write(contents()) }
+    }
+
+    private func write(_ contents: Contents) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         let data = try encoder.encode(contents)

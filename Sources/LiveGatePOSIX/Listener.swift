@@ -18,6 +18,8 @@ public final class Listener: EventHandler {
     /// A descriptor kept in reserve to accept-and-close when the process is out of descriptors.
     private var spareFD: CInt
     private var lastExhaustionLog: UInt64 = 0
+    /// Whether the listener is unwatched because no descriptor was left.
+    private var isPaused = false
 
     /// Binds and listens on `host:port` and registers with `loop`. Call on the loop thread.
     ///
@@ -73,12 +75,28 @@ public final class Listener: EventHandler {
             Log.warning("out of file descriptors: refusing new connections on port \(port)")
             lastExhaustionLog = now
         }
-        guard spareFD >= 0 else { return }
+        if spareFD < 0 { spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC) }
+        guard spareFD >= 0 else {
+            // No descriptor to spare: stop watching the listener (it would stay readable and
+            // spin the loop) until the next tick tries again.
+            if let registration, !isPaused {
+                loop.modify(registration, events: 0)
+                isPaused = true
+            }
+            return
+        }
         Posix.close(fd: spareFD)
         if case .processed(let client)? = try? Posix.accept(fd: fd) {
             Posix.close(fd: client)
         }
         spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+
+    /// Watches the listener again after it was paused for lack of descriptors. Loop thread only.
+    public func resumeIfPaused() {
+        guard isPaused, let registration else { return }
+        isPaused = false
+        loop.modify(registration, events: Epoll.readable)
     }
 
     static func makeListeningSocket(host: String, port: Int) throws -> (CInt, Int) {

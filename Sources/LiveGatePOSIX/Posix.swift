@@ -128,6 +128,8 @@ public enum Epoll {
     /// The peer hung up, or an error is pending.
     public static let hangup = UInt32(EPOLLHUP.rawValue) | UInt32(EPOLLERR.rawValue) | UInt32(EPOLLRDHUP.rawValue)
     static let peerClosedWrite = UInt32(EPOLLRDHUP.rawValue)
+    /// An error or a full hang-up: reported even when no event is watched.
+    public static let errorOrHangup = UInt32(EPOLLERR.rawValue) | UInt32(EPOLLHUP.rawValue)
 
     /// Creates an epoll instance. The corresponding C function is `epoll_create1`.
     static func epoll_create1() throws(IOError) -> CInt {

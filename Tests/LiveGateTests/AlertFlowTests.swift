@@ -175,6 +175,11 @@ struct AlertFlowTests {
         #expect(room.gateway.hub.policy(of: "hoodie")?.safetyMinimum == 8)
         op.sendJSON(["type": "policy", "id": "p2", "sku": "hoodie", "trendFactor": 0.5])
         #expect(op.read(type: "error")?["code"] as? String == "badField")
+        // Numbers far out of range are refused, not converted (a Double beyond Int64 would trap).
+        op.sendJSON(["type": "policy", "id": "p4", "sku": "hoodie", "cooldownSec": 1e10])
+        #expect(op.read(type: "error")?["field"] as? String == "cooldownSec")
+        op.sendJSON(["type": "policy", "id": "p5", "sku": "hoodie", "safetyMinimum": 1e19])
+        #expect(op.read(type: "error")?["field"] as? String == "safetyMinimum")
         op.sendJSON(["type": "policy", "id": "p3", "sku": "hoodie", "bogus": 1])
         #expect(op.read(type: "error")?["field"] as? String == "bogus")
         op.sendJSON(["type": "ack", "id": "a1", "alert": "hoodie-1-1"])

@@ -163,6 +163,9 @@ struct RoomTests {
         #expect(connector.read(type: "error")?["field"] as? String == "sku")
         connector.sendJSON(["type": "order", "orderId": "X", "sku": "hoodie", "qty": 1, "state": "shipped"])
         #expect(connector.read(type: "error")?["field"] as? String == "state")
+        // JSON nested deeper than the decoder should ever recurse is refused up front.
+        connector.sendFrame(.text, Array((String(repeating: "[", count: 600) + String(repeating: "]", count: 600)).utf8))
+        #expect(connector.read(type: "error")?["code"] as? String == "badMessage")
         // The connection survived all of that.
         connector.sendJSON(["type": "ping", "id": 7])
         #expect(connector.read(type: "pong")?["id"] as? String == "7")
@@ -205,6 +208,13 @@ struct RoomTests {
         #expect(post("not json", token: token)?.status == 400)
         http.send("GET /v1/orders HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(http.readResponse()?.status == 405)
+        // A client that asks before sending its body (Expect: 100-continue) is told to go on.
+        let order = #"{"orderId":"K9","sku":"cap","qty":1,"state":"placed"}"#
+        http.send("POST /v1/orders HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(token)\r\nExpect: 100-continue\r\n"
+            + "Content-Length: \(order.utf8.count)\r\n\r\n")
+        #expect(http.readResponse()?.status == 100)
+        http.send(order)
+        #expect(http.readResponse()?.status == 200)
     }
 
     @Test func metricsAreServedToLoopbackAsPrometheusText() throws {
@@ -214,9 +224,21 @@ struct RoomTests {
         defer { withExtendedLifetime(viewer) {} }
         connector.sendJSON(["type": "order", "orderId": "M1", "sku": "hoodie", "qty": 1, "state": "placed"])
         #expect(connector.read(type: "result")?["outcome"] as? String == "reserved")
+        #expect(connector.read(type: "stock") != nil)
+        #expect(viewer.read(type: "stock") != nil)
         let http = try TestClient(port: room.port)
-        http.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        let response = try #require(http.readResponse())
+        // The delivery latency is recorded just after the flush: poll briefly for it.
+        var response: (status: Int, headers: [String: String], body: String) = (0, [:], "")
+        for _ in 0..<40 {
+            http.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            response = try #require(http.readResponse())
+            if response.body.contains(#"livegate_order_delivery_seconds_count{role="viewer"} 1"#)
+                && response.body.contains(#"livegate_order_delivery_seconds_count{role="connector"} 1"#)
+            {
+                break
+            }
+            usleep(25_000)
+        }
         #expect(response.status == 200)
         #expect(response.headers["content-type"]?.hasPrefix("text/plain; version=0.0.4") == true)
         let sample = try Regex(#"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{[a-zA-Z_][a-zA-Z0-9_]*="[^"]*"(,[a-zA-Z_][a-zA-Z0-9_]*="[^"]*")*\})? [-+]?([0-9.]+([eE][-+]?[0-9]+)?|Inf)$"#)
@@ -269,6 +291,7 @@ struct RoomTests {
         let (connector, _) = try room.join(.connector, channel: "taobao")
         connector.sendJSON(["type": "order", "orderId": "S1", "sku": "hoodie", "qty": 3, "state": "paid"])
         #expect(connector.read(type: "result")?["outcome"] as? String == "sold")
+        #expect(connector.read(type: "stock") != nil)  // results go out just before the room's messages
         let http = try TestClient(port: room.port)
         http.send("GET /v1/rooms/demo/series?sku=hoodie&since=0&token=\(room.token(.operator)) HTTP/1.1\r\nHost: x\r\n\r\n")
         let response = try #require(http.readResponse())
@@ -349,6 +372,7 @@ struct RoomTests {
         let (connector, _) = try room.join(.connector, channel: "taobao")
         connector.sendJSON(["type": "order", "orderId": "L", "sku": "hoodie", "qty": 2, "state": "paid"])
         #expect(connector.read(type: "result")?["outcome"] as? String == "sold")
+        #expect(connector.read(type: "stock")?["sellable"] as? Int == 8)  // the room has the change now
         let (late, snapshot) = try room.join(.viewer)
         let hoodie = try #require((snapshot["skus"] as? [[String: Any]])?.first)
         #expect(hoodie["sellable"] as? Int == 8)
