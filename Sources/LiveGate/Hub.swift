@@ -379,21 +379,11 @@ final class Hub: Sendable {
 
     private func announceFeatured(room: String, sku: String, hostText: String, bannerText: String?) {
         publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
-            writer.beginObject()
-            writer.field("type", "featured")
-            writer.field("room", room)
-            writer.field("seq", seq)
-            writer.field("rev", rev)
-            writer.field("sku", sku)
-            writer.endObject()
+            Messages.writeFeatured(&writer, room: room, seq: seq, rev: rev, sku: sku)
         }
         let stock = self.sku(sku)?.stock
         publish(room: room, audiences: [.host]) { writer, seq, rev in
-            writer.beginObject()
-            writer.field("type", "hint")
-            writer.field("room", room)
-            writer.field("seq", seq)
-            writer.field("rev", rev)
+            Messages.beginStreamMessage(&writer, type: "hint", room: room, seq: seq, rev: rev)
             writer.field("sku", sku)
             writer.field("canSell", stock?.sellable ?? 0)
             writer.field("mayFreeUp", Int64(0))
@@ -492,13 +482,7 @@ final class Hub: Sendable {
         }
         guard isKnown else { return false }
         publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
-            writer.beginObject()
-            writer.field("type", "featured")
-            writer.field("room", room)
-            writer.field("seq", seq)
-            writer.field("rev", rev)
-            writer.field("sku", sku)
-            writer.endObject()
+            Messages.writeFeatured(&writer, room: room, seq: seq, rev: rev, sku: sku)
         }
         return true
     }

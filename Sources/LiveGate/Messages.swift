@@ -3,16 +3,28 @@ import LiveGateStock
 
 /// The server → client messages of Protocol/README.md, written with ``JSONWriter``.
 enum Messages {
+    /// Opens a room stream message: `type`, `room`, `seq` and `rev`, the fields every one has.
+    static func beginStreamMessage(_ writer: inout JSONWriter, type: StaticString, room: String, seq: UInt64, rev: UInt64) {
+        writer.beginObject()
+        writer.field("type", type.description)
+        writer.field("room", room)
+        writer.field("seq", seq)
+        writer.field("rev", rev)
+    }
+
+    /// `featured`: the SKU the host now pitches.
+    static func writeFeatured(_ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, sku: String) {
+        beginStreamMessage(&writer, type: "featured", room: room, seq: seq, rev: rev)
+        writer.field("sku", sku)
+        writer.endObject()
+    }
+
     /// `stock`: one SKU's figures after a durable change.
     static func writeStock(
         _ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, sku: Hub.SkuState, stock: StockPublication,
         figures: AlertBatch.Figures? = nil
     ) {
-        writer.beginObject()
-        writer.field("type", "stock")
-        writer.field("room", room)
-        writer.field("seq", seq)
-        writer.field("rev", rev)
+        Messages.beginStreamMessage(&writer, type: "stock", room: room, seq: seq, rev: rev)
         writeSkuFields(&writer, sku: sku, stock: stock, figures: figures)
         writer.endObject()
     }
@@ -56,11 +68,7 @@ enum Messages {
     static func writeAlert(
         _ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, id: String, event: AlertEvent, name: String
     ) {
-        writer.beginObject()
-        writer.field("type", "alert")
-        writer.field("room", room)
-        writer.field("seq", seq)
-        writer.field("rev", rev)
+        Messages.beginStreamMessage(&writer, type: "alert", room: room, seq: seq, rev: rev)
         writer.field("id", id)
         writer.field("sku", event.sku)
         writer.field("name", name)
@@ -84,11 +92,7 @@ enum Messages {
         _ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, sku: Hub.SkuState, figures: AlertBatch.Figures
     ) {
         let metrics = figures.metrics
-        writer.beginObject()
-        writer.field("type", "hint")
-        writer.field("room", room)
-        writer.field("seq", seq)
-        writer.field("rev", rev)
+        Messages.beginStreamMessage(&writer, type: "hint", room: room, seq: seq, rev: rev)
         writer.field("sku", sku.id)
         writer.field("canSell", metrics.canSell)
         writer.field("mayFreeUp", metrics.mayFreeUp)
@@ -101,11 +105,7 @@ enum Messages {
 
     /// `launch`: the countdown to a launch (`remaining` seconds; 0: sales are open).
     static func writeLaunch(_ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, sku: String, remaining: Int64) {
-        writer.beginObject()
-        writer.field("type", "launch")
-        writer.field("room", room)
-        writer.field("seq", seq)
-        writer.field("rev", rev)
+        Messages.beginStreamMessage(&writer, type: "launch", room: room, seq: seq, rev: rev)
         writer.field("sku", sku)
         writer.field("in", remaining)
         writer.endObject()
@@ -116,11 +116,7 @@ enum Messages {
         _ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, sku: String, level: String, text: String?,
         withdrawn: Bool
     ) {
-        writer.beginObject()
-        writer.field("type", "banner")
-        writer.field("room", room)
-        writer.field("seq", seq)
-        writer.field("rev", rev)
+        Messages.beginStreamMessage(&writer, type: "banner", room: room, seq: seq, rev: rev)
         writer.field("sku", sku)
         writer.field("level", level)
         writer.field("text", text)
@@ -197,11 +193,7 @@ enum Messages {
         _ writer: inout JSONWriter, room: String, seq: UInt64, rev: UInt64, from: String, role: String, text: String,
         isSystem: Bool
     ) {
-        writer.beginObject()
-        writer.field("type", "danmaku")
-        writer.field("room", room)
-        writer.field("seq", seq)
-        writer.field("rev", rev)
+        Messages.beginStreamMessage(&writer, type: "danmaku", room: room, seq: seq, rev: rev)
         writer.field("from", from)
         writer.field("role", role)
         writer.field("text", text)

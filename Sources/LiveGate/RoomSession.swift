@@ -272,11 +272,7 @@ final class RoomSession: WebSocketSession {
         case .ack(let alert):
             try require(claims, [.operator], for: type)
             services.hub.publish(room: room, audiences: [.operator]) { writer, seq, rev in
-                writer.beginObject()
-                writer.field("type", "ack")
-                writer.field("room", room)
-                writer.field("seq", seq)
-                writer.field("rev", rev)
+                Messages.beginStreamMessage(&writer, type: "ack", room: room, seq: seq, rev: rev)
                 writer.field("alert", String(alert.prefix(128)))
                 writer.field("by", claims.subject)
                 writer.endObject()
