@@ -244,7 +244,7 @@ final class Connection: EventHandler {
                     send(SharedBytes(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)))
                 }
             } catch {
-                Log.info("fd \(fd): HTTP \(error.status.code): \(error.reason)")
+                Log.event(.info, "http_error", ["fd": "\(fd)", "status": "\(error.status.code)", "reason": error.reason])
                 respondAndClose(.text(error.status, error.reason))
                 return UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
             }
@@ -303,7 +303,7 @@ final class Connection: EventHandler {
                 session?.connectionDidOpen(self)
                 Log.debug("fd \(fd): WebSocket open on \(endpoint.path)")
             } catch {
-                Log.info("fd \(fd): upgrade refused on \(head.path): \(error.response.status.code)")
+                Log.event(.info, "upgrade_refused", ["fd": "\(fd)", "path": head.path, "status": "\(error.response.status.code)"])
                 respondAndClose(error.response)
             }
         }
@@ -385,7 +385,7 @@ final class Connection: EventHandler {
 
     /// Sends a close frame for a protocol violation and ends the connection.
     private func failWebSocket(code: UInt16, reason: String) {
-        Log.info("fd \(fd): closing with \(code): \(reason)")
+        Log.event(.info, "ws_fail", ["fd": "\(fd)", "code": "\(code)", "reason": reason])
         // After our own close frame (shutdown, 1013) no second one is sent (RFC 6455 §5.5.1).
         if phase == .webSocket {
             sendFrame(.close, WebSocketFrameEncoder.closePayload(code: code, reason: reason))
@@ -451,7 +451,7 @@ final class Connection: EventHandler {
         }
         if outbound.byteCount > hardBudget {
             outbound.dropUnstarted(keepHead: tls != nil)
-            Log.info("fd \(fd): slow consumer over its \(hardBudget)-byte outbound budget; closing with 1013")
+            Log.event(.info, "slow_consumer", ["fd": "\(fd)", "budget": "\(hardBudget)", "code": "1013"])
             close(code: WebSocketCloseCode.tryAgainLater, reason: "slow consumer: outbound budget exceeded; resume with since")
         }
     }

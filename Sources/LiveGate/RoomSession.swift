@@ -59,7 +59,7 @@ final class RoomSession: WebSocketSession {
         let claims: TokenClaims
         switch self.claims {
         case .failure(let error):
-            Log.info("fd \(connection.fd): /ws refused: \(error)")
+            Log.event(.info, "ws_refused", ["fd": "\(connection.fd)", "reason": "\(error)"])
             connection.close(code: WebSocketCloseCode.policyViolation, reason: "\(error)")
             return
         case .success(let value):
@@ -85,7 +85,10 @@ final class RoomSession: WebSocketSession {
         connection.loopContext.subscribe(connection, room: claims.room, audience: audience, startSeq: seq)
         services.metrics.joined(claims.role)
         hasJoined = true
-        Log.info("fd \(connection.fd): \(claims.role.rawValue) \(claims.subject) joined room \(claims.room)")
+        Log.event(.info, "join", [
+            "fd": "\(connection.fd)", "room": claims.room, "role": claims.role.rawValue, "sub": claims.subject,
+            "resumed": isResumed ? "true" : "false", "seq": "\(seq)",
+        ])
     }
 
     func connectionDidClose(_ connection: Connection) {
@@ -190,7 +193,7 @@ final class RoomSession: WebSocketSession {
                 throw ProtocolError.badField("room", "room \(newRoom) exists, or one of its SKUs does not")
             }
             try services.persistRooms()
-            Log.info("room \(newRoom): created by \(claims.subject) with \(skus.count) SKU(s)")
+            Log.event(.info, "room_created", ["room": newRoom, "by": claims.subject, "skus": skus.joined(separator: ",")])
             sendLocalResult(id: id, command: type, connection: connection)
         case .addSku(let sku, let name, let onHand, let substitute):
             try require(claims, [.operator], for: type)
@@ -214,7 +217,7 @@ final class RoomSession: WebSocketSession {
                 } catch {
                     Log.error("room \(room): SKU \(sku) was created but rooms.json could not be written: \(error)")
                 }
-                Log.info("room \(room): SKU \(sku) created with \(onHand) on hand")
+                Log.event(.info, "sku_created", ["room": room, "sku": sku, "onHand": "\(onHand)"])
             }
         case .switchToSubstitute(let sku):
             try require(claims, [.operator], for: type)
@@ -222,7 +225,7 @@ final class RoomSession: WebSocketSession {
             switch services.hub.switchToSubstitute(room: room, from: sku) {
             case .failure(let error): throw error
             case .success(let substitute):
-                Log.info("room \(room): \(claims.subject) switched from \(sku) to \(substitute)")
+                Log.event(.info, "switch", ["room": room, "by": claims.subject, "from": sku, "to": substitute])
                 sendLocalResult(id: id, command: type, connection: connection)
             }
         case .undoSwitch:
@@ -230,7 +233,7 @@ final class RoomSession: WebSocketSession {
             switch services.hub.undoSwitch(room: room) {
             case .failure(let error): throw error
             case .success(let sku):
-                Log.info("room \(room): \(claims.subject) undid the switch; \(sku) is featured again")
+                Log.event(.info, "undo_switch", ["room": room, "by": claims.subject, "featured": sku])
                 sendLocalResult(id: id, command: type, connection: connection)
             }
         case .launch(let sku, let countdown):
@@ -242,7 +245,7 @@ final class RoomSession: WebSocketSession {
             let seconds = Int(countdown ?? 3)
             let hub = services.hub, core = services.core
             let loop = connection.eventLoop, connectionID = connection.id
-            Log.info("room \(room): \(claims.subject) launches \(sku) in \(seconds) s")
+            Log.event(.info, "launch", ["room": room, "by": claims.subject, "sku": sku, "in": "\(seconds)"])
             for remaining in stride(from: seconds, through: 1, by: -1) {
                 DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds - remaining)) {
                     hub.publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
@@ -329,7 +332,7 @@ final class RoomSession: WebSocketSession {
         case .drain(let waves, let seconds):
             try require(claims, [.operator], for: type)
             let count = Int(waves ?? 5)
-            Log.info("room \(room): \(claims.subject) drains the viewers in \(count) wave(s) over \(seconds ?? 10) s")
+            Log.event(.info, "drain", ["room": room, "by": claims.subject, "waves": "\(count)", "seconds": "\(seconds ?? 10)"])
             services.hub.drainViewers(room: room, waves: count, over: Double(seconds ?? 10))
             sendLocalResult(id: id, command: type, connection: connection)
         case .announce(let raw):

@@ -1,7 +1,8 @@
 import Foundation
 import Synchronization
 
-/// Minimal leveled logger: one line per call on standard error, with a UTC timestamp.
+/// Minimal leveled logger: one line per event on standard error in logfmt
+/// (`ts=… level=info msg="…"`, or `event=… key=value …` for ``event(_:_:_:)``).
 ///
 /// Each line is written with a single `write`, so lines from different threads never
 /// interleave. Anything that may carry a secret (a token) must be passed through
@@ -35,7 +36,38 @@ public enum Log {
     public static func write(_ level: Level, _ message: @autoclosure () -> String) {
         guard level >= minimum.level else { return }
         let stamp = timestamp()
-        let line = "\(stamp) \(level) \(message())\n"
+        let line = "ts=\(stamp) level=\(level) msg=\(quoted(message()))\n"
+        emit(line)
+    }
+
+    /// Writes one structured event: `event=name` and its fields as `key=value` pairs
+    /// (values quoted when they contain spaces, quotes or `=`).
+    public static func event(_ level: Level, _ name: String, _ fields: KeyValuePairs<String, String>) {
+        guard level >= minimum.level else { return }
+        var line = "ts=\(timestamp()) level=\(level) event=\(name)"
+        for (key, value) in fields {
+            line += " \(key)=\(quoted(value))"
+        }
+        emit(line + "\n")
+    }
+
+    /// A logfmt value: bare when it is simple, else in double quotes with `"` and `\\` escaped.
+    public static func quoted(_ value: String) -> String {
+        let needsQuotes = value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0 == "\\" || $0 == "\n" })
+        guard needsQuotes else { return value }
+        var escaped = ""
+        for character in value {
+            switch character {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case "\n": escaped += "\\n"
+            default: escaped.append(character)
+            }
+        }
+        return "\"" + escaped + "\""
+    }
+
+    private static func emit(_ line: String) {
         if let sink = minimum.sink {
             sink(line)
         } else {

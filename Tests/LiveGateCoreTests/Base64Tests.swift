@@ -30,6 +30,13 @@ struct Base64Tests {
         #expect(shared.array == [1, 2, 3])
     }
 
+    @Test func logfmtQuotesWhatNeedsIt() {
+        #expect(Log.quoted("plain") == "plain")
+        #expect(Log.quoted("two words") == "\"two words\"")
+        #expect(Log.quoted("a=\"b\"") == "\"a=\\\"b\\\"\"")
+        #expect(Log.quoted("") == "\"\"")
+    }
+
     @Test func redactsTokens() {
         #expect(Log.redactingTokens("/ws?room=a&token=abc.def&x=1") == "/ws?room=a&token=<redacted>&x=1")
         #expect(Log.redactingTokens("/ws?token=secret") == "/ws?token=<redacted>")

@@ -282,6 +282,10 @@ struct RoomTests {
         _ = bad.readFrame()
         let logged = lines.all
         #expect(logged.contains { $0.contains("<redacted>") })
+        // One logfmt line per event, with its level and fields.
+        #expect(logged.allSatisfy { $0.hasPrefix("ts=") && $0.contains(" level=") && $0.hasSuffix("\n") })
+        #expect(logged.contains { $0.contains("event=join") && $0.contains("role=viewer") && $0.contains("room=demo") })
+        #expect(logged.contains { $0.contains("event=ws_refused") })
         let signature = String(token.split(separator: ".")[2])
         #expect(!logged.contains { $0.contains(signature) || $0.contains(String(forged.split(separator: ".")[2])) })
     }
