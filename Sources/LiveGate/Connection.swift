@@ -54,6 +54,9 @@ final class Connection: EventHandler {
     var isPriority = false
     /// Bytes queued and not yet written.
     var queuedBytes: Int { outbound.byteCount }
+    /// Whether the socket is full and `EPOLLOUT` is armed: writing again before it fires is
+    /// a wasted system call, so deliveries only queue.
+    var isBlocked: Bool { isWatchingWritable && !outbound.isEmpty }
     /// The TLS session, for a connection accepted on the TLS listener.
     var tls: TLSSession?
 

@@ -149,6 +149,12 @@ public final class Gateway: Sendable {
         try server.start(router: router)
     }
 
+    /// Order → flush latency so far for an audience: observations and mean seconds (tests, metrics).
+    func orderDeliveryLatency(_ audience: Audience) -> (count: Int, meanSeconds: Double) {
+        let (count, sum) = server.stats.orderToDelivery[audience.rawValue].countAndSum
+        return (count, count == 0 ? 0 : sum / Double(count))
+    }
+
     /// Closes the connections (1001), then stops the stock core. With `drainWaves`, viewers
     /// are first sent away with 1012 in that many waves over half the grace period.
     public func shutdown(drainWaves: Int = 0) {

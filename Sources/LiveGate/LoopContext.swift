@@ -138,7 +138,8 @@ final class LoopContext {
             }
             for connection in lists[delivery.audience.rawValue]
             where delivery.seq > connection.subscription!.startSeq {
-                if !connection.isFlushPending {
+                // A connection whose socket is full waits for EPOLLOUT: no flush until then.
+                if !connection.isFlushPending && !connection.isBlocked {
                     connection.isFlushPending = true
                     if connection.isPriority { dirty.append(connection) } else { dirtyViewers.append(connection) }
                 }
@@ -155,18 +156,23 @@ final class LoopContext {
             connection.flush()
         }
         dirty.removeAll(keepingCapacity: true)
+        observeStamps(priority: true)
         for connection in dirtyViewers {
             connection.isFlushPending = false
             connection.flush()
         }
         dirtyViewers.removeAll(keepingCapacity: true)
-        if !pendingStamps.isEmpty {
-            let now = Posix.monotonicNanoseconds()
-            for (audience, stamp) in pendingStamps where now > stamp {
-                stats.orderToDelivery[audience.rawValue].observe(nanoseconds: now - stamp)
-            }
-            pendingStamps.removeAll(keepingCapacity: true)
+        observeStamps(priority: false)
+    }
+
+    /// Records order → flush latencies of the priority lane (after its flush) or of viewers.
+    private func observeStamps(priority: Bool) {
+        guard !pendingStamps.isEmpty else { return }
+        let now = Posix.monotonicNanoseconds()
+        for (audience, stamp) in pendingStamps where (audience != .viewer) == priority && now > stamp {
+            stats.orderToDelivery[audience.rawValue].observe(nanoseconds: now - stamp)
         }
+        if !priority { pendingStamps.removeAll(keepingCapacity: true) }
     }
 
     /// Counts an upgrade.

@@ -38,6 +38,11 @@ final class LatencyHistogram: Sendable {
         sumNanoseconds.wrappingAdd(Int(clamping: nanoseconds), ordering: .relaxed)
     }
 
+    /// Observations so far and their sum in seconds (tests).
+    var countAndSum: (count: Int, seconds: Double) {
+        (counts.reduce(0) { $0 + $1.value.load(ordering: .relaxed) }, Double(sumNanoseconds.load(ordering: .relaxed)) / 1e9)
+    }
+
     /// The Prometheus histogram lines for `name` with `labels` (e.g. `role="host"`).
     func render(name: String, labels: String) -> String {
         var text = ""
