@@ -65,6 +65,28 @@ struct StreamTests {
         #expect((first["skus"] as? [[String: Any]])?.last?["sellable"] as? Int == 97)
     }
 
+    @Test func aReconnectAfterARestartGetsAResetSnapshotWithANewEpoch() throws {
+        let kept = NSTemporaryDirectory() + "livegate-epoch-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: kept) }
+        var since = 0
+        var epoch = ""
+        do {
+            let room = try RoomFixture { $0.dataDir = kept }
+            let (viewer, snapshot) = try room.join(.viewer)
+            since = snapshot["seq"] as? Int ?? -1
+            epoch = snapshot["epoch"] as? String ?? ""
+            withExtendedLifetime(viewer) {}
+        }
+        usleep(5_000)  // the epoch is the start time in ms: make sure it moves
+        let room = try RoomFixture { $0.dataDir = kept }
+        let client = try TestClient(port: room.port)
+        #expect(client.upgrade(path: "/ws?token=\(room.token(.viewer))&since=\(since)&epoch=\(epoch)") == 101)
+        let first = try #require(client.readJSON())
+        #expect(first["type"] as? String == "snapshot")
+        #expect(first["reset"] as? Bool == true)
+        #expect(first["epoch"] as? String != epoch)
+    }
+
     @Test func aViewerThatNeverReadsIsClosedWith1013AndHoldsNobodyBack() throws {
         let room = try RoomFixture {
             $0.viewerSoftBudgetBytes = 16 * 1024
