@@ -49,8 +49,10 @@ public final class Gateway: Sendable {
                 for event in alerts?.events ?? [] { metrics.alert(event.level) }
                 hub.batchDurable(pending.take(), alerts: alerts)
             })
+        let notes = core.withLedger { $0.notes }
         core.start()
         hub.restore(try store.load())
+        hub.restoreFeatured(notes: notes)
         try seed(configuration)
     }
 

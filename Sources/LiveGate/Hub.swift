@@ -333,12 +333,30 @@ final class Hub: Sendable {
         }
     }
 
-    /// Switches the room from `sku` to its substitute in one step: the featured SKU changes for
-    /// every stream, viewers get a banner for the substitute, the host a hint ("switch to B,
-    /// 140 in stock"). Returns the substitute, or an error text.
-    func switchToSubstitute(room: String, from sku: String) -> Result<String, ProtocolError> {
-        let outcome: Result<(String, String, Int64, String?), ProtocolError> = state.withLock { state in
-            guard var roomState = state.rooms[room] else { return .failure(ProtocolError("badField", "no room", field: "room")) }
+    /// A change of a room's featured SKU, as it is journaled (``StockCommand/setNote(key:value:)``
+    /// with ``noteKey`` and ``noteValue``) and then applied by ``commitFeatured(_:)``.
+    struct FeaturedChange: Sendable, Equatable {
+        enum Kind: Sendable { case feature, switchover, undo }
+        var kind: Kind
+        var room: String
+        /// The SKU featured after the change.
+        var featured: String
+        /// What `undo` goes back to afterwards (nil: nothing to undo).
+        var beforeSwitch: String?
+
+        /// The journal key of the room's featured SKU.
+        static func noteKey(room: String) -> String { "room.\(room).featured" }
+        var noteKey: String { Self.noteKey(room: room) }
+        /// `featured`, then a tab and `beforeSwitch` when there is one.
+        var noteValue: String { beforeSwitch.map { "\(featured)\t\($0)" } ?? featured }
+    }
+
+    /// Plans switching the room from `sku` to its substitute: the featured SKU changes for every
+    /// stream, viewers get a banner for the substitute, the host a hint ("switch to B, 140 in
+    /// stock"). Nothing changes until the change is journaled and committed.
+    func planSwitch(room: String, from sku: String) -> Result<FeaturedChange, ProtocolError> {
+        state.withLock { state in
+            guard let roomState = state.rooms[room] else { return .failure(ProtocolError("badField", "no room", field: "room")) }
             guard let substitute = state.policies[sku].map(\.substitute).flatMap({ $0.isEmpty ? nil : $0 })
                 ?? state.skus[sku]?.substitute
             else {
@@ -347,34 +365,61 @@ final class Hub: Sendable {
             guard roomState.skus.contains(substitute) else {
                 return .failure(.badField("sku", "the substitute \(substitute) is not one of the room's SKUs"))
             }
-            roomState.featuredBeforeSwitch = roomState.featured
-            roomState.featured = substitute
-            state.rooms[room] = roomState
-            let left = state.skus[substitute]?.stock?.sellable ?? 0
-            return .success((substitute, state.skus[substitute]?.name ?? substitute, left, roomState.featuredBeforeSwitch))
-        }
-        switch outcome {
-        case .failure(let error):
-            return .failure(error)
-        case .success(let (substitute, name, left, _)):
-            announceFeatured(room: room, sku: substitute, hostText: "换品:改推\(name),现有\(left)件 / switch to \(name), \(left) in stock",
-                             bannerText: "\(name) 现货\(left)件")
-            return .success(substitute)
+            return .success(FeaturedChange(kind: .switchover, room: room, featured: substitute, beforeSwitch: roomState.featured ?? sku))
         }
     }
 
-    /// Reverts the last switch; returns the SKU featured again.
-    func undoSwitch(room: String) -> Result<String, ProtocolError> {
-        let previous: String? = state.withLock { state in
-            guard let before = state.rooms[room]?.featuredBeforeSwitch else { return nil }
-            state.rooms[room]?.featured = before
-            state.rooms[room]?.featuredBeforeSwitch = nil
-            return before
+    /// Plans reverting the last switch.
+    func planUndo(room: String) -> Result<FeaturedChange, ProtocolError> {
+        state.withLock { state in
+            guard let before = state.rooms[room]?.featuredBeforeSwitch else {
+                return .failure(ProtocolError("badField", "nothing to undo: no switch in this room", field: "type"))
+            }
+            return .success(FeaturedChange(kind: .undo, room: room, featured: before, beforeSwitch: nil))
         }
-        guard let previous else { return .failure(ProtocolError("badField", "nothing to undo: no switch in this room", field: "type")) }
-        let name = sku(previous)?.name ?? previous
-        announceFeatured(room: room, sku: previous, hostText: "改回\(name) / back to \(name)", bannerText: nil)
-        return .success(previous)
+    }
+
+    /// Plans featuring `sku` (one of the room's SKUs); a pending undo stays possible.
+    func planFeature(room: String, sku: String) -> FeaturedChange? {
+        state.withLock { state in
+            guard let roomState = state.rooms[room], roomState.skus.contains(sku) else { return nil }
+            return FeaturedChange(kind: .feature, room: room, featured: sku, beforeSwitch: roomState.featuredBeforeSwitch)
+        }
+    }
+
+    /// Applies a journaled change and tells every stream.
+    func commitFeatured(_ change: FeaturedChange) {
+        state.withLock { state in
+            state.rooms[change.room]?.featured = change.featured
+            state.rooms[change.room]?.featuredBeforeSwitch = change.beforeSwitch
+        }
+        let name = sku(change.featured)?.name ?? change.featured
+        switch change.kind {
+        case .feature:
+            publish(room: change.room, audiences: Audience.everyone) { writer, seq, rev in
+                Messages.writeFeatured(&writer, room: change.room, seq: seq, rev: rev, sku: change.featured)
+            }
+        case .switchover:
+            let left = sku(change.featured)?.stock?.sellable ?? 0
+            announceFeatured(room: change.room, sku: change.featured,
+                             hostText: "换品:改推\(name),现有\(left)件 / switch to \(name), \(left) in stock",
+                             bannerText: "\(name) 现货\(left)件")
+        case .undo:
+            announceFeatured(room: change.room, sku: change.featured, hostText: "改回\(name) / back to \(name)", bannerText: nil)
+        }
+    }
+
+    /// Restores the featured SKUs journaled before a restart (start-up, before any subscriber).
+    func restoreFeatured(notes: [String: String]) {
+        state.withLock { state in
+            for id in state.rooms.keys {
+                guard let value = notes[FeaturedChange.noteKey(room: id)] else { continue }
+                let parts = value.split(separator: "\t", maxSplits: 1).map(String.init)
+                guard let featured = parts.first, state.rooms[id]?.skus.contains(featured) == true else { continue }
+                state.rooms[id]?.featured = featured
+                state.rooms[id]?.featuredBeforeSwitch = parts.count > 1 ? parts[1] : nil
+            }
+        }
     }
 
     private func announceFeatured(room: String, sku: String, hostText: String, bannerText: String?) {
@@ -471,20 +516,6 @@ final class Hub: Sendable {
             }
             return contents
         }
-    }
-
-    /// Changes the featured SKU and tells every stream. Returns `false` for an unknown SKU.
-    func feature(room: String, sku: String) -> Bool {
-        let isKnown = state.withLock { state -> Bool in
-            guard state.rooms[room]?.skus.contains(sku) == true else { return false }
-            state.rooms[room]?.featured = sku
-            return true
-        }
-        guard isKnown else { return false }
-        publish(room: room, audiences: Audience.everyone) { writer, seq, rev in
-            Messages.writeFeatured(&writer, room: room, seq: seq, rev: rev, sku: sku)
-        }
-        return true
     }
 
     /// What a subscriber starts from and the stream position it reflects (it then takes only

@@ -182,8 +182,10 @@ final class RoomSession: WebSocketSession {
         case .feature(let sku):
             try require(claims, [.operator], for: type)
             try checkSku(sku, room: room)
-            _ = services.hub.feature(room: room, sku: sku)
-            sendLocalResult(id: id, command: type, connection: connection)
+            guard let change = services.hub.planFeature(room: room, sku: sku) else {
+                throw ProtocolError.badField("sku", "\(sku) is not one of the room's SKUs")
+            }
+            journalFeatured(change, command: type, id: id, connection: connection, by: claims.subject)
         case .createRoom(let newRoom, let title, let skus):
             try require(claims, [.operator, .service], for: type)
             guard newRoom.utf8.count <= 64, newRoom.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
@@ -222,20 +224,12 @@ final class RoomSession: WebSocketSession {
         case .switchToSubstitute(let sku):
             try require(claims, [.operator], for: type)
             try checkSku(sku, room: room)
-            switch services.hub.switchToSubstitute(room: room, from: sku) {
-            case .failure(let error): throw error
-            case .success(let substitute):
-                Log.event(.info, "switch", ["room": room, "by": claims.subject, "from": sku, "to": substitute])
-                sendLocalResult(id: id, command: type, connection: connection)
-            }
+            journalFeatured(try services.hub.planSwitch(room: room, from: sku).get(), command: type, id: id,
+                            connection: connection, by: claims.subject, from: sku)
         case .undoSwitch:
             try require(claims, [.operator], for: type)
-            switch services.hub.undoSwitch(room: room) {
-            case .failure(let error): throw error
-            case .success(let sku):
-                Log.event(.info, "undo_switch", ["room": room, "by": claims.subject, "featured": sku])
-                sendLocalResult(id: id, command: type, connection: connection)
-            }
+            journalFeatured(try services.hub.planUndo(room: room).get(), command: type, id: id, connection: connection,
+                            by: claims.subject)
         case .launch(let sku, let countdown):
             try require(claims, [.operator], for: type)
             try checkSku(sku, room: room)
@@ -394,6 +388,22 @@ final class RoomSession: WebSocketSession {
         return text
     }
 
+    /// Journals a change of the featured SKU as one entry, then applies it and tells every
+    /// stream; the operator's `result` follows once it is durable.
+    private func journalFeatured(
+        _ change: Hub.FeaturedChange, command: String, id: String?, connection: Connection, by subject: String,
+        from sku: String? = nil
+    ) {
+        let hub = services.hub
+        submit(.setNote(key: change.noteKey, value: change.noteValue), command: command, sku: change.featured, id: id,
+               connection: connection, afterReply: { result in
+            guard result.outcome.isSuccess else { return }
+            hub.commitFeatured(change)
+            let event = command == "feature" ? "feature" : command == "undo" ? "undo_switch" : "switch"
+            Log.event(.info, event, ["room": change.room, "by": subject, "from": sku ?? "", "featured": change.featured])
+        })
+    }
+
     private func sendLocalResult(id: String?, command: String, connection: Connection) {
         var writer = JSONWriter()
         Messages.writeLocalResult(&writer, id: id, command: command)
@@ -403,7 +413,7 @@ final class RoomSession: WebSocketSession {
     /// Submits to the stock core; the result goes back to this connection once durable.
     private func submit(
         _ command: StockCommand, command name: String, sku: String?, id: String?, connection: Connection,
-        then: (@Sendable (StockResult) -> Void)? = nil
+        then: (@Sendable (StockResult) -> Void)? = nil, afterReply: (@Sendable (StockResult) -> Void)? = nil
     ) {
         let loop = connection.eventLoop
         let connectionID = connection.id
@@ -425,6 +435,8 @@ final class RoomSession: WebSocketSession {
                 connection.send(frame)
                 connection.flush()
             }
+            // Queued behind the reply on this connection's loop: what it publishes arrives after it.
+            afterReply?(result)
         }
         switch status {
         case .accepted: break

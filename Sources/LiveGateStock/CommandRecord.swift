@@ -30,6 +30,8 @@ struct CommandRecord {
         case setPolicy = 17
         /// ``StockCommand/tick(to:)``.
         case tick = 18
+        /// ``StockCommand/setNote(key:value:)``.
+        case note = 19
     }
 
     /// The SKU index that stands for "no such SKU".
@@ -58,6 +60,8 @@ struct CommandRecord {
         var text = ""
         /// See ``CommandRecord/policy``.
         var policy: SkuPolicy? = nil
+        /// See ``CommandRecord/value``.
+        var value = ""
     }
 
     /// The SKU id (createSku), the restock source or the adjust reason.
@@ -66,6 +70,15 @@ struct CommandRecord {
         set {
             if extra == nil { extra = Extra() }
             extra!.text = newValue
+        }
+    }
+
+    /// The note's value (setNote; its key is ``text``).
+    var value: String {
+        get { extra?.value ?? "" }
+        set {
+            if extra == nil { extra = Extra() }
+            extra!.value = newValue
         }
     }
 
@@ -122,6 +135,9 @@ struct CommandRecord {
             (policy ?? SkuPolicy()).encode(into: &writer)
         case .tick:
             break
+        case .note:
+            writer.writeString(text)
+            writer.writeString(value)
         }
         let payloadStart = start + CommandRecord.frameHeaderSize
         let length = writer.count - payloadStart
@@ -185,6 +201,9 @@ struct CommandRecord {
             record.policy = try SkuPolicy.decode(from: &reader)
         case .tick:
             break
+        case .note:
+            record.text = try reader.readString()
+            record.value = try reader.readString()
         }
         return record
     }

@@ -78,6 +78,7 @@ public struct OrderEvent: Sendable, Hashable {
 /// | `pause` / `resume` | `ok` (idempotent) |
 /// | `setPolicy` | `ok`; `invalidPolicy` unless 0 < reservationTimeout < retention |
 /// | `tick` | `ok`; core time := max(core time, `to`) with `clock: external`; in live mode only expiries run |
+/// | `setNote` | `ok`; notes[key] := value (an empty value removes the key); stock is untouched |
 /// | `readSkus` / `readOrder` | `ok` with the states in the result; not journaled, no `rev` change |
 ///
 /// Operator commands on an unknown SKU answer `unknownSku`. Every command but the two reads is
@@ -103,6 +104,10 @@ public enum StockCommand: Sendable, Hashable {
     case setPolicy(sku: String, policy: SkuPolicy)
     /// Advances core time to `to` (nanoseconds) with `clock: external`; runs due expiries.
     case tick(to: Int64)
+    /// Records state that lives beside the stock, such as a room's featured SKU after a
+    /// switchover, in the same journal: the latest value per key (at most 1024 bytes each) is in
+    /// ``StockLedger/notes`` after a restart. An empty value removes the key.
+    case setNote(key: String, value: String)
     /// Reads the states of `skus` (all SKUs when nil) into ``StockResult/skus``.
     case readSkus([String]?)
     /// Reads one order's state into ``StockResult/order``.

@@ -2,7 +2,7 @@ extension StockLedger {
     /// The first eight bytes of a snapshot file.
     static let snapshotMagic: [UInt8] = Array("LGSNAP".utf8) + [0, 1]
     /// The snapshot format version this code writes and reads.
-    static let snapshotVersion: UInt32 = 1
+    static let snapshotVersion: UInt32 = 2
     /// Magic, version, payload length, payload CRC-32C.
     static let snapshotHeaderSize = 8 + 4 + 8 + 4
 
@@ -61,6 +61,12 @@ extension StockLedger {
         }
         writer.write(snapshotExtension.version)
         writer.writeBlob(snapshotExtension.bytes)
+        // Version 2: the notes, sorted so equal states give equal snapshots.
+        writer.write(UInt32(notes.count))
+        for (key, value) in notes.sorted(by: { $0.key < $1.key }) {
+            writer.writeString(key)
+            writer.writeString(value)
+        }
         let payloadStart = Self.snapshotHeaderSize
         let length = UInt64(writer.count - payloadStart)
         let crc = writer.bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[payloadStart...])) }
@@ -85,7 +91,7 @@ extension StockLedger {
         var header = ByteReader(bytes)
         header.offset = 8
         let version: UInt32 = try header.read()
-        guard version == snapshotVersion else { throw DecodingError(reason: "unsupported snapshot version \(version)") }
+        guard version == 1 || version == snapshotVersion else { throw DecodingError(reason: "unsupported snapshot version \(version)") }
         let length = Int(try header.read(UInt64.self))
         let crc: UInt32 = try header.read()
         guard length == bytes.count - snapshotHeaderSize else {
@@ -147,6 +153,14 @@ extension StockLedger {
             ledger.remembered.append(Reservation(key: key, placedAt: try reader.read()))
         }
         ledger.snapshotExtension = SnapshotExtension(version: try reader.read(), bytes: try reader.readBlob())
+        if version >= 2 {
+            let noteCount = Int(try reader.read(UInt32.self))
+            guard noteCount <= reader.remaining / 8 else { throw DecodingError(reason: "note count \(noteCount) too large") }
+            for _ in 0..<noteCount {
+                let key = try reader.readString()
+                ledger.notes[key] = try reader.readString()
+            }
+        }
         ledger.skus = skus
         ledger.isChanged = [Bool](repeating: false, count: skus.count)
         for (index, sku) in skus.enumerated() { ledger.skuIndex[sku.id] = UInt32(index) }

@@ -89,6 +89,9 @@ public struct StockLedger {
     var lastSku: (id: String, index: UInt32)? = nil
     /// Where ``prepareKeys(_:into:)`` leaves the bits it read, so the reads are not optimised away.
     var prefetchSink: UInt64 = 0
+    /// The values of ``StockCommand/setNote(key:value:)`` by key (state kept beside the stock,
+    /// such as a room's featured SKU).
+    public internal(set) var notes: [String: String] = [:]
     /// The alert engine's section of the snapshot.
     public var snapshotExtension = SnapshotExtension()
     /// Whether ``changes`` is filled (for an observer such as the alert engine).
@@ -264,6 +267,11 @@ public struct StockLedger {
             return record
         case .tick(let to):
             return CommandRecord(tag: .tick, rev: next, time: externalClock ? Swift.max(self.time, to) : stamp)
+        case .setNote(let key, let value):
+            var record = CommandRecord(tag: .note, rev: next, time: stamp)
+            record.text = Self.clip(key)
+            record.value = Self.clip(value)
+            return record
         case .readSkus, .readOrder:
             return nil
         }
@@ -420,6 +428,9 @@ public struct StockLedger {
         case .placed, .paid, .cancelled:
             result = applyOrder(record)
         case .tick:
+            result = (.ok, false)
+        case .note:
+            notes[record.text] = record.value.isEmpty ? nil : record.value
             result = (.ok, false)
         default:
             result = (applyOperator(record), false)

@@ -64,6 +64,28 @@ struct EngineTests {
         again.stop()
     }
 
+    @Test func notesAreJournaledAndSnapshotted() throws {
+        let journal = InMemoryJournal()
+        var configuration = Self.external
+        configuration.snapshotEvery = 3
+        let core = try StockEngine(journal: journal, configuration: configuration)
+        core.start()
+        core.run(.createSku(sku: "tea", onHand: 5))
+        #expect(core.run(.setNote(key: "room.a.featured", value: "tea")).outcome == .ok)
+        core.run(.setNote(key: "room.b.featured", value: "cup\ttea"))
+        core.run(.setNote(key: "room.a.featured", value: ""))  // removes it
+        core.run(.setNote(key: "room.c.featured", value: "pot"))
+        core.stop()
+        // A snapshot was taken at rev 3; the last two notes are replayed from the journal.
+        #expect(journal.snapshot?.rev == 3)
+        let again = try StockEngine(journal: journal, configuration: configuration)
+        again.withLedger { ledger in
+            #expect(ledger.notes == ["room.b.featured": "cup\ttea", "room.c.featured": "pot"])
+            #expect(ledger.rev == 5)
+            #expect(ledger.publication(of: "tea")?.onHand == 5)
+        }
+    }
+
     @Test func journalFailureMakesTheCoreUnavailable() throws {
         let journal = InMemoryJournal()
         let messages = Mutex<[String]>([])
