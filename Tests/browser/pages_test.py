@@ -57,16 +57,17 @@ def free_port():
 class Gateway:
     """The livegate process under test: started, killed and restarted by PID."""
 
-    def __init__(self, binary, config, data_dir, port, log_path):
+    def __init__(self, binary, config, data_dir, port, log_path, extra_args=()):
         self.binary, self.config, self.data_dir, self.port = binary, config, data_dir, port
         self.log_path = log_path
+        self.extra_args = list(extra_args)
         self.proc = None
 
     def start(self, seconds=15):
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [self.binary, "--config", self.config, "--host", "127.0.0.1", "--port", str(self.port),
-             "--data-dir", self.data_dir, "--io-threads", "1", "--log-level", "info"],
+             "--data-dir", self.data_dir, "--io-threads", "1", "--log-level", "info", *self.extra_args],
             stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + seconds
@@ -114,8 +115,15 @@ class Suite:
         self.data_dir = tempfile.mkdtemp(prefix="livegate-browser-data.")
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
+        # A TLS listener beside the plain one, with a self-signed certificate made for this run.
+        self.tls_port = free_port()
+        cert, key = os.path.join(self.data_dir, "test-cert.pem"), os.path.join(self.data_dir, "test-key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                        "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True, timeout=60)
         self.gateway = Gateway(args.bin, args.config, self.data_dir, self.port,
-                               os.path.join(self.artifacts, "livegate.log"))
+                               os.path.join(self.artifacts, "livegate.log"),
+                               ["--tls-port", str(self.tls_port), "--tls-cert", cert, "--tls-key", key])
         self.results = []             # (name, status, detail)
         self.errors = []              # (page, text) console errors and page errors
         self.allowed = []             # regexes of console errors expected right now
@@ -277,6 +285,28 @@ class Suite:
             "(sku) => { const p = window.__lgConsole.skus.get(sku).chart.pts; return p[p.length - 1][1]; }", FEATURED)
         if last != before - 3:
             raise CheckFailed(f"chart's last point is {last}, expected {before - 3}")
+
+    def check_https_console(self):
+        """The console over https:// (the run's self-signed certificate) connects with wss:// and
+        shows an order placed over the plain listener."""
+        ctx = self.browser.new_context(viewport=VIEWPORT, ignore_https_errors=True)
+        try:
+            urls = []
+            page = ctx.new_page()
+            page.set_default_timeout(WAIT_MS)
+            page.on("websocket", lambda ws: urls.append(ws.url))
+            page.on("pageerror", lambda e: self.errors.append(("https console", f"page error: {e}")))
+            page.goto(f"https://127.0.0.1:{self.tls_port}/console?token=" + self.tokens["operator"])
+            before = self.stock()[FEATURED]["sellable"]
+            self.wait(page, self.CONSOLE_SELLABLE, [FEATURED, before], what="https console shows the figure")
+            self.wait(page, self.CONN_TEXT, "live", what="https console is live")
+            if not urls or not all(u.startswith(f"wss://127.0.0.1:{self.tls_port}/") for u in urls):
+                raise CheckFailed(f"expected wss:// sockets to the TLS port, saw {urls}")
+            self.order(FEATURED, 1)
+            self.wait(page, self.CONSOLE_SELLABLE, [FEATURED, before - 1], what="https console shows the order")
+            self.note(f"console over https, socket {urls[0].split('?')[0]}")
+        finally:
+            ctx.close()
 
     def check_restock_click(self):
         """Clicking Restock on the console raises the figure on the pages; the result is shown."""
@@ -707,6 +737,7 @@ class Suite:
                     p.on("websocket", lambda ws: self.ws_urls.append(ws.url))
                 self.run_check("pages connect and show the room", self.check_initial)
                 self.run_check("an order over HTTP updates console and teleprompter within 1 s", self.check_order)
+                self.run_check("the console over https:// uses wss:// and shows live updates", self.check_https_console)
                 self.run_check("restock clicked on the console raises the figures; errors shown", self.check_restock_click)
                 self.run_check("teleprompter figure >= 15% of the height, colour follows the level", self.check_teleprompter)
                 self.run_check("a threshold trip changes the teleprompter and shows the server's banner",
