@@ -60,13 +60,35 @@ final class Connection: EventHandler {
     /// The TLS session, for a connection accepted on the TLS listener.
     var tls: TLSSession?
 
-    private var headParser: HTTPHeadParser
-    private var pendingHead: HTTPRequestHead?
-    private var body: [UInt8] = []
-    private var bodyRemaining = 0
-    private var closeAfterResponse = false
+    /// What only the HTTP phase needs, given back at the upgrade: an open WebSocket does
+    /// not carry a request parser (idle connections are most of a room).
+    private final class HTTPExchange {
+        var headParser: HTTPHeadParser
+        var pendingHead: HTTPRequestHead?
+        var body: [UInt8] = []
+        var bodyRemaining = 0
+        var deferredKeepAlive = false
+        var stashedInput: [UInt8] = []
 
-    private var frameParser: WebSocketFrameParser?
+        init(headParser: HTTPHeadParser) { self.headParser = headParser }
+
+        /// A request head or body is partly read.
+        var isInProgress: Bool { headParser.isInProgress || pendingHead != nil }
+    }
+
+    /// Non-nil in the HTTP phase only.
+    private var http: HTTPExchange?
+
+    /// A frame parser, kept between reads only while a frame or message is partly read; a
+    /// connection between messages parses with a fresh one (no memory of its own).
+    private final class PartialFrames {
+        var parser: WebSocketFrameParser
+        init(_ parser: WebSocketFrameParser) { self.parser = parser }
+    }
+
+    private var partialFrames: PartialFrames?
+    /// The endpoint's message limit, set at the upgrade.
+    private var maxMessageBytes = 0
     private var session: (any WebSocketSession)?
     private var outbound = OutboundQueue()
     private var isWatchingWritable = false
@@ -79,16 +101,14 @@ final class Connection: EventHandler {
     private var shutdownAfterFlush = false
     /// A deferred request is waiting for its answer; input after it waits in `stashedInput`.
     private var isAwaitingResponse = false
-    private var deferredKeepAlive = false
-    private var stashedInput: [UInt8] = []
     private var isPeerFinished = false
 
     init(fd: CInt, loop: EventLoop, context: LoopContext, now: UInt64) {
         self.fd = fd
         self.loop = loop
         self.context = context
-        headParser = HTTPHeadParser(
-            maxHeadBytes: context.settings.maxHeadBytes, maxBodyBytes: context.settings.maxBodyBytes)
+        http = HTTPExchange(headParser: HTTPHeadParser(
+            maxHeadBytes: context.settings.maxHeadBytes, maxBodyBytes: context.settings.maxBodyBytes))
         deadline = now + context.settings.handshakeTimeoutMs
         lastReadAt = now
     }
@@ -230,17 +250,18 @@ final class Connection: EventHandler {
     /// Consumes head and body bytes; returns what belongs to the next request or to WebSocket.
     private func processHTTP(_ input: UnsafeMutableRawBufferPointer) -> UnsafeMutableRawBufferPointer {
         var input = input
-        if pendingHead == nil {
+        guard let http else { return UnsafeMutableRawBufferPointer(rebasing: input[input.count...]) }
+        if http.pendingHead == nil {
             do {
-                guard let (head, used) = try headParser.feed(UnsafeRawBufferPointer(input)) else {
+                guard let (head, used) = try http.headParser.feed(UnsafeRawBufferPointer(input)) else {
                     return UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
                 }
                 input = UnsafeMutableRawBufferPointer(rebasing: input[used...])
-                pendingHead = head
-                bodyRemaining = head.contentLength
-                body.removeAll(keepingCapacity: false)
-                if bodyRemaining > 0 { body.reserveCapacity(bodyRemaining) }
-                if bodyRemaining > input.count, head.minorVersion >= 1,
+                http.pendingHead = head
+                http.bodyRemaining = head.contentLength
+                http.body.removeAll(keepingCapacity: false)
+                if http.bodyRemaining > 0 { http.body.reserveCapacity(http.bodyRemaining) }
+                if http.bodyRemaining > input.count, head.minorVersion >= 1,
                     head.headers.first("expect")?.lowercased() == "100-continue"
                 {
                     // The client waits for this before sending the body (RFC 9110 §10.1.1).
@@ -252,16 +273,17 @@ final class Connection: EventHandler {
                 return UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
             }
         }
-        if bodyRemaining > 0 {
-            let take = min(bodyRemaining, input.count)
-            body.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[0..<take]))
-            bodyRemaining -= take
+        if http.bodyRemaining > 0 {
+            let take = min(http.bodyRemaining, input.count)
+            http.body.append(contentsOf: UnsafeRawBufferPointer(rebasing: input[0..<take]))
+            http.bodyRemaining -= take
             input = UnsafeMutableRawBufferPointer(rebasing: input[take...])
-            if bodyRemaining > 0 { return input }
+            if http.bodyRemaining > 0 { return input }
         }
-        guard let head = pendingHead else { return input }
-        pendingHead = nil
-        handleRequest(head)
+        guard let head = http.pendingHead else { return input }
+        http.pendingHead = nil
+        handleRequest(head, body: http.body)
+        http.body.removeAll(keepingCapacity: false)
         if isAwaitingResponse {
             // Pipelined bytes wait until the deferred answer is sent, so answers stay in order.
             stashInput(input)
@@ -273,7 +295,7 @@ final class Connection: EventHandler {
         return phase == .http ? input : UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
     }
 
-    private func handleRequest(_ head: HTTPRequestHead) {
+    private func handleRequest(_ head: HTTPRequestHead, body: [UInt8]) {
         let keepAlive = head.isKeepAlive && !context.isShuttingDown
         let info = RequestInfo(isLoopbackPeer: Posix.isLoopbackPeer(fd: fd))
         switch context.router.route(head, body: body, info: info) {
@@ -290,7 +312,7 @@ final class Connection: EventHandler {
         case .deferred(let start):
             Log.debug("fd \(fd): \(head.method) \(Log.redactingTokens(head.target)) -> deferred")
             isAwaitingResponse = true
-            deferredKeepAlive = keepAlive
+            http?.deferredKeepAlive = keepAlive
             isReadPaused = true
             updateInterest()
             start(Responder(loop: loop, connectionID: id))
@@ -299,7 +321,8 @@ final class Connection: EventHandler {
                 let response = try WebSocketHandshake.validate(head)
                 send(SharedBytes(response.encoded(keepAlive: true)))
                 phase = .webSocket
-                frameParser = WebSocketFrameParser(maxMessageBytes: endpoint.maxMessageBytes)
+                http = nil
+                maxMessageBytes = endpoint.maxMessageBytes
                 session = endpoint.makeSession(head)
                 deadline = 0
                 context.didUpgrade()
@@ -310,35 +333,35 @@ final class Connection: EventHandler {
                 respondAndClose(error.response)
             }
         }
-        body.removeAll(keepingCapacity: false)
     }
 
     /// Keeps input that arrived while a deferred answer is pending, up to one more request.
     private func stashInput(_ input: UnsafeMutableRawBufferPointer) {
+        guard let http else { return }
         let limit = context.settings.maxHeadBytes + context.settings.maxBodyBytes
-        guard stashedInput.count + input.count <= limit else {
+        guard http.stashedInput.count + input.count <= limit else {
             Log.info("fd \(fd): more than \(limit) bytes pipelined behind a pending request; closing")
             terminate(reason: "pipelined too much behind a deferred request")
             return
         }
-        stashedInput.append(contentsOf: UnsafeRawBufferPointer(input))
+        http.stashedInput.append(contentsOf: UnsafeRawBufferPointer(input))
     }
 
     /// Sends the answer to the deferred request, then goes on with the input that waited.
     func completeDeferred(_ response: HTTPResponse) {
-        guard isAwaitingResponse, phase == .http else { return }
+        guard isAwaitingResponse, phase == .http, let http else { return }
         isAwaitingResponse = false
-        send(SharedBytes(response.encoded(keepAlive: deferredKeepAlive)))
-        guard deferredKeepAlive else {
+        send(SharedBytes(response.encoded(keepAlive: http.deferredKeepAlive)))
+        guard http.deferredKeepAlive else {
             beginLingeringClose()
             return
         }
         deadline = context.now + context.settings.handshakeTimeoutMs
         isReadPaused = false
         updateInterest()
-        if !stashedInput.isEmpty {
-            var input = stashedInput
-            stashedInput = []
+        if !http.stashedInput.isEmpty {
+            var input = http.stashedInput
+            http.stashedInput = []
             input.withUnsafeMutableBytes { process($0) }
         }
         flush()
@@ -352,9 +375,21 @@ final class Connection: EventHandler {
     // MARK: WebSocket
 
     private func processFrames(_ input: UnsafeMutableRawBufferPointer) {
-        guard var parser = frameParser else { return }
-        frameParser = nil  // the parser is held locally while it runs (exclusive access)
-        defer { if phase == .webSocket || phase == .closing { frameParser = parser } }
+        guard phase == .webSocket || phase == .closing else { return }
+        // The parser is held locally while it runs (exclusive access).
+        let box = partialFrames
+        partialFrames = nil
+        var parser = box?.parser ?? WebSocketFrameParser(maxMessageBytes: maxMessageBytes)
+        defer {
+            if (phase == .webSocket || phase == .closing) && !parser.isIdle {
+                if let box {
+                    box.parser = parser
+                    partialFrames = box
+                } else {
+                    partialFrames = PartialFrames(parser)
+                }
+            }
+        }
         do {
             try parser.parse(input) { event in
                 self.handle(event)
@@ -408,10 +443,9 @@ final class Connection: EventHandler {
             deadline = context.now + context.settings.closeTimeoutMs
             flush()
         case .http:
-            if !headParser.isInProgress && pendingHead == nil && outbound.isEmpty {
+            if http?.isInProgress != true && outbound.isEmpty {
                 terminate(reason: nil)
             } else {
-                closeAfterResponse = true
                 beginLingeringClose()
             }
         case .closing, .draining, .closed:
@@ -511,7 +545,8 @@ final class Connection: EventHandler {
     private func beginLingeringClose() {
         guard phase != .draining && phase != .closed else { return }
         phase = .draining
-        frameParser = nil
+        partialFrames = nil
+        http = nil
         deadline = context.now + context.settings.closeTimeoutMs
         if isReadPaused {
             isReadPaused = false
@@ -530,7 +565,7 @@ final class Connection: EventHandler {
     /// half-close, say) is still written; then the descriptor is closed.
     private func peerClosedStream() {
         switch phase {
-        case .http where headParser.isInProgress || pendingHead != nil:
+        case .http where http?.isInProgress == true:
             Log.debug("fd \(fd): peer closed in the middle of a request")
         case .webSocket:
             Log.debug("fd \(fd): peer closed TCP without a close frame")
@@ -554,7 +589,8 @@ final class Connection: EventHandler {
         endSession()
         phase = .closed
         outbound.removeAll()
-        frameParser = nil
+        partialFrames = nil
+        http = nil
         if let registration {
             loop.deregister(registration)
             self.registration = nil
@@ -567,12 +603,13 @@ final class Connection: EventHandler {
 
     /// Called on every loop tick.
     func tick(now: UInt64) {
+        outbound.releaseIfIdle()
         switch phase {
         case .http where isAwaitingResponse:
             break
         case .http:
             if now >= deadline {
-                if headParser.isInProgress || pendingHead != nil {
+                if http?.isInProgress == true {
                     Log.info("fd \(fd): request head or body not complete within the deadline; dropped")
                     respondAndClose(.text(.requestTimeout, "request not complete within the deadline"))
                 } else {

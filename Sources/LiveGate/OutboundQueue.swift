@@ -6,13 +6,21 @@ import LiveGateTLS
 /// The bytes waiting to be written to one connection: shared frames and owned responses,
 /// flushed with one `writev` per turn for as many as fit.
 ///
-/// Loop-confined, like the connection that owns it.
+/// Loop-confined, like the connection that owns it. An idle connection's queue owns no
+/// memory: the entries' storage is kept between flushes while frames keep coming (no
+/// allocation per delivered message) and given back by ``releaseIfIdle()``.
 struct OutboundQueue {
-    private var chunks: [SharedBytes] = []
-    /// The conflation key of each chunk: 0 for events (never replaced), else a state key.
-    private var keys: [UInt32] = []
+    /// A queued chunk and its conflation key: 0 for events (never replaced), else a state key.
+    private struct Entry {
+        var bytes: SharedBytes
+        var key: UInt32
+    }
+
+    private var entries: [Entry] = []
+    /// Whether anything was queued since the last ``releaseIfIdle()``.
+    private var wasUsed = false
     private var head = 0
-    /// Bytes of `chunks[head]` already written.
+    /// Bytes of the head entry already written.
     private var headOffset = 0
     /// Bytes queued and not yet written.
     private(set) var byteCount = 0
@@ -21,9 +29,9 @@ struct OutboundQueue {
 
     mutating func append(_ bytes: SharedBytes, key: UInt32 = 0) {
         guard bytes.count > 0 else { return }
-        chunks.append(bytes)
-        keys.append(key)
+        entries.append(Entry(bytes: bytes, key: key))
         byteCount += bytes.count
+        wasUsed = true
     }
 
     /// Appends a state frame, first removing a queued, not yet started frame with the same
@@ -35,11 +43,10 @@ struct OutboundQueue {
         var replaced = false
         // The head chunk may be partly written: never touch it.
         var index = head + 1
-        while index < chunks.count {
-            if keys[index] == key {
-                byteCount -= chunks[index].count
-                chunks.remove(at: index)
-                keys.remove(at: index)
+        while index < entries.count {
+            if entries[index].key == key {
+                byteCount -= entries[index].bytes.count
+                entries.remove(at: index)
                 replaced = true
                 break
             }
@@ -54,14 +61,12 @@ struct OutboundQueue {
     /// - Parameter keepHead: keep the head chunk even if nothing of it was written yet (TLS:
     ///   OpenSSL may hold it half-encrypted, waiting to retry the same write).
     mutating func dropUnstarted(keepHead: Bool = false) {
-        guard !chunks.isEmpty, head < chunks.count else { return }
+        guard !entries.isEmpty, head < entries.count else { return }
         let keep = (headOffset > 0 || keepHead) ? head + 1 : head
-        for index in keep..<chunks.count { byteCount -= chunks[index].count }
-        chunks.removeSubrange(keep...)
-        keys.removeSubrange(keep...)
-        if head == chunks.count {
-            chunks.removeAll()
-            keys.removeAll()
+        for index in keep..<entries.count { byteCount -= entries[index].bytes.count }
+        entries.removeSubrange(keep...)
+        if head == entries.count {
+            entries.removeAll()
             head = 0
             headOffset = 0
         }
@@ -77,8 +82,8 @@ struct OutboundQueue {
             while byteCount > 0 {
                 var count = 0
                 var index = head
-                while index < chunks.count && count < maxVectors {
-                    let chunk = chunks[index]
+                while index < entries.count && count < maxVectors {
+                    let chunk = entries[index].bytes
                     let skip = index == head ? headOffset : 0
                     vectors[count] = iovec(
                         iov_base: UnsafeMutableRawPointer(mutating: chunk.base + skip), iov_len: chunk.count - skip)
@@ -102,7 +107,7 @@ struct OutboundQueue {
     /// - Throws: `TLSFailure` when the session broke.
     mutating func flush(tls: TLSSession) throws(TLSFailure) -> Bool {
         while byteCount > 0 {
-            let chunk = chunks[head]
+            let chunk = entries[head].bytes
             let outcome = tls.write(UnsafeRawBufferPointer(start: chunk.base + headOffset, count: chunk.count - headOffset))
             switch outcome {
             case .done(let written):
@@ -120,7 +125,7 @@ struct OutboundQueue {
         var left = written
         byteCount -= written
         while left > 0 {
-            let available = chunks[head].count - headOffset
+            let available = entries[head].bytes.count - headOffset
             if left >= available {
                 left -= available
                 head += 1
@@ -130,24 +135,35 @@ struct OutboundQueue {
                 left = 0
             }
         }
-        if head == chunks.count {
-            chunks.removeAll(keepingCapacity: chunks.count <= 16)
-            keys.removeAll(keepingCapacity: keys.count <= 16)
+        if head == entries.count {
+            entries.removeAll(keepingCapacity: entries.count <= 16)
             head = 0
-        } else if head > 32 && head * 2 > chunks.count {
-            chunks.removeFirst(head)
-            keys.removeFirst(head)
+        } else if head > 32 && head * 2 > entries.count {
+            entries.removeFirst(head)
             head = 0
         }
     }
 
+    /// Gives the entries' storage back when nothing was queued since the last call and
+    /// nothing is pending (called on the loop's tick, every 250 ms).
+    mutating func releaseIfIdle() {
+        if !wasUsed && byteCount == 0 && entries.capacity > 0 {
+            entries = []
+            head = 0
+            headOffset = 0
+        }
+        wasUsed = false
+    }
+
+    /// Whether the queue holds storage (tests).
+    var hasStorage: Bool { entries.capacity > 0 }
+
     /// The frames not yet fully written, in order (tests).
-    var contents: [[UInt8]] { chunks[head...].map(\.array) }
+    var contents: [[UInt8]] { entries[head...].map(\.bytes.array) }
 
     /// Drops everything queued.
     mutating func removeAll() {
-        chunks.removeAll()
-        keys.removeAll()
+        entries.removeAll()
         head = 0
         headOffset = 0
         byteCount = 0

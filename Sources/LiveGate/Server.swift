@@ -4,6 +4,7 @@ import LiveGateCore
 import LiveGateHTTP
 import LiveGatePOSIX
 import LiveGateTLS
+import LiveGateWebSocket
 import Synchronization
 
 /// The gateway process's network side: event loops, listeners and routes.
@@ -25,6 +26,9 @@ public final class Server: Sendable {
     public init(configuration: Configuration) throws {
         self.configuration = configuration
         group = try EventLoopGroup(count: configuration.effectiveIOThreads)
+        // OpenSSL initialises itself on the first digest (providers, tables: about 2 MB of its
+        // pages); do it now rather than inside the first client's handshake.
+        _ = WebSocketHandshake.acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ==")
     }
 
     /// The event loops (for the fan-out).

@@ -225,4 +225,26 @@ struct StreamTests {
         #expect(queue.byteCount == 5)
         #expect(queue.contents == [[0], [3], [4], [2], [5]])
     }
+
+    @Test func anIdleQueueGivesItsStorageBackOnlyAfterAQuietTick() throws {
+        var fds: [CInt] = [0, 0]
+        #expect(socketpair(AF_UNIX, CInt(SOCK_STREAM.rawValue), 0, &fds) == 0)
+        defer { close(fds[0]); close(fds[1]) }
+        var queue = OutboundQueue()
+        #expect(!queue.hasStorage)
+        queue.append(SharedBytes([1, 2, 3]))
+        #expect(try queue.flush(fd: fds[0]))
+        // Flushed, but used in this tick: the storage stays for the next frame (no allocation).
+        queue.releaseIfIdle()
+        #expect(queue.hasStorage)
+        queue.append(SharedBytes([4]))
+        queue.releaseIfIdle()
+        #expect(queue.hasStorage && queue.byteCount == 1)  // pending output is never dropped
+        #expect(try queue.flush(fd: fds[0]))
+        queue.releaseIfIdle()  // nothing queued since the last tick: given back
+        #expect(!queue.hasStorage)
+        var received = [UInt8](repeating: 0, count: 8)
+        #expect(read(fds[1], &received, 8) == 4)
+        #expect(Array(received[0..<4]) == [1, 2, 3, 4])
+    }
 }
