@@ -41,7 +41,11 @@ final class Connection: EventHandler {
     /// Unique within the process; what other threads use to reach this connection.
     var id: UInt64 = 0
     /// The room stream this connection receives, if any.
-    var subscription: Subscription?
+    var subscription: Subscription? {
+        didSet { startSeq = subscription?.startSeq ?? .max }
+    }
+    /// `subscription.startSeq`, kept apart so the fan-out loop reads it without copying the room id.
+    private(set) var startSeq = UInt64.max
     /// Position in its stream's subscriber list.
     var subscriberIndex = -1
     /// Whether it is in the loop's list of connections to flush after a delivery batch.

@@ -137,7 +137,7 @@ final class LoopContext {
                 pendingStamps.append((delivery.audience, delivery.orderStamp))
             }
             for connection in lists[delivery.audience.rawValue]
-            where delivery.seq > connection.subscription!.startSeq {
+            where delivery.seq > connection.startSeq {
                 // A connection whose socket is full waits for EPOLLOUT: no flush until then.
                 if !connection.isFlushPending && !connection.isBlocked {
                     connection.isFlushPending = true
