@@ -80,7 +80,8 @@ public enum ReplayReport {
         out += "| static \"remaining < \(run.staticRuleBelow)\" rule | \(clock(run.staticRuleAt)) |\n"
         out += "| sold out | \(clock(run.soldOutAt)) |\n"
         if let trend = run.firstRaise("trend") {
-            out += "| trend warning vs the static rule | \(lead(run.staticRuleAt.map { $0 - trend.at })) earlier |\n"
+            let vsStatic = run.staticRuleAt.map { lead($0 - trend.at) + " earlier" } ?? "— (the static rule never fired)"
+            out += "| trend warning vs the static rule | \(vsStatic) |\n"
             out += "| trend warning before sell-out | \(lead(run.soldOutAt.map { $0 - trend.at })) |\n"
         }
         out += "| alerts (raised / all transitions) | \(run.alerts.filter { $0.sku == run.focusSku && $0.isRaise }.count) / \(run.alerts.filter { $0.sku == run.focusSku }.count) |\n"
@@ -219,7 +220,7 @@ enum ReplayChart {
             svg += "<text x=\"\(f(left + plotW + 6))\" y=\"\(f(y + 4))\" fill=\"#d9730d\">\(f(maxRate * fraction))</text>\n"
         }
         svg += "<text x=\"12\" y=\"\(f(top + plotH / 2))\" transform=\"rotate(-90 12 \(f(top + plotH / 2)))\" text-anchor=\"middle\" fill=\"#1f5fbf\">sellable units</text>\n"
-        svg += "<text x=\"\(f(width - 10))\" y=\"\(f(top + plotH / 2))\" transform=\"rotate(90 \(f(width - 10)) \(f(top + plotH / 2)))\" text-anchor=\"middle\" fill=\"#d9730d\">sales rate (orders/min)</text>\n"
+        svg += "<text x=\"\(f(width - 10))\" y=\"\(f(top + plotH / 2))\" transform=\"rotate(90 \(f(width - 10)) \(f(top + plotH / 2)))\" text-anchor=\"middle\" fill=\"#d9730d\">sales rate (units/min)</text>\n"
         // Static rule.
         let yStatic = ySellable(run.staticRuleBelow)
         svg += "<line x1=\"\(f(left))\" y1=\"\(f(yStatic))\" x2=\"\(f(left + plotW))\" y2=\"\(f(yStatic))\" stroke=\"#888\" stroke-dasharray=\"6 4\"/>"
@@ -255,7 +256,7 @@ enum ReplayChart {
         // Legend.
         let ly = height - 12
         svg += "<line x1=\"\(f(left))\" y1=\"\(f(ly - 4))\" x2=\"\(f(left + 20))\" y2=\"\(f(ly - 4))\" stroke=\"#1f5fbf\" stroke-width=\"2\"/><text x=\"\(f(left + 24))\" y=\"\(f(ly))\">sellable</text>"
-        svg += "<line x1=\"\(f(left + 90))\" y1=\"\(f(ly - 4))\" x2=\"\(f(left + 110))\" y2=\"\(f(ly - 4))\" stroke=\"#d9730d\" stroke-width=\"1.5\"/><text x=\"\(f(left + 114))\" y=\"\(f(ly))\">rate/min (smoothed)</text>"
+        svg += "<line x1=\"\(f(left + 90))\" y1=\"\(f(ly - 4))\" x2=\"\(f(left + 110))\" y2=\"\(f(ly - 4))\" stroke=\"#d9730d\" stroke-width=\"1.5\"/><text x=\"\(f(left + 114))\" y=\"\(f(ly))\">sales rate (smoothed)</text>"
         svg += "<text x=\"\(f(left + 250))\" y=\"\(f(ly))\">alerts: <tspan fill=\"#c9a400\">trend</tspan> <tspan fill=\"#e07000\">threshold</tspan> <tspan fill=\"#d00000\">emergency</tspan> soldout · <tspan fill=\"#2a8a2a\">▲ operator actions</tspan></text>\n"
         svg += "</svg>\n"
         return svg
