@@ -59,13 +59,17 @@ public struct ActionRecord: Sendable, Hashable {
 public struct Sample: Sendable, Hashable {
     /// Seconds.
     public var t: Int64
+    /// Sellable units.
     public var sellable: Int64
+    /// Units sold.
     public var sold: Int64
+    /// The smoothed sales rate, units per minute.
     public var ratePerMin: Double
 }
 
 /// Orders of one channel, by outcome.
 public struct ChannelTally: Sendable, Hashable {
+    /// The channel id.
     public var channel: String
     /// Orders placed (buyers).
     public var placed = 0
@@ -224,6 +228,7 @@ public enum Replay {
 
 /// One buyer's order and what the buyer will do next.
 private struct Order {
+    /// What the buyer does once the order is reserved: pay or cancel at a time, or never pay.
     enum Fate { case pay(at: Int64), cancel(at: Int64), leaveUnpaid }
     var orderId: String
     var channel: Int
@@ -279,6 +284,7 @@ final class ReplayDriver {
     private var featured: String?
     private var featuredBefore: [String] = []
 
+    /// Starts the embedded gateway (or notes the remote one); clients connect in ``run()``.
     init(scenario: Scenario, options: ReplayOptions) throws {
         self.scenario = scenario
         self.options = options
@@ -351,6 +357,7 @@ final class ReplayDriver {
 
     // MARK: - Run
 
+    /// Connects the clients and runs the scenario to its end.
     func run() throws -> ReplayRun {
         let started = Date()
         operatorClient = try connect(.operator, sub: "replay-operator")
@@ -770,7 +777,9 @@ enum DriverMath {
 
 /// A value of an events.jsonl line.
 enum JSONField {
+    /// A string.
     case string(String)
+    /// A number (written without a fraction when it has none).
     case number(Double)
 
     /// One JSON object with sorted keys.
@@ -787,6 +796,7 @@ enum JSONField {
         return "{" + body.joined(separator: ",") + "}"
     }
 
+    /// `text` as a JSON string literal.
     static func quote(_ text: String) -> String {
         var out = "\""
         for scalar in text.unicodeScalars {

@@ -71,6 +71,7 @@ public enum ReplayReport {
         return out
     }
 
+    /// The key facts table.
     static func keyFacts(_ run: ReplayRun) -> String {
         var out = "| fact | value |\n| --- | --- |\n"
         for level in ["trend", "threshold", "emergency"] {
@@ -93,6 +94,7 @@ public enum ReplayReport {
         return out
     }
 
+    /// Alerts, actions and the static rule in time order, with lead times.
     static func timeline(_ run: ReplayRun) -> String {
         var rows: [(Int64, Int, String)] = []
         for alert in run.alerts {
@@ -117,6 +119,7 @@ public enum ReplayReport {
         return out
     }
 
+    /// Orders by channel and result.
     static func orders(_ run: ReplayRun) -> String {
         var out = "| channel | placed | via HTTP | answered | reserved | refused: insufficient | refused: other | paid (units) | cancelled | left unpaid (expire) |\n"
         out += "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
@@ -178,6 +181,7 @@ public enum ReplayReport {
 
 /// The chart: sellable units and the sales rate over time, with alert and action markers.
 enum ReplayChart {
+    /// The chart of `run` as an SVG document.
     static func svg(_ run: ReplayRun, title: String) -> String {
         let width = 960.0, height = 440.0
         let left = 60.0, right = 60.0, top = 40.0, bottom = 90.0

@@ -55,8 +55,10 @@ public struct ScenarioTime: Decodable, Sendable, Hashable, Comparable {
     /// Creates a time of `seconds`.
     public init(seconds: Int64) { self.seconds = seconds }
 
+    /// Earlier.
     public static func < (lhs: ScenarioTime, rhs: ScenarioTime) -> Bool { lhs.seconds < rhs.seconds }
 
+    /// Decodes a number of seconds or a time string.
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
         if let number = try? container.decode(Double.self) {
@@ -126,16 +128,27 @@ public struct ScenarioSku: Decodable, Sendable {
 
 /// Policy fields with the names of the `policy` command (durations in seconds).
 public struct PolicyFields: Codable, Sendable, Hashable {
+    /// The smallest safety line, units ("safety" in a what-if).
     public var safetyMinimum: Double?
+    /// How long a restock takes, seconds.
     public var restockLeadTimeSec: Double?
+    /// The safety line covers rate × lead time × this.
     public var safetyFactor: Double?
+    /// Trend: recent window at least this many times the previous ("k").
     public var trendFactor: Double?
+    /// Trend: each window's length, seconds ("window").
     public var trendWindowSec: Double?
+    /// Trend: least units in the recent window ("volume").
     public var trendMinimumVolume: Double?
+    /// Trend also when this many are sold (0: off).
     public var watchMark: Double?
+    /// Emergency at or below this many sellable units.
     public var emergencyLine: Double?
+    /// A raised level stays up at least this long, seconds.
     public var cooldownSec: Double?
+    /// How far a condition must clear before its level falls (a fraction).
     public var hysteresisMargin: Double?
+    /// An unpaid reservation expires after this long, seconds.
     public var reservationTimeoutSec: Double?
 
     /// No field set.
@@ -320,6 +333,7 @@ public struct ScenarioAction: Decodable, Sendable {
     /// Multiplies the demand of the SKU's streams from now on (the pitch changed).
     public var demandFactor: Double?
 
+    /// The action types a scenario may use.
     static let types: Set<String> = [
         "restock", "hold", "release", "pause", "resume", "feature", "switch", "undo", "announce", "policy", "note",
     ]
@@ -368,6 +382,7 @@ public struct ScenarioError: Error, CustomStringConvertible, Sendable {
     /// What is wrong.
     public var message: String
 
+    /// `file: field: message`.
     public var description: String { field.isEmpty ? "\(file): \(message)" : "\(file): \(field): \(message)" }
 
     /// An error naming `file` and `field`.
