@@ -69,6 +69,14 @@ final class ReplayCollector: @unchecked Sendable {
 
     /// Handles a message that arrived on `audience`'s socket.
     func receive(_ bytes: [UInt8], audience: String) {
+        // The server writes `type` first. Beyond the operator's stream (which carries every figure the
+        // report needs), only answers, snapshots and banners are parsed; the rest is counted.
+        if audience != "operator", let type = Self.leadingType(bytes), !["result", "error", "snapshot", "banner"].contains(type) {
+            condition.lock()
+            counts[audience, default: [:]][type, default: 0] += 1
+            condition.unlock()
+            return
+        }
         guard let object = (try? JSONSerialization.jsonObject(with: Data(bytes))) as? [String: Any],
             let type = object["type"] as? String
         else { return }
@@ -92,10 +100,7 @@ final class ReplayCollector: @unchecked Sendable {
             }
             condition.broadcast()
         case "stock":
-            if audience == "operator" { record(stock: object) } else if let sku = object["sku"] as? String {
-                let over = int(object["sold"]) + int(object["reserved"]) + int(object["held"]) - int(object["onHand"])
-                worstOversell[sku] = max(worstOversell[sku] ?? Int64.min, over)
-            }
+            if audience == "operator" { record(stock: object) }
         case "featured":
             if audience == "operator" { featured = object["sku"] as? String }
         case "banner":
@@ -113,6 +118,14 @@ final class ReplayCollector: @unchecked Sendable {
         default:
             break
         }
+    }
+
+    /// The value of a leading `{"type":"…"` in a message, without parsing the rest.
+    static func leadingType(_ bytes: [UInt8]) -> String? {
+        let prefix = Array("{\"type\":\"".utf8)
+        guard bytes.count > prefix.count, bytes.starts(with: prefix) else { return nil }
+        guard let end = bytes[prefix.count...].firstIndex(of: UInt8(ascii: "\"")) else { return nil }
+        return String(decoding: bytes[prefix.count..<end], as: UTF8.self)
     }
 
     private func int(_ value: Any?) -> Int64 { (value as? NSNumber)?.int64Value ?? 0 }
@@ -204,7 +217,7 @@ final class ReplayCollector: @unchecked Sendable {
         return featured
     }
 
-    /// The largest `sold + reserved + held − onHand` seen for `sku` on any stream.
+    /// The largest `sold + reserved + held − onHand` seen for `sku` on the operator stream.
     func oversell(of sku: String) -> Int64 {
         condition.lock()
         defer { condition.unlock() }

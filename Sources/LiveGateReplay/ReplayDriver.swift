@@ -119,7 +119,8 @@ public struct ReplayRun: Sendable {
     public var finalStock: [String: StockState]
     /// Units on hand at the start plus units restocked, per SKU.
     public var supplied: [String: Int64]
-    /// The largest excess of committed units over units on hand seen for any SKU on any stream (≤ 0: none).
+    /// The largest excess of committed units over units on hand seen for any SKU in any `stock` message on
+    /// the operator stream, which carries every change of every SKU of the room (≤ 0: none).
     public var worstOversell: Int64
     /// Real seconds the run took.
     public var wallSeconds: Double
