@@ -35,7 +35,7 @@ let package = Package(
             ]
         ),
         // Replays a scripted live sale through a real gateway and writes the report (`livegate replay`).
-        .target(name: "LiveGateReplay", dependencies: ["LiveGate", "LiveGateCore", "LiveGateStock"]),
+        .target(name: "LiveGateReplay", dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGateStock"]),
         .executableTarget(name: "livegate", dependencies: ["LiveGate", "LiveGateReplay"]),
         // Benchmarks (`livegate-bench stock`, later `fanout`…) and the stock crash-test child.
         .executableTarget(name: "livegate-bench", dependencies: ["LiveGateStock"]),

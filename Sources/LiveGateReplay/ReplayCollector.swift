@@ -1,54 +1,5 @@
 import Foundation
 
-/// The latest figures of one SKU, from the operator stream's `stock` messages.
-public struct StockState: Sendable, Hashable {
-    /// Units that can be sold now.
-    public var sellable: Int64 = 0
-    /// Physical units.
-    public var onHand: Int64 = 0
-    /// Units in unpaid orders.
-    public var reserved: Int64 = 0
-    /// Units held back by operators.
-    public var held: Int64 = 0
-    /// Units paid for.
-    public var sold: Int64 = 0
-    /// The alert level (`normal`, `trend`, `threshold`, `emergency`, `soldout`).
-    public var level = "normal"
-    /// The smoothed sales rate, units per minute.
-    public var ratePerMin: Double = 0
-}
-
-/// An `alert` as the operators received it.
-public struct AlertRecord: Sendable, Hashable {
-    /// Core time, seconds from the start of the sale.
-    public var at: Int64
-    /// The SKU.
-    public var sku: String
-    /// The level after the transition.
-    public var level: String
-    /// The level before it.
-    public var previousLevel: String
-    /// `raised`, `lowered` or `recovered`.
-    public var transition: String
-    /// Why (`rateRatio`, `safetyLine`, `timeToStockOut`, `soldOut`, `restock`, …).
-    public var reason: String
-    /// Sellable units at the transition.
-    public var sellable: Int64
-    /// The smoothed sales rate, units per minute.
-    public var ratePerMin: Double
-    /// Time to stock-out at that rate, seconds (nil while nothing sells).
-    public var etaSec: Int64?
-    /// The safety line at the transition.
-    public var safetyLine: Int64
-    /// What the engine suggests (`prepareStock`, `restockOrChangePitch`, `switchToSubstitute`, `none`).
-    public var suggestedAction: String
-    /// The suggested restock quantity.
-    public var suggestedQty: Int64
-
-    /// Whether this alert raised its level.
-    public var isRaise: Bool { transition == "raised" }
-}
-
 /// Collects what the replay's clients receive; their reader threads write, the driver reads.
 final class ReplayCollector: @unchecked Sendable {
     // @unchecked: every field below is guarded by `condition`.

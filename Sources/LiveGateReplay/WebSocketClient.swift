@@ -1,57 +1,6 @@
 import Foundation
 import Glibc
 
-/// A failure of the replay's own clients.
-public struct ReplayClientError: Error, CustomStringConvertible, Sendable {
-    /// What went wrong.
-    public var description: String
-    /// An error saying `description`.
-    init(_ description: String) { self.description = description }
-}
-
-/// A TCP connection to `host:port` (IPv4 or a name), blocking.
-enum TCP {
-    /// Opens a connection with `TCP_NODELAY`.
-    static func connect(host: String, port: Int) throws -> CInt {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = CInt(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(host, String(port), &hints, &list) == 0, let first = list else {
-            throw ReplayClientError("cannot resolve \(host)")
-        }
-        defer { freeaddrinfo(list) }
-        var entry: UnsafeMutablePointer<addrinfo>? = first
-        var lastErrno: Int32 = 0
-        while let info = entry {
-            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
-            if fd >= 0 {
-                if Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 {
-                    var one: CInt = 1
-                    setsockopt(fd, CInt(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<CInt>.size))
-                    return fd
-                }
-                lastErrno = errno
-                close(fd)
-            }
-            entry = info.pointee.ai_next
-        }
-        throw ReplayClientError("cannot connect to \(host):\(port): \(String(cString: strerror(lastErrno)))")
-    }
-
-    /// Writes every byte; false if the peer is gone.
-    static func write(_ fd: CInt, _ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, CInt(MSG_NOSIGNAL)) }
-            if written < 0 && errno == EINTR { continue }
-            if written <= 0 { return false }
-            offset += written
-        }
-        return true
-    }
-}
-
 /// A small blocking WebSocket client (RFC 6455) for the replay's operator, host, viewer and connector
 /// clients: masked frames, fragmented messages reassembled, pings answered, close answered.
 ///
@@ -250,55 +199,5 @@ public final class WebSocketClient: @unchecked Sendable {
             return index
         }
         return nil
-    }
-}
-
-/// A keep-alive HTTP/1.1 client for `POST /v1/orders`, blocking.
-final class HTTPOrderClient {
-    private let fd: CInt
-    private let host: String
-    private var buffer: [UInt8] = []
-
-    init(host: String, port: Int) throws {
-        self.host = host
-        fd = try TCP.connect(host: host, port: port)
-    }
-
-    deinit { Glibc.close(fd) }
-
-    /// Posts `body` with a Bearer token; returns the status and body.
-    func post(path: String, token: String, body: [UInt8]) throws -> (status: Int, body: [UInt8]) {
-        let head = "POST \(path) HTTP/1.1\r\nHost: \(host)\r\nAuthorization: Bearer \(token)\r\n"
-            + "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n\r\n"
-        guard TCP.write(fd, Array(head.utf8) + body) else { throw ReplayClientError("HTTP connection closed") }
-        while true {
-            if let end = WebSocketClient.find([13, 10, 13, 10], in: buffer) {
-                let text = String(decoding: buffer[0..<end], as: UTF8.self)
-                let lines = text.components(separatedBy: "\r\n")
-                let status = Int(lines.first?.split(separator: " ").dropFirst().first ?? "") ?? 0
-                var length = 0
-                for line in lines.dropFirst() where line.lowercased().hasPrefix("content-length:") {
-                    length = Int(line.dropFirst(15).trimmingCharacters(in: .whitespaces)) ?? 0
-                }
-                while buffer.count < end + 4 + length {
-                    guard fill() else { throw ReplayClientError("HTTP response cut short") }
-                }
-                let body = Array(buffer[(end + 4)..<(end + 4 + length)])
-                buffer.removeFirst(end + 4 + length)
-                return (status, body)
-            }
-            guard fill() else { throw ReplayClientError("HTTP connection closed before a response") }
-        }
-    }
-
-    private func fill() -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { return false }
-            buffer += chunk[0..<count]
-            return true
-        }
     }
 }
