@@ -90,6 +90,7 @@ final class ReplayDriver {
             let configuration = Replay.configuration(
                 for: scenario, policyOverride: options.policyOverride, dataDir: directory, tokenSecret: secret)
             dataDir = directory
+            ReplayCleanup.register(directory)
             Log.level = configuration.logLevel
             let gateway = try Gateway(configuration: configuration)
             try gateway.start()
@@ -112,7 +113,10 @@ final class ReplayDriver {
         http = []
         gateway?.shutdown()
         gateway = nil
-        if let dataDir { try? FileManager.default.removeItem(atPath: dataDir) }
+        if let dataDir {
+            try? FileManager.default.removeItem(atPath: dataDir)
+            ReplayCleanup.unregister(dataDir)
+        }
         dataDir = nil
     }
 

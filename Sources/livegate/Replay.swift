@@ -107,6 +107,15 @@ func runReplay(_ arguments: [String]) -> Never {
         progress = { (line: String) in FileHandle.standardError.write(Data("\r\u{1B}[K\(line)".utf8)) }
     }
     let directory = out ?? "replay-\(scenario.name)"
+    // Ctrl-C: remove the embedded gateway's temporary data directory, then exit.
+    signal(SIGINT, SIG_IGN)
+    let interrupt = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
+    interrupt.setEventHandler {
+        ReplayCleanup.removeAll()
+        FileHandle.standardError.write(Data("\nlivegate: replay interrupted\n".utf8))
+        exit(130)
+    }
+    interrupt.resume()
     do {
         let base = try Replay.run(scenario, options: ReplayOptions(speed: speed, target: target, progress: progress))
         if !isQuiet { FileHandle.standardError.write(Data("\n".utf8)) }
