@@ -34,7 +34,9 @@ let package = Package(
                 "LiveGateWebSocket", "LiveGateStock",
             ]
         ),
-        .executableTarget(name: "livegate", dependencies: ["LiveGate"]),
+        // Replays a scripted live sale through a real gateway and writes the report (`livegate replay`).
+        .target(name: "LiveGateReplay", dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGateStock"]),
+        .executableTarget(name: "livegate", dependencies: ["LiveGate", "LiveGateReplay"]),
         // Benchmarks (`livegate-bench stock`, later `fanout`…) and the stock crash-test child.
         .executableTarget(name: "livegate-bench", dependencies: ["LiveGateStock"]),
 
@@ -43,6 +45,7 @@ let package = Package(
         .testTarget(name: "LiveGateWebSocketTests", dependencies: ["LiveGateWebSocket"]),
         .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock"]),
         .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts"]),
+        .testTarget(name: "LiveGateReplayTests", dependencies: ["LiveGateReplay"]),
         .testTarget(
             name: "LiveGateTests",
             dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateWebSocket"]

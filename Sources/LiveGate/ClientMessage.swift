@@ -39,6 +39,8 @@ enum ClientMessage: Equatable {
     case ack(alert: String)
     /// Change some of a SKU's policy fields (operator; journaled).
     case policy(sku: String, fields: [String: Double], substitute: String?)
+    /// Advance core time to `to` milliseconds (operator; only with `stock.clock: external`).
+    case tick(to: Int64)
 
     /// The policy fields the `policy` command may change.
     static let policyFields = [
@@ -68,6 +70,7 @@ enum ClientMessage: Equatable {
         case .launch: return "launch"
         case .ack: return "ack"
         case .policy: return "policy"
+        case .tick: return "tick"
         }
     }
 
@@ -119,6 +122,7 @@ enum ClientMessage: Equatable {
                 sku: try fields.string("sku"), name: try fields.optionalString("name"),
                 onHand: try fields.integer("onHand", range: 0...1_000_000_000), substitute: try fields.optionalString("substitute"))
         case "undo": message = .undoSwitch
+        case "tick": message = .tick(to: try fields.integer("to", range: 0...(Int64.max / 1_000_000)))
         case "launch":
             message = .launch(
                 sku: try fields.string("sku"),
@@ -199,6 +203,8 @@ enum ClientMessage: Equatable {
             writer.field("sku", sku)
         case .undoSwitch:
             break
+        case .tick(let to):
+            writer.field("to", to)
         case .launch(let sku, let countdown):
             writer.field("sku", sku)
             if let countdown { writer.field("countdown", countdown) }

@@ -118,7 +118,8 @@ public final class Gateway: Sendable {
             replyIntervalMs: UInt64(configuration.alerts.danmakuInterval / 1_000_000),
             alertHorizon: configuration.alerts.horizon,
             danmakuMaxCharacters: configuration.danmakuMaxCharacters,
-            danmakuPer10Seconds: configuration.danmakuPer10Seconds)
+            danmakuPer10Seconds: configuration.danmakuPer10Seconds,
+            isExternalClock: configuration.stockClock == .external)
         if configuration.benchPubSub {
             let hub = self.hub
             hub.addInternalRoom(BenchSubscriberSession.topic)

@@ -24,6 +24,8 @@ struct RoomServices: Sendable {
     let alertHorizon: Int64
     let danmakuMaxCharacters: Int
     let danmakuPer10Seconds: Int
+    /// Whether the stock core's clock is external, so operators' `tick` commands move core time.
+    var isExternalClock = false
 }
 
 /// A connection to `/ws?token=…`: its role and room come from the token. It starts with a
@@ -323,6 +325,13 @@ final class RoomSession: WebSocketSession {
             submit(.setPolicy(sku: sku, policy: policy), command: type, sku: sku, id: id, connection: connection) { result in
                 if result.outcome.isSuccess { hub.setPolicy(accepted, for: sku) }
             }
+        case .tick(let to):
+            try require(claims, [.operator], for: type)
+            guard services.isExternalClock else {
+                throw ProtocolError.badField(
+                    "to", "tick moves core time only when the gateway runs with stock.clock: external; this one's clock is live")
+            }
+            submit(.tick(to: to * 1_000_000), command: type, sku: nil, id: id, connection: connection)
         case .drain(let waves, let seconds):
             try require(claims, [.operator], for: type)
             let count = Int(waves ?? 5)

@@ -5,6 +5,7 @@ import LiveGatePOSIX
 
 let usage = """
     usage: livegate [options]
+           livegate replay SCENARIO.json [--speed N|max] [--out DIR] [--policy SPEC] (livegate replay --help)
            livegate token --room ROOM --role ROLE [--sub NAME] [--channel CHANNEL] [--ttl SECONDS] [--config PATH]
 
     Runs the livegate gateway on the configuration file (JSON5), or mints a token (HS256 JWT,
@@ -43,6 +44,9 @@ var tokenRole: Role?
 var tokenSubject = "demo"
 var tokenChannel: String?
 var tokenTTL = 24 * 3600
+if arguments.first == "replay" {
+    runReplay(Array(arguments.dropFirst()))
+}
 if arguments.first == "token" {
     arguments.removeFirst()
     isMintingToken = true

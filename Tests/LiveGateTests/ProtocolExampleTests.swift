@@ -22,7 +22,7 @@ struct ProtocolExampleTests {
 
     @Test func thereIsAnExampleForEveryClientMessage() {
         let types = Set(Self.examples("client.").map { $0.split(separator: ".")[1] })
-        #expect(types == ["order", "restock", "adjust", "hold", "release", "pause", "resume", "feature", "announce", "danmaku", "ping", "drain", "ack", "policy", "launch", "switch", "undo", "createRoom", "addSku"])
+        #expect(types == ["order", "restock", "adjust", "hold", "release", "pause", "resume", "feature", "announce", "danmaku", "ping", "drain", "ack", "policy", "launch", "switch", "undo", "createRoom", "addSku", "tick"])
     }
 
     @Test(arguments: examples("client."))

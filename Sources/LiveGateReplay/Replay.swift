@@ -1,0 +1,70 @@
+import Foundation
+import LiveGate
+import LiveGateAlerts
+import LiveGateCore
+import LiveGateStock
+
+/// Runs scenarios through a real gateway.
+public enum Replay {
+    /// Runs `scenario` once.
+    /// - Throws: ``ReplayClientError`` or a gateway start-up error.
+    public static func run(_ scenario: Scenario, options: ReplayOptions = ReplayOptions()) throws -> ReplayRun {
+        let driver = try ReplayDriver(scenario: scenario, options: options)
+        defer { driver.finish() }
+        return try driver.run()
+    }
+
+    /// The gateway configuration of an embedded replay of `scenario` in `dataDir`.
+    public static func configuration(for scenario: Scenario, policyOverride: PolicyFields?, dataDir: String, tokenSecret: String)
+        -> Configuration
+    {
+        var configuration = Configuration()
+        configuration.host = "127.0.0.1"
+        configuration.port = 0
+        configuration.ioThreads = 1
+        configuration.logLevel = .warning
+        configuration.shutdownGraceSeconds = 1
+        configuration.dataDir = dataDir
+        configuration.tokenSecret = tokenSecret
+        configuration.stockClock = .external
+        configuration.alerts.templates = .english
+        configuration.skus = scenario.skus.map { sku in
+            var fields = sku.policy ?? PolicyFields()
+            if sku.id == scenario.focusSku, let policyOverride { fields = fields.merged(with: policyOverride) }
+            var policy = fields.apply(to: basePolicy(configuration.alerts.defaultPolicy))
+            policy.substitute = sku.substitute ?? ""
+            return SkuSpec(id: sku.id, name: sku.name ?? sku.id, onHand: sku.onHand, substitute: sku.substitute, policy: policy)
+        }
+        configuration.rooms = [
+            RoomSpec(id: scenario.room ?? "replay", title: scenario.name, skus: scenario.skus.map(\.id), featured: scenario.focusSku)
+        ]
+        return configuration
+    }
+
+    /// The stock core's policy with the alert engine's defaults.
+    static func basePolicy(_ alert: AlertPolicy) -> SkuPolicy {
+        var policy = SkuPolicy(
+            reservationTimeout: alert.reservationTimeout, safetyMinimum: alert.safetyMinimum,
+            restockLeadTime: alert.restockLeadTime, trendFactor: alert.trendFactor, trendWindow: alert.trendWindow,
+            trendMinimumVolume: alert.trendMinimumVolume)
+        policy.safetyFactor = alert.safetyFactor
+        policy.watchMark = alert.watchMark
+        policy.emergencyLine = alert.emergencyLine
+        policy.cooldown = alert.cooldown
+        policy.hysteresisMargin = alert.hysteresisMargin
+        return policy
+    }
+
+    /// The focus SKU's policy fields as a run uses them (the defaults filled in).
+    static func effectivePolicy(_ scenario: Scenario, override: PolicyFields?) -> [(String, Double)] {
+        let configuration = configuration(for: scenario, policyOverride: override, dataDir: "", tokenSecret: "x")
+        guard let policy = configuration.skus.first(where: { $0.id == scenario.focusSku })?.policy else { return [] }
+        let second = 1e9
+        return [
+            ("trendFactor", policy.trendFactor), ("trendWindowSec", Double(policy.trendWindow) / second),
+            ("trendMinimumVolume", Double(policy.trendMinimumVolume)), ("safetyMinimum", Double(policy.safetyMinimum)),
+            ("safetyFactor", policy.safetyFactor), ("restockLeadTimeSec", Double(policy.restockLeadTime) / second),
+            ("emergencyLine", Double(policy.emergencyLine)), ("cooldownSec", Double(policy.cooldown) / second),
+        ]
+    }
+}
