@@ -35,8 +35,9 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "livegate", dependencies: ["LiveGate"]),
-        // Benchmarks (`livegate-bench stock`, later `fanout`…) and the stock crash-test child.
-        .executableTarget(name: "livegate-bench", dependencies: ["LiveGateStock"]),
+        // Benchmarks (`livegate-bench stock`, `fanout`, `latency`, `idle`, `connect`, `ingest`, `slow`),
+        // their epoll load generator (a WebSocket client, optionally over TLS), and the stock crash-test child.
+        .executableTarget(name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateStock"]),
 
         .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore"]),
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP"]),
