@@ -44,6 +44,8 @@ let package = Package(
         .testTarget(name: "LiveGateWebSocketTests", dependencies: ["LiveGateWebSocket"]),
         .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock"]),
         .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts"]),
+        // Runs the built livegate-bench and livegate binaries at tiny sizes (checks the bench's accounting).
+        .testTarget(name: "LiveGateBenchTests"),
         .testTarget(
             name: "LiveGateTests",
             dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateWebSocket"]
