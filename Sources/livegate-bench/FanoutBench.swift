@@ -74,7 +74,9 @@ func runFanout(_ shape: FanoutShape, network: NetworkOptions, scenario: String) 
     figures.set("sent", driver.sent)
     figures.set("expected", expected)
     figures.set("delivered", driver.deliveries)
-    figures.set("lost", max(0, expected - driver.deliveries))
+    figures.set("reflected", driver.reflected)
+    figures.set("coalesced", driver.coalesced)
+    figures.set("lost", max(0, expected - driver.reflected))
     figures.set("gaps", faults.gaps)
     figures.set("out_of_order", faults.outOfOrder)
     figures.set("closed_viewers", driver.closedViewers)
@@ -107,6 +109,7 @@ let fanoutRows: [(key: String, label: String, format: FigureFormat)] = [
     ("server_cpu_pct", "server CPU", .percent),
     ("loadgen_cpu_pct", "load generator CPU", .percent),
     ("delivered", "delivered", .plain),
+    ("coalesced", "coalesced (state rule)", .plain),
     ("lost", "lost", .plain),
     ("gaps", "gaps", .plain),
     ("out_of_order", "out of order", .plain),
@@ -149,7 +152,7 @@ enum FanoutBench: BenchScenario {
                 shape.useTLS = true
                 let tls = try runFanout(shape, network: network, scenario: name)
                 isClean = isClean && tls.text("end") == "complete"
-                for key in ["deliveries_per_s", "lat_p50_ns", "lat_p99_ns", "server_cpu_pct", "loadgen_cpu_pct", "delivered", "lost", "end"] {
+                for key in ["deliveries_per_s", "lat_p50_ns", "lat_p99_ns", "server_cpu_pct", "loadgen_cpu_pct", "delivered", "coalesced", "lost", "end"] {
                     if let value = tls.number(key) { figures.set("tls_" + key, value) }
                     if let value = tls.text(key) { figures.set("tls_" + key, value) }
                 }

@@ -13,6 +13,11 @@ import Glibc
 ///   on `/bench` send `{"op":"sub"}`; the publisher on `/bench/pub` sends 120-byte messages
 ///   carrying `"seq":i`, as `wsload` does.
 ///
+/// At a fixed rate (`latency`, `slow`) a server that falls behind puts more than `skus` orders in
+/// one durable batch, and the state rule sends one `stock` message per SKU for them: the viewer
+/// sees the skipped orders through the newer `sold` figure. Those count as `coalesced`, not lost,
+/// and each is reflected (and timed) by the message that first shows it.
+///
 /// Latency is the time from writing order (or message) `i` to the `read` that returned it.
 /// Nothing on the receive path allocates or decodes JSON: it scans for `"seq":`, `"sku":"s` and
 /// `"sold":`.
@@ -28,7 +33,12 @@ final class FanoutDriver {
     /// Orders `0..<fullyDelivered` reached every active viewer.
     private(set) var fullyDelivered = 0
     var histogram = LatencyHistogram()
+    /// Messages delivered (one per viewer per message).
     private(set) var deliveries = 0
+    /// (viewer, change) pairs made visible: equal to `deliveries` unless changes were coalesced.
+    private(set) var reflected = 0
+    /// Changes a viewer saw only through a later message for the same SKU (room mode).
+    private(set) var coalesced = 0
     private(set) var firstSend: UInt64 = 0
     private(set) var lastDelivery: UInt64 = 0
     /// Viewers that are counted (open readers).
@@ -96,7 +106,23 @@ final class FanoutDriver {
                 return
             }
             check(connection, seq.value)
-            record(Int(sold.value - 1) * skuCount + Int(sku.value), now: now)
+            deliveries += 1
+            lastDelivery = now
+            // One message reflects every order on its SKU up to `sold`: several when the server
+            // coalesced changes made durable in one batch (the state-message rule).
+            let index = Int(sku.value)
+            guard index < skuCount else {
+                unmatched += 1
+                return
+            }
+            if connection.lastSold.isEmpty { connection.lastSold = [Int32](repeating: 0, count: skuCount) }
+            let previous = Int(connection.lastSold[index])
+            let newest = Int(sold.value)
+            if newest > previous + 1 { coalesced += newest - previous - 1 }
+            if newest > previous {
+                for k in (previous + 1)...newest { reflect((k - 1) * skuCount + index, now: now) }
+                connection.lastSold[index] = Int32(newest)
+            }
         } else if PayloadScanner.hasPrefix(payload, "{\"type\":\"snapshot\"") {
             if let seq = PayloadScanner.integer(after: "\"seq\":", in: payload) { connection.lastSeq = seq.value }
             if !connection.isReady {
@@ -124,15 +150,23 @@ final class FanoutDriver {
         connection.messages += 1
     }
 
+    /// Pub/sub: one message is one delivery of one change.
     @inline(__always)
     private func record(_ order: Int, now: UInt64) {
+        deliveries += 1
+        lastDelivery = now
+        reflect(order, now: now)
+    }
+
+    /// Change `order` has become visible to one viewer now.
+    @inline(__always)
+    private func reflect(_ order: Int, now: UInt64) {
         guard order >= 0 && order < sent else {
             unmatched += 1
             return
         }
-        deliveries += 1
+        reflected += 1
         histogram.record(now &- sentAt[order])
-        lastDelivery = now
         deliveredPerOrder[order] += 1
         if order == fullyDelivered && Int(deliveredPerOrder[order]) >= activeViewers { advance() }
     }

@@ -43,6 +43,8 @@ final class LoadConnection {
     var lastSeq: Int64 = -1
     /// Whether its first message (snapshot, or a warm-up message) has arrived.
     var isReady = false
+    /// Room mode: the `sold` figure last seen per SKU (orders up to it are reflected).
+    var lastSold: [Int32] = []
     /// Counted messages, sequence gaps and messages that went backwards.
     var messages = 0
     var gaps = 0

@@ -54,7 +54,8 @@ struct BenchScenarioTests {
     /// Every viewer got every message once, in order; latency percentiles are ordered.
     func expectCompleteFanout(_ object: [String: Any], viewers: Int, messages: Int, prefix: String = "") {
         #expect(object[prefix + "end"] as? String == "complete")
-        #expect(number(object, prefix + "delivered") == Double(viewers * messages))
+        // Every (viewer, change) pair is visible: as its own message, or coalesced into a later one.
+        #expect(number(object, prefix + "delivered") + max(0, number(object, prefix + "coalesced")) == Double(viewers * messages))
         #expect(number(object, prefix + "lost") == 0)
         if prefix.isEmpty {
             #expect(number(object, "expected") == Double(viewers * messages))
@@ -62,6 +63,7 @@ struct BenchScenarioTests {
             #expect(number(object, "out_of_order") == 0)
             #expect(number(object, "closed_viewers") == 0)
             #expect(number(object, "unmatched") == 0)
+            #expect(number(object, "reflected") == Double(viewers * messages))
             let p50 = number(object, "lat_p50_ns")
             let p99 = number(object, "lat_p99_ns")
             let p999 = number(object, "lat_p999_ns")
@@ -76,6 +78,9 @@ struct BenchScenarioTests {
     func fanoutOverTheRoomDeliversEveryOrderToEveryViewer() throws {
         let object = try run(["fanout", "--viewers", "50", "--count", "200"])
         expectCompleteFanout(object, viewers: 50, messages: 200)
+        // At most one change per SKU in flight: none is coalesced, each is its own message.
+        #expect(number(object, "coalesced") == 0)
+        #expect(number(object, "delivered") == 50 * 200)
         #expect(number(object, "acks") == 200)
         #expect(number(object, "rejected") == 0)
     }
