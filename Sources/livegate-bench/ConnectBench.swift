@@ -32,7 +32,8 @@ func runConnections(
     let rssBefore = server.residentKilobytes()
     let serverCPU = server.cpuSeconds()
     let ownCPU = ownCPUSeconds()
-    let seconds = generator.connectMany(count: viewers, kind: .viewer, path: { _ in path }, timeoutSeconds: network.timeoutSeconds)
+    let seconds = generator.connectMany(
+        count: viewers, kind: .viewer, path: { _ in path }, timeoutSeconds: network.timeoutSeconds)
     let serverConnectCPU = server.cpuSeconds() - serverCPU
     let ownConnectCPU = ownCPUSeconds() - ownCPU
     figures.set("open", generator.openCount)
@@ -52,7 +53,9 @@ func runConnections(
     let rssIdle = server.residentKilobytes()
     figures.set("server_rss_before_kb", rssBefore)
     figures.set("server_rss_idle_kb", rssIdle)
-    figures.set("server_bytes_per_conn", generator.openCount > 0 ? Double(rssIdle - rssBefore) * 1024 / Double(generator.openCount) : 0)
+    figures.set(
+        "server_bytes_per_conn",
+        generator.openCount > 0 ? Double(rssIdle - rssBefore) * 1024 / Double(generator.openCount) : 0)
     figures.set("closed_during", generator.closedCount)
     let isComplete = generator.openCount == viewers && (isPubSub || ready == viewers)
     figures.set("end", isComplete ? "complete" : "incomplete")
@@ -84,14 +87,18 @@ enum ConnectBench: BenchScenario {
     }
 }
 
-private func runConnectionScenario(_ options: BenchOptions, name: String, defaultViewers: Int, defaultHold: Int) throws -> Int32 {
+private func runConnectionScenario(_ options: BenchOptions, name: String, defaultViewers: Int, defaultHold: Int) throws
+    -> Int32
+{
     let network = try NetworkOptions(options)
     prepareLoadGenerator(cpu: network.generatorCPU)
     let viewers = try options.integer("--viewers", default: defaultViewers)
     let hold = Double(try options.integer("--hold", default: defaultHold))
     let isPubSub = options.flag("--pubsub")
     let useTLS = options.flag("--tls")
-    guard viewers >= 1, viewers <= 19_900 else { throw BenchUsageError(description: "--viewers 1…19900 (descriptor limit 20,000)") }
+    guard viewers >= 1, viewers <= 19_900 else {
+        throw BenchUsageError(description: "--viewers 1…19900 (descriptor limit 20,000)")
+    }
     let rows: [(key: String, label: String, format: FigureFormat)] =
         name == "idle"
         ? [
@@ -116,11 +123,13 @@ private func runConnectionScenario(_ options: BenchOptions, name: String, defaul
     var isClean = true
     for run in 0..<network.runs {
         let figures = try runConnections(
-            viewers: viewers, holdSeconds: max(hold, 0.5), isPubSub: isPubSub, useTLS: useTLS, network: network, scenario: name)
+            viewers: viewers, holdSeconds: max(hold, 0.5), isPubSub: isPubSub, useTLS: useTLS, network: network,
+            scenario: name)
         isClean = isClean && figures.text("end") == "complete"
         reporter.runFinished(figures, run: run, of: network.runs)
         all.append(figures)
     }
-    reporter.finish(all, title: "\(name): \(viewers) \(isPubSub ? "/bench" : "room") viewers\(useTLS ? " over TLS" : "")")
+    reporter.finish(
+        all, title: "\(name): \(viewers) \(isPubSub ? "/bench" : "room") viewers\(useTLS ? " over TLS" : "")")
     return isClean ? 0 : 1
 }

@@ -44,7 +44,8 @@ func runFanout(_ shape: FanoutShape, network: NetworkOptions, scenario: String) 
     figures.set("messages", shape.count)
     if shape.rate > 0 { figures.set("rate", shape.rate) } else { figures.set("window", shape.window) }
 
-    let connectSeconds = generator.connectMany(count: shape.viewers, kind: .viewer, path: { _ in viewerPath }, timeoutSeconds: 60)
+    let connectSeconds = generator.connectMany(
+        count: shape.viewers, kind: .viewer, path: { _ in viewerPath }, timeoutSeconds: 60)
     figures.set("open", generator.openCount)
     figures.set("handshakes_per_s", Double(generator.openCount) / connectSeconds)
     let sender = generator.connect(kind: .sender, path: senderPath)
@@ -128,8 +129,10 @@ enum FanoutBench: BenchScenario {
         let network = try NetworkOptions(options)
         prepareLoadGenerator(cpu: network.generatorCPU)
         var shape = FanoutShape(
-            viewers: try options.integer("--viewers", default: 10_000), count: try options.integer("--count", default: 2_000),
-            window: try options.integer("--window", default: 32), rate: 0, isPubSub: options.flag("--pubsub"), useTLS: false)
+            viewers: try options.integer("--viewers", default: 10_000),
+            count: try options.integer("--count", default: 2_000),
+            window: try options.integer("--window", default: 32), rate: 0, isPubSub: options.flag("--pubsub"),
+            useTLS: false)
         guard shape.viewers >= 1, shape.viewers <= 19_900, shape.count >= 1, shape.window >= 1 else {
             throw BenchUsageError(description: "--viewers 1…19900, --count ≥ 1, --window ≥ 1")
         }
@@ -152,7 +155,10 @@ enum FanoutBench: BenchScenario {
                 shape.useTLS = true
                 let tls = try runFanout(shape, network: network, scenario: name)
                 isClean = isClean && tls.text("end") == "complete"
-                for key in ["deliveries_per_s", "lat_p50_ns", "lat_p99_ns", "server_cpu_pct", "loadgen_cpu_pct", "delivered", "coalesced", "lost", "end"] {
+                for key in [
+                    "deliveries_per_s", "lat_p50_ns", "lat_p99_ns", "server_cpu_pct", "loadgen_cpu_pct", "delivered",
+                    "coalesced", "lost", "end",
+                ] {
                     if let value = tls.number(key) { figures.set("tls_" + key, value) }
                     if let value = tls.text(key) { figures.set("tls_" + key, value) }
                 }
@@ -164,7 +170,9 @@ enum FanoutBench: BenchScenario {
         }
         reporter.finish(
             all,
-            title: "fanout: \(shape.viewers) viewers × \(shape.count) changes, window \(shape.window), \(shape.isPubSub ? "/bench pub/sub" : "room /ws, orders from a connector")")
+            title:
+                "fanout: \(shape.viewers) viewers × \(shape.count) changes, window \(shape.window), \(shape.isPubSub ? "/bench pub/sub" : "room /ws, orders from a connector")"
+        )
         return isClean ? 0 : 1
     }
 }
@@ -199,7 +207,9 @@ enum LatencyBench: BenchScenario {
         }
         reporter.finish(
             all,
-            title: "latency: \(shape.viewers) viewers, \(Int(rate)) changes/s (asks \(FigureFormat.count.render(rate * Double(shape.viewers))) deliveries/s), \(count) changes")
+            title:
+                "latency: \(shape.viewers) viewers, \(Int(rate)) changes/s (asks \(FigureFormat.count.render(rate * Double(shape.viewers))) deliveries/s), \(count) changes"
+        )
         return isClean ? 0 : 1
     }
 }

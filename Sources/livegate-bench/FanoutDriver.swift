@@ -67,7 +67,8 @@ final class FanoutDriver {
         }
         generator.onOpen = { [unowned self] connection, _ in
             if self.isPubSub && connection.kind == .viewer {
-                self.generator.send(connection, LoadGenerator.frame(payload: Array(#"{"op":"sub","topic":"room1"}"#.utf8)))
+                self.generator.send(
+                    connection, LoadGenerator.frame(payload: Array(#"{"op":"sub","topic":"room1"}"#.utf8)))
             }
         }
         generator.onClose = { [unowned self] connection in
@@ -187,7 +188,8 @@ final class FanoutDriver {
     private func contains(_ payload: UnsafeRawBufferPointer, _ needle: StaticString) -> Bool {
         let count = needle.utf8CodeUnitCount
         guard payload.count >= count else { return false }
-        for index in 0...(payload.count - count) where memcmp(payload.baseAddress! + index, needle.utf8Start, count) == 0 {
+        for index in 0...(payload.count - count)
+        where memcmp(payload.baseAddress! + index, needle.utf8Start, count) == 0 {
             return true
         }
         return false
@@ -225,7 +227,10 @@ final class FanoutDriver {
     /// Sends pub/sub warm-up messages (`"seq":-1`) every 50 ms until every viewer has one.
     func warmUp(viewers: Int, deadline: UInt64) -> Bool {
         guard let sender else { return false }
-        let warm = LoadGenerator.frame(payload: Array(#"{"type":"warm","seq":-1,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#.utf8))
+        let warm = LoadGenerator.frame(
+            payload: Array(
+                #"{"type":"warm","seq":-1,"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"#
+                    .utf8))
         var lastWarm: UInt64 = 0
         while readyViewers < viewers && monotonicNanoseconds() < deadline {
             if monotonicNanoseconds() - lastWarm > 50_000_000 {

@@ -42,7 +42,9 @@ enum IngestBench: BenchScenario {
             reporter.runFinished(figures, run: run, of: network.runs)
             all.append(figures)
         }
-        reporter.finish(all, title: "ingest: \(count) orders over \(sockets) connector socket(s), window \(window) each, \(skus) SKU(s)")
+        reporter.finish(
+            all,
+            title: "ingest: \(count) orders over \(sockets) connector socket(s), window \(window) each, \(skus) SKU(s)")
         return isClean ? 0 : 1
     }
 
@@ -59,7 +61,8 @@ enum IngestBench: BenchScenario {
         }
     }
 
-    static func runOnce(sockets: Int, count: Int, window: Int, skus: Int, network: NetworkOptions) throws -> RunFigures {
+    static func runOnce(sockets: Int, count: Int, window: Int, skus: Int, network: NetworkOptions) throws -> RunFigures
+    {
         var setup = BenchServer.Setup()
         setup.skuCount = skus
         setup.cpu = network.serverCPU
@@ -78,7 +81,9 @@ enum IngestBench: BenchScenario {
         var lastAck: UInt64 = 0
         generator.onMessage = { connection, payload, now in
             if PayloadScanner.hasPrefix(payload, "{\"type\":\"result\"") {
-                guard let id = PayloadScanner.integer(after: "\"id\":", in: payload), id.value >= 0, Int(id.value) < count else {
+                guard let id = PayloadScanner.integer(after: "\"id\":", in: payload), id.value >= 0,
+                    Int(id.value) < count
+                else {
                     errors += 1
                     return
                 }
@@ -123,7 +128,8 @@ enum IngestBench: BenchScenario {
         var end = "complete"
         while acked + errors < count {
             let now = monotonicNanoseconds()
-            for (index, sender) in senders.enumerated() where sender.sent < sender.quota && sender.sent - sender.acked < window / 2 + 1 {
+            for (index, sender) in senders.enumerated()
+            where sender.sent < sender.quota && sender.sent - sender.acked < window / 2 + 1 {
                 batch.removeAll(keepingCapacity: true)
                 while sender.sent < sender.quota && sender.sent - sender.acked < window {
                     let id = index + sender.sent * sockets
@@ -170,7 +176,8 @@ enum IngestBench: BenchScenario {
     static func contains(_ payload: UnsafeRawBufferPointer, _ needle: StaticString) -> Bool {
         let count = needle.utf8CodeUnitCount
         guard payload.count >= count else { return false }
-        for index in 0...(payload.count - count) where memcmp(payload.baseAddress! + index, needle.utf8Start, count) == 0 {
+        for index in 0...(payload.count - count)
+        where memcmp(payload.baseAddress! + index, needle.utf8Start, count) == 0 {
             return true
         }
         return false

@@ -139,7 +139,8 @@ final class LoadGenerator {
         connections.append(connection)
         pendingCount += 1
         connection.connectStarted = monotonicNanoseconds()
-        let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        let fd = socket(
+            AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else {
             fail(connection)
             return connection
@@ -156,7 +157,9 @@ final class LoadGenerator {
             _ = setsockopt(fd, CInt(IPPROTO_IP), 24, &one, socklen_t(MemoryLayout<CInt>.size))
             var source = Self.address(127 << 24 | UInt32(1 + connection.index % sourceAddressCount), port: 0)
             let bound = withUnsafePointer(to: &source) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             if bound != 0 {
                 fail(connection)
@@ -165,14 +168,17 @@ final class LoadGenerator {
         }
         var destination = Self.address(127 << 24 | 1, port: port)
         let result = withUnsafePointer(to: &destination) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         if result != 0 && errno != EINPROGRESS {
             fail(connection)
             return connection
         }
         connection.isWaitingForWritable = true
-        _ = livegate_epoll_ctl(epfd, EPOLL_CTL_ADD, fd, UInt32(EPOLLIN.rawValue) | UInt32(EPOLLOUT.rawValue), UInt64(connection.index))
+        _ = livegate_epoll_ctl(
+            epfd, EPOLL_CTL_ADD, fd, UInt32(EPOLLIN.rawValue) | UInt32(EPOLLOUT.rawValue), UInt64(connection.index))
         return connection
     }
 
@@ -273,7 +279,9 @@ final class LoadGenerator {
 
     private func armWritable(_ connection: LoadConnection) {
         let wants = !connection.outbound.isEmpty
-        guard wants != connection.isWaitingForWritable, connection.state != .closed, connection.kind != .stuck else { return }
+        guard wants != connection.isWaitingForWritable, connection.state != .closed, connection.kind != .stuck else {
+            return
+        }
         connection.isWaitingForWritable = wants
         let events = UInt32(EPOLLIN.rawValue) | (wants ? UInt32(EPOLLOUT.rawValue) : 0)
         _ = livegate_epoll_ctl(epfd, EPOLL_CTL_MOD, connection.fd, events, UInt64(connection.index))
@@ -334,7 +342,8 @@ final class LoadGenerator {
 
     private func startUpgrade(_ connection: LoadConnection) {
         connection.state = .upgrading
-        let request = "GET \(connection.path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\n"
+        let request =
+            "GET \(connection.path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\n"
             + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         connection.outbound = Array(request.utf8)
         flushOutbound(connection)
@@ -410,12 +419,15 @@ final class LoadGenerator {
             }
             let now = monotonicNanoseconds()
             if connection.inbound.isEmpty {
-                let consumed = parse(connection, UnsafeRawBufferPointer(start: readBuffer.baseAddress, count: count), now: now)
+                let consumed = parse(
+                    connection, UnsafeRawBufferPointer(start: readBuffer.baseAddress, count: count), now: now)
                 if connection.state != .closed && consumed < count {
-                    connection.inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[consumed..<count]))
+                    connection.inbound.append(
+                        contentsOf: UnsafeRawBufferPointer(rebasing: readBuffer[consumed..<count]))
                 }
             } else {
-                connection.inbound.append(contentsOf: UnsafeRawBufferPointer(start: readBuffer.baseAddress, count: count))
+                connection.inbound.append(
+                    contentsOf: UnsafeRawBufferPointer(start: readBuffer.baseAddress, count: count))
                 var pending = connection.inbound
                 connection.inbound = []
                 let consumed = pending.withUnsafeBytes { parse(connection, $0, now: now) }
@@ -434,7 +446,8 @@ final class LoadGenerator {
         var offset = 0
         if connection.state == .upgrading {
             guard let end = Self.headEnd(bytes) else { return 0 }
-            let isSwitching = bytes.count >= 12 && bytes[9] == UInt8(ascii: "1") && bytes[10] == UInt8(ascii: "0")
+            let isSwitching =
+                bytes.count >= 12 && bytes[9] == UInt8(ascii: "1") && bytes[10] == UInt8(ascii: "0")
                 && bytes[11] == UInt8(ascii: "1")
             guard isSwitching else {
                 fail(connection)
@@ -458,13 +471,16 @@ final class LoadGenerator {
             var length = Int(second & 0x7f)
             if length == 126 {
                 if available < 4 { break }
-                length = Int(base.load(fromByteOffset: offset + 2, as: UInt8.self)) << 8
+                length =
+                    Int(base.load(fromByteOffset: offset + 2, as: UInt8.self)) << 8
                     | Int(base.load(fromByteOffset: offset + 3, as: UInt8.self))
                 header = 4
             } else if length == 127 {
                 if available < 10 { break }
                 length = 0
-                for index in 2..<10 { length = length << 8 | Int(base.load(fromByteOffset: offset + index, as: UInt8.self)) }
+                for index in 2..<10 {
+                    length = length << 8 | Int(base.load(fromByteOffset: offset + index, as: UInt8.self))
+                }
                 header = 10
             }
             if available < header + length { break }
@@ -533,7 +549,9 @@ enum PayloadScanner {
 
     /// The integer after the first `key` (e.g. `"seq":`) at or after `from`, and the offset after it.
     @inline(__always)
-    static func integer(after key: StaticString, in payload: UnsafeRawBufferPointer, from: Int = 0) -> (value: Int64, end: Int)? {
+    static func integer(after key: StaticString, in payload: UnsafeRawBufferPointer, from: Int = 0) -> (
+        value: Int64, end: Int
+    )? {
         let keyCount = key.utf8CodeUnitCount
         let keyStart = key.utf8Start
         let first = keyStart.pointee

@@ -50,7 +50,8 @@ struct RunFigures {
             case .number(let number): rendered = String(format: "%.6g", number)
             case .flag(let flag): rendered = flag ? "true" : "false"
             case .text(let text):
-                let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+                let escaped = text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(
+                    of: "\"", with: "\\\"")
                 rendered = "\"\(escaped)\""
             }
             parts.append("\"\(key)\":\(rendered)")
@@ -104,7 +105,9 @@ struct RunReporter {
         if isJSON {
             writeStandardOutput(figures.json + "\n")
         } else {
-            let summary = rows.prefix(3).compactMap { row in figures.number(row.key).map { "\(row.label) \(row.format.render($0))" } }
+            let summary = rows.prefix(3).compactMap { row in
+                figures.number(row.key).map { "\(row.label) \(row.format.render($0))" }
+            }
             FileHandle.standardError.write(Data("run \(run + 1)/\(runs): \(summary.joined(separator: ", "))\n".utf8))
         }
     }
@@ -124,7 +127,9 @@ struct RunReporter {
             }
             text += line + "\n"
         }
-        if let end = all.last?.text("end") { text += "end".padding(toLength: width, withPad: " ", startingAt: 0) + end + "\n" }
+        if let end = all.last?.text("end") {
+            text += "end".padding(toLength: width, withPad: " ", startingAt: 0) + end + "\n"
+        }
         writeStandardOutput(text)
     }
 }

@@ -41,7 +41,11 @@ enum SlowBench: BenchScenario {
             reporter.runFinished(figures, run: run, of: network.runs)
             all.append(figures)
         }
-        reporter.finish(all, title: "slow: 1 reader, \(Int(rate)) orders/s for \(Int(seconds)) s, alone and with \(stuck) viewers that never read")
+        reporter.finish(
+            all,
+            title:
+                "slow: 1 reader, \(Int(rate)) orders/s for \(Int(seconds)) s, alone and with \(stuck) viewers that never read"
+        )
         return isClean ? 0 : 1
     }
 
@@ -58,7 +62,8 @@ enum SlowBench: BenchScenario {
         let deadline = monotonicNanoseconds() + UInt64(network.timeoutSeconds * 1e9)
         let driver = FanoutDriver(generator: generator, isPubSub: false, skuCount: setup.skuCount, capacity: count * 2)
         let viewerPath = "/ws?token=" + (try server.token(role: "viewer", subject: "bench-viewer"))
-        let senderPath = "/ws?token=" + (try server.token(role: "connector", subject: "bench-connector", channel: "bench"))
+        let senderPath =
+            "/ws?token=" + (try server.token(role: "connector", subject: "bench-connector", channel: "bench"))
         generator.connect(kind: .viewer, path: viewerPath)
         let sender = generator.connect(kind: .sender, path: senderPath)
         driver.sender = sender

@@ -8,12 +8,16 @@ import Testing
 struct BenchScenarioTests {
     /// The `livegate-bench` binary, next to this test binary in the build directory.
     static var benchBinary: String? {
-        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
+        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
+            return nil
+        }
         var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
         for _ in 0..<4 {
             let candidate = directory.appendingPathComponent("livegate-bench").path
             let server = directory.appendingPathComponent("livegate").path
-            if FileManager.default.isExecutableFile(atPath: candidate) && FileManager.default.isExecutableFile(atPath: server) {
+            if FileManager.default.isExecutableFile(atPath: candidate)
+                && FileManager.default.isExecutableFile(atPath: server)
+            {
                 return candidate
             }
             directory = directory.deletingLastPathComponent()
@@ -55,7 +59,9 @@ struct BenchScenarioTests {
     func expectCompleteFanout(_ object: [String: Any], viewers: Int, messages: Int, prefix: String = "") {
         #expect(object[prefix + "end"] as? String == "complete")
         // Every (viewer, change) pair is visible: as its own message, or coalesced into a later one.
-        #expect(number(object, prefix + "delivered") + max(0, number(object, prefix + "coalesced")) == Double(viewers * messages))
+        #expect(
+            number(object, prefix + "delivered") + max(0, number(object, prefix + "coalesced"))
+                == Double(viewers * messages))
         #expect(number(object, prefix + "lost") == 0)
         if prefix.isEmpty {
             #expect(number(object, "expected") == Double(viewers * messages))
