@@ -122,7 +122,7 @@ let fanoutRows: [(key: String, label: String, format: FigureFormat)] = [
 enum FanoutBench: BenchScenario {
     static let name = "fanout"
     static let summary =
-        "N viewers, orders as fast as delivered (window): deliveries/s, server CPU  [--viewers 10000] [--count 2000] [--window 32] [--pubsub] [--tls] [--runs 3] [--json]"
+        "N viewers, orders as fast as delivered (window): deliveries/s, server CPU  [--viewers 10000] [--count 500] [--window 32] [--pubsub] [--tls] [--runs 3] [--json]"
     static let isHidden = false
 
     static func run(_ options: BenchOptions) throws -> Int32 {
@@ -130,7 +130,7 @@ enum FanoutBench: BenchScenario {
         prepareLoadGenerator(cpu: network.generatorCPU)
         var shape = FanoutShape(
             viewers: try options.integer("--viewers", default: 10_000),
-            count: try options.integer("--count", default: 2_000),
+            count: try options.integer("--count", default: 500),
             window: try options.integer("--window", default: 32), rate: 0, isPubSub: options.flag("--pubsub"),
             useTLS: false)
         guard shape.viewers >= 1, shape.viewers <= 19_900, shape.count >= 1, shape.window >= 1 else {

@@ -1,7 +1,7 @@
 import Foundation
 import Glibc
 
-/// `livegate-bench ingest`: orders per second end to end over C connector sockets, each counted
+/// `livegate-bench ingest`: orders per second end to end over N connector sockets, each counted
 /// when its `result` arrives (the server answers only after the journal batch is durable).
 ///
 /// Every socket keeps `--window` orders in flight (`paid`, quantity 1, unique order ids, one hot
@@ -9,14 +9,14 @@ import Glibc
 enum IngestBench: BenchScenario {
     static let name = "ingest"
     static let summary =
-        "orders/s over C connector sockets, each acknowledged after durable commit  [--sockets 16] [--count 400000] [--window 256] [--skus 1] [--runs 3] [--json]"
+        "orders/s over N connector sockets, each acknowledged after durable commit  [--sockets 16] [--count 100000] [--window 256] [--skus 1] [--runs 3] [--json]"
     static let isHidden = false
 
     static func run(_ options: BenchOptions) throws -> Int32 {
         let network = try NetworkOptions(options)
         prepareLoadGenerator(cpu: network.generatorCPU)
         let sockets = try options.integer("--sockets", default: 16)
-        let count = try options.integer("--count", default: 400_000)
+        let count = try options.integer("--count", default: 100_000)
         let window = try options.integer("--window", default: sockets == 1 ? 2048 : 256)
         let skus = try options.integer("--skus", default: 1)
         guard sockets >= 1, sockets <= 1000, count >= sockets, window >= 1, skus >= 1, skus <= 1000 else {
