@@ -246,7 +246,7 @@ final class FanoutDriver {
     }
 
     /// Sends `count` more orders, either keeping at most `window` not yet delivered to every
-    /// viewer (`rate` 0) or at `rate` per second, then waits until every viewer has every one,
+    /// viewer (`rate` 0; `window` 0: all at once, a burst) or at `rate` per second, then waits until every viewer has every one,
     /// `drainSeconds` pass without a delivery, or `deadline`. Returns how it ended.
     func publish(count: Int, window: Int, rate: Double, deadline: UInt64, drainSeconds: Double = 3) -> String {
         guard let sender else { return "no-sender" }
@@ -264,7 +264,9 @@ final class FanoutDriver {
                     appendOrder(to: &batch, now: now)
                 }
             } else {
-                while sent < target && sent - fullyDelivered < window { appendOrder(to: &batch, now: now) }
+                while sent < target && (window == 0 || sent - fullyDelivered < window) {
+                    appendOrder(to: &batch, now: now)
+                }
             }
             if !batch.isEmpty { generator.send(sender, batch) }
             if fullyDelivered >= target { return "complete" }

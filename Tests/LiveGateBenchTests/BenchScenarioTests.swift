@@ -92,6 +92,15 @@ struct BenchScenarioTests {
     }
 
     @Test(.timeLimit(.minutes(1)))
+    func fanoutBurstMakesEveryOrderVisibleToEveryViewer() throws {
+        // All orders at once: the server may coalesce several orders for one SKU into one
+        // message; every order must still become visible to every viewer.
+        let object = try run(["fanout", "--viewers", "50", "--count", "200", "--window", "0"])
+        expectCompleteFanout(object, viewers: 50, messages: 200)
+        #expect(number(object, "acks") == 200)
+    }
+
+    @Test(.timeLimit(.minutes(1)))
     func fanoutOverBenchPubSubDeliversEveryMessage() throws {
         let object = try run(["fanout", "--viewers", "50", "--count", "200", "--pubsub"])
         expectCompleteFanout(object, viewers: 50, messages: 200)
