@@ -37,8 +37,9 @@ let package = Package(
         // Replays a scripted live sale through a real gateway and writes the report (`livegate replay`).
         .target(name: "LiveGateReplay", dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGateStock"]),
         .executableTarget(name: "livegate", dependencies: ["LiveGate", "LiveGateReplay"]),
-        // Benchmarks (`livegate-bench stock`, later `fanout`…) and the stock crash-test child.
-        .executableTarget(name: "livegate-bench", dependencies: ["LiveGateStock"]),
+        // Benchmarks (`livegate-bench stock`, `fanout`, `latency`, `idle`, `connect`, `ingest`, `slow`),
+        // their epoll load generator (a WebSocket client, optionally over TLS), and the stock crash-test child.
+        .executableTarget(name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateStock"]),
 
         .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore"]),
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP"]),
@@ -46,6 +47,8 @@ let package = Package(
         .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock"]),
         .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts"]),
         .testTarget(name: "LiveGateReplayTests", dependencies: ["LiveGateReplay"]),
+        // Runs the built livegate-bench and livegate binaries at tiny sizes (checks the bench's accounting).
+        .testTarget(name: "LiveGateBenchTests"),
         .testTarget(
             name: "LiveGateTests",
             dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateWebSocket"]

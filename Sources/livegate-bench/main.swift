@@ -1,7 +1,10 @@
 import Foundation
 
-/// The scenarios `livegate-bench` knows, by subcommand name. Add new ones (e.g. `fanout`) here.
-let scenarios: [any BenchScenario.Type] = [StockBench.self, CrashChild.self]
+/// The scenarios `livegate-bench` knows, by subcommand name.
+let scenarios: [any BenchScenario.Type] = [
+    StockBench.self, FanoutBench.self, LatencyBench.self, IdleBench.self, ConnectBench.self, IngestBench.self, SlowBench.self,
+    CrashChild.self,
+]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let scenario = scenarios.first(where: { $0.name == name }) else {

@@ -17,6 +17,9 @@
 /// Number of CPUs this process may run on (sched_getaffinity); 0 when unknown.
 int livegate_affinity_cpu_count(void);
 
+/// Pins the calling process (all its threads created later) to one CPU; 0 on success.
+int livegate_pin_to_cpu(int cpu);
+
 /// accept4(2) with SOCK_NONBLOCK | SOCK_CLOEXEC.
 int livegate_accept4(int fd, struct sockaddr *addr, socklen_t *len);
 

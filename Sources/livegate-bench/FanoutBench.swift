@@ -1,0 +1,217 @@
+import Foundation
+import Glibc
+
+/// One fan-out run's shape: the shared body of `fanout` and `latency`.
+struct FanoutShape {
+    var viewers: Int
+    var count: Int
+    /// At most this many changes not yet delivered to every viewer (`rate` 0).
+    var window: Int
+    /// Changes per second (0: as fast as the window allows).
+    var rate: Double
+    var isPubSub: Bool
+    var useTLS: Bool
+}
+
+/// Runs one fan-out run against a fresh server and returns its figures.
+func runFanout(_ shape: FanoutShape, network: NetworkOptions, scenario: String) throws -> RunFigures {
+    let skuCount = max(shape.window, 32)
+    var setup = BenchServer.Setup()
+    setup.skuCount = skuCount
+    setup.isPubSub = shape.isPubSub
+    setup.useTLS = shape.useTLS
+    setup.cpu = network.serverCPU
+    let server = try BenchServer(setup)
+    defer { server.stop() }
+    let generator = try LoadGenerator(port: shape.useTLS ? server.tlsPort : server.port, useTLS: shape.useTLS)
+    generator.sourceAddressCount = max(1, (shape.viewers + 3999) / 4000)
+    let deadline = monotonicNanoseconds() + UInt64(network.timeoutSeconds * 1e9)
+    let driver = FanoutDriver(generator: generator, isPubSub: shape.isPubSub, skuCount: skuCount, capacity: shape.count)
+    let viewerPath: String
+    let senderPath: String
+    if shape.isPubSub {
+        viewerPath = "/bench"
+        senderPath = "/bench/pub"
+    } else {
+        viewerPath = "/ws?token=" + (try server.token(role: "viewer", subject: "bench-viewer"))
+        senderPath = "/ws?token=" + (try server.token(role: "connector", subject: "bench-connector", channel: "bench"))
+    }
+    var figures = RunFigures()
+    figures.set("scenario", scenario)
+    figures.set("mode", shape.isPubSub ? "pubsub" : "room")
+    figures.set("tls", shape.useTLS)
+    figures.set("viewers", shape.viewers)
+    figures.set("messages", shape.count)
+    if shape.rate > 0 { figures.set("rate", shape.rate) } else { figures.set("window", shape.window) }
+
+    let connectSeconds = generator.connectMany(
+        count: shape.viewers, kind: .viewer, path: { _ in viewerPath }, timeoutSeconds: 60)
+    figures.set("open", generator.openCount)
+    figures.set("handshakes_per_s", Double(generator.openCount) / connectSeconds)
+    let sender = generator.connect(kind: .sender, path: senderPath)
+    driver.sender = sender
+    while (sender.state != .open || (!shape.isPubSub && driver.readyViewers < shape.viewers))
+        && sender.state != .closed && monotonicNanoseconds() < deadline
+    {
+        generator.poll(timeoutMilliseconds: 10)
+    }
+    if shape.isPubSub { _ = driver.warmUp(viewers: shape.viewers, deadline: deadline) }
+    driver.activeViewers = driver.readyViewers
+    figures.set("ready", driver.readyViewers)
+    guard driver.readyViewers == shape.viewers, sender.state == .open else {
+        figures.set("end", "setup-failed")
+        return figures
+    }
+
+    let serverCPU = server.cpuSeconds()
+    let ownCPU = ownCPUSeconds()
+    let start = monotonicNanoseconds()
+    let end = driver.publish(count: shape.count, window: shape.window, rate: shape.rate, deadline: deadline)
+    let stop = monotonicNanoseconds()
+    let wall = Double(stop - start) / 1e9
+    let faults = driver.streamFaults()
+    let expected = shape.count * driver.activeViewers
+    let span = Double(driver.lastDelivery - driver.firstSend) / 1e9
+    figures.set("sent", driver.sent)
+    figures.set("expected", expected)
+    figures.set("delivered", driver.deliveries)
+    figures.set("reflected", driver.reflected)
+    figures.set("coalesced", driver.coalesced)
+    figures.set("lost", max(0, expected - driver.reflected))
+    figures.set("gaps", faults.gaps)
+    figures.set("out_of_order", faults.outOfOrder)
+    figures.set("closed_viewers", driver.closedViewers)
+    figures.set("unmatched", driver.unmatched)
+    if !shape.isPubSub {
+        figures.set("acks", driver.acks)
+        figures.set("rejected", driver.rejected + driver.errors)
+    }
+    figures.set("deliveries_per_s", span > 0 ? Double(driver.deliveries) / span : 0)
+    figures.set("msgs_per_s", span > 0 ? Double(driver.fullyDelivered) / span : 0)
+    figures.set("lat_p50_ns", driver.histogram.quantile(0.5))
+    figures.set("lat_p99_ns", driver.histogram.quantile(0.99))
+    figures.set("lat_p999_ns", driver.histogram.quantile(0.999))
+    figures.set("lat_max_ns", Double(driver.histogram.maximum))
+    figures.set("server_cpu_pct", (server.cpuSeconds() - serverCPU) / wall * 100)
+    figures.set("loadgen_cpu_pct", (ownCPUSeconds() - ownCPU) / wall * 100)
+    figures.set("run_s", wall)
+    figures.set("end", end)
+    generator.closeAll()
+    return figures
+}
+
+/// The table rows of fan-out and latency runs.
+let fanoutRows: [(key: String, label: String, format: FigureFormat)] = [
+    ("deliveries_per_s", "deliveries/s", .count),
+    ("lat_p50_ns", "latency p50", .nanoseconds),
+    ("lat_p99_ns", "latency p99", .nanoseconds),
+    ("lat_p999_ns", "latency p999", .nanoseconds),
+    ("lat_max_ns", "latency max", .nanoseconds),
+    ("server_cpu_pct", "server CPU", .percent),
+    ("loadgen_cpu_pct", "load generator CPU", .percent),
+    ("delivered", "delivered", .plain),
+    ("coalesced", "coalesced (state rule)", .plain),
+    ("lost", "lost", .plain),
+    ("gaps", "gaps", .plain),
+    ("out_of_order", "out of order", .plain),
+    ("closed_viewers", "viewers closed", .plain),
+]
+
+/// `livegate-bench fanout`: N viewers, stock changes as fast as the server delivers them (at most
+/// `--window` in flight), deliveries per second; `--tls` also runs it over TLS and prints the ratio.
+enum FanoutBench: BenchScenario {
+    static let name = "fanout"
+    static let summary =
+        "N viewers, orders as fast as delivered (window): deliveries/s, server CPU  [--viewers 10000] [--count 500] [--window 32, 0: burst] [--pubsub] [--tls] [--runs 3] [--json]"
+    static let isHidden = false
+
+    static func run(_ options: BenchOptions) throws -> Int32 {
+        let network = try NetworkOptions(options)
+        prepareLoadGenerator(cpu: network.generatorCPU)
+        var shape = FanoutShape(
+            viewers: try options.integer("--viewers", default: 10_000),
+            count: try options.integer("--count", default: 500),
+            window: try options.integer("--window", default: 32), rate: 0, isPubSub: options.flag("--pubsub"),
+            useTLS: false)
+        guard shape.viewers >= 1, shape.viewers <= 19_900, shape.count >= 1, shape.window >= 0 else {
+            throw BenchUsageError(description: "--viewers 1…19900, --count ≥ 1, --window ≥ 0 (0: a burst)")
+        }
+        let withTLS = options.flag("--tls")
+        var rows = fanoutRows
+        if withTLS {
+            rows.insert(("tls_deliveries_per_s", "TLS deliveries/s", .count), at: 1)
+            rows.insert(("tls_ratio", "TLS / plain", .ratio), at: 2)
+            rows.insert(("tls_server_cpu_pct", "TLS server CPU", .percent), at: 3)
+            rows.insert(("tls_loadgen_cpu_pct", "TLS load generator CPU", .percent), at: 4)
+        }
+        let reporter = RunReporter(isJSON: network.isJSON, rows: rows)
+        var all: [RunFigures] = []
+        var isClean = true
+        for run in 0..<network.runs {
+            shape.useTLS = false
+            var figures = try runFanout(shape, network: network, scenario: name)
+            isClean = isClean && figures.text("end") == "complete"
+            if withTLS {
+                shape.useTLS = true
+                let tls = try runFanout(shape, network: network, scenario: name)
+                isClean = isClean && tls.text("end") == "complete"
+                for key in [
+                    "deliveries_per_s", "lat_p50_ns", "lat_p99_ns", "server_cpu_pct", "loadgen_cpu_pct", "delivered",
+                    "coalesced", "lost", "end",
+                ] {
+                    if let value = tls.number(key) { figures.set("tls_" + key, value) }
+                    if let value = tls.text(key) { figures.set("tls_" + key, value) }
+                }
+                let plain = figures.number("deliveries_per_s") ?? 0
+                figures.set("tls_ratio", plain > 0 ? (tls.number("deliveries_per_s") ?? 0) / plain : 0)
+            }
+            reporter.runFinished(figures, run: run, of: network.runs)
+            all.append(figures)
+        }
+        reporter.finish(
+            all,
+            title:
+                "fanout: \(shape.viewers) viewers × \(shape.count) changes, "
+                    + (shape.window == 0 ? "all at once, " : "window \(shape.window), ")
+                    + "\(shape.isPubSub ? "/bench pub/sub" : "room /ws, orders from a connector")"
+        )
+        return isClean ? 0 : 1
+    }
+}
+
+/// `livegate-bench latency`: N viewers, changes at a fixed rate: order-sent to viewer-received latency.
+enum LatencyBench: BenchScenario {
+    static let name = "latency"
+    static let summary =
+        "N viewers, orders at a fixed rate: order→viewer latency p50/p99/p999/max  [--viewers 10000] [--rate 100] [--seconds 5] [--pubsub] [--runs 3] [--json]"
+    static let isHidden = false
+
+    static func run(_ options: BenchOptions) throws -> Int32 {
+        let network = try NetworkOptions(options)
+        prepareLoadGenerator(cpu: network.generatorCPU)
+        let rate = Double(try options.integer("--rate", default: 100))
+        let seconds = Double(try options.integer("--seconds", default: 5))
+        let count = try options.integer("--count", default: Int(rate * seconds))
+        let shape = FanoutShape(
+            viewers: try options.integer("--viewers", default: 10_000), count: count, window: 32, rate: rate,
+            isPubSub: options.flag("--pubsub"), useTLS: false)
+        guard shape.viewers >= 1, shape.viewers <= 19_900, rate >= 1, count >= 1 else {
+            throw BenchUsageError(description: "--viewers 1…19900, --rate ≥ 1, --count ≥ 1")
+        }
+        let reporter = RunReporter(isJSON: network.isJSON, rows: fanoutRows)
+        var all: [RunFigures] = []
+        var isClean = true
+        for run in 0..<network.runs {
+            let figures = try runFanout(shape, network: network, scenario: name)
+            isClean = isClean && figures.text("end") == "complete"
+            reporter.runFinished(figures, run: run, of: network.runs)
+            all.append(figures)
+        }
+        reporter.finish(
+            all,
+            title:
+                "latency: \(shape.viewers) viewers, \(Int(rate)) changes/s (asks \(FigureFormat.count.render(rate * Double(shape.viewers))) deliveries/s), \(count) changes"
+        )
+        return isClean ? 0 : 1
+    }
+}
