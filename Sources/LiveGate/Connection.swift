@@ -507,7 +507,7 @@ final class Connection: EventHandler {
             if let tls {
                 guard tls.isEstablished else { return }
                 do {
-                    done = try outbound.flush(tls: tls)
+                    done = try outbound.flush(tls: tls, scratch: context.tlsScratch)
                 } catch {
                     terminate(reason: error.reason)
                     return

@@ -39,6 +39,9 @@ final class LoopContext {
     private var dirtyViewers: [Connection] = []
     /// Order stamps of the stock messages queued this turn, by audience (measured at the flush).
     private var pendingStamps: [(audience: Audience, stamp: UInt64)] = []
+    /// Where a TLS connection's small frames are gathered into one record (16 KiB, TLS's
+    /// largest record payload); allocated on first use, so a plain-only loop has none.
+    private(set) lazy var tlsScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
 
     init(loop: EventLoop, router: Router, settings: ConnectionSettings, stats: ServerStats) {
         self.loop = loop

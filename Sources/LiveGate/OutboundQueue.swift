@@ -24,6 +24,9 @@ struct OutboundQueue {
     private var headOffset = 0
     /// Bytes queued and not yet written.
     private(set) var byteCount = 0
+    /// Bytes from the head offered to a TLS write that has to be retried (OpenSSL may hold
+    /// them encrypted already): they are never dropped or changed.
+    private var tlsOffered = 0
 
     var isEmpty: Bool { byteCount == 0 }
 
@@ -62,7 +65,15 @@ struct OutboundQueue {
     ///   OpenSSL may hold it half-encrypted, waiting to retry the same write).
     mutating func dropUnstarted(keepHead: Bool = false) {
         guard !entries.isEmpty, head < entries.count else { return }
-        let keep = (headOffset > 0 || keepHead) ? head + 1 : head
+        var keep = (headOffset > 0 || keepHead) ? head + 1 : head
+        // Keep every entry a pending TLS write covers.
+        var covered = headOffset + tlsOffered
+        var index = head
+        while covered > 0 && index < entries.count {
+            covered -= entries[index].bytes.count
+            index += 1
+            keep = max(keep, index)
+        }
         for index in keep..<entries.count { byteCount -= entries[index].bytes.count }
         entries.removeSubrange(keep...)
         if head == entries.count {
@@ -101,18 +112,40 @@ struct OutboundQueue {
         }
     }
 
-    /// Writes as much as the TLS session takes, one record per chunk.
+    /// Writes as much as the TLS session takes. Small frames are gathered into `scratch` (the
+    /// loop's, one TLS record's worth) so that a turn's frames go out in full records with
+    /// one `SSL_write` and one `write`, not one record per frame.
     ///
     /// - Returns: `true` when everything was written, `false` when TLS must wait for the socket.
     /// - Throws: `TLSFailure` when the session broke.
-    mutating func flush(tls: TLSSession) throws(TLSFailure) -> Bool {
+    mutating func flush(tls: TLSSession, scratch: UnsafeMutableRawBufferPointer) throws(TLSFailure) -> Bool {
         while byteCount > 0 {
             let chunk = entries[head].bytes
-            let outcome = tls.write(UnsafeRawBufferPointer(start: chunk.base + headOffset, count: chunk.count - headOffset))
+            let first = UnsafeRawBufferPointer(start: chunk.base + headOffset, count: chunk.count - headOffset)
+            var offer = first
+            if first.count < scratch.count && head + 1 < entries.count {
+                // Gather from the head up to the scratch size; a retry offers at least what the
+                // failed write was given (the same bytes: the queue only grows at its tail).
+                var filled = 0
+                var index = head
+                var skip = headOffset
+                while index < entries.count && filled < scratch.count {
+                    let bytes = entries[index].bytes
+                    let take = min(bytes.count - skip, scratch.count - filled)
+                    (scratch.baseAddress! + filled).copyMemory(from: bytes.base + skip, byteCount: take)
+                    filled += take
+                    skip = 0
+                    index += 1
+                }
+                offer = UnsafeRawBufferPointer(rebasing: scratch[0..<filled])
+            }
+            let outcome = tls.write(offer)
             switch outcome {
             case .done(let written):
+                tlsOffered = 0
                 consume(written)
             case .wantsRead, .wantsWrite:
+                tlsOffered = max(tlsOffered, offer.count)
                 return false
             case .failed(let reason):
                 throw TLSFailure(reason: reason)
@@ -167,6 +200,7 @@ struct OutboundQueue {
         head = 0
         headOffset = 0
         byteCount = 0
+        tlsOffered = 0
     }
 }
 
