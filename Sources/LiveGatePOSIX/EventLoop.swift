@@ -126,8 +126,13 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Runs `task` on the loop thread, soon. Callable from any thread.
     public func execute(_ task: @escaping @Sendable () -> Void) {
-        tasks.withLock { $0.append(task) }
-        wake()
+        // One wake-up per batch: a non-empty queue has already woken the loop, which reads the
+        // eventfd before it takes the queue (and takes it until it is empty).
+        let wasEmpty = tasks.withLock { queue in
+            defer { queue.append(task) }
+            return queue.isEmpty
+        }
+        if wasEmpty { wake() }
     }
 
     /// Wakes the loop from `epoll_wait`.
