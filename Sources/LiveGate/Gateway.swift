@@ -132,7 +132,7 @@ public final class Gateway: Sendable {
         }
         router.webSocketEndpoints["/ws"] = WebSocketEndpoint(
             path: "/ws", maxMessageBytes: configuration.maxMessageBytes,
-            makeSession: { head in RoomSession(head: head, services: services) })
+            makeSession: { [shared = RoomSession.SharedServices(services)] head in RoomSession(head: head, services: shared) })
         let hub = self.hub, core = self.core, tokens = self.tokens, metrics = self.metrics
         let stats = server.stats
         let metricsToken = configuration.metricsToken

@@ -32,7 +32,14 @@ struct RoomServices: Sendable {
 /// `snapshot` of the room, then receives its role's room stream, and may send the commands
 /// its role allows (Protocol/README.md).
 final class RoomSession: WebSocketSession {
-    private let services: RoomServices
+    /// The services, boxed once for every session: a viewer's session stays a few words.
+    final class SharedServices: Sendable {
+        let value: RoomServices
+        init(_ value: RoomServices) { self.value = value }
+    }
+
+    private let shared: SharedServices
+    private var services: RoomServices { shared.value }
     private let claims: Result<TokenClaims, TokenError>
     private var danmakuWindowStart: UInt64 = 0
     private var danmakuInWindow = 0
@@ -41,8 +48,9 @@ final class RoomSession: WebSocketSession {
     private let resumeFrom: UInt64?
     private let resumeEpoch: String?
 
-    init(head: HTTPRequestHead, services: RoomServices) {
-        self.services = services
+    init(head: HTTPRequestHead, services shared: SharedServices) {
+        self.shared = shared
+        let services = shared.value
         resumeFrom = head.queryParameter("since").flatMap { UInt64($0) }
         resumeEpoch = head.queryParameter("epoch")
         let token = head.queryParameter("token") ?? bearerToken(head)
