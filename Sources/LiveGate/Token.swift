@@ -98,7 +98,7 @@ public struct TokenAuthority: Sendable {
         guard algorithm == "HS256" else { throw .unsupportedAlgorithm(algorithm) }
         let expected = sign(Array((parts[0] + "." + parts[1]).utf8))
         guard constantTimeEquals(expected, signature) else { throw .badSignature }
-        guard let claims = try? JSONValue.parseJSON5(Data(bodyBytes)), case .object(let object) = claims else {
+        guard let claims = try? JSONValue.parse(bodyBytes), case .object(let object) = claims else {
             throw .malformed("payload is not a JSON object")
         }
         guard case .string(let subject)? = object["sub"], !subject.isEmpty else { throw .badClaim("sub must be a non-empty string") }
