@@ -1,6 +1,8 @@
 import Foundation
 
-/// A parsed JSON (or JSON5) value, for reading configuration with exact key checks.
+/// A parsed JSON (or JSON5) value: messages, order bodies and token claims are read with the
+/// strict hand-written parser (`parse(bytes:)`, JSONParser.swift); the configuration file with
+/// Foundation's JSON5 decoder through `Decodable` (`parseJSON5`).
 public enum JSONValue: Decodable, Equatable, Sendable {
     case null
     case bool(Bool)
@@ -68,36 +70,15 @@ public enum JSONValue: Decodable, Equatable, Sendable {
 }
 
 extension JSONValue {
-    /// Parses strict JSON (RFC 8259), as messages on the wire must be.
-    public static func parse(_ data: Data) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: data)
-    }
-}
-
-extension JSONValue {
-    /// The deepest nesting of arrays and objects in JSON text (brackets inside strings are
-    /// skipped), so that a hostile message cannot make the recursive decoder run deep.
-    ///
-    /// - Complexity: O(n).
-    static func nestingDepth(of bytes: UnsafeRawBufferPointer) -> Int {
-        var depth = 0
-        var deepest = 0
-        var inString = false
-        var escaped = false
-        for byte in bytes {
-            if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
-                continue
-            }
-            switch byte {
-            case UInt8(ascii: "\""): inString = true
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                deepest = max(deepest, depth)
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-            default: break
+    /// Parses strict JSON (RFC 8259) with the hand-written parser (`parse(bytes:)`), not Foundation.
+    public static func parse(_ data: Data, maximumDepth: Int = defaultMaximumDepth) throws(JSONParseError) -> JSONValue {
+        let result: Result<JSONValue, JSONParseError> = data.withUnsafeBytes { raw in
+            do throws(JSONParseError) {
+                return .success(try parse(bytes: raw, maximumDepth: maximumDepth))
+            } catch {
+                return .failure(error)
             }
         }
-        return deepest
+        return try result.get()
     }
 }

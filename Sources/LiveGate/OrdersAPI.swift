@@ -32,13 +32,15 @@ enum OrdersAPI {
             return .respond(errorResponse(.forbidden, ProtocolError("forbidden", "role \(claims.role.rawValue) may not post orders")))
         }
         let items: [[String: JSONValue]]
-        let depth = body.withUnsafeBytes { JSONValue.nestingDepth(of: $0) }
-        guard depth <= 32 else {
-            return .respond(errorResponse(.badRequest, ProtocolError("badMessage", "JSON nested deeper than 32 levels")))
+        let value: JSONValue
+        do throws(JSONParseError) {
+            value = try JSONValue.parse(body, maximumDepth: 32)
+        } catch {
+            return .respond(errorResponse(.badRequest, ProtocolError("badMessage", error.description)))
         }
-        switch try? JSONValue.parse(Data(body)) {
-        case .object(let object)?: items = [object]
-        case .array(let array)?:
+        switch value {
+        case .object(let object): items = [object]
+        case .array(let array):
             guard !array.isEmpty, array.count <= maximumBatch else {
                 return .respond(errorResponse(.badRequest, ProtocolError("badMessage", "send 1 to \(maximumBatch) orders")))
             }

@@ -115,12 +115,13 @@ final class RoomSession: WebSocketSession {
         var id: String?
         do {
             guard opcode == .text else { throw ProtocolError("badMessage", "messages are JSON text frames") }
-            guard JSONValue.nestingDepth(of: payload) <= 32 else {
-                throw ProtocolError("badMessage", "JSON nested deeper than 32 levels")
+            let value: JSONValue
+            do throws(JSONParseError) {
+                value = try JSONValue.parse(bytes: payload, maximumDepth: 32)
+            } catch {
+                throw ProtocolError("badMessage", error.description)
             }
-            guard let value = try? JSONValue.parse(Data(payload)), case .object(let message) = value else {
-                throw ProtocolError("badMessage", "not a JSON object")
-            }
+            guard case .object(let message) = value else { throw ProtocolError("badMessage", "not a JSON object") }
             id = MessageFields(message).id
             try handle(try ClientMessage.decode(message), claims: claims, connection: connection)
         } catch let error as ProtocolError {

@@ -150,7 +150,9 @@ struct RoomTests {
         #expect(forbidden["code"] as? String == "forbidden")
         #expect(forbidden["id"] as? String == "r1")
         viewer.sendFrame(.text, Array("{not json".utf8))
-        #expect(viewer.read(type: "error")?["code"] as? String == "badMessage")
+        let notJSON = viewer.read(type: "error")
+        #expect(notJSON?["code"] as? String == "badMessage")
+        #expect(notJSON?["message"] as? String == "invalid JSON at byte 1: expected a string key")
         viewer.sendJSON(["type": "warp"])
         #expect(viewer.read(type: "error")?["field"] as? String == "type")
 
@@ -163,9 +165,11 @@ struct RoomTests {
         #expect(connector.read(type: "error")?["field"] as? String == "sku")
         connector.sendJSON(["type": "order", "orderId": "X", "sku": "hoodie", "qty": 1, "state": "shipped"])
         #expect(connector.read(type: "error")?["field"] as? String == "state")
-        // JSON nested deeper than the decoder should ever recurse is refused up front.
+        // JSON nested deeper than 32 levels is refused where the parser meets the 33rd bracket.
         connector.sendFrame(.text, Array((String(repeating: "[", count: 600) + String(repeating: "]", count: 600)).utf8))
-        #expect(connector.read(type: "error")?["code"] as? String == "badMessage")
+        let tooDeep = connector.read(type: "error")
+        #expect(tooDeep?["code"] as? String == "badMessage")
+        #expect(tooDeep?["message"] as? String == "invalid JSON at byte 32: nested deeper than 32 levels")
         // The connection survived all of that.
         connector.sendJSON(["type": "ping", "id": 7])
         #expect(connector.read(type: "pong")?["id"] as? String == "7")
@@ -205,7 +209,12 @@ struct RoomTests {
         #expect(bad.body.contains(#""field":"qty""#))
         #expect(post(#"{"orderId":"K3"}"#)?.status == 401)
         #expect(post(#"{"orderId":"K3"}"#, token: room.token(.viewer))?.status == 403)
-        #expect(post("not json", token: token)?.status == 400)
+        let notJSON = try #require(post("not json", token: token))
+        #expect(notJSON.status == 400)
+        #expect(notJSON.body.contains("invalid JSON at byte 1: unexpected byte 'o'"))
+        let duplicate = try #require(post(#"{"orderId":"K4","sku":"hoodie","qty":1,"qty":5,"state":"placed"}"#, token: token))
+        #expect(duplicate.status == 400)
+        #expect(duplicate.body.contains("invalid JSON at byte 39: duplicate key 'qty'"))
         http.send("GET /v1/orders HTTP/1.1\r\nHost: x\r\n\r\n")
         #expect(http.readResponse()?.status == 405)
         // A client that asks before sending its body (Expect: 100-continue) is told to go on.
