@@ -153,6 +153,16 @@ final class LoopContext {
     }
 
     /// Flushes every connection a delivery wrote to during this loop turn.
+    /// Queues `frame` on `connection` to be flushed at the end of this loop turn together with
+    /// everything else it gets in the turn (results of a durable batch arrive in a burst).
+    func sendAtEndOfTurn(_ frame: SharedBytes, to connection: Connection) {
+        connection.send(frame)
+        if !connection.isFlushPending && !connection.isBlocked {
+            connection.isFlushPending = true
+            if connection.isPriority { dirty.append(connection) } else { dirtyViewers.append(connection) }
+        }
+    }
+
     func flushDirty() {
         for connection in dirty {
             connection.isFlushPending = false

@@ -449,9 +449,8 @@ final class RoomSession: WebSocketSession {
             Messages.writeResult(&writer, id: id, command: name, result: result, sku: sku)
             let frame = writer.makeTextFrame()
             loop.execute {
-                guard let connection = (loop.attachment as? LoopContext)?.connection(connectionID) else { return }
-                connection.send(frame)
-                connection.flush()
+                guard let context = loop.attachment as? LoopContext, let connection = context.connection(connectionID) else { return }
+                context.sendAtEndOfTurn(frame, to: connection)
             }
             // Queued behind the reply on this connection's loop: what it publishes arrives after it.
             afterReply?(result)
