@@ -78,7 +78,11 @@ public final class Gateway: Sendable {
 
     /// The policy of a SKU created live: the alert engine's defaults.
     static func defaultPolicy(_ configuration: Configuration) -> SkuPolicy {
-        let alert = configuration.alerts.defaultPolicy
+        skuPolicy(configuration.alerts.defaultPolicy)
+    }
+
+    /// The stock core's policy carrying the alert engine's settings `alert`.
+    public static func skuPolicy(_ alert: AlertPolicy) -> SkuPolicy {
         var policy = SkuPolicy(
             reservationTimeout: alert.reservationTimeout, safetyMinimum: alert.safetyMinimum,
             restockLeadTime: alert.restockLeadTime, trendFactor: alert.trendFactor, trendWindow: alert.trendWindow,

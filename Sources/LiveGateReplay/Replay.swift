@@ -31,7 +31,7 @@ public enum Replay {
         configuration.skus = scenario.skus.map { sku in
             var fields = sku.policy ?? PolicyFields()
             if sku.id == scenario.focusSku, let policyOverride { fields = fields.merged(with: policyOverride) }
-            var policy = fields.apply(to: basePolicy(configuration.alerts.defaultPolicy))
+            var policy = fields.apply(to: Gateway.skuPolicy(configuration.alerts.defaultPolicy))
             policy.substitute = sku.substitute ?? ""
             return SkuSpec(id: sku.id, name: sku.name ?? sku.id, onHand: sku.onHand, substitute: sku.substitute, policy: policy)
         }
@@ -39,20 +39,6 @@ public enum Replay {
             RoomSpec(id: scenario.room ?? "replay", title: scenario.name, skus: scenario.skus.map(\.id), featured: scenario.focusSku)
         ]
         return configuration
-    }
-
-    /// The stock core's policy with the alert engine's defaults.
-    static func basePolicy(_ alert: AlertPolicy) -> SkuPolicy {
-        var policy = SkuPolicy(
-            reservationTimeout: alert.reservationTimeout, safetyMinimum: alert.safetyMinimum,
-            restockLeadTime: alert.restockLeadTime, trendFactor: alert.trendFactor, trendWindow: alert.trendWindow,
-            trendMinimumVolume: alert.trendMinimumVolume)
-        policy.safetyFactor = alert.safetyFactor
-        policy.watchMark = alert.watchMark
-        policy.emergencyLine = alert.emergencyLine
-        policy.cooldown = alert.cooldown
-        policy.hysteresisMargin = alert.hysteresisMargin
-        return policy
     }
 
     /// The focus SKU's policy fields as a run uses them (the defaults filled in).
