@@ -75,6 +75,19 @@ enum ClientMessage: Equatable {
     }
 
     /// Decodes a message object; the error names the field at fault.
+    /// Reads an order's fields: a socket `order` message, or one order of `POST /v1/orders`.
+    static func order(_ fields: MessageFields) throws -> ClientMessage {
+        let orderId = try fields.string("orderId")
+        guard orderId.utf8.count <= 128 else { throw ProtocolError.badField("orderId", "orderId is longer than 128 bytes") }
+        let state = try fields.string("state")
+        guard ["placed", "paid", "cancelled"].contains(state) else {
+            throw ProtocolError.badField("state", "state must be placed, paid or cancelled")
+        }
+        return .order(
+            orderId: orderId, channel: try fields.optionalString("channel"), sku: try fields.string("sku"),
+            qty: try fields.integer("qty", range: 1...1_000_000), state: state, ts: try fields.optionalInteger("ts"))
+    }
+
     static func decode(_ object: [String: JSONValue]) throws -> (id: String?, message: ClientMessage) {
         let fields = MessageFields(object)
         let type = try fields.string("type")
@@ -82,15 +95,7 @@ enum ClientMessage: Equatable {
         switch type {
         case "ping": message = .ping
         case "order":
-            let orderId = try fields.string("orderId")
-            guard orderId.utf8.count <= 128 else { throw ProtocolError.badField("orderId", "orderId is longer than 128 bytes") }
-            let state = try fields.string("state")
-            guard ["placed", "paid", "cancelled"].contains(state) else {
-                throw ProtocolError.badField("state", "state must be placed, paid or cancelled")
-            }
-            message = .order(
-                orderId: orderId, channel: try fields.optionalString("channel"), sku: try fields.string("sku"),
-                qty: try fields.integer("qty", range: 1...1_000_000), state: state, ts: try fields.optionalInteger("ts"))
+            message = try order(fields)
         case "restock":
             message = .restock(sku: try fields.string("sku"), qty: try fields.integer("qty", range: 1...1_000_000_000),
                                source: try fields.optionalString("source"))

@@ -72,13 +72,25 @@ enum OrdersAPI {
         }
     }
 
-    /// Reads one order; the connector's channel comes from its token.
+    /// Reads one order of a `POST /v1/orders` body.
     static func parseOrder(_ fields: MessageFields, claims: TokenClaims, hub: Hub) throws -> OrderEvent {
-        let sku = try fields.string("sku")
+        guard case .order(let orderId, let channel, let sku, let quantity, let state, let ts) = try ClientMessage.order(fields) else {
+            preconditionFailure("ClientMessage.order returns an order")
+        }
+        return try makeOrderEvent(orderId: orderId, channel: channel, sku: sku, quantity: quantity, state: state, ts: ts,
+                                  claims: claims, hub: hub)
+    }
+
+    /// The order event for an order from `claims`, over HTTP or the socket: the SKU must be one
+    /// of the room's, and a connector's channel is its token's (a different one is refused).
+    static func makeOrderEvent(
+        orderId: String, channel requested: String?, sku: String, quantity: Int64, state: String, ts: Int64?,
+        claims: TokenClaims, hub: Hub
+    ) throws -> OrderEvent {
         guard hub.room(claims.room, contains: sku) else {
             throw ProtocolError.badField("sku", "room \(claims.room) has no SKU '\(sku.prefix(64))'")
         }
-        var channel = try fields.optionalString("channel")
+        var channel = requested
         if claims.role == .connector {
             if let channel, channel != claims.channel {
                 throw ProtocolError.badField("channel", "a \(claims.channel ?? "") connector may not send orders for channel \(channel)")
@@ -88,18 +100,8 @@ enum OrdersAPI {
         guard let channel, !channel.isEmpty, channel.utf8.count <= 64 else {
             throw ProtocolError.badField("channel", "channel is required (a non-empty string of at most 64 bytes)")
         }
-        let orderId = try fields.string("orderId")
-        guard orderId.utf8.count <= 128 else { throw ProtocolError.badField("orderId", "orderId is longer than 128 bytes") }
-        let quantity = try fields.integer("qty", range: 1...1_000_000)
-        let kind: OrderEventKind
-        switch try fields.string("state") {
-        case "placed": kind = .placed
-        case "paid": kind = .paid
-        case "cancelled": kind = .cancelled
-        default: throw ProtocolError.badField("state", "state must be placed, paid or cancelled")
-        }
-        return OrderEvent(kind, sku: sku, channel: channel, orderId: orderId, quantity: quantity,
-                          platformTimestamp: try fields.optionalInteger("ts") ?? 0)
+        let kind: OrderEventKind = state == "placed" ? .placed : state == "paid" ? .paid : .cancelled
+        return OrderEvent(kind, sku: sku, channel: channel, orderId: orderId, quantity: quantity, platformTimestamp: ts ?? 0)
     }
 
     private static func submit(_ events: [OrderEvent], core: StockEngine, hub: Hub, metrics: GatewayMetrics, responder: Responder) {

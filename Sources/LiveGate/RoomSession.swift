@@ -150,20 +150,9 @@ final class RoomSession: WebSocketSession {
             connection.send(writer.makeTextFrame())
         case .order(let orderId, let requestedChannel, let sku, let quantity, let state, let ts):
             try require(claims, [.connector, .service], for: type)
-            try checkSku(sku, room: room)
-            var channel = requestedChannel
-            if claims.role == .connector {
-                if let channel, channel != claims.channel {
-                    throw ProtocolError.badField("channel", "a \(claims.channel ?? "") connector may not send orders for channel \(channel)")
-                }
-                channel = claims.channel
-            }
-            guard let channel, !channel.isEmpty, channel.utf8.count <= 64 else {
-                throw ProtocolError.badField("channel", "channel is required (a non-empty string of at most 64 bytes)")
-            }
-            let kind: OrderEventKind = state == "placed" ? .placed : state == "paid" ? .paid : .cancelled
-            let event = OrderEvent(kind, sku: sku, channel: channel, orderId: orderId, quantity: quantity,
-                                   platformTimestamp: ts ?? 0)
+            let event = try OrdersAPI.makeOrderEvent(
+                orderId: orderId, channel: requestedChannel, sku: sku, quantity: quantity, state: state, ts: ts,
+                claims: claims, hub: services.hub)
             submit(.order(event), command: type, sku: sku, id: id, connection: connection)
         case .restock(let sku, let quantity, let source):
             try require(claims, [.operator], for: type)
