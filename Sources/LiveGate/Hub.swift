@@ -172,23 +172,19 @@ final class Hub: Sendable {
                 state.series[skuId, default: Series()].record(
                     time: now, sellable: stock.sellable, sold: stock.sold, ratePerMin: figures?.metrics.ratePerMinute)
                 for roomId in state.roomsBySku[skuId] ?? [] {
+                    let key = (state.skuKeys[skuId] ?? 0) | Messages.levelCode(of: stock, figures: figures)
                     for audience in Audience.everyone {
-                        let seq = nextSeq(&state, room: roomId, audience: audience)
-                        var writer = JSONWriter()
-                        Messages.writeStock(&writer, room: roomId, seq: seq, rev: state.rev, sku: sku, stock: stock, figures: figures)
-                        let frame = writer.makeTextFrame()
-                        state.rooms[roomId]!.history[audience.rawValue].record(seq: seq, frame: frame)
-                        let key = (state.skuKeys[skuId] ?? 0) | Messages.levelCode(of: stock, figures: figures)
-                        deliveries.append(
-                            Delivery(room: roomId, audience: audience, seq: seq, frame: frame, key: key, orderStamp: orderStamp))
+                        var delivery = Self.record(&state, room: roomId, audience: audience) { writer, seq, rev in
+                            Messages.writeStock(&writer, room: roomId, seq: seq, rev: rev, sku: sku, stock: stock, figures: figures)
+                        }
+                        delivery.key = key
+                        delivery.orderStamp = orderStamp
+                        deliveries.append(delivery)
                     }
                     if let figures {
-                        let seq = nextSeq(&state, room: roomId, audience: .host)
-                        var writer = JSONWriter()
-                        Messages.writeHint(&writer, room: roomId, seq: seq, rev: state.rev, sku: sku, figures: figures)
-                        let frame = writer.makeTextFrame()
-                        state.rooms[roomId]!.history[Audience.host.rawValue].record(seq: seq, frame: frame)
-                        deliveries.append(Delivery(room: roomId, audience: .host, seq: seq, frame: frame))
+                        deliveries.append(Self.record(&state, room: roomId, audience: .host) { writer, seq, rev in
+                            Messages.writeHint(&writer, room: roomId, seq: seq, rev: rev, sku: sku, figures: figures)
+                        })
                     }
                 }
             }
@@ -199,12 +195,7 @@ final class Hub: Sendable {
                 let alertId = "\(event.sku)-\(state.rev)-\(state.alertCounter)"
                 for roomId in state.roomsBySku[event.sku] ?? [] {
                     func emit(_ audience: Audience, _ build: (inout JSONWriter, UInt64, UInt64) -> Void) {
-                        let seq = nextSeq(&state, room: roomId, audience: audience)
-                        var writer = JSONWriter()
-                        build(&writer, seq, state.rev)
-                        let frame = writer.makeTextFrame()
-                        state.rooms[roomId]!.history[audience.rawValue].record(seq: seq, frame: frame)
-                        deliveries.append(Delivery(room: roomId, audience: audience, seq: seq, frame: frame))
+                        deliveries.append(Self.record(&state, room: roomId, audience: audience, build: build))
                     }
                     emit(.operator) { writer, seq, rev in
                         Messages.writeAlert(&writer, room: roomId, seq: seq, rev: rev, id: alertId, event: event, name: sku.name)
@@ -273,16 +264,7 @@ final class Hub: Sendable {
     func publish(room: String, audiences: [Audience], build: (inout JSONWriter, UInt64, UInt64) -> Void) {
         state.withLock { state in
             guard state.rooms[room] != nil else { return }
-            var deliveries: [Delivery] = []
-            for audience in audiences {
-                let seq = nextSeq(&state, room: room, audience: audience)
-                var writer = JSONWriter()
-                build(&writer, seq, state.rev)
-                let frame = writer.makeTextFrame()
-                state.rooms[room]!.history[audience.rawValue].record(seq: seq, frame: frame)
-                deliveries.append(Delivery(room: room, audience: audience, seq: seq, frame: frame))
-            }
-            post(deliveries)
+            post(audiences.map { Self.record(&state, room: room, audience: $0, build: build) })
         }
     }
 
@@ -292,9 +274,7 @@ final class Hub: Sendable {
         let frame = WebSocketFrameEncoder.makeSharedFrame(opcode: .text, payload: payload)
         state.withLock { state in
             guard state.rooms[room] != nil else { return }
-            let seq = nextSeq(&state, room: room, audience: audience)
-            state.rooms[room]!.history[audience.rawValue].record(seq: seq, frame: frame)
-            post([Delivery(room: room, audience: audience, seq: seq, frame: frame)])
+            post([Self.record(&state, room: room, audience: audience, frame: frame)])
         }
     }
 
@@ -588,9 +568,23 @@ final class Hub: Sendable {
         state.withLock { $0.skus[id] }
     }
 
-    private func nextSeq(_ state: inout State, room: String, audience: Audience) -> UInt64 {
+    /// Numbers a message on one stream of `room`, encodes it once with `build(writer, seq,
+    /// rev)`, keeps it in the stream's history for resume, and returns its delivery.
+    private static func record(
+        _ state: inout State, room: String, audience: Audience, build: (inout JSONWriter, UInt64, UInt64) -> Void
+    ) -> Delivery {
+        let seq = state.rooms[room]!.seq[audience.rawValue] + 1
+        var writer = JSONWriter()
+        build(&writer, seq, state.rev)
+        return record(&state, room: room, audience: audience, frame: writer.makeTextFrame())
+    }
+
+    /// Numbers an encoded `frame` on one stream of `room` and keeps it for resume.
+    private static func record(_ state: inout State, room: String, audience: Audience, frame: SharedBytes) -> Delivery {
         state.rooms[room]!.seq[audience.rawValue] += 1
-        return state.rooms[room]!.seq[audience.rawValue]
+        let seq = state.rooms[room]!.seq[audience.rawValue]
+        state.rooms[room]!.history[audience.rawValue].record(seq: seq, frame: frame)
+        return Delivery(room: room, audience: audience, seq: seq, frame: frame)
     }
 
     /// Hands the deliveries to every loop, in order (called with the lock held, so that two
