@@ -30,6 +30,19 @@ enum TCP {
         throw ReplayClientError("cannot connect to \(host):\(port): \(String(cString: strerror(lastErrno)))")
     }
 
+    /// Reads what has arrived (blocking until something has) onto `buffer`; false at end of
+    /// stream or on an error.
+    static func read(_ fd: CInt, appendingTo buffer: inout [UInt8]) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { return false }
+            buffer += chunk[0..<count]
+            return true
+        }
+    }
+
     /// Writes every byte; false if the peer is gone.
     static func write(_ fd: CInt, _ bytes: [UInt8]) -> Bool {
         var offset = 0

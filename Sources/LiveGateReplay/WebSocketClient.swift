@@ -109,16 +109,7 @@ public final class WebSocketClient: @unchecked Sendable {
         }
     }
 
-    private func fill() -> Bool {
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { return false }
-            buffer += chunk[0..<count]
-            return true
-        }
-    }
+    private func fill() -> Bool { TCP.read(fd, appendingTo: &buffer) }
 
     private func readLoop() {
         var message: [UInt8] = []

@@ -179,20 +179,10 @@ final class FanoutDriver {
     private func senderReceived(_ payload: UnsafeRawBufferPointer) {
         if PayloadScanner.hasPrefix(payload, "{\"type\":\"result\"") {
             acks += 1
-            if !contains(payload, "\"ok\":true") { rejected += 1 }
+            if !PayloadScanner.contains(payload, "\"ok\":true") { rejected += 1 }
         } else if PayloadScanner.hasPrefix(payload, "{\"type\":\"error\"") {
             errors += 1
         }
-    }
-
-    private func contains(_ payload: UnsafeRawBufferPointer, _ needle: StaticString) -> Bool {
-        let count = needle.utf8CodeUnitCount
-        guard payload.count >= count else { return false }
-        for index in 0...(payload.count - count)
-        where memcmp(payload.baseAddress! + index, needle.utf8Start, count) == 0 {
-            return true
-        }
-        return false
     }
 
     // MARK: Send path

@@ -92,7 +92,7 @@ enum IngestBench: BenchScenario {
                 lastAck = now
                 senders[connection.index].acked += 1
                 // A result carries "ok":true right after "command":"order".
-                if !Self.contains(payload, "\"ok\":true") { rejected += 1 }
+                if !PayloadScanner.contains(payload, "\"ok\":true") { rejected += 1 }
             } else if PayloadScanner.hasPrefix(payload, "{\"type\":\"error\"") {
                 errors += 1
             } else if PayloadScanner.hasPrefix(payload, "{\"type\":\"snapshot\"") {
@@ -171,15 +171,5 @@ enum IngestBench: BenchScenario {
         figures.set("end", end)
         generator.closeAll()
         return figures
-    }
-
-    static func contains(_ payload: UnsafeRawBufferPointer, _ needle: StaticString) -> Bool {
-        let count = needle.utf8CodeUnitCount
-        guard payload.count >= count else { return false }
-        for index in 0...(payload.count - count)
-        where memcmp(payload.baseAddress! + index, needle.utf8Start, count) == 0 {
-            return true
-        }
-        return false
     }
 }

@@ -539,6 +539,17 @@ final class LoadGenerator {
 
 /// Byte scanning helpers for the receive path: find `"key":` and read the integer after it.
 enum PayloadScanner {
+    /// Whether `needle` occurs anywhere in `payload`.
+    static func contains(_ payload: UnsafeRawBufferPointer, _ needle: StaticString) -> Bool {
+        let count = needle.utf8CodeUnitCount
+        guard payload.count >= count else { return false }
+        for index in 0...(payload.count - count)
+        where memcmp(payload.baseAddress! + index, needle.utf8Start, count) == 0 {
+            return true
+        }
+        return false
+    }
+
     /// Whether `payload` starts with `prefix`.
     @inline(__always)
     static func hasPrefix(_ payload: UnsafeRawBufferPointer, _ prefix: StaticString) -> Bool {
