@@ -8,17 +8,8 @@ struct PythonClientTests {
     func pythonWebsocketsClientTalksToEcho() throws {
         try withServer { server in
             let script = ConfigurationTests.repositoryRoot.appendingPathComponent("Tests/python/e2e_websockets.py").path
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script, "ws://127.0.0.1:\(server.port)/echo"]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            let text = String(decoding: data, as: UTF8.self)
-            #expect(process.terminationStatus == 0, "\(text)")
+            let (status, text) = try runPython(script, "ws://127.0.0.1:\(server.port)/echo")
+            #expect(status == 0, "\(text)")
             #expect(text.contains("16 MiB message intact"))
             #expect(!text.contains("FAIL"), "\(text)")
         }

@@ -47,17 +47,8 @@ struct TLSTests {
         try withTLSServer { server, certificate in
             #expect(server.tlsPort > 0)
             let script = ConfigurationTests.repositoryRoot.appendingPathComponent("Tests/python/e2e_websockets.py").path
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", script, "wss://127.0.0.1:\(server.tlsPort)/echo", certificate.certificate]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            let text = String(decoding: data, as: UTF8.self)
-            #expect(process.terminationStatus == 0, "\(text)")
+            let (status, text) = try runPython(script, "wss://127.0.0.1:\(server.tlsPort)/echo", certificate.certificate)
+            #expect(status == 0, "\(text)")
             #expect(text.contains("16 MiB message intact"), "\(text)")
             // The plain listener still works next to it.
             let plain = try TestClient(port: server.port)

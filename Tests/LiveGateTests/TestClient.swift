@@ -146,3 +146,18 @@ enum TestClientError: Error {
 func closeCode(_ payload: [UInt8]) -> UInt16? {
     payload.count >= 2 ? UInt16(payload[0]) << 8 | UInt16(payload[1]) : nil
 }
+
+/// Runs `python3 script arguments…` and returns its exit status and its output (stdout and
+/// stderr together).
+func runPython(_ script: String, _ arguments: String...) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["python3", script] + arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    try process.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
