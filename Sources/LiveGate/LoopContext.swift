@@ -141,11 +141,7 @@ final class LoopContext {
             }
             for connection in lists[delivery.audience.rawValue]
             where delivery.seq > connection.startSeq {
-                // A connection whose socket is full waits for EPOLLOUT: no flush until then.
-                if !connection.isFlushPending && !connection.isBlocked {
-                    connection.isFlushPending = true
-                    if connection.isPriority { dirty.append(connection) } else { dirtyViewers.append(connection) }
-                }
+                markDirty(connection)
                 connection.deliver(delivery.frame, key: delivery.key)
                 deliveredCount += 1
             }
@@ -157,6 +153,13 @@ final class LoopContext {
     /// everything else it gets in the turn (results of a durable batch arrive in a burst).
     func sendAtEndOfTurn(_ frame: SharedBytes, to connection: Connection) {
         connection.send(frame)
+        markDirty(connection)
+    }
+
+    /// Puts `connection` on this turn's flush list (the priority lane's or the viewers').
+    /// A connection whose socket is full waits for EPOLLOUT: no flush until then.
+    @inline(__always)
+    private func markDirty(_ connection: Connection) {
         if !connection.isFlushPending && !connection.isBlocked {
             connection.isFlushPending = true
             if connection.isPriority { dirty.append(connection) } else { dirtyViewers.append(connection) }
