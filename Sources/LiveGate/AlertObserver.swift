@@ -5,7 +5,7 @@ import LiveGateStock
 /// figures (rate, time to stock-out, level, host hint, stock reply) of every SKU it touched.
 struct AlertBatch: Sendable {
     /// One SKU's figures after the batch.
-    struct Figures: Sendable {
+    struct Figures: Sendable, Equatable {
         var metrics: SkuMetrics
         var hostHint: String
         /// The reply to a viewer asking whether it is in stock, rendered with these figures.
@@ -85,7 +85,7 @@ final class AlertObserver: StockObserver {
         return engineIndex[index]
     }
 
-    func observe(_ changes: [StockChange], ledger: StockLedger, time: Int64, isReplay: Bool) -> (any Sendable)? {
+    func observe(_ changes: [StockChange], ledger: StockLedger, time: Int64, isReplay: Bool) -> AlertBatch? {
         var batch = AlertBatch()
         for change in changes {
             let sku = ensure(change.sku, ledger: ledger)
@@ -151,30 +151,7 @@ final class AlertObserver: StockObserver {
         return batch
     }
 
-    func idle(ledger: StockLedger, time: Int64) -> (any Sendable)? {
-        nil
-    }
-
-    /// Marks the launch of a SKU (no trend alert from the launch spike itself).
-    func markLaunch(ledgerIndex: Int, ledger: StockLedger, at time: Int64) {
-        engine.markLaunch(sku: ensure(ledgerIndex, ledger: ledger), at: time)
-    }
-
     func snapshotExtension() -> SnapshotExtension {
         SnapshotExtension(version: 1, bytes: engine.encodeState())
-    }
-
-    /// Every SKU's figures now (start-up, so the first snapshot has rates and levels).
-    func allFigures(ledger: StockLedger) -> [String: AlertBatch.Figures] {
-        var result: [String: AlertBatch.Figures] = [:]
-        let keyword = configuration.templates.stockQuestionKeywords.first ?? ""
-        for index in 0..<ledger.skuCount {
-            let sku = ensure(index, ledger: ledger)
-            result[engine.id(ofSku: sku)] = AlertBatch.Figures(
-                metrics: engine.metrics(forSku: sku, now: ledger.time),
-                hostHint: engine.hostHint(forSku: sku, now: ledger.time),
-                stockReply: engine.stockReply(to: keyword, sku: sku, now: ledger.time))
-        }
-        return result
     }
 }

@@ -4,18 +4,18 @@ import LiveGateWebSocket
 /// connection that sends a text frame containing `"op":"sub"` joins topic `room1`.
 final class BenchSubscriberSession: WebSocketSession {
     static let topic = "bench:room1"
-    private let hub: Hub
+    private let streams: StreamHub
     private var isSubscribed = false
 
-    init(hub: Hub) {
-        self.hub = hub
+    init(streams: StreamHub) {
+        self.streams = streams
     }
 
     func connectionDidOpen(_ connection: Connection) {}
 
     func connection(_ connection: Connection, didReceive opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
         guard !isSubscribed, opcode == .text, contains(payload, Array(#""op":"sub""#.utf8)),
-            let seq = hub.position(room: Self.topic, audience: .viewer)
+            let seq = streams.position(room: Self.topic, audience: .viewer)
         else { return }
         isSubscribed = true
         connection.loopContext.subscribe(connection, room: Self.topic, audience: .viewer, startSeq: seq)
@@ -39,17 +39,19 @@ final class BenchSubscriberSession: WebSocketSession {
 /// `/bench/pub`: every text frame is published verbatim to topic `room1` through the
 /// room fan-out path (encode once, hand to every loop, flush once per loop turn).
 final class BenchPublisherSession: WebSocketSession {
-    private let hub: Hub
+    private let streams: StreamHub
 
-    init(hub: Hub) {
-        self.hub = hub
+    init(streams: StreamHub) {
+        self.streams = streams
     }
 
     func connectionDidOpen(_ connection: Connection) {}
 
     func connection(_ connection: Connection, didReceive opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
         guard opcode == .text else { return }
-        hub.publishVerbatim(room: BenchSubscriberSession.topic, audience: .viewer, payload: payload)
+        streams.publishVerbatim(
+            room: BenchSubscriberSession.topic, audience: .viewer,
+            frame: WebSocketFrameEncoder.makeSharedFrame(opcode: .text, payload: payload))
     }
 
     func connectionDidClose(_ connection: Connection) {}

@@ -1,10 +1,12 @@
+import LiveGateStock
+
 /// A message a client sends on `/ws`, decoded and checked field by field
 /// (Protocol/README.md lists them; Protocol/examples/ has one file each).
 enum ClientMessage: Equatable {
     /// Application-level ping; answered with `pong`.
     case ping
     /// An order event (connector, service).
-    case order(orderId: String, channel: String?, sku: String, qty: Int64, state: String, ts: Int64?)
+    case order(orderId: String, channel: String?, sku: String, qty: Int64, state: OrderEventKind, ts: Int64?)
     /// Units arrived (operator).
     case restock(sku: String, qty: Int64, source: String?)
     /// Set on-hand after a count (operator).
@@ -48,39 +50,46 @@ enum ClientMessage: Equatable {
         "watchMark", "emergencyLine", "cooldownSec", "hysteresisMargin", "reservationTimeoutSec",
     ]
 
+    /// The `type` of a client message; the raw value is what goes on the wire.
+    enum Kind: String, Sendable, CaseIterable {
+        case ping, order, restock, adjust, hold, release, pause, resume, feature, announce, danmaku, drain
+        case createRoom, addSku
+        case switchToSubstitute = "switch"
+        case undoSwitch = "undo"
+        case launch, ack, policy, tick
+    }
+
     /// The `type` field.
-    var type: String {
+    var kind: Kind {
         switch self {
-        case .ping: return "ping"
-        case .order: return "order"
-        case .restock: return "restock"
-        case .adjust: return "adjust"
-        case .hold: return "hold"
-        case .release: return "release"
-        case .pause: return "pause"
-        case .resume: return "resume"
-        case .feature: return "feature"
-        case .announce: return "announce"
-        case .danmaku: return "danmaku"
-        case .drain: return "drain"
-        case .createRoom: return "createRoom"
-        case .addSku: return "addSku"
-        case .switchToSubstitute: return "switch"
-        case .undoSwitch: return "undo"
-        case .launch: return "launch"
-        case .ack: return "ack"
-        case .policy: return "policy"
-        case .tick: return "tick"
+        case .ping: .ping
+        case .order: .order
+        case .restock: .restock
+        case .adjust: .adjust
+        case .hold: .hold
+        case .release: .release
+        case .pause: .pause
+        case .resume: .resume
+        case .feature: .feature
+        case .announce: .announce
+        case .danmaku: .danmaku
+        case .drain: .drain
+        case .createRoom: .createRoom
+        case .addSku: .addSku
+        case .switchToSubstitute: .switchToSubstitute
+        case .undoSwitch: .undoSwitch
+        case .launch: .launch
+        case .ack: .ack
+        case .policy: .policy
+        case .tick: .tick
         }
     }
 
-    /// Decodes a message object; the error names the field at fault.
     /// Reads an order's fields: a socket `order` message, or one order of `POST /v1/orders`.
-    static func order(_ fields: MessageFields) throws -> ClientMessage {
+    static func readOrder(_ fields: MessageFields) throws -> ClientMessage {
         let orderId = try fields.string("orderId")
         guard orderId.utf8.count <= 128 else { throw ProtocolError.badField("orderId", "orderId is longer than 128 bytes") }
-        let state = try fields.string("state")
-        guard ["placed", "paid", "cancelled"].contains(state) else {
+        guard let state = OrderEventKind(wireName: try fields.string("state")) else {
             throw ProtocolError.badField("state", "state must be placed, paid or cancelled")
         }
         return .order(
@@ -88,30 +97,34 @@ enum ClientMessage: Equatable {
             qty: try fields.integer("qty", range: 1...1_000_000), state: state, ts: try fields.optionalInteger("ts"))
     }
 
+    /// Decodes a message object; the error names the field at fault.
     static func decode(_ object: [String: JSONValue]) throws -> (id: String?, message: ClientMessage) {
         let fields = MessageFields(object)
         let type = try fields.string("type")
+        guard let kind = Kind(rawValue: type) else {
+            throw ProtocolError.badField("type", "unknown message type '\(type.prefix(32))'")
+        }
         let message: ClientMessage
-        switch type {
-        case "ping": message = .ping
-        case "order":
-            message = try order(fields)
-        case "restock":
+        switch kind {
+        case .ping: message = .ping
+        case .order:
+            message = try readOrder(fields)
+        case .restock:
             message = .restock(sku: try fields.string("sku"), qty: try fields.integer("qty", range: 1...1_000_000_000),
                                source: try fields.optionalString("source"))
-        case "adjust":
+        case .adjust:
             message = .adjust(sku: try fields.string("sku"), onHand: try fields.integer("onHand", range: 0...1_000_000_000),
                               reason: try fields.optionalString("reason"))
-        case "hold": message = .hold(sku: try fields.string("sku"), qty: try fields.integer("qty", range: 1...1_000_000_000))
-        case "release": message = .release(sku: try fields.string("sku"), qty: try fields.integer("qty", range: 1...1_000_000_000))
-        case "pause": message = .pause(sku: try fields.string("sku"))
-        case "resume": message = .resume(sku: try fields.string("sku"))
-        case "feature": message = .feature(sku: try fields.string("sku"))
-        case "announce": message = .announce(text: try fields.string("text"))
-        case "danmaku": message = .danmaku(text: try fields.string("text"))
-        case "ack": message = .ack(alert: try fields.string("alert"))
-        case "switch": message = .switchToSubstitute(sku: try fields.string("sku"))
-        case "createRoom":
+        case .hold: message = .hold(sku: try fields.string("sku"), qty: try fields.integer("qty", range: 1...1_000_000_000))
+        case .release: message = .release(sku: try fields.string("sku"), qty: try fields.integer("qty", range: 1...1_000_000_000))
+        case .pause: message = .pause(sku: try fields.string("sku"))
+        case .resume: message = .resume(sku: try fields.string("sku"))
+        case .feature: message = .feature(sku: try fields.string("sku"))
+        case .announce: message = .announce(text: try fields.string("text"))
+        case .danmaku: message = .danmaku(text: try fields.string("text"))
+        case .ack: message = .ack(alert: try fields.string("alert"))
+        case .switchToSubstitute: message = .switchToSubstitute(sku: try fields.string("sku"))
+        case .createRoom:
             var skus: [String] = []
             if case .array(let values)? = fields.object["skus"] {
                 for value in values {
@@ -122,17 +135,17 @@ enum ClientMessage: Equatable {
                 throw ProtocolError.badField("skus", "skus must be an array of SKU ids")
             }
             message = .createRoom(room: try fields.string("room"), title: try fields.optionalString("title"), skus: skus)
-        case "addSku":
+        case .addSku:
             message = .addSku(
                 sku: try fields.string("sku"), name: try fields.optionalString("name"),
                 onHand: try fields.integer("onHand", range: 0...1_000_000_000), substitute: try fields.optionalString("substitute"))
-        case "undo": message = .undoSwitch
-        case "tick": message = .tick(to: try fields.integer("to", range: 0...(Int64.max / 1_000_000)))
-        case "launch":
+        case .undoSwitch: message = .undoSwitch
+        case .tick: message = .tick(to: try fields.integer("to", range: 0...(Int64.max / 1_000_000)))
+        case .launch:
             message = .launch(
                 sku: try fields.string("sku"),
                 countdown: try fields.object["countdown"] == nil ? nil : fields.integer("countdown", range: 0...60))
-        case "policy":
+        case .policy:
             var numbers: [String: Double] = [:]
             for key in ClientMessage.policyFields {
                 switch fields.object[key] {
@@ -149,11 +162,10 @@ enum ClientMessage: Equatable {
                 throw ProtocolError.badField("type", "policy needs at least one of " + ClientMessage.policyFields.joined(separator: ", ") + ", substitute")
             }
             message = .policy(sku: try fields.string("sku"), fields: numbers, substitute: substitute)
-        case "drain":
+        case .drain:
             message = .drain(
                 waves: try fields.object["waves"] == nil ? nil : fields.integer("waves", range: 1...100),
                 seconds: try fields.object["seconds"] == nil ? nil : fields.integer("seconds", range: 0...600))
-        default: throw ProtocolError.badField("type", "unknown message type '\(type.prefix(32))'")
         }
         return (fields.id, message)
     }
@@ -162,7 +174,7 @@ enum ClientMessage: Equatable {
     func encoded(id: String? = nil) -> [UInt8] {
         var writer = JSONWriter()
         writer.beginObject()
-        writer.field("type", type)
+        writer.field("type", kind.rawValue)
         if let id { writer.field("id", id) }
         switch self {
         case .ping: break
@@ -171,7 +183,7 @@ enum ClientMessage: Equatable {
             if let channel { writer.field("channel", channel) }
             writer.field("sku", sku)
             writer.field("qty", qty)
-            writer.field("state", state)
+            writer.field("state", state.wireName)
             if let ts { writer.field("ts", ts) }
         case .restock(let sku, let qty, let source):
             writer.field("sku", sku)

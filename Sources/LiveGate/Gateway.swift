@@ -6,14 +6,14 @@ import LiveGateHTTP
 import LiveGatePOSIX
 import LiveGateStock
 
-/// The whole product in one process: the stock core, the rooms' hub and the network server,
+/// The whole product in one process: the stock core, the rooms and the network server,
 /// wired together.
 public final class Gateway: Sendable {
     /// The network server.
     public let server: Server
     /// The stock core.
     public let core: StockEngine
-    let hub: Hub
+    let rooms: Rooms
     let tokens: TokenAuthority
     let metrics = GatewayMetrics()
     let store: RoomStore
@@ -24,8 +24,8 @@ public final class Gateway: Sendable {
     /// - Throws: configuration, journal or socket errors, with the file or key named.
     public init(configuration: Configuration) throws {
         server = try Server(configuration: configuration)
-        let hub = Hub(configuration: configuration, loops: server.loops)
-        self.hub = hub
+        let rooms = Rooms(configuration: configuration, loops: server.loops)
+        self.rooms = rooms
         store = RoomStore(dataDirectory: configuration.dataDir)
         tokens = TokenAuthority(secret: configuration.tokenSecret)
         try FileManager.default.createDirectory(atPath: configuration.dataDir, withIntermediateDirectories: true)
@@ -37,22 +37,19 @@ public final class Gateway: Sendable {
         let observer = try AlertObserver(
             configuration: configuration.alerts,
             names: Dictionary(configuration.skus.map { ($0.id, $0.name) }, uniquingKeysWith: { first, _ in first }))
-        let pending = PendingPublications()
         let metrics = self.metrics
-        // Both callbacks run on the core's release thread, for each durable batch in order: the
-        // changed SKUs first, then what the alert engine attached to the same batch.
+        // On the core's release thread, for each durable batch in order: the changed SKUs and
+        // what the alert engine attached to the same batch.
         core = try StockEngine.open(
-            dataDirectory: configuration.dataDir, configuration: stockConfiguration, observer: observer,
-            publications: { pending.set($0) },
-            annotations: { annotation in
-                let alerts = annotation as? AlertBatch
-                for event in alerts?.events ?? [] { metrics.alert(event.level) }
-                hub.batchDurable(pending.take(), alerts: alerts)
-            })
+            dataDirectory: configuration.dataDir, configuration: stockConfiguration, observer: observer
+        ) { batch in
+            for event in batch.annotation?.events ?? [] { metrics.alert(event.level) }
+            rooms.batchDurable(batch)
+        }
         let notes = core.withLedger { $0.notes }
         core.start()
-        hub.restore(try store.load())
-        hub.restoreFeatured(notes: notes)
+        rooms.restore(try store.load())
+        rooms.registry.restoreFeatured(notes: notes)
         try seed(configuration)
     }
 
@@ -73,7 +70,7 @@ public final class Gateway: Sendable {
             }
             Log.info("sku \(sku.id): created with \(sku.onHand) on hand")
         }
-        hub.seed(try call(.readSkus(nil)).skus)
+        rooms.seed(try call(.readSkus(nil)).skus)
     }
 
     /// The policy of a SKU created live: the alert engine's defaults.
@@ -113,31 +110,32 @@ public final class Gateway: Sendable {
         var router = server.makeBaseRouter()
         let configuration = server.configuration
         let services = RoomServices(
-            hub: hub, core: core, tokens: tokens, metrics: metrics,
+            rooms: rooms, core: core, tokens: tokens, metrics: metrics,
             budgets: Budgets(viewerSoftBytes: configuration.viewerSoftBudgetBytes, viewerHardBytes: configuration.viewerHardBudgetBytes,
                              priorityHardBytes: configuration.priorityHardBudgetBytes),
-            stockQuestionKeywords: configuration.alerts.templates.stockQuestionKeywords,
-            defaultPolicy: Self.defaultPolicy(configuration),
-            persistRooms: { [hub, store] in try store.save { hub.liveCreated(excluding: configuration) } },
-            replyIntervalMs: UInt64(configuration.alerts.danmakuInterval / 1_000_000),
-            alertHorizon: configuration.alerts.horizon,
-            danmakuMaxCharacters: configuration.danmakuMaxCharacters,
-            danmakuPer10Seconds: configuration.danmakuPer10Seconds,
-            isExternalClock: configuration.stockClock == .external)
+            rules: RoomRules(
+                stockQuestionKeywords: configuration.alerts.templates.stockQuestionKeywords,
+                defaultPolicy: Self.defaultPolicy(configuration),
+                alertHorizon: configuration.alerts.horizon,
+                danmakuMaxCharacters: configuration.danmakuMaxCharacters,
+                danmakuPer10Seconds: configuration.danmakuPer10Seconds,
+                isExternalClock: configuration.stockClock == .external),
+            persistRooms: { [rooms, store] in try store.save { rooms.registry.liveCreated(excluding: configuration) } },
+            replyIntervalMs: UInt64(configuration.alerts.danmakuInterval / 1_000_000))
         if configuration.benchPubSub {
-            let hub = self.hub
-            hub.addInternalRoom(BenchSubscriberSession.topic)
+            let rooms = self.rooms, streams = rooms.streams
+            rooms.addInternalRoom(BenchSubscriberSession.topic)
             router.webSocketEndpoints["/bench"] = WebSocketEndpoint(
                 path: "/bench", maxMessageBytes: configuration.maxMessageBytes,
-                makeSession: { _ in BenchSubscriberSession(hub: hub) })
+                makeSession: { _ in BenchSubscriberSession(streams: streams) })
             router.webSocketEndpoints["/bench/pub"] = WebSocketEndpoint(
                 path: "/bench/pub", maxMessageBytes: configuration.maxMessageBytes,
-                makeSession: { _ in BenchPublisherSession(hub: hub) })
+                makeSession: { _ in BenchPublisherSession(streams: streams) })
         }
         router.webSocketEndpoints["/ws"] = WebSocketEndpoint(
             path: "/ws", maxMessageBytes: configuration.maxMessageBytes,
             makeSession: { [shared = RoomSession.SharedServices(services)] head in RoomSession(head: head, services: shared) })
-        let hub = self.hub, core = self.core, tokens = self.tokens, metrics = self.metrics
+        let rooms = self.rooms, core = self.core, tokens = self.tokens, metrics = self.metrics
         let stats = server.stats
         let metricsToken = configuration.metricsToken
         router.httpHandler = { head, body, info in
@@ -151,7 +149,7 @@ public final class Gateway: Sendable {
                 headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
                 return .respond(HTTPResponse(status: .ok, headers: headers, body: Array(metrics.render(server: stats, core: core).utf8)))
             }
-            return RoomAPI.handle(head, body: body, hub: hub, core: core, tokens: tokens, metrics: metrics)
+            return RoomAPI.handle(head, body: body, rooms: rooms, core: core, tokens: tokens, metrics: metrics)
         }
         try server.start(router: router)
     }
@@ -170,21 +168,6 @@ public final class Gateway: Sendable {
     }
 }
 
-/// The publications of the batch whose alert annotation is about to follow (sync thread only).
-private final class PendingPublications: @unchecked Sendable {
-    // @unchecked: touched only by the stock core's release thread, which calls the two callbacks in turn.
-    private var publications: [StockPublication] = []
-
-    func set(_ value: [StockPublication]) {
-        publications += value
-    }
-
-    func take() -> [StockPublication] {
-        defer { publications = [] }
-        return publications
-    }
-}
-
 /// Carries a result from the writer thread to a waiting thread.
 private final class ResultBox: @unchecked Sendable {
     // @unchecked: written once before the semaphore is signalled, read after it is waited on.
@@ -196,19 +179,19 @@ private final class ResultBox: @unchecked Sendable {
 /// The room API over HTTP on the same port.
 enum RoomAPI {
     static func handle(
-        _ head: HTTPRequestHead, body: [UInt8], hub: Hub, core: StockEngine, tokens: TokenAuthority, metrics: GatewayMetrics
+        _ head: HTTPRequestHead, body: [UInt8], rooms: Rooms, core: StockEngine, tokens: TokenAuthority, metrics: GatewayMetrics
     ) -> Route? {
         let path = head.path
         if path == "/readyz" {
             return .respond(core.isAvailable ? .text(.ok, "ready") : .text(.serviceUnavailable, "stock core not accepting commands"))
         }
         if path == "/v1/orders" {
-            return OrdersAPI.handle(head, body: body, hub: hub, core: core, tokens: tokens, metrics: metrics)
+            return OrdersAPI.handle(head, body: body, rooms: rooms, core: core, tokens: tokens, metrics: metrics)
         }
-        return stock(head, hub: hub, tokens: tokens).map { .respond($0) }
+        return stock(head, rooms: rooms, tokens: tokens).map { .respond($0) }
     }
 
-    static func stock(_ head: HTTPRequestHead, hub: Hub, tokens: TokenAuthority) -> HTTPResponse? {
+    static func stock(_ head: HTTPRequestHead, rooms: Rooms, tokens: TokenAuthority) -> HTTPResponse? {
         let path = head.path
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         guard parts.count == 4, parts[0] == "v1", parts[1] == "rooms", parts[3] == "stock" || parts[3] == "series" else {
@@ -237,12 +220,12 @@ enum RoomAPI {
             guard let sku = head.queryParameter("sku"), !sku.isEmpty else { return .text(.badRequest, "sku is required") }
             let sinceText = head.queryParameter("since") ?? "0"
             guard let since = Int64(sinceText) else { return .text(.badRequest, "since must be seconds since 1970") }
-            guard let json = hub.seriesJSON(room: room, sku: sku, since: since) else {
+            guard let json = rooms.seriesJSON(room: room, sku: sku, since: since) else {
                 return .text(.notFound, "room \(room) has no SKU \(sku)")
             }
             return HTTPResponse(status: .ok, headers: headers, body: json)
         }
-        guard let json = hub.snapshotJSON(room: room) else { return .text(.notFound, "no room \(room)") }
+        guard let json = rooms.snapshotJSON(room: room) else { return .text(.notFound, "no room \(room)") }
         return HTTPResponse(status: .ok, headers: headers, body: json)
     }
 }

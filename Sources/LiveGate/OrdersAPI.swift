@@ -12,7 +12,7 @@ enum OrdersAPI {
     static let maximumBatch = 1000
 
     static func handle(
-        _ head: HTTPRequestHead, body: [UInt8], hub: Hub, core: StockEngine, tokens: TokenAuthority, metrics: GatewayMetrics
+        _ head: HTTPRequestHead, body: [UInt8], rooms: Rooms, core: StockEngine, tokens: TokenAuthority, metrics: GatewayMetrics
     ) -> Route {
         guard head.method == "POST" else {
             var headers = HTTPHeaders()
@@ -20,74 +20,74 @@ enum OrdersAPI {
             return .respond(.text(.methodNotAllowed, "use POST with a JSON order or array of orders", headers: headers))
         }
         guard let token = bearerToken(head) ?? head.queryParameter("token") else {
-            return .respond(errorResponse(.unauthorized, ProtocolError("unauthorized", TokenError.missing.description)))
+            return .respond(errorResponse(.unauthorized, ProtocolError(.unauthorized, TokenError.missing.description)))
         }
         let claims: TokenClaims
         do {
             claims = try tokens.verify(token, now: Int64(Date().timeIntervalSince1970))
         } catch {
-            return .respond(errorResponse(.unauthorized, ProtocolError("unauthorized", error.description)))
+            return .respond(errorResponse(.unauthorized, ProtocolError(.unauthorized, error.description)))
         }
         guard claims.role == .connector || claims.role == .service else {
-            return .respond(errorResponse(.forbidden, ProtocolError("forbidden", "role \(claims.role.rawValue) may not post orders")))
+            return .respond(errorResponse(.forbidden, ProtocolError(.forbidden, "role \(claims.role.rawValue) may not post orders")))
         }
         let items: [[String: JSONValue]]
         let value: JSONValue
         do throws(JSONParseError) {
             value = try JSONValue.parse(body, maximumDepth: 32)
         } catch {
-            return .respond(errorResponse(.badRequest, ProtocolError("badMessage", error.description)))
+            return .respond(errorResponse(.badRequest, ProtocolError(.badMessage, error.description)))
         }
         switch value {
         case .object(let object): items = [object]
         case .array(let array):
             guard !array.isEmpty, array.count <= maximumBatch else {
-                return .respond(errorResponse(.badRequest, ProtocolError("badMessage", "send 1 to \(maximumBatch) orders")))
+                return .respond(errorResponse(.badRequest, ProtocolError(.badMessage, "send 1 to \(maximumBatch) orders")))
             }
             var objects: [[String: JSONValue]] = []
             for (index, element) in array.enumerated() {
                 guard case .object(let object) = element else {
-                    return .respond(errorResponse(.badRequest, ProtocolError("badMessage", "element \(index) is not an object")))
+                    return .respond(errorResponse(.badRequest, ProtocolError(.badMessage, "element \(index) is not an object")))
                 }
                 objects.append(object)
             }
             items = objects
         default:
-            return .respond(errorResponse(.badRequest, ProtocolError("badMessage", "the body is not a JSON object or array")))
+            return .respond(errorResponse(.badRequest, ProtocolError(.badMessage, "the body is not a JSON object or array")))
         }
         var events: [OrderEvent] = []
         for (index, item) in items.enumerated() {
             do {
-                events.append(try parseOrder(MessageFields(item), claims: claims, hub: hub))
+                events.append(try parseOrder(MessageFields(item), claims: claims, rooms: rooms.registry))
             } catch let error as ProtocolError {
                 let indexed = ProtocolError(error.code, items.count > 1 ? "order \(index): \(error.message)" : error.message,
                                             field: error.field)
                 return .respond(errorResponse(.badRequest, indexed))
             } catch {
-                return .respond(errorResponse(.badRequest, ProtocolError("badMessage", "\(error)")))
+                return .respond(errorResponse(.badRequest, ProtocolError(.badMessage, "\(error)")))
             }
         }
         return .deferred { responder in
-            submit(events, core: core, hub: hub, metrics: metrics, responder: responder)
+            submit(events, core: core, rooms: rooms, metrics: metrics, responder: responder)
         }
     }
 
     /// Reads one order of a `POST /v1/orders` body.
-    static func parseOrder(_ fields: MessageFields, claims: TokenClaims, hub: Hub) throws -> OrderEvent {
-        guard case .order(let orderId, let channel, let sku, let quantity, let state, let ts) = try ClientMessage.order(fields) else {
-            preconditionFailure("ClientMessage.order returns an order")
+    static func parseOrder(_ fields: MessageFields, claims: TokenClaims, rooms: some RoomView) throws -> OrderEvent {
+        guard case .order(let orderId, let channel, let sku, let quantity, let state, let ts) = try ClientMessage.readOrder(fields) else {
+            preconditionFailure("ClientMessage.readOrder returns an order")
         }
         return try makeOrderEvent(orderId: orderId, channel: channel, sku: sku, quantity: quantity, state: state, ts: ts,
-                                  claims: claims, hub: hub)
+                                  claims: claims, rooms: rooms)
     }
 
     /// The order event for an order from `claims`, over HTTP or the socket: the SKU must be one
     /// of the room's, and a connector's channel is its token's (a different one is refused).
     static func makeOrderEvent(
-        orderId: String, channel requested: String?, sku: String, quantity: Int64, state: String, ts: Int64?,
-        claims: TokenClaims, hub: Hub
+        orderId: String, channel requested: String?, sku: String, quantity: Int64, state: OrderEventKind, ts: Int64?,
+        claims: TokenClaims, rooms: some RoomView
     ) throws -> OrderEvent {
-        guard hub.room(claims.room, contains: sku) else {
+        guard rooms.room(claims.room, contains: sku) else {
             throw ProtocolError.badField("sku", "room \(claims.room) has no SKU '\(sku.prefix(64))'")
         }
         var channel = requested
@@ -100,18 +100,17 @@ enum OrdersAPI {
         guard let channel, !channel.isEmpty, channel.utf8.count <= 64 else {
             throw ProtocolError.badField("channel", "channel is required (a non-empty string of at most 64 bytes)")
         }
-        let kind: OrderEventKind = state == "placed" ? .placed : state == "paid" ? .paid : .cancelled
-        return OrderEvent(kind, sku: sku, channel: channel, orderId: orderId, quantity: quantity, platformTimestamp: ts ?? 0)
+        return OrderEvent(state, sku: sku, channel: channel, orderId: orderId, quantity: quantity, platformTimestamp: ts ?? 0)
     }
 
-    private static func submit(_ events: [OrderEvent], core: StockEngine, hub: Hub, metrics: GatewayMetrics, responder: Responder) {
+    private static func submit(_ events: [OrderEvent], core: StockEngine, rooms: Rooms, metrics: GatewayMetrics, responder: Responder) {
         let collector = ResultCollector(count: events.count)
         let arrivedAt = Posix.monotonicNanoseconds()
         var refusedAll = true
         for (index, event) in events.enumerated() {
             let status = core.submit(.order(event)) { result in
                 metrics.order(result.outcome)
-                if result.outcome.isSuccess && !result.isDuplicate { hub.noteOrder(rev: result.rev, arrivedAt: arrivedAt) }
+                if result.outcome.isSuccess && !result.isDuplicate { rooms.noteOrder(rev: result.rev, arrivedAt: arrivedAt) }
                 if let results = collector.set(index, .done(result)) {
                     responder.respond(response(events, results))
                 }
@@ -123,7 +122,7 @@ enum OrdersAPI {
                 if let results = collector.set(index, status == .busy ? .busy : .unavailable) {
                     if refusedAll && index == events.count - 1 {
                         responder.respond(errorResponse(
-                            .serviceUnavailable, ProtocolError(status == .busy ? "busy" : "unavailable",
+                            .serviceUnavailable, ProtocolError(status == .busy ? .busy : .unavailable,
                                                                "the stock core is not accepting orders; retry")))
                     } else {
                         responder.respond(response(events, results))

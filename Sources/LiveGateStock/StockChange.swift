@@ -51,17 +51,31 @@ public struct StockChange: Sendable, Hashable {
 ///
 /// Called on the writer thread only (and on the thread that opens the core, during recovery).
 public protocol StockObserver: AnyObject {
+    /// What the observer attaches to a batch, handed out with the batch once it is durable.
+    associatedtype Annotation: Sendable
+
     /// Restores the observer's state from a recovered snapshot's extension section (which is
     /// empty, version 0, for a fresh data directory or a snapshot without one).
     func restore(from snapshotExtension: SnapshotExtension, ledger: StockLedger)
 
     /// The changes of one batch (or of one replayed record, with `isReplay`), with the ledger
     /// after them. Returns what to publish once the batch is durable (ignored when replaying).
-    func observe(_ changes: [StockChange], ledger: StockLedger, time: Int64, isReplay: Bool) -> (any Sendable)?
-
-    /// Core time moved on with no command (live clock, at most about once a second).
-    func idle(ledger: StockLedger, time: Int64) -> (any Sendable)?
+    func observe(_ changes: [StockChange], ledger: StockLedger, time: Int64, isReplay: Bool) -> Annotation?
 
     /// The observer's state for the snapshot about to be written.
     func snapshotExtension() -> SnapshotExtension
+}
+
+/// A durable batch as the release thread hands it out: the changed SKUs' states, then what the
+/// observer attached to the same batch.
+public struct DurableBatch<Annotation: Sendable>: Sendable {
+    /// The changed SKUs' states (at most one per SKU), stamped with the batch's rev.
+    public var publications: [StockPublication]
+    /// The observer's annotation of the batch, if it attached one.
+    public var annotation: Annotation?
+
+    public init(publications: [StockPublication], annotation: Annotation?) {
+        self.publications = publications
+        self.annotation = annotation
+    }
 }

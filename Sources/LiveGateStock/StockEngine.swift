@@ -83,7 +83,8 @@ public final class StockEngine: @unchecked Sendable {
     /// The journal, owned by the writer thread while it runs.
     private let journal: any Journal
     /// The sink for each durable batch's changed SKU states.
-    private let publish: @Sendable ([StockPublication]) -> Void
+    /// Receives each durable batch's publications and the observer's annotation (release thread).
+    private let release: @Sendable ([StockPublication], (any Sendable)?) -> Void
     /// The inbox: ``shardCount`` shards. Commands from one thread keep their order; commands from
     /// different threads have no order until the writer takes them.
     private let shards: [InboxShard] = (0..<StockEngine.shardCount).map { _ in InboxShard() }
@@ -115,8 +116,6 @@ public final class StockEngine: @unchecked Sendable {
     private let observer: (any StockObserver)?
     /// Core time the observer last saw (writer thread only).
     private var lastObservedAt: Int64 = 0
-    /// Receives the observer's annotations after their batch is durable (release thread, after its publications).
-    private let annotate: @Sendable (any Sendable) -> Void
 
     /// A batch applied and written, waiting for its sync before its results are released.
     struct PendingBatch: Sendable {
@@ -159,16 +158,33 @@ public final class StockEngine: @unchecked Sendable {
     /// - Throws: ``JournalError`` if the directory is locked by another process, unreadable, or corrupt.
     public static func open(
         dataDirectory: String, configuration: StockConfiguration = StockConfiguration(),
-        observer: (any StockObserver)? = nil,
-        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in },
-        annotations: @escaping @Sendable (any Sendable) -> Void = { _ in }
+        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in }
+    ) throws -> StockEngine {
+        try open(dataDirectory: dataDirectory, configuration: configuration, observer: nil) { pubs, _ in
+            if !pubs.isEmpty { publications(pubs) }
+        }
+    }
+
+    /// Opens the data directory as above, with `observer` beside the ledger (the alert engine):
+    /// `batchDurable` gets each durable batch's publications together with what the observer
+    /// attached to that batch, typed.
+    public static func open<Observer: StockObserver>(
+        dataDirectory: String, configuration: StockConfiguration = StockConfiguration(), observer: Observer,
+        batchDurable: @escaping @Sendable (DurableBatch<Observer.Annotation>) -> Void
+    ) throws -> StockEngine {
+        try open(dataDirectory: dataDirectory, configuration: configuration, observer: observer) { publications, annotation in
+            batchDurable(DurableBatch(publications: publications, annotation: annotation.map { $0 as! Observer.Annotation }))
+        }
+    }
+
+    private static func open(
+        dataDirectory: String, configuration: StockConfiguration, observer: (any StockObserver)?,
+        release: @escaping @Sendable ([StockPublication], (any Sendable)?) -> Void
     ) throws -> StockEngine {
         let journal = try FileJournal(
             directory: dataDirectory, segmentSize: configuration.segmentSize, isDurable: configuration.isDurable)
         do {
-            return try StockEngine(
-                journal: journal, configuration: configuration, observer: observer, publications: publications,
-                annotations: annotations)
+            return try StockEngine(journal: journal, configuration: configuration, observer: observer, release: release)
         } catch {
             journal.close()
             throw error
@@ -184,16 +200,33 @@ public final class StockEngine: @unchecked Sendable {
     ///   - publications: Called on the release thread after each durable batch with the changed SKUs'
     ///     states (at most once per SKU per batch, stamped with the batch's rev); must not block.
     /// - Throws: ``JournalError`` if recovery fails.
-    public init(
+    public convenience init(
         journal: any Journal, configuration: StockConfiguration = StockConfiguration(),
-        observer: (any StockObserver)? = nil,
-        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in },
-        annotations: @escaping @Sendable (any Sendable) -> Void = { _ in }
+        publications: @escaping @Sendable ([StockPublication]) -> Void = { _ in }
+    ) throws {
+        try self.init(journal: journal, configuration: configuration, observer: nil) { pubs, _ in
+            if !pubs.isEmpty { publications(pubs) }
+        }
+    }
+
+    /// Recovers from `journal` as above, with `observer` beside the ledger; `batchDurable` gets each
+    /// durable batch's publications with the observer's annotation of that batch.
+    public convenience init<Observer: StockObserver>(
+        journal: any Journal, configuration: StockConfiguration = StockConfiguration(), observer: Observer,
+        batchDurable: @escaping @Sendable (DurableBatch<Observer.Annotation>) -> Void
+    ) throws {
+        try self.init(journal: journal, configuration: configuration, observer: observer) { publications, annotation in
+            batchDurable(DurableBatch(publications: publications, annotation: annotation.map { $0 as! Observer.Annotation }))
+        }
+    }
+
+    private init(
+        journal: any Journal, configuration: StockConfiguration, observer: (any StockObserver)?,
+        release: @escaping @Sendable ([StockPublication], (any Sendable)?) -> Void
     ) throws {
         self.configuration = configuration
         self.journal = journal
-        self.publish = publications
-        self.annotate = annotations
+        self.release = release
         self.observer = observer
         var recovered: StockLedger? = nil
         let last = try journal.recover(
@@ -538,8 +571,7 @@ public final class StockEngine: @unchecked Sendable {
                     } else {
                         committed.store(batch.rev, ordering: .releasing)
                         batch.results.withUnsafeBufferPointer { results in complete(batch.segments) { results[$0] } }
-                        if !batch.publications.isEmpty { publish(batch.publications) }
-                        if let annotation = batch.annotation { annotate(annotation) }
+                        if !batch.publications.isEmpty || batch.annotation != nil { release(batch.publications, batch.annotation) }
                         if batch.recordCount > 0 {
                             stats.withLock { stats in
                                 stats.batches += 1

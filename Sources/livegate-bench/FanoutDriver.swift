@@ -259,7 +259,9 @@ final class FanoutDriver {
                 }
             }
             if !batch.isEmpty { generator.send(sender, batch) }
-            if fullyDelivered >= target { return "complete" }
+            // Complete once every change reached every viewer and, on the room path, every order
+            // was answered (its result may still be on its way when the last viewer has it).
+            if fullyDelivered >= target && (isPubSub || acks + errors >= target) { return "complete" }
             if now > deadline { return "timeout" }
             if sender.state == .closed { return "sender-closed" }
             if activeViewers == 0 { return "no-viewers" }

@@ -219,7 +219,7 @@ struct AlertFlowTests {
         op.sendJSON(["type": "policy", "id": "p1", "sku": "hoodie", "safetyMinimum": 8, "restockLeadTimeSec": 7200])
         let accepted = try #require(op.read(type: "result"))
         #expect(accepted["ok"] as? Bool == true)
-        #expect(room.gateway.hub.policy(of: "hoodie")?.safetyMinimum == 8)
+        #expect(room.gateway.rooms.registry.policy(of: "hoodie")?.safetyMinimum == 8)
         op.sendJSON(["type": "policy", "id": "p2", "sku": "hoodie", "trendFactor": 0.5])
         #expect(op.read(type: "error")?["code"] as? String == "badField")
         // Numbers far out of range are refused, not converted (a Double beyond Int64 would trap).

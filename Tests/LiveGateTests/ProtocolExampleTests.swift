@@ -33,7 +33,7 @@ struct ProtocolExampleTests {
             return
         }
         let (id, message) = try ClientMessage.decode(object)
-        #expect(message.type == String(name.split(separator: ".")[1]))
+        #expect(message.kind.rawValue == String(name.split(separator: ".")[1]))
         let reencoded = try JSONValue.parse(Data(message.encoded(id: id)))
         #expect(reencoded == value, "\(name)")
     }
@@ -41,47 +41,46 @@ struct ProtocolExampleTests {
     /// The field names the encoder writes for each server message type.
     static func encodedKeys(of type: String) -> Set<String> {
         var writer = JSONWriter()
-        let sku = Hub.SkuState(id: "s", name: "S", substitute: nil, stock: nil)
+        let sku = SkuState(id: "s", name: "S", substitute: nil, stock: nil)
         let stock = StockPublication(sku: "s", onHand: 1, reserved: 0, held: 0, sold: 0, sellable: 1, isPaused: false, rev: 1)
-        switch type {
-        case "stock": Messages.writeStock(&writer, room: "r", seq: 1, rev: 1, sku: sku, stock: stock)
-        case "snapshot":
-            Messages.writeSnapshot(&writer, room: Hub.RoomState(id: "r", title: "t", skus: ["s"], featured: "s"),
-                                   skus: ["s": sku], seq: 1, rev: 1, epoch: "e")
-        case "result":
-            Messages.writeResult(&writer, id: "i", command: "order",
+        let metrics = SkuMetrics(skuIndex: 0, sku: "s", time: 0, level: .threshold, sellable: 1, reserved: 0, sold: 0, canSell: 1,
+                                 mayFreeUp: 0, mayFreeUpWithinSeconds: 0, recentRatePerMinute: 0, previousRatePerMinute: 0,
+                                 ratePerMinute: 1, accelerationPerMinute: 0, timeToStockOutSeconds: 60, safetyLine: 5,
+                                 suggestedRestockQuantity: 3)
+        func stream(_ message: StreamMessage) { Messages.write(message, room: "r", seq: 1, rev: 1, into: &writer) }
+        switch ServerMessageKind(rawValue: type) {
+        case .stock?: stream(.stock(sku, stock, nil))
+        case .snapshot?:
+            Messages.writeSnapshot(&writer, room: RoomRegistry.Room(id: "r", title: "t", skus: ["s"], featured: "s"),
+                                   skus: [(sku, nil)], seq: 1, rev: 1, epoch: "e")
+        case .result?:
+            Messages.writeResult(&writer, id: "i", command: .order,
                                  result: StockResult(outcome: .reserved, rev: 1, isDuplicate: false), sku: "s")
-        case "error": Messages.writeError(&writer, id: "i", error: ProtocolError.badField("f", "m"))
-        case "danmaku":
-            Messages.writeDanmaku(&writer, room: "r", seq: 1, rev: 1, from: "f", role: "viewer", text: "t", isSystem: false)
-        case "alert":
-            let metrics = SkuMetrics(skuIndex: 0, sku: "s", time: 0, level: .threshold, sellable: 1, reserved: 0, sold: 0, canSell: 1,
-                                     mayFreeUp: 0, mayFreeUpWithinSeconds: 0, recentRatePerMinute: 0, previousRatePerMinute: 0,
-                                     ratePerMinute: 1, accelerationPerMinute: 0, timeToStockOutSeconds: 60, safetyLine: 5,
-                                     suggestedRestockQuantity: 3)
+        case .error?: Messages.writeError(&writer, id: "i", error: ProtocolError.badField("f", "m"))
+        case .danmaku?: stream(.danmaku(from: "f", role: "viewer", text: "t", isSystem: false))
+        case .alert?:
             let event = AlertEvent(skuIndex: 0, sku: "s", level: .threshold, previousLevel: .normal, transition: .raised,
                                    reason: .safetyLine, time: 0, metrics: metrics, action: .restockOrChangePitch, substitute: nil,
                                    banner: .unchanged, danmaku: nil, hostHint: "h")
-            Messages.writeAlert(&writer, room: "r", seq: 1, rev: 1, id: "i", event: event, name: "S")
-        case "hint":
-            let metrics = SkuMetrics(skuIndex: 0, sku: "s", time: 0, level: .threshold, sellable: 1, reserved: 0, sold: 0, canSell: 1,
-                                     mayFreeUp: 0, mayFreeUpWithinSeconds: 0, recentRatePerMinute: 0, previousRatePerMinute: 0,
-                                     ratePerMinute: 1, accelerationPerMinute: 0, timeToStockOutSeconds: 60, safetyLine: 5,
-                                     suggestedRestockQuantity: 3)
-            Messages.writeHint(&writer, room: "r", seq: 1, rev: 1, sku: sku,
-                               figures: AlertBatch.Figures(metrics: metrics, hostHint: "h", stockReply: nil))
-        case "banner":
-            Messages.writeBanner(&writer, room: "r", seq: 1, rev: 1, sku: "s", level: "threshold", text: "t", withdrawn: false)
-        case "ack":
-            return ["type", "room", "seq", "rev", "alert", "by"]
-        case "launch":
-            Messages.writeLaunch(&writer, room: "r", seq: 1, rev: 1, sku: "s", remaining: 2)
-        case "featured", "pong":
-            return type == "pong" ? ["type", "id"] : ["type", "room", "seq", "rev", "sku"]
-        default: return []
+            stream(.alert(id: "i", event: event, name: "S"))
+        case .hint?: stream(.hint(sku, AlertBatch.Figures(metrics: metrics, hostHint: "h", stockReply: nil)))
+        case .banner?: stream(.banner(sku: "s", level: .threshold, text: "t"))
+        case .ack?: stream(.ack(alert: "a", by: "b"))
+        case .launch?: stream(.launch(sku: "s", remaining: 2))
+        case .featured?: stream(.featured(sku: "s"))
+        case .pong?: Messages.writePong(&writer, id: "i")
+        case nil: return []
         }
         guard case .object(let object)? = try? JSONValue.parse(Data(writer.json)) else { return [] }
         return Set(object.keys)
+    }
+
+    /// A room hint written by the room (switch, undo) has the same fields as the alert engine's.
+    @Test func roomHintHasTheHintFields() throws {
+        var writer = JSONWriter()
+        Messages.write(.roomHint(sku: "s", canSell: 3, level: .normal, text: "t"), room: "r", seq: 1, rev: 1, into: &writer)
+        guard case .object(let object) = try JSONValue.parse(Data(writer.json)) else { throw ProtocolError(.badMessage, "not an object") }
+        #expect(Set(object.keys) == Self.encodedKeys(of: "hint"))
     }
 
     @Test(arguments: examples("server."))

@@ -1,0 +1,195 @@
+import Foundation
+import LiveGateAlerts
+import LiveGateCore
+import LiveGatePOSIX
+import LiveGateStock
+import Synchronization
+
+/// The live rooms: what they hold (``RoomRegistry``), what they say (``StreamHub``) and their
+/// SKUs' history for the charts (``SeriesStore``), with the steps that touch more than one of
+/// them: a durable batch, a join, a change of the featured SKU.
+final class Rooms: Sendable {
+    let registry: RoomRegistry
+    let streams: StreamHub
+    let series: SeriesStore
+    private let loops: [EventLoop]
+    /// Arrival times (monotonic ns) of orders whose results are durable, by their rev (release
+    /// thread; a lock for `Sendable`, never contended).
+    private let orderStamps = Mutex<[(rev: UInt64, stamp: UInt64)]>([])
+
+    init(configuration: Configuration, loops: [EventLoop]) {
+        registry = RoomRegistry(configuration: configuration)
+        streams = StreamHub(historySize: configuration.historySize, loops: loops)
+        series = SeriesStore()
+        self.loops = loops
+        for room in configuration.rooms { streams.addRoom(room.id) }
+    }
+
+    /// Records the stock core's initial states without publishing (start-up).
+    func seed(_ publications: [StockPublication]) {
+        registry.seed(publications)
+        let now = Int64(Date().timeIntervalSince1970)
+        for publication in publications {
+            series.record(sku: publication.sku, time: now, sellable: publication.sellable, sold: publication.sold, ratePerMin: nil)
+        }
+    }
+
+    /// Adds the rooms and SKUs created live before a restart (start-up).
+    func restore(_ contents: RoomStore.Contents) {
+        for room in registry.restore(contents) { streams.addRoom(room) }
+    }
+
+    /// Creates a room; `false` when it exists or names an unknown SKU.
+    func createRoom(_ room: RoomStore.StoredRoom) -> Bool {
+        guard registry.createRoom(room) else { return false }
+        streams.addRoom(room.id)
+        return true
+    }
+
+    /// Adds a room that no configuration lists (the benchmark's topic).
+    func addInternalRoom(_ id: String) {
+        registry.addInternalRoom(id)
+        streams.addRoom(id)
+    }
+
+    /// Called on the stock core's release thread after each durable batch, in order: one `stock`
+    /// message per changed SKU per room stream that lists it (with the alert engine's rate,
+    /// time to stock-out and level), a `hint` to the host, and for each level transition an
+    /// `alert` to operators, a `banner` and an injected `danmaku` to viewers.
+    func batchDurable(_ batch: DurableBatch<AlertBatch>) {
+        let alerts = batch.annotation
+        let changes = registry.apply(batch.publications, alerts: alerts)
+        let now = Int64(Date().timeIntervalSince1970)
+        let orderStamp = takeOrderStamp(upTo: batch.publications.map(\.rev).max() ?? 0)
+        var outgoing: [StreamHub.Outgoing] = []
+        for change in changes.changes {
+            series.record(sku: change.sku.id, time: now, sellable: change.stock.sellable, sold: change.stock.sold,
+                          ratePerMin: change.figures?.metrics.ratePerMinute)
+            for room in change.rooms {
+                for audience in Audience.everyone {
+                    outgoing.append(.init(room: room, audience: audience, message: .stock(change.sku, change.stock, change.figures),
+                                          key: change.key, orderStamp: orderStamp))
+                }
+                if let figures = change.figures {
+                    outgoing.append(.init(room: room, audience: .host, message: .hint(change.sku, figures)))
+                }
+            }
+        }
+        for alert in changes.alerts {
+            let event = alert.event
+            series.mark(sku: event.sku, time: now, level: event.level.description)
+            for room in alert.rooms {
+                outgoing.append(.init(room: room, audience: .operator, message: .alert(id: alert.id, event: event, name: alert.name)))
+                switch event.banner {
+                case .show(let text):
+                    outgoing.append(.init(room: room, audience: .viewer, message: .banner(sku: event.sku, level: event.level, text: text)))
+                case .withdraw:
+                    outgoing.append(.init(room: room, audience: .viewer, message: .banner(sku: event.sku, level: event.level, text: nil)))
+                case .unchanged:
+                    break
+                }
+                if let text = event.danmaku {
+                    for audience in [Audience.viewer, .host, .operator] {
+                        outgoing.append(.init(room: room, audience: audience, message: .systemLine(text)))
+                    }
+                }
+            }
+        }
+        streams.publish(outgoing, rev: changes.rev)
+    }
+
+    /// Notes when an order with a durable result at `rev` arrived; its stock message is then
+    /// measured until it is flushed (`livegate_order_delivery_seconds`). Called on the core's
+    /// release thread before the batch's publications.
+    func noteOrder(rev: UInt64, arrivedAt stamp: UInt64) {
+        orderStamps.withLock { stamps in
+            stamps.append((rev, stamp))
+            if stamps.count > 4096 { stamps.removeFirst(stamps.count - 4096) }
+        }
+    }
+
+    /// The earliest arrival of the orders up to `rev` (0: none), forgetting them.
+    private func takeOrderStamp(upTo rev: UInt64) -> UInt64 {
+        orderStamps.withLock { stamps in
+            let cut = stamps.firstIndex(where: { $0.rev > rev }) ?? stamps.count
+            guard cut > 0 else { return 0 }
+            defer { stamps.removeFirst(cut) }
+            return stamps[0..<cut].map(\.stamp).min() ?? 0
+        }
+    }
+
+    /// Publishes `message` on the given streams of `room`.
+    func publish(room: String, audiences: [Audience], _ message: StreamMessage) {
+        streams.publish(audiences.map { StreamHub.Outgoing(room: room, audience: $0, message: message) }, rev: registry.rev)
+    }
+
+    /// What a subscriber starts from and the stream position it reflects (it then takes only
+    /// messages with a larger `seq`): the missed messages when it resumes from `since` in
+    /// this `epoch` and the history still holds them, else a snapshot (marked as a reset when
+    /// a resume was asked for and is impossible).
+    func join(room: String, audience: Audience, since: UInt64? = nil, epoch clientEpoch: String? = nil)
+        -> (frames: [SharedBytes], seq: UInt64, isResumed: Bool)?
+    {
+        // The position first: the registry's figures are then at least as new as it.
+        let resumeFrom = clientEpoch == streams.epoch ? since : nil
+        guard let (seq, missed) = streams.resume(room: room, audience: audience, since: resumeFrom) else { return nil }
+        if let missed { return (missed, seq, true) }
+        guard let writer = registry.snapshot(room: room, seq: seq, epoch: streams.epoch, reset: since != nil) else { return nil }
+        return ([writer.makeTextFrame()], seq, false)
+    }
+
+    /// The room's snapshot as JSON (HTTP `GET /v1/rooms/{room}/stock`).
+    func snapshotJSON(room: String) -> [UInt8]? {
+        guard let seq = streams.position(room: room, audience: .operator) else { return nil }
+        return registry.snapshot(room: room, seq: seq, epoch: streams.epoch)?.json
+    }
+
+    /// The SKU's series as JSON (HTTP `GET /v1/rooms/{room}/series`), or `nil` for an unknown SKU.
+    func seriesJSON(room: String, sku: String, since: Int64) -> [UInt8]? {
+        guard registry.room(room, contains: sku) else { return nil }
+        return series.json(room: room, sku: sku, since: since)
+    }
+
+    /// Applies a journaled change of the featured SKU and tells every stream: `featured` to all;
+    /// after a switch, a hint to the host ("switch to B, 140 in stock") and a banner to viewers.
+    func commitFeatured(_ change: FeaturedChange) {
+        registry.commitFeatured(change)
+        let room = change.room
+        let stock = registry.sku(change.featured)?.stock
+        let name = registry.sku(change.featured)?.name ?? change.featured
+        publish(room: room, audiences: Audience.everyone, .featured(sku: change.featured))
+        let level = Messages.level(of: stock)
+        switch change.kind {
+        case .feature:
+            return
+        case .switchover:
+            let left = stock?.sellable ?? 0
+            publish(room: room, audiences: [.host], .roomHint(
+                sku: change.featured, canSell: left, level: level, text: "换品:改推\(name),现有\(left)件 / switch to \(name), \(left) in stock"))
+            publish(room: room, audiences: [.viewer], .banner(sku: change.featured, level: level, text: "\(name) 现货\(left)件"))
+        case .undo:
+            publish(room: room, audiences: [.host], .roomHint(
+                sku: change.featured, canSell: stock?.sellable ?? 0, level: level, text: "改回\(name) / back to \(name)"))
+            publish(room: room, audiences: [.viewer], .banner(sku: change.featured, level: level, text: nil))
+        }
+    }
+
+    /// Sends the room's viewers away with 1012 in `waves` waves spread over `seconds`, without
+    /// blocking: each wave closes 1/(waves left) of the viewers still connected.
+    func drainViewers(room: String, waves: Int, over seconds: Double) {
+        let loops = self.loops
+        let waves = max(1, waves)
+        for wave in 0..<waves {
+            let fraction = 1.0 / Double(waves - wave)
+            let delay = seconds * Double(wave) / Double(waves)
+            DispatchQueue.global().asyncAfter(deadline: .now() + delay) {
+                for loop in loops {
+                    loop.execute {
+                        (loop.attachment as? LoopContext)?.drainViewers(
+                            room: room, fraction: fraction, reason: "room draining; reconnect now")
+                    }
+                }
+            }
+        }
+    }
+}

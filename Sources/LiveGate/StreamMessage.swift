@@ -1,0 +1,51 @@
+import LiveGateAlerts
+import LiveGateStock
+
+/// The `type` of every message the server sends (Protocol/README.md); the raw value is what
+/// goes on the wire.
+enum ServerMessageKind: String, Sendable, CaseIterable {
+    case snapshot, stock, alert, hint, banner, featured, launch, danmaku, ack
+    case result, error, pong
+}
+
+/// A message on a room stream, before it is numbered and encoded: what a publisher hands the
+/// ``StreamHub``, which gives it its `seq` and `rev` and encodes it once for every subscriber.
+enum StreamMessage: Sendable, Equatable {
+    /// One SKU's figures after a durable change.
+    case stock(SkuState, StockPublication, AlertBatch.Figures?)
+    /// What the host may promise for a SKU, from the alert engine's figures.
+    case hint(SkuState, AlertBatch.Figures)
+    /// A hint written by the room itself (the switch to a substitute, its undo).
+    case roomHint(sku: String, canSell: Int64, level: AlertLevel, text: String)
+    /// A level transition, for operators.
+    case alert(id: String, event: AlertEvent, name: String)
+    /// The viewers' scarcity banner for a SKU (`text`), or its withdrawal (`nil`).
+    case banner(sku: String, level: AlertLevel, text: String?)
+    /// A chat line, or a system line (announcement, auto-reply, alert).
+    case danmaku(from: String, role: String, text: String, isSystem: Bool)
+    /// The SKU the host now pitches.
+    case featured(sku: String)
+    /// The launch countdown: `remaining` seconds; 0: sales are open.
+    case launch(sku: String, remaining: Int64)
+    /// An operator acknowledged an alert.
+    case ack(alert: String, by: String)
+
+    /// The message's `type`.
+    var kind: ServerMessageKind {
+        switch self {
+        case .stock: .stock
+        case .hint, .roomHint: .hint
+        case .alert: .alert
+        case .banner: .banner
+        case .danmaku: .danmaku
+        case .featured: .featured
+        case .launch: .launch
+        case .ack: .ack
+        }
+    }
+
+    /// A system line from livegate itself.
+    static func systemLine(_ text: String) -> StreamMessage {
+        .danmaku(from: "livegate", role: "system", text: text, isSystem: true)
+    }
+}
