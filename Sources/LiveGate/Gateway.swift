@@ -28,7 +28,7 @@ public final class Gateway: Sendable {
         self.rooms = rooms
         store = RoomStore(dataDirectory: configuration.dataDir)
         tokens = TokenAuthority(secret: configuration.tokenSecret)
-        try FileManager.default.createDirectory(atPath: configuration.dataDir, withIntermediateDirectories: true)
+        try DataDirectory.create(configuration.dataDir)
         var stockConfiguration = StockConfiguration()
         stockConfiguration.clock = configuration.stockClock
         stockConfiguration.snapshotEvery = configuration.snapshotEvery

@@ -90,7 +90,7 @@ extension RoomSession {
                     throw ProtocolError(.badMessage, error.description)
                 }
                 guard case .object(let object) = value else { throw ProtocolError(.badMessage, "not a JSON object") }
-                id = MessageFields(object).id
+                id = try? MessageFields(object).id()
                 let decoded = try ClientMessage.decode(object)
                 return try handle(decoded.message, id: decoded.id, rooms: rooms, rules: rules, now: now)
             } catch let error as ProtocolError {

@@ -257,12 +257,15 @@ struct MessageFields {
         self.object = object
     }
 
-    /// The client's correlation id (string or number), echoed in the answer.
-    var id: String? {
+    /// The client's correlation id, echoed in the answer as a string: a string of 1 to 128 bytes
+    /// or an integer (a JSON number without fraction or exponent that fits in 64 bits).
+    /// Anything else is refused, the same way for every message.
+    func id() throws -> String? {
         switch object["id"] {
-        case .string(let value)?: return String(value.prefix(128))
+        case nil, .null?: return nil
+        case .string(let value)? where !value.isEmpty && value.utf8.count <= 128: return value
         case .int(let value)?: return String(value)
-        default: return nil
+        default: throw ProtocolError.badField("id", "id must be a string of 1 to 128 bytes or an integer")
         }
     }
 

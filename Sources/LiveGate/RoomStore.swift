@@ -1,5 +1,6 @@
 import Foundation
 import LiveGateCore
+import LiveGateStock
 import Synchronization
 
 /// Rooms and SKU descriptions created through the socket, kept in `rooms.json` in the data
@@ -57,13 +58,13 @@ final class RoomStore: Sendable {
         let data = try encoder.encode(contents)
         let temporary = path + ".tmp"
         guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw ConfigurationError(message: "cannot write \(temporary)")
+            throw ConfigurationError(message: "cannot write \(temporary): \(JournalError.explain(errno: errno))")
         }
         let handle = try FileHandle(forUpdating: URL(fileURLWithPath: temporary))
         try handle.synchronize()
         try handle.close()
         guard rename(temporary, path) == 0 else {
-            throw ConfigurationError(message: "cannot rename \(temporary) to \(path): errno \(errno)")
+            throw ConfigurationError(message: "cannot rename \(temporary) to \(path): \(JournalError.explain(errno: errno))")
         }
     }
 }

@@ -77,11 +77,7 @@ public final class FileJournal: Journal, @unchecked Sendable {
         self.segmentSize = max(segmentSize, 64 << 10)
         self.isDurable = isDurable
         self.preallocates = preallocates
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        } catch {
-            throw JournalError.io(operation: "mkdir", path: directory, errno: errno)
-        }
+        try DataDirectory.create(directory)
         let lockPath = directory + "/LOCK"
         lockFD = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard lockFD >= 0 else { throw JournalError.io(operation: "open", path: lockPath, errno: errno) }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Why a journal could not be opened, read or written.
 public enum JournalError: Error, CustomStringConvertible, Sendable, Equatable {
     /// Another process (or another ``FileJournal`` in this one) holds the data directory's lock file.
@@ -15,13 +17,36 @@ public enum JournalError: Error, CustomStringConvertible, Sendable, Equatable {
         case .locked(let path):
             return "data directory is in use by another process (lock file \(path))"
         case .io(let operation, let path, let errno):
-            return "\(operation) failed on \(path): errno \(errno)"
+            return "\(operation) failed on \(path): \(Self.explain(errno: errno))"
         case .corrupt(let path, let offset, let reason):
             return "corrupt journal data in \(path) at offset \(offset): \(reason)"
         case .closed:
             return "journal is closed after an earlier failure"
         }
     }
+
+    /// What a failed system call on the data directory means, in words, and what to do about it.
+    public static func explain(errno code: Int32) -> String {
+        switch code {
+        case ENOSPC:
+            return "no space left on device (errno \(code)): free space on that file system, or start with --data-dir on another one"
+        case EDQUOT:
+            return "disk quota exceeded (errno \(code)): raise the quota, or start with --data-dir on another file system"
+        case EROFS:
+            return "read-only file system (errno \(code)): mount it read-write, or start with --data-dir on a writable one"
+        case EACCES, EPERM:
+            return "permission denied (errno \(code)): give the user livegate runs as write access to it, or start with --data-dir elsewhere"
+        case ENOENT:
+            return "no such file or directory (errno \(code)): check the path (--data-dir, or dataDir in the configuration)"
+        case ENOTDIR:
+            return "a component of the path is not a directory (errno \(code)): check --data-dir"
+        case EIO:
+            return "input/output error (errno \(code)): the disk reported a failure; check the system log before trusting it"
+        default:
+            return String(cString: strerror(code)) + " (errno \(code))"
+        }
+    }
+
 }
 
 /// The durable log of the stock core: snapshots plus the records appended after them.
@@ -236,4 +261,23 @@ public final class InMemoryJournal: Journal, @unchecked Sendable {
 
     /// Does nothing: the content stays for the next recovery.
     public func close() {}
+}
+
+/// Creating the data directory, with the exact reason when it cannot be.
+public enum DataDirectory {
+    /// Creates `path` and any missing parents (like `mkdir -p`).
+    ///
+    /// - Throws: ``JournalError/io(operation:path:errno:)`` with the `errno` of the first
+    ///   component that could not be created (no space, read-only, permission, not a directory).
+    public static func create(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += prefix.isEmpty || prefix.hasSuffix("/") ? String(component) : "/" + component
+            if mkdir(prefix, 0o755) == 0 { continue }
+            let code = errno
+            var status = stat()
+            if code == EEXIST, stat(prefix, &status) == 0, status.st_mode & S_IFMT == S_IFDIR { continue }
+            throw JournalError.io(operation: "mkdir", path: path, errno: code == EEXIST ? ENOTDIR : code)
+        }
+    }
 }

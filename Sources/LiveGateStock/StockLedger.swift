@@ -398,6 +398,11 @@ public struct StockLedger {
         for command in commands {
             let key = keys[index]
             index += 1
+            // A repeated order event is answered from the idempotency table: no record, no new rev.
+            if case .order(let event) = command, let outcome = storedOutcome(of: event.kind, key: key) {
+                results.append(StockResult(outcome: outcome, rev: rev, isDuplicate: true))
+                continue
+            }
             guard let record = makeRecord(command, time: time, externalClock: externalClock, key: key) else {
                 results.append(read(command))
                 continue
@@ -408,6 +413,20 @@ public struct StockLedger {
             results.append(StockResult(outcome: outcome, rev: record.rev, isDuplicate: isDuplicate))
         }
         return recordCount
+    }
+
+    /// The outcome already recorded for this event of the order with `key`, if it was applied.
+    @inline(__always)
+    func storedOutcome(of kind: OrderEventKind, key: OrderKey) -> StockOutcome? {
+        guard let slot = orders.find(key) else { return nil }
+        let entry = orders[slot: slot]
+        let stored: UInt8 =
+            switch kind {
+            case .placed: entry.placedResult
+            case .paid: entry.paidResult
+            case .cancelled: entry.cancelledResult
+            }
+        return stored == 0 ? nil : StockOutcome(rawValue: stored)
     }
 
     /// The size in bytes of a journaled order event, frame included.

@@ -71,6 +71,30 @@ struct FileJournalTests {
         second.stop()
     }
 
+    /// A data directory that cannot be created is refused in words a user can act on, not as
+    /// "errno 20" or a raw Foundation error.
+    @Test func anUnusableDataDirectoryIsExplained() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.remove() }
+        let file = directory.path + "/a-file"
+        FileManager.default.createFile(atPath: file, contents: Data())
+        do {
+            _ = try StockEngine.open(dataDirectory: file + "/data", configuration: Self.configuration)
+            Issue.record("opened a data directory under a file")
+        } catch let error as JournalError {
+            #expect(error == .io(operation: "mkdir", path: file + "/data", errno: ENOTDIR))
+            #expect(error.description.contains("not a directory"))
+            #expect(!error.description.hasSuffix("errno 20"))
+        }
+        #expect(JournalError.explain(errno: ENOSPC).hasPrefix("no space left on device"))
+        #expect(JournalError.explain(errno: EROFS).hasPrefix("read-only file system"))
+        #expect(JournalError.explain(errno: EACCES).hasPrefix("permission denied"))
+        // Existing directories are fine; the deepest missing ones are created.
+        try DataDirectory.create(directory.path + "/x/y/")
+        #expect(FileManager.default.fileExists(atPath: directory.path + "/x/y"))
+        try DataDirectory.create(directory.path + "/x")
+    }
+
     @Test func aTornLastRecordIsCutOff() throws {
         let directory = TemporaryDirectory()
         defer { directory.remove() }

@@ -246,6 +246,24 @@ struct RoomStateMachineTests {
         #expect(error?.field == field, "\(json)")
     }
 
+    /// A bad `id` is refused the same way for every message, naming `id` (a ping used to get a
+    /// pong without one).
+    @Test(arguments: [#"1.5"#, #"1e2"#, #"9223372036854775808"#, #""""#, #"true"#, #"{"a":1}"#,
+                      "\"" + String(repeating: "x", count: 129) + "\""])
+    func aBadIdIsRefusedNamingIt(id: String) {
+        for body in [#""type":"ping""#, #""type":"restock","sku":"a","qty":1"#, #""type":"danmaku","text":"hi""#] {
+            let error = Self.error(Self.run(.operator, "{\(body),\"id\":\(id)}"))
+            #expect(error?.code == .badField, "\(id) \(body)")
+            #expect(error?.field == "id", "\(id) \(body)")
+        }
+    }
+
+    @Test func integerAndStringIdsAreEchoed() {
+        #expect(Self.run(.viewer, #"{"type":"ping","id":-42}"#) == [.reply(.pong(id: "-42"))])
+        #expect(Self.run(.viewer, #"{"type":"ping","id":9223372036854775807}"#) == [.reply(.pong(id: "9223372036854775807"))])
+        #expect(Self.run(.viewer, #"{"type":"ping","id":null}"#) == [.reply(.pong(id: nil))])
+    }
+
     @Test func aBinaryFrameIsRefusedAndTheIdIsKeptOnErrors() {
         var machine = Self.machine(.operator)
         let actions = Array("{}".utf8).withUnsafeBytes {
