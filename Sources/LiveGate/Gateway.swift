@@ -183,7 +183,8 @@ enum RoomAPI {
     ) -> Route? {
         let path = head.path
         if path == "/readyz" {
-            return .respond(core.isAvailable ? .text(.ok, "ready") : .text(.serviceUnavailable, "stock core not accepting commands"))
+            guard !core.isAvailable else { return .respond(.text(.ok, "ready")) }
+            return .respond(.text(.serviceUnavailable, "not ready: " + (core.unavailableReason ?? "the stock core is not accepting commands")))
         }
         if path == "/v1/orders" {
             return OrdersAPI.handle(head, body: body, rooms: rooms, core: core, tokens: tokens, metrics: metrics)

@@ -265,6 +265,14 @@ public final class FileJournal: Journal, @unchecked Sendable {
         }
     }
 
+    /// Starts the next segment now if a batch of `bytes` would not fit in the current one; see
+    /// ``Journal/reserve(bytes:)``.
+    public func reserve(bytes: Int) throws {
+        guard !hasFailed.load(ordering: .acquiring) else { throw JournalError.closed }
+        guard bytes > 0, segmentFD < 0 || appendOffset + bytes > segmentCapacity else { return }
+        try startSegment(firstRev: lastRev + 1, minimumSize: bytes)
+    }
+
     /// `fdatasync`s the current segment (earlier segments were synced when they were left).
     public func sync() throws {
         guard !hasFailed.load(ordering: .acquiring) else { throw JournalError.closed }
@@ -279,14 +287,44 @@ public final class FileJournal: Journal, @unchecked Sendable {
         }
     }
 
+    /// The bytes the file system of the directory has free for this process, or nil if unknown.
+    func availableBytes() -> Int? {
+        var status = statvfs()
+        guard statvfs(directory, &status) == 0 else { return nil }
+        let bytes = UInt64(status.f_bavail) * UInt64(status.f_frsize)
+        return Int(clamping: bytes)
+    }
+
+    /// The size of the next segment: ``segmentSize``, but never more than a quarter of the free
+    /// space (so the journal is never what fills a small disk), and at least what `minimumSize`
+    /// needs.
+    ///
+    /// - Throws: ``JournalError/io(operation:path:errno:)`` with ENOSPC when not even that fits.
+    private func nextSegmentCapacity(minimumSize: Int, path: String) throws -> Int {
+        let needed = Self.headerSize + minimumSize
+        guard preallocates, let available = availableBytes() else { return max(segmentSize, needed) }
+        let quarter = (available / 4) & ~4095
+        let capacity = max(min(segmentSize, quarter), needed, Self.minimumSegmentSize)
+        guard capacity <= available else { throw JournalError.io(operation: "create segment", path: path, errno: ENOSPC) }
+        return capacity
+    }
+
+    /// The smallest segment created when the disk is short of space.
+    static let minimumSegmentSize = 64 << 10
+
     /// Starts a new segment whose first record will be `firstRev`: zero-filled to full size in a
     /// `.tmp` file, synced, renamed, directory synced.
+    ///
+    /// If the new file cannot be made (no space, say), it is removed and the journal stays as it
+    /// was: the current segment is still the one appended to. Only a failed sync of the segment
+    /// being left closes the journal (its records' durability is then unknown).
     private func startSegment(firstRev: UInt64, minimumSize: Int) throws {
-        let capacity = max(segmentSize, Self.headerSize + minimumSize)
         let finalPath = path("journal-", firstRev, ".lgj")
         let temporaryPath = finalPath + ".tmp"
-        // A spare segment zero-filled in the background saves the writer that work.
-        let spare = preallocates && capacity == segmentSize ? takeSpare() : nil
+        // A spare segment zero-filled in the background saves the writer that work (and is already
+        // paid for when the disk has since filled up).
+        let spare = preallocates && Self.headerSize + minimumSize <= segmentSize ? takeSpare() : nil
+        let capacity = spare != nil ? segmentSize : try nextSegmentCapacity(minimumSize: minimumSize, path: finalPath)
         let fd: CInt
         if let spare {
             fd = spare
@@ -294,6 +332,7 @@ public final class FileJournal: Journal, @unchecked Sendable {
             fd = Glibc.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw JournalError.io(operation: "open", path: temporaryPath, errno: errno) }
         }
+        let source = spare == nil ? temporaryPath : spareSegmentPath
         var header = ByteWriter(capacity: Self.headerSize)
         header.bytes.append(contentsOf: Self.segmentMagic)
         header.write(Self.segmentVersion)
@@ -301,25 +340,35 @@ public final class FileJournal: Journal, @unchecked Sendable {
         header.write(firstRev)
         header.write(header.bytes.withUnsafeBytes { CRC32C.checksum($0) })
         header.bytes.append(contentsOf: [UInt8](repeating: 0, count: Self.headerSize - header.count))
+        var isRenamed = false
         do {
             if preallocates, spare == nil { try zeroFill(fd, from: Self.headerSize, to: capacity, path: temporaryPath) }
             try header.bytes.withUnsafeBytes { try writeAll(fd, $0, at: 0, path: temporaryPath) }
             if isDurable { try sync(fd, path: temporaryPath) }
-            let source = spare == nil ? temporaryPath : spareSegmentPath
             guard rename(source, finalPath) == 0 else {
                 throw JournalError.io(operation: "rename", path: source, errno: errno)
             }
+            isRenamed = true
             if isDurable { try syncDirectory() }
         } catch {
+            // Nothing points at the new file yet: remove it, so it neither holds the space nor
+            // stands in the way of the next start (recovery would also remove a `.tmp`).
             Glibc.close(fd)
+            unlink(isRenamed ? finalPath : source)
             throw error
         }
         let isDurable = self.isDurable
         let previous = segmentFD
-        try syncTarget.withLock { target in
-            // Records written to the segment being left are made durable before it is closed.
-            if previous >= 0, isDurable { try sync(previous, path: target.path) }
-            target = (fd, finalPath)
+        do {
+            try syncTarget.withLock { target in
+                // Records written to the segment being left are made durable before it is closed.
+                if previous >= 0, isDurable { try sync(previous, path: target.path) }
+                target = (fd, finalPath)
+            }
+        } catch {
+            hasFailed.store(true, ordering: .releasing)
+            Glibc.close(fd)
+            throw error
         }
         if previous >= 0 { Glibc.close(previous) }
         segmentFD = fd
@@ -341,6 +390,8 @@ public final class FileJournal: Journal, @unchecked Sendable {
 
     /// Starts zero-filling a spare segment on a background queue, unless one is ready or underway.
     private func prepareSpare() {
+        // A spare is a convenience: it is made only while it takes at most a quarter of the free space.
+        if let available = availableBytes(), available / 4 < segmentSize { return }
         let mustStart = spare.withLock { spare -> Bool in
             if spare.fd >= 0 || spare.isPreparing || spare.isClosed { return false }
             spare.isPreparing = true
@@ -436,12 +487,9 @@ public final class FileJournal: Journal, @unchecked Sendable {
         guard !hasFailed.load(ordering: .acquiring) else { throw JournalError.closed }
         precondition(rev == lastRev, "a snapshot must cover every appended record")
         if segmentFD < 0 || appendOffset > Self.headerSize {
-            do {
-                try startSegment(firstRev: rev + 1, minimumSize: 0)
-            } catch {
-                hasFailed.store(true, ordering: .releasing)
-                throw error
-            }
+            // A failure here leaves the current segment in use (see ``startSegment``): a snapshot
+            // that cannot be written never stops the journal.
+            try startSegment(firstRev: rev + 1, minimumSize: 0)
         }
         let finalPath = path("snapshot-", rev, ".lgs")
         let temporaryPath = finalPath + ".tmp"

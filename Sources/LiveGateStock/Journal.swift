@@ -82,6 +82,15 @@ public protocol Journal: AnyObject {
     /// - Throws: ``JournalError`` if the write failed; the journal then refuses writes.
     func write(_ records: UnsafeRawBufferPointer, recordCount: Int) throws
 
+    /// Makes sure the next ``write(_:recordCount:)`` of at most `bytes` bytes needs no new file
+    /// (starting the next segment now if the current one is too full). Called by the writer before
+    /// it applies a batch, so that running out of disk refuses the batch instead of failing a
+    /// write whose commands are already applied.
+    ///
+    /// - Throws: ``JournalError/closed`` after a failure that closed the journal; any other
+    ///   ``JournalError`` (no space, say) leaves the journal as it was: try again later.
+    func reserve(bytes: Int) throws
+
     /// Makes every batch written so far durable (one `fdatasync`) when ``isDurable``.
     ///
     /// The one method that may run on another thread than the writer, at the same time as
@@ -99,6 +108,9 @@ public protocol Journal: AnyObject {
 }
 
 extension Journal {
+    /// Nothing to prepare (a journal without files).
+    public func reserve(bytes: Int) throws {}
+
     /// Writes one batch and makes it durable: ``write(_:recordCount:)`` then ``sync()``.
     /// - Throws: ``JournalError`` if either failed.
     public func append(_ records: UnsafeRawBufferPointer, recordCount: Int) throws {

@@ -102,6 +102,11 @@ public final class StockEngine: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     /// Whether the journal has failed.
     private let hasFailed = Atomic<Bool>(false)
+    /// Set while the journal cannot take the next batch (no space for a new segment, say): commands
+    /// are refused with `unavailable` and the writer retries every second until it can.
+    private let isStorageDown = Atomic<Bool>(false)
+    /// Why the core is not accepting commands, and since when (wall clock, ns); nil while it is.
+    private let downReason = Mutex<(reason: String, since: Int64)?>(nil)
     /// Whether ``start()`` was called.
     private let isStarted = Atomic<Bool>(false)
     /// The rev of the last durable batch.
@@ -293,7 +298,21 @@ public final class StockEngine: @unchecked Sendable {
     public var committedRev: UInt64 { committed.load(ordering: .acquiring) }
 
     /// Whether the core still accepts commands (false after a journal failure or ``stop()``).
-    public var isAvailable: Bool { !hasFailed.load(ordering: .acquiring) && !isStopping.load(ordering: .acquiring) }
+    public var isAvailable: Bool {
+        !hasFailed.load(ordering: .acquiring) && !isStorageDown.load(ordering: .acquiring) && !isStopping.load(ordering: .acquiring)
+    }
+
+    /// Why ``isAvailable`` is false, for `/readyz` and the logs: the storage error and since when,
+    /// and whether the core comes back by itself.
+    public var unavailableReason: String? {
+        if isStopping.load(ordering: .acquiring) { return "the stock core is stopping" }
+        guard let (reason, since) = downReason.withLock({ $0 }) else { return nil }
+        let seconds = max(0, (Self.wallClock() - since) / 1_000_000_000)
+        if hasFailed.load(ordering: .acquiring) {
+            return "\(reason) (for \(seconds) s); the core refuses commands until it is restarted"
+        }
+        return "\(reason) (for \(seconds) s); commands are refused and retried every second: it comes back by itself"
+    }
 
     /// Counters of committed batches.
     public var statistics: StockEngineStatistics { stats.withLock { $0 } }
@@ -309,7 +328,7 @@ public final class StockEngine: @unchecked Sendable {
     /// - Returns: Whether the command was queued; if not, `completion` is never called.
     @discardableResult
     public func submit(_ command: StockCommand, completion: @escaping @Sendable (StockResult) -> Void) -> SubmitStatus {
-        if hasFailed.load(ordering: .relaxed) { return .unavailable }
+        if hasFailed.load(ordering: .relaxed) || isStorageDown.load(ordering: .relaxed) { return .unavailable }
         if pending.wrappingAdd(1, ordering: .relaxed).newValue > configuration.inboxCapacity {
             pending.wrappingSubtract(1, ordering: .relaxed)
             return .busy
@@ -436,7 +455,13 @@ public final class StockEngine: @unchecked Sendable {
                 if segments.isEmpty { continue }
                 return true
             }
-            if configuration.clock == .live, ledger.nextExpiryAt != Int64.max || observer != nil {
+            if isStorageDown.load(ordering: .relaxed) {
+                // Nothing is accepted while the journal cannot take a batch: look again every second.
+                if wakeup.wait(timeout: .now() + .seconds(1)) == .timedOut {
+                    if !isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.wait() }
+                    probeStorage()
+                }
+            } else if configuration.clock == .live, ledger.nextExpiryAt != Int64.max || observer != nil {
                 let wait = max(0, min(ledger.nextExpiryAt - Self.wallClock(), 1_000_000_000))
                 if wakeup.wait(timeout: .now() + .nanoseconds(Int(wait) + 1_000_000)) == .timedOut {
                     if !isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.wait() }
@@ -486,6 +511,17 @@ public final class StockEngine: @unchecked Sendable {
             handOff(PendingBatch(segments: segments, results: [], publications: [], rev: 0, recordCount: 0, isFailed: true))
             return
         }
+        // Room for the batch first: if the journal cannot take it, nothing is applied and every
+        // command is answered `unavailable` (the ledger never holds what the disk does not).
+        let bound = segments.reduce(0) { sum, segment in segment.reduce(sum) { $0 + Self.journalBound(of: $1.command) } }
+        do {
+            try journal.reserve(bytes: bound)
+        } catch {
+            storageFailed(error)
+            handOff(PendingBatch(segments: segments, results: [], publications: [], rev: 0, recordCount: 0, isFailed: true))
+            return
+        }
+        if isStorageDown.load(ordering: .relaxed) { storageRecovered() }
         let external = configuration.clock == .external
         let now = external ? ledger.time : Self.wallClock()
         keys.removeAll(keepingCapacity: true)
@@ -529,7 +565,57 @@ public final class StockEngine: @unchecked Sendable {
     /// Marks the core failed and logs why (once).
     private func fail(because reason: String, _ error: any Error) {
         if !hasFailed.exchange(true, ordering: .acquiringAndReleasing) {
-            configuration.log("\(reason), the stock core stops acknowledging and answers `unavailable`: \(error)")
+            downReason.withLock { $0 = ("\(reason): \(error)", Self.wallClock()) }
+            configuration.log("\(reason), the stock core stops acknowledging and answers `unavailable` until it is restarted: \(error)")
+        }
+    }
+
+    /// The most bytes `command` can add to the journal (0 for a read).
+    @inline(__always)
+    static func journalBound(of command: StockCommand) -> Int {
+        // Fixed fields take well under 512 bytes; a string may grow up to 3× when a clipped
+        // one is decoded with replacement characters.
+        switch command {
+        case .order: StockLedger.orderRecordSize
+        case .readSkus, .readOrder: 0
+        case .createSku(let sku, _, let policy), .setPolicy(let sku, let policy):
+            512 + 3 * (sku.utf8.count + policy.substitute.utf8.count)
+        case .restock(let sku, _, let text), .adjust(let sku, _, let text), .setNote(let sku, let text):
+            512 + 3 * (sku.utf8.count + text.utf8.count)
+        case .hold, .release, .pause, .resume, .tick: 512
+        }
+    }
+
+    /// The journal could not take a batch: refuse commands until it can (writer thread). A journal
+    /// closed by an earlier failure (a failed sync) does not come back.
+    private func storageFailed(_ error: any Error) {
+        if let error = error as? JournalError, error == .closed {
+            fail(because: "journal closed", error)
+            return
+        }
+        if !isStorageDown.exchange(true, ordering: .acquiringAndReleasing) {
+            downReason.withLock { $0 = ("journal: \(error)", Self.wallClock()) }
+            configuration.log("the journal cannot take the next batch, commands are refused with `unavailable` and retried every second: \(error)")
+        }
+    }
+
+    /// The journal takes batches again (writer thread).
+    private func storageRecovered() {
+        let since = downReason.withLock { reason -> Int64 in
+            defer { reason = nil }
+            return reason?.since ?? Self.wallClock()
+        }
+        isStorageDown.store(false, ordering: .releasing)
+        configuration.log("the journal takes batches again after \((Self.wallClock() - since) / 1_000_000_000) s; the stock core accepts commands")
+    }
+
+    /// While storage is down: can the journal take a batch of one order again? (writer thread)
+    private func probeStorage() {
+        do {
+            try journal.reserve(bytes: StockLedger.orderRecordSize * 1024)
+            storageRecovered()
+        } catch {
+            storageFailed(error)
         }
     }
 

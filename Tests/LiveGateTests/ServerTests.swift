@@ -77,6 +77,8 @@ struct ServerTests {
             let response = try #require(garbage.readResponse())
             #expect(response.status == 400)
             #expect(response.body.contains("request line"))
+            // A framing error closes; a 404 or 405 on a well-formed request does not (see above).
+            #expect(garbage.readsEndOfStream())
             let version = try TestClient(port: server.port)
             version.send("GET /echo HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n")
