@@ -52,11 +52,11 @@ public final class FileJournal: Journal, @unchecked Sendable {
     /// lock is held across that `fdatasync` on purpose: it orders the switch with concurrent syncs.
     private let syncTarget = Mutex<(fd: CInt, path: String)>((-1, ""))
     /// Its path.
-    private var segmentPath = ""
+    private(set) var segmentPath = ""
     /// Its size in bytes (capacity for records).
     private var segmentCapacity = 0
     /// Where the next record goes in it.
-    private var appendOffset = 0
+    private(set) var appendOffset = 0
     /// The rev of the first record of the current segment.
     private var segmentStartRev: UInt64 = 1
     /// The rev of the last record appended (or recovered).
