@@ -40,6 +40,11 @@ let package = Package(
         // Benchmarks (`livegate-bench stock`, `fanout`, `latency`, `idle`, `connect`, `ingest`, `slow`),
         // their epoll load generator (a WebSocket client, optionally over TLS), and the stock crash-test child.
         .executableTarget(name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateStock"]),
+        // The fuzz targets (parsers and decoders of outside bytes): libFuzzer under `.ci/fuzz`,
+        // a corpus replayer (`livegate-fuzz TARGET FILE…`) otherwise.
+        .executableTarget(
+            name: "livegate-fuzz",
+            dependencies: ["LiveGate", "LiveGateHTTP", "LiveGateReplay", "LiveGateStock", "LiveGateWebSocket"]),
 
         .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore"]),
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP"]),

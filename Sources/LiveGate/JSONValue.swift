@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateWebSocket
 
 /// A parsed JSON (or JSON5) value: messages, order bodies and token claims are read with the
 /// strict hand-written parser (`parse(bytes:)`, JSONParser.swift); the configuration file with
@@ -49,7 +50,10 @@ public enum JSONValue: Decodable, Equatable, Sendable {
     }
 
     /// Parses JSON5 text (comments, unquoted keys, trailing commas allowed).
+    /// - Throws: ``InvalidUTF8Error`` first if the text is not UTF-8 (Foundation's JSON5 scanner
+    ///   traps on some invalid sequences instead of throwing), then the decoder's error.
     public static func parseJSON5(_ data: Data) throws -> JSONValue {
+        try checkUTF8(data)
         let decoder = JSONDecoder()
         decoder.allowsJSON5 = true
         return try decoder.decode(JSONValue.self, from: data)
@@ -80,5 +84,31 @@ extension JSONValue {
             }
         }
         return try result.get()
+    }
+}
+
+/// A text file that is not UTF-8, with the offset of the first byte that cannot be.
+public struct InvalidUTF8Error: Error, CustomStringConvertible, Equatable {
+    /// The offset of the first byte that breaks the encoding.
+    public var offset: Int
+    public init(offset: Int) { self.offset = offset }
+    public var description: String { "not valid UTF-8 (byte \(offset) cannot start or continue a character)" }
+}
+
+extension JSONValue {
+    /// Throws ``InvalidUTF8Error`` unless `data` is well-formed UTF-8 (checked before any text
+    /// reaches Foundation's JSON5 scanner).
+    public static func checkUTF8(_ data: Data) throws {
+        let offset: Int? = data.withUnsafeBytes { bytes in
+            var validator = UTF8Validator()
+            if validator.validate(bytes), validator.isComplete { return nil }
+            // Find the byte: validate again one byte at a time (only for a broken file).
+            var again = UTF8Validator()
+            for index in 0..<bytes.count where !again.validate(UnsafeRawBufferPointer(rebasing: bytes[index..<index + 1])) {
+                return index
+            }
+            return bytes.count
+        }
+        if let offset { throw InvalidUTF8Error(offset: offset) }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import LiveGate
 
 extension Scenario {
     /// Reads and checks a scenario file.
@@ -16,6 +17,7 @@ extension Scenario {
     public static func decode(_ data: Data, file: String) throws -> Scenario {
         let scenario: Scenario
         do {
+            try JSONValue.checkUTF8(data)
             let decoder = JSONDecoder()
             decoder.allowsJSON5 = true
             scenario = try decoder.decode(Scenario.self, from: data)

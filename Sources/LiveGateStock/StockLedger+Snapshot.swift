@@ -92,10 +92,10 @@ extension StockLedger {
         header.offset = 8
         let version: UInt32 = try header.read()
         guard version == 1 || version == snapshotVersion else { throw DecodingError(reason: "unsupported snapshot version \(version)") }
-        let length = Int(try header.read(UInt64.self))
+        let storedLength: UInt64 = try header.read()
         let crc: UInt32 = try header.read()
-        guard length == bytes.count - snapshotHeaderSize else {
-            throw DecodingError(reason: "snapshot payload is \(bytes.count - snapshotHeaderSize) bytes, header says \(length)")
+        guard let length = Int(exactly: storedLength), length == bytes.count - snapshotHeaderSize else {
+            throw DecodingError(reason: "snapshot payload is \(bytes.count - snapshotHeaderSize) bytes, header says \(storedLength)")
         }
         let payload = UnsafeRawBufferPointer(rebasing: bytes[snapshotHeaderSize...])
         guard CRC32C.checksum(payload) == crc else { throw DecodingError(reason: "snapshot checksum mismatch") }
@@ -106,6 +106,8 @@ extension StockLedger {
         let storedRetention: Int64 = try reader.read()
         let nextExpiryAt: Int64 = try reader.read()
         let skuCount = Int(try reader.read(UInt32.self))
+        // A SKU takes at least 60 bytes: a count beyond that is damage, not a reason to reserve gigabytes.
+        guard skuCount <= reader.remaining / 60 else { throw DecodingError(reason: "SKU count \(skuCount) too large") }
         var skus: [Sku] = []
         skus.reserveCapacity(skuCount)
         for _ in 0..<skuCount {
@@ -127,7 +129,7 @@ extension StockLedger {
             }
             skus.append(sku)
         }
-        let orderCount = Int(try reader.read(UInt64.self))
+        let orderCount = Int(clamping: try reader.read(UInt64.self))
         guard orderCount <= reader.remaining / 28 else { throw DecodingError(reason: "order count \(orderCount) too large") }
         var ledger = StockLedger(
             keySeed: keySeed, retention: retention ?? storedRetention, expectedOrders: orderCount, time: time)
@@ -146,7 +148,7 @@ extension StockLedger {
                     key: key, sku: sku, quantity: quantity, state: state,
                     placedResult: try reader.read(), paidResult: try reader.read(), cancelledResult: try reader.read()))
         }
-        let rememberedCount = Int(try reader.read(UInt64.self))
+        let rememberedCount = Int(clamping: try reader.read(UInt64.self))
         guard rememberedCount <= reader.remaining / 24 else { throw DecodingError(reason: "remembered count too large") }
         for _ in 0..<rememberedCount {
             let key = OrderKey(low: try reader.read(), high: try reader.read())

@@ -73,6 +73,7 @@ func runReplay(_ arguments: [String]) -> Never {
             if FileManager.default.fileExists(atPath: policySpec) {
                 let data = FileManager.default.contents(atPath: policySpec) ?? Data()
                 do {
+                    try JSONValue.checkUTF8(data)
                     let decoder = JSONDecoder()
                     decoder.allowsJSON5 = true
                     whatIf = try decoder.decode(PolicyFields.self, from: data)

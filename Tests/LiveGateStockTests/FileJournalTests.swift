@@ -162,3 +162,21 @@ struct FileJournalTests {
         #expect(bytes.withUnsafeBytes { RecordFraming.isZero($0, from: Self.endOfRecords(segment)) })
     }
 }
+
+/// Inputs the fuzzers found crashing once (Tests/Fuzz/regressions): refused with an error now.
+struct SnapshotFuzzRegressionTests {
+    @Test func aSnapshotWhoseLengthDoesNotFitIsRefused() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        let data = try Data(contentsOf: root.appendingPathComponent("Fuzz/regressions/snapshot-length-beyond-int"))
+        #expect(throws: DecodingError.self) { _ = try data.withUnsafeBytes { try StockLedger.decodeSnapshot($0) } }
+        // A checksummed payload claiming four billion SKUs is refused, not allocated.
+        var ledger = StockLedger(keySeed: 1)
+        _ = ledger.execute(.createSku(sku: "tea", onHand: 1), time: 0)
+        var bytes = ledger.encodeSnapshot()
+        let skuCountOffset = StockLedger.snapshotHeaderSize + 40
+        bytes.replaceSubrange(skuCountOffset..<skuCountOffset + 4, with: [0xff, 0xff, 0xff, 0xff])
+        let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[StockLedger.snapshotHeaderSize...])) }
+        withUnsafeBytes(of: crc.littleEndian) { bytes.replaceSubrange(20..<24, with: $0) }
+        #expect(throws: DecodingError.self) { _ = try bytes.withUnsafeBytes { try StockLedger.decodeSnapshot($0) } }
+    }
+}

@@ -60,3 +60,17 @@ struct ConfigurationTests {
         #expect(config.idlePingSeconds == 0)
     }
 }
+
+/// Inputs the fuzzers found crashing once (Tests/Fuzz/regressions): each is refused with an
+/// error now.
+struct FuzzRegressionTests {
+    static let directory = ConfigurationTests.repositoryRoot.appendingPathComponent("Tests/Fuzz/regressions")
+
+    @Test func aConfigurationThatIsNotUTF8IsRefusedNotACrash() throws {
+        let data = try Data(contentsOf: Self.directory.appendingPathComponent("json5-invalid-utf8-in-key"))
+        #expect(throws: InvalidUTF8Error(offset: 1504)) { try JSONValue.parseJSON5(data) }
+        #expect(throws: InvalidUTF8Error(offset: 3)) { try JSONValue.parseJSON5(Data([0x7b, 0x61, 0x3a, 0xff, 0x7d])) }
+        #expect(throws: InvalidUTF8Error(offset: 4)) { try JSONValue.parseJSON5(Data([0x7b, 0x61, 0xe2, 0x82])) }  // ends mid-character
+        #expect(try JSONValue.parseJSON5(Data("{a: '€'}".utf8)) == .object(["a": .string("€")]))
+    }
+}

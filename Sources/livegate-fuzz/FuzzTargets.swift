@@ -1,0 +1,138 @@
+import Foundation
+@testable import LiveGate
+import LiveGateHTTP
+import LiveGateReplay
+@testable import LiveGateStock
+import LiveGateWebSocket
+
+/// The parsers and decoders that take bytes from outside: each must refuse bad input with an
+/// error, never crash, hang or leak. Built two ways:
+/// - `.ci/fuzz` builds it with `-sanitize=fuzzer,address -DFUZZING`: libFuzzer drives
+///   ``LLVMFuzzerTestOneInput`` with the target named by `LIVEGATE_FUZZ_TARGET`;
+/// - a normal build gives `livegate-fuzz TARGET FILE…`, which runs files (a corpus, a crash
+///   reproducer) through the same target.
+enum FuzzTarget: String, CaseIterable {
+    case websocket, http, json, json5, token, scenario, record, snapshot
+
+    func run(_ bytes: UnsafeRawBufferPointer) {
+        switch self {
+        case .websocket:
+            // Masked client frames, split at every point the input has: as one read.
+            var copy = [UInt8](bytes)
+            var parser = WebSocketFrameParser(maxMessageBytes: 1 << 16)
+            copy.withUnsafeMutableBytes { buffer in
+                try? parser.parse(buffer) { event in
+                    if case .message(_, let payload) = event { _ = payload.count }
+                }
+            }
+        case .http:
+            var parser = HTTPHeadParser(maxHeadBytes: 8192, maxBodyBytes: 1 << 16)
+            var offset = 0
+            while offset < bytes.count {
+                guard let (_, consumed) = try? parser.feed(UnsafeRawBufferPointer(rebasing: bytes[offset...])), consumed > 0 else { break }
+                offset += consumed
+                parser.reset()
+            }
+        case .json:
+            _ = try? JSONValue.parse(Data(bytes), maximumDepth: 32)
+        case .json5:
+            _ = try? JSONValue.parseJSON5(Data(bytes))
+        case .token:
+            _ = try? TokenAuthority(secret: "fuzz-secret").verify(String(decoding: bytes, as: UTF8.self), now: 1_700_000_000)
+        case .scenario:
+            _ = try? Scenario.decode(Data(bytes), file: "fuzz.json5")
+        case .record:
+            if let record = try? CommandRecord.decode(payload: bytes) {
+                var ledger = StockLedger(keySeed: 1)
+                _ = ledger.execute(.createSku(sku: "tea", onHand: 10), time: 0)
+                if record.rev == ledger.rev + 1 { _ = ledger.apply(record) }
+            }
+        case .snapshot:
+            if let ledger = try? StockLedger.decodeSnapshot(bytes) { _ = ledger.invariantViolation() }
+        }
+    }
+}
+
+#if FUZZING
+private let target: FuzzTarget = {
+    guard let name = ProcessInfo.processInfo.environment["LIVEGATE_FUZZ_TARGET"], let target = FuzzTarget(rawValue: name) else {
+        FileHandle.standardError.write(Data("set LIVEGATE_FUZZ_TARGET to one of \(FuzzTarget.allCases.map(\.rawValue))\n".utf8))
+        exit(2)
+    }
+    return target
+}()
+
+/// What libFuzzer calls for each input.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzOneInput(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    target.run(UnsafeRawBufferPointer(start: data, count: data == nil ? 0 : count))
+    return 0
+}
+
+/// libFuzzer's entry for a program that has its own `main` (SwiftPM names the executable's).
+@_silgen_name("LLVMFuzzerRunDriver")
+private func fuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+) -> CInt
+
+@main
+enum FuzzMain {
+    static func main() {
+        _ = target
+        var argc = CommandLine.argc
+        var argv = CommandLine.unsafeArgv
+        exit(fuzzerRunDriver(&argc, &argv) { data, count in fuzzOneInput(data, count) })
+    }
+}
+#else
+@main
+enum FuzzReplay {
+    static func main() {
+        let arguments = CommandLine.arguments.dropFirst()
+        if arguments.first == "--write-seeds", let directory = arguments.dropFirst().first {
+            writeSeeds(to: directory)
+            return
+        }
+        guard let name = arguments.first, let target = FuzzTarget(rawValue: name) else {
+            print("usage: livegate-fuzz TARGET FILE…  (targets: \(FuzzTarget.allCases.map(\.rawValue).joined(separator: ", ")))")
+            exit(2)
+        }
+        var count = 0
+        for path in arguments.dropFirst() {
+            var isDirectory: ObjCBool = false
+            let files = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+                ? ((try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []).sorted().map { path + "/" + $0 } : [path]
+            for file in files {
+                guard let data = FileManager.default.contents(atPath: file) else { continue }
+                data.withUnsafeBytes { target.run($0) }
+                count += 1
+            }
+        }
+        print("\(name): \(count) input(s), no crash")
+    }
+
+    /// Writes seed inputs for the binary decoders: each kind of journal record, and a snapshot.
+    static func writeSeeds(to directory: String) {
+        var ledger = StockLedger(keySeed: 7)
+        let commands: [StockCommand] = [
+            .createSku(sku: "tea", onHand: 10, policy: SkuPolicy()), .restock(sku: "tea", quantity: 5, source: "op"),
+            .adjust(sku: "tea", onHand: 12, reason: "count"), .hold(sku: "tea", quantity: 1), .release(sku: "tea", quantity: 1),
+            .pause(sku: "tea"), .resume(sku: "tea"), .setPolicy(sku: "tea", policy: SkuPolicy()), .tick(to: 5_000_000_000),
+            .setNote(key: "room.demo.featured", value: "tea"),
+            .order(OrderEvent(.placed, sku: "tea", channel: "taobao", orderId: "TB-1", quantity: 2)),
+            .order(OrderEvent(.paid, sku: "tea", channel: "taobao", orderId: "TB-1", quantity: 2)),
+            .order(OrderEvent(.cancelled, sku: "tea", channel: "douyin", orderId: "DY-1")),
+        ]
+        for (index, command) in commands.enumerated() {
+            guard let record = ledger.makeRecord(command, time: Int64(index) * 1_000_000, externalClock: true) else { continue }
+            _ = ledger.apply(record)
+            var writer = ByteWriter()
+            record.encode(into: &writer)
+            let payload = Array(writer.bytes.dropFirst(CommandRecord.frameHeaderSize))
+            FileManager.default.createFile(atPath: "\(directory)/record/seed-\(index)", contents: Data(payload))
+        }
+        FileManager.default.createFile(atPath: "\(directory)/snapshot/seed", contents: Data(ledger.encodeSnapshot()))
+    }
+}
+#endif
