@@ -40,6 +40,11 @@ final class Connection: EventHandler {
     var listIndex = -1
     /// Unique within the process; what other threads use to reach this connection.
     var id: UInt64 = 0
+    /// How other threads reach this connection (its loop's context and its id).
+    var handle: ConnectionHandle {
+        guard let contextHandle = context.handle else { preconditionFailure("connection \(id) on a stopped loop") }
+        return ConnectionHandle(context: contextHandle, id: id)
+    }
     /// The room stream this connection receives, if any.
     var subscription: Subscription? {
         didSet { startSeq = subscription?.startSeq ?? .max }
@@ -319,7 +324,7 @@ final class Connection: EventHandler {
             http?.deferredKeepAlive = keepAlive
             isReadPaused = true
             updateInterest()
-            start(Responder(loop: loop, connectionID: id))
+            start(Responder(connection: handle))
         case .upgrade(let endpoint):
             do {
                 let response = try WebSocketHandshake.validate(head)
@@ -399,7 +404,7 @@ final class Connection: EventHandler {
                 self.handle(event)
             }
         } catch {
-            failWebSocket(code: error.closeCode, reason: error.reason)
+            failWebSocket(error.closeCode, reason: error.reason)
         }
     }
 
@@ -417,7 +422,7 @@ final class Connection: EventHandler {
             if phase == .webSocket {
                 // Echo the peer's code (RFC 6455 §5.5.1); an empty close is answered empty.
                 let payload = code.map { WebSocketFrameEncoder.closePayload(code: $0, reason: "") } ?? []
-                Log.debug("fd \(fd): peer closed with \(code.map(String.init) ?? "no code") \(reason)")
+                Log.debug("fd \(fd): peer closed with \(code.map { "\($0)" } ?? "no code") \(reason)")
                 sendFrame(.close, payload)
             }
             endSession()
@@ -426,7 +431,7 @@ final class Connection: EventHandler {
     }
 
     /// Sends a close frame for a protocol violation and ends the connection.
-    private func failWebSocket(code: UInt16, reason: String) {
+    private func failWebSocket(_ code: WebSocketCloseCode, reason: String) {
         Log.event(.info, "ws_fail", ["fd": "\(fd)", "code": "\(code)", "reason": reason])
         // After our own close frame (shutdown, 1013) no second one is sent (RFC 6455 §5.5.1).
         if phase == .webSocket {
@@ -437,8 +442,13 @@ final class Connection: EventHandler {
     }
 
     /// Starts the closing handshake from our side (shutdown, idle timeout, policy); the
-    /// peer's close frame, or the close deadline, finishes it.
-    func close(code: UInt16, reason: String) {
+    /// peer's close frame, or the close deadline, finishes it. The only way to close a
+    /// connection politely: every caller names its code.
+    ///
+    /// - Parameters:
+    ///   - code: the close code sent in our close frame (an HTTP connection gets none).
+    ///   - reason: the close frame's reason, cut to 123 bytes.
+    func close(_ code: WebSocketCloseCode, reason: String) {
         switch phase {
         case .webSocket:
             sendFrame(.close, WebSocketFrameEncoder.closePayload(code: code, reason: reason))
@@ -493,7 +503,7 @@ final class Connection: EventHandler {
         if outbound.byteCount > hardBudget {
             outbound.dropUnstarted(keepHead: tls != nil)
             Log.event(.info, "slow_consumer", ["fd": "\(fd)", "budget": "\(hardBudget)", "code": "1013"])
-            close(code: WebSocketCloseCode.tryAgainLater, reason: "slow consumer: outbound budget exceeded; resume with since")
+            close(.tryAgainLater, reason: "slow consumer: outbound budget exceeded; resume with since")
         }
     }
 
@@ -630,7 +640,7 @@ final class Connection: EventHandler {
                     flush()
                 }
             } else if now - pingSentAt >= idle {
-                close(code: WebSocketCloseCode.goingAway, reason: "idle timeout: no answer to ping")
+                close(.goingAway, reason: "idle timeout: no answer to ping")
             }
         case .closing, .draining:
             if now >= deadline { terminate(reason: "close deadline passed") }
