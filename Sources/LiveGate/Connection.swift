@@ -45,14 +45,6 @@ final class Connection: EventHandler {
         guard let contextHandle = context.handle else { preconditionFailure("connection \(id) on a stopped loop") }
         return ConnectionHandle(context: contextHandle, id: id)
     }
-    /// The room stream this connection receives, if any.
-    var subscription: Subscription? {
-        didSet { startSeq = subscription?.startSeq ?? .max }
-    }
-    /// `subscription.startSeq`, kept apart so the fan-out loop reads it without copying the room id.
-    private(set) var startSeq = UInt64.max
-    /// Position in its stream's subscriber list.
-    var subscriberIndex = -1
     /// Whether it is in the loop's list of connections to flush after a delivery batch.
     var isFlushPending = false
     /// Outbound bytes above which state frames are conflated (viewers; `Int.max`: never).

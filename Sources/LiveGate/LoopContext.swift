@@ -37,8 +37,8 @@ final class LoopContext {
     /// Open connections by id, so results from other threads find their connection.
     private var byID: [UInt64: Connection] = [:]
     private var nextID: UInt64
-    /// Subscribers by room, then by audience.
-    private var subscribers: [String: [[Connection]]] = [:]
+    /// Who receives which room stream on this loop.
+    private(set) var fanout = Fanout()
     /// Connections written to during this loop turn, flushed once at its end: the priority
     /// lane (host, operator, connector) first, then viewers.
     private var dirty: [Connection] = []
@@ -123,7 +123,7 @@ final class LoopContext {
         }
         connection.listIndex = -1
         byID[connection.id] = nil
-        unsubscribe(connection)
+        fanout.unsubscribe(connection)
         stats.connectionClosed()
         if isShuttingDown && connections.isEmpty { reportClosed() }
     }
@@ -141,29 +141,12 @@ final class LoopContext {
 
     /// Adds `connection` to a room stream from `startSeq` on.
     func subscribe(_ connection: Connection, room: String, audience: Audience, startSeq: UInt64) {
-        unsubscribe(connection)
-        connection.subscription = Subscription(room: room, audience: audience, startSeq: startSeq)
-        if subscribers[room] == nil { subscribers[room] = Array(repeating: [], count: Audience.allCases.count) }
-        // Mutated in place: no copy of the subscriber list per join.
-        connection.subscriberIndex = subscribers[room]![audience.rawValue].count
-        subscribers[room]![audience.rawValue].append(connection)
+        fanout.subscribe(connection, room: room, audience: audience, startSeq: startSeq)
     }
 
     /// Removes `connection` from its stream, if any.
     func unsubscribe(_ connection: Connection) {
-        guard let subscription = connection.subscription else { return }
-        connection.subscription = nil
-        let index = connection.subscriberIndex
-        connection.subscriberIndex = -1
-        let slot = subscription.audience.rawValue
-        guard subscribers[subscription.room] != nil else { return }
-        let count = subscribers[subscription.room]![slot].count
-        guard index >= 0, index < count, subscribers[subscription.room]![slot][index] === connection else { return }
-        if index != count - 1 {
-            subscribers[subscription.room]![slot].swapAt(index, count - 1)
-            subscribers[subscription.room]![slot][index].subscriberIndex = index
-        }
-        subscribers[subscription.room]![slot].removeLast()
+        fanout.unsubscribe(connection)
     }
 
     /// Queues each delivery on the local subscribers of its stream. The connections written
@@ -173,12 +156,12 @@ final class LoopContext {
         var deliveredCount = 0
         defer { stats.deliveries.wrappingAdd(deliveredCount, ordering: .relaxed) }
         for delivery in deliveries {
-            guard let lists = subscribers[delivery.room] else { continue }
-            if delivery.orderStamp != 0 && !lists[delivery.audience.rawValue].isEmpty {
+            let subscribers = fanout.subscribers(room: delivery.room, audience: delivery.audience)
+            if delivery.orderStamp != 0 && !subscribers.isEmpty {
                 pendingStamps.append((delivery.audience, delivery.orderStamp))
             }
-            for connection in lists[delivery.audience.rawValue]
-            where delivery.seq > connection.startSeq {
+            for subscriber in subscribers where delivery.seq > subscriber.startSeq {
+                let connection = subscriber.connection
                 markDirty(connection)
                 connection.deliver(delivery.frame, key: delivery.key)
                 deliveredCount += 1
@@ -288,11 +271,11 @@ final class LoopContext {
     @discardableResult
     private func drainViewers(room: String?, fraction: Double, reason: String) -> Int {
         var closed = 0
-        for (roomId, lists) in subscribers where room == nil || roomId == room {
-            let viewers = lists[Audience.viewer.rawValue]
+        // The lists are copies: closing a viewer takes it off the live list.
+        for viewers in fanout.lists(of: .viewer, room: room) {
             let count = fraction >= 1 ? viewers.count : Int((Double(viewers.count) * fraction).rounded(.up))
-            for connection in viewers.prefix(count) {
-                connection.close(.serviceRestart, reason: reason)
+            for viewer in viewers.prefix(count) {
+                viewer.connection.close(.serviceRestart, reason: reason)
                 closed += 1
             }
         }
