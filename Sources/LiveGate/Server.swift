@@ -21,6 +21,8 @@ public final class Server: Sendable {
     /// (the fan-out, the stock core's results) reach it through these.
     let contexts: [LoopBound<LoopContext>]
     private let boundPort = Atomic<Int>(0)
+    /// Set by the first ``shutdown(drainWaves:)``; later calls return at once.
+    private let isShutDown = Atomic<Bool>(false)
     private let boundTLSPort = Atomic<Int>(0)
     /// The TLS context new TLS connections use; replaced by ``reloadTLS()``.
     private let tlsContext = Mutex<TLSContext?>(nil)
@@ -133,12 +135,13 @@ public final class Server: Sendable {
 
     /// Stops accepting, closes every WebSocket with 1001 Going Away and every idle HTTP
     /// connection, waits up to the grace period for close handshakes, then drops the rest
-    /// and stops the loops.
+    /// and stops the loops. Only the first call does anything.
     ///
     /// - Parameter drainWaves: with more than 0, viewers are first sent away with 1012
     ///   "reconnect now" in that many waves over half the grace period (on each loop's timers),
     ///   and the 1001s go out after the last wave.
     public func shutdown(drainWaves: Int = 0) {
+        guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let grace = configuration.shutdownGraceSeconds
         let drainSeconds = drainWaves > 0 ? grace / 2 : 0
         let closed = DispatchGroup()
