@@ -441,7 +441,7 @@ final class Connection: EventHandler {
         }
         if outbound.byteCount > hardBudget {
             outbound.dropUnstarted(keepHead: tls != nil)
-            Log.event(.info, "slow_consumer", ["fd": "\(fd)", "budget": "\(hardBudget)", "code": "1013"])
+            Log.event(.info, "slow_consumer", ["fd": "\(fd)", "budget": "\(hardBudget)", "code": "\(WebSocketCloseCode.tryAgainLater)"])
             close(.tryAgainLater, reason: "slow consumer: outbound budget exceeded; resume with since")
         }
     }
@@ -576,6 +576,11 @@ final class Connection: EventHandler {
         }
     }
 }
+
+/// Loop-confined: only its loop's thread touches a connection; other threads hold a
+/// ``ConnectionHandle``.
+@available(*, unavailable)
+extension Connection: Sendable {}
 
 extension Epoll {
     /// Peer closed its sending side.

@@ -301,3 +301,7 @@ final class LoopContext {
         handle = nil
     }
 }
+
+/// Loop-confined: other threads reach a context only through its ``LoopBound``.
+@available(*, unavailable)
+extension LoopContext: Sendable {}
