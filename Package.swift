@@ -47,6 +47,7 @@ let package = Package(
             dependencies: ["LiveGate", "LiveGateHTTP", "LiveGateReplay", "LiveGateStock", "LiveGateWebSocket"]),
 
         .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore"]),
+        .testTarget(name: "LiveGatePOSIXTests", dependencies: ["LiveGatePOSIX"]),
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP"]),
         .testTarget(name: "LiveGateWebSocketTests", dependencies: ["LiveGateWebSocket"]),
         .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock"]),

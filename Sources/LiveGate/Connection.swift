@@ -13,24 +13,14 @@ import LiveGateWebSocket
 /// the sending side is shut down, and input is drained until the peer closes or the close
 /// deadline passes, so the peer never gets a reset instead of our last words.
 final class Connection: EventHandler {
-    enum Phase {
-        /// Reading HTTP request heads (and bodies).
-        case http
-        /// An open WebSocket.
-        case webSocket
-        /// We sent a close frame and wait for the peer's.
-        case closing
-        /// Our side is shut down; reading until the peer closes.
-        case draining
-        /// The descriptor is closed.
-        case closed
-    }
-
     let fd: CInt
     private unowned let loop: EventLoop
     private unowned let context: LoopContext
     private var registration: EventRegistration?
-    private(set) var phase = Phase.http
+    /// Where the connection is in its life (``State``, in Connection+State.swift).
+    private(set) var state: State
+    /// Whether the peer's bytes are read.
+    private(set) var reading = Reading.open
     /// The loop context (the loop's gateway state).
     var loopContext: LoopContext { context }
     /// The loop that owns this connection.
@@ -40,14 +30,11 @@ final class Connection: EventHandler {
     var listIndex = -1
     /// Unique within the process; what other threads use to reach this connection.
     var id: UInt64 = 0
-    /// The room stream this connection receives, if any.
-    var subscription: Subscription? {
-        didSet { startSeq = subscription?.startSeq ?? .max }
+    /// How other threads reach this connection (its loop's context and its id).
+    var handle: ConnectionHandle {
+        guard let contextHandle = context.handle else { preconditionFailure("connection \(id) on a stopped loop") }
+        return ConnectionHandle(context: contextHandle, id: id)
     }
-    /// `subscription.startSeq`, kept apart so the fan-out loop reads it without copying the room id.
-    private(set) var startSeq = UInt64.max
-    /// Position in its stream's subscriber list.
-    var subscriberIndex = -1
     /// Whether it is in the loop's list of connections to flush after a delivery batch.
     var isFlushPending = false
     /// Outbound bytes above which state frames are conflated (viewers; `Int.max`: never).
@@ -64,61 +51,21 @@ final class Connection: EventHandler {
     /// The TLS session, for a connection accepted on the TLS listener.
     var tls: TLSSession?
 
-    /// What only the HTTP phase needs, given back at the upgrade: an open WebSocket does
-    /// not carry a request parser (idle connections are most of a room).
-    private final class HTTPExchange {
-        var headParser: HTTPHeadParser
-        var pendingHead: HTTPRequestHead?
-        var body: [UInt8] = []
-        var bodyRemaining = 0
-        var deferredKeepAlive = false
-        var stashedInput: [UInt8] = []
-
-        init(headParser: HTTPHeadParser) { self.headParser = headParser }
-
-        /// A request head or body is partly read.
-        var isInProgress: Bool { headParser.isInProgress || pendingHead != nil }
-    }
-
-    /// Non-nil in the HTTP phase only.
-    private var http: HTTPExchange?
-
-    /// A frame parser, kept between reads only while a frame or message is partly read; a
-    /// connection between messages parses with a fresh one (no memory of its own).
-    private final class PartialFrames {
-        var parser: WebSocketFrameParser
-        init(_ parser: WebSocketFrameParser) { self.parser = parser }
-    }
-
-    private var partialFrames: PartialFrames?
-    /// The endpoint's message limit, set at the upgrade.
-    private var maxMessageBytes = 0
-    private var session: (any WebSocketSession)?
     private var outbound = OutboundQueue()
     private var isWatchingWritable = false
-    private var isReadPaused = false
-
-    /// Monotonic ms after which the current phase times out (0: none).
-    private var deadline: UInt64
-    private var lastReadAt: UInt64
-    private var pingSentAt: UInt64 = 0
-    private var shutdownAfterFlush = false
-    /// A deferred request is waiting for its answer; input after it waits in `stashedInput`.
-    private var isAwaitingResponse = false
-    private var isPeerFinished = false
 
     init(fd: CInt, loop: EventLoop, context: LoopContext, now: UInt64) {
         self.fd = fd
         self.loop = loop
         self.context = context
-        http = HTTPExchange(headParser: HTTPHeadParser(
-            maxHeadBytes: context.settings.maxHeadBytes, maxBodyBytes: context.settings.maxBodyBytes))
-        deadline = now + context.settings.handshakeTimeoutMs
-        lastReadAt = now
+        state = .http(HTTPExchange(
+            headParser: HTTPHeadParser(
+                maxHeadBytes: context.settings.maxHeadBytes, maxBodyBytes: context.settings.maxBodyBytes),
+            deadline: now + context.settings.handshakeTimeoutMs))
     }
 
     deinit {
-        assert(phase == .closed, "leak of open Connection fd \(fd)")
+        assert(state.isClosed, "leak of open Connection fd \(fd)")
     }
 
     /// Registers with the loop. Returns `false` (and closes) when that fails.
@@ -128,16 +75,24 @@ final class Connection: EventHandler {
             return true
         } catch {
             Log.warning("cannot register connection fd \(fd): \(error)")
-            phase = .closed
+            state = .closed
             Posix.close(fd: fd)
             return false
         }
     }
 
+    /// Moves to `next`. Leaving the open WebSocket ends its session, after the move, so the
+    /// session sees a connection that no longer takes its messages.
+    private func transition(to next: State) {
+        let session = next.isWebSocket ? nil : state.session
+        state = next
+        session?.connectionDidClose(self)
+    }
+
     // MARK: Events
 
     func handleEvent(_ events: UInt32) {
-        if events & Epoll.errorOrHangup != 0 && (isReadPaused || isPeerFinished) && outbound.isEmpty {
+        if events & Epoll.errorOrHangup != 0 && reading != .open && outbound.isEmpty {
             // Nothing to read or write will come of it: epoll keeps reporting these until closed.
             terminate(reason: "peer reset or hung up")
             return
@@ -148,10 +103,10 @@ final class Connection: EventHandler {
         if events & Epoll.writable != 0 {
             flush()
         }
-        if phase != .closed && !isReadPaused && !isPeerFinished && events & (Epoll.readable | Epoll.hangup) != 0 {
+        if !state.isClosed && reading == .open && events & (Epoll.readable | Epoll.hangup) != 0 {
             readAvailable()
         }
-        if phase != .closed && !outbound.isEmpty {
+        if !state.isClosed && !outbound.isEmpty {
             flush()
         }
     }
@@ -177,8 +132,7 @@ final class Connection: EventHandler {
         }
     }
 
-    /// Reads what the peer sent: through TLS when the connection has it (until OpenSSL has
-    /// nothing buffered), else straight from the socket.
+    /// Reads what the peer sent through TLS, until OpenSSL has nothing buffered.
     private func readTLS(_ tls: TLSSession) {
         let buffer = loop.readBuffer
         for _ in 0..<64 {
@@ -187,10 +141,9 @@ final class Connection: EventHandler {
                 peerClosedStream()
                 return
             case .done(let count):
-                lastReadAt = context.now
-                pingSentAt = 0
+                state.noteRead(at: context.now)
                 process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
-                if phase == .closed || isReadPaused { return }
+                if state.isClosed || reading != .open { return }
                 if !tls.hasPendingBytes && count < buffer.count { return }
             case .wantsRead, .wantsWrite:
                 return
@@ -201,8 +154,10 @@ final class Connection: EventHandler {
         }
     }
 
+    /// Reads what the peer sent: through TLS when the connection has it (and is not draining:
+    /// TLS is shut down by then), else straight from the socket.
     private func readAvailable() {
-        if let tls, phase != .draining {
+        if let tls, !isDraining {
             readTLS(tls)
             return
         }
@@ -223,23 +178,27 @@ final class Connection: EventHandler {
                 peerClosedStream()
                 return
             case .processed(let count):
-                lastReadAt = context.now
-                pingSentAt = 0
+                state.noteRead(at: context.now)
                 process(UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count]))
-                if phase == .closed || isReadPaused || count < buffer.count { return }
+                if state.isClosed || reading != .open || count < buffer.count { return }
             }
         }
+    }
+
+    private var isDraining: Bool {
+        if case .draining = state { return true }
+        return false
     }
 
     private func process(_ input: UnsafeMutableRawBufferPointer) {
         var input = input
         while !input.isEmpty {
-            switch phase {
-            case .http where isAwaitingResponse:
-                stashInput(input)
+            switch state {
+            case .http(let exchange) where exchange.isAwaitingResponse:
+                stashInput(input, into: exchange)
                 return
-            case .http:
-                input = processHTTP(input)
+            case .http(let exchange):
+                input = processHTTP(input, exchange)
             case .webSocket, .closing:
                 processFrames(input)
                 return
@@ -252,9 +211,8 @@ final class Connection: EventHandler {
     // MARK: HTTP
 
     /// Consumes head and body bytes; returns what belongs to the next request or to WebSocket.
-    private func processHTTP(_ input: UnsafeMutableRawBufferPointer) -> UnsafeMutableRawBufferPointer {
+    private func processHTTP(_ input: UnsafeMutableRawBufferPointer, _ http: HTTPExchange) -> UnsafeMutableRawBufferPointer {
         var input = input
-        guard let http else { return UnsafeMutableRawBufferPointer(rebasing: input[input.count...]) }
         if http.pendingHead == nil {
             do {
                 guard let (head, used) = try http.headParser.feed(UnsafeRawBufferPointer(input)) else {
@@ -286,51 +244,50 @@ final class Connection: EventHandler {
         }
         guard let head = http.pendingHead else { return input }
         http.pendingHead = nil
-        handleRequest(head, body: http.body)
+        handleRequest(head, body: http.body, http)
         http.body.removeAll(keepingCapacity: false)
-        if isAwaitingResponse {
+        switch state {
+        case .http(let exchange) where exchange.isAwaitingResponse:
             // Pipelined bytes wait until the deferred answer is sent, so answers stay in order.
-            stashInput(input)
+            stashInput(input, into: exchange)
+            return UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
+        case .http, .webSocket:
+            return input  // the next request, or WebSocket frames the caller parses
+        case .closing, .draining, .closed:
             return UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
         }
-        if phase == .webSocket {
-            return input  // the rest is WebSocket frames; the caller parses them
-        }
-        return phase == .http ? input : UnsafeMutableRawBufferPointer(rebasing: input[input.count...])
     }
 
-    private func handleRequest(_ head: HTTPRequestHead, body: [UInt8]) {
+    private func handleRequest(_ head: HTTPRequestHead, body: [UInt8], _ http: HTTPExchange) {
         let keepAlive = head.isKeepAlive && !context.isShuttingDown
         let info = RequestInfo(isLoopbackPeer: Posix.isLoopbackPeer(fd: fd))
         switch context.router.route(head, body: body, info: info) {
         case .respond(let response):
             Log.debug("fd \(fd): \(head.method) \(Log.redactingTokens(head.target)) -> \(response.status.code)")
             let bytes = response.encoded(keepAlive: keepAlive, includeBody: head.method != "HEAD")
+            send(SharedBytes(bytes))
             if keepAlive {
-                send(SharedBytes(bytes))
-                deadline = context.now + context.settings.handshakeTimeoutMs
+                http.deadline = context.now + context.settings.handshakeTimeoutMs
             } else {
-                send(SharedBytes(bytes))
                 beginLingeringClose()
             }
         case .deferred(let start):
             Log.debug("fd \(fd): \(head.method) \(Log.redactingTokens(head.target)) -> deferred")
-            isAwaitingResponse = true
-            http?.deferredKeepAlive = keepAlive
-            isReadPaused = true
+            http.isAwaitingResponse = true
+            http.deferredKeepAlive = keepAlive
+            reading.pause()
             updateInterest()
-            start(Responder(loop: loop, connectionID: id))
+            start(Responder(connection: handle))
         case .upgrade(let endpoint):
             do {
                 let response = try WebSocketHandshake.validate(head)
                 send(SharedBytes(response.encoded(keepAlive: true)))
-                phase = .webSocket
-                http = nil
-                maxMessageBytes = endpoint.maxMessageBytes
-                session = endpoint.makeSession(head)
-                deadline = 0
+                let session = endpoint.makeSession(head)
+                transition(to: .webSocket(WebSocketState(
+                    session: session, reader: FrameReader(maxMessageBytes: endpoint.maxMessageBytes),
+                    lastReadAt: context.now)))
                 context.didUpgrade()
-                session?.connectionDidOpen(self)
+                session.connectionDidOpen(self)
                 Log.debug("fd \(fd): WebSocket open on \(endpoint.path)")
             } catch {
                 Log.event(.info, "upgrade_refused", ["fd": "\(fd)", "path": head.path, "status": "\(error.response.status.code)"])
@@ -340,8 +297,7 @@ final class Connection: EventHandler {
     }
 
     /// Keeps input that arrived while a deferred answer is pending, up to one more request.
-    private func stashInput(_ input: UnsafeMutableRawBufferPointer) {
-        guard let http else { return }
+    private func stashInput(_ input: UnsafeMutableRawBufferPointer, into http: HTTPExchange) {
         let limit = context.settings.maxHeadBytes + context.settings.maxBodyBytes
         guard http.stashedInput.count + input.count <= limit else {
             Log.info("fd \(fd): more than \(limit) bytes pipelined behind a pending request; closing")
@@ -353,15 +309,15 @@ final class Connection: EventHandler {
 
     /// Sends the answer to the deferred request, then goes on with the input that waited.
     func completeDeferred(_ response: HTTPResponse) {
-        guard isAwaitingResponse, phase == .http, let http else { return }
-        isAwaitingResponse = false
+        guard case .http(let http) = state, http.isAwaitingResponse else { return }
+        http.isAwaitingResponse = false
         send(SharedBytes(response.encoded(keepAlive: http.deferredKeepAlive)))
         guard http.deferredKeepAlive else {
             beginLingeringClose()
             return
         }
-        deadline = context.now + context.settings.handshakeTimeoutMs
-        isReadPaused = false
+        http.deadline = context.now + context.settings.handshakeTimeoutMs
+        reading.resume()
         updateInterest()
         if !http.stashedInput.isEmpty {
             var input = http.stashedInput
@@ -379,19 +335,19 @@ final class Connection: EventHandler {
     // MARK: WebSocket
 
     private func processFrames(_ input: UnsafeMutableRawBufferPointer) {
-        guard phase == .webSocket || phase == .closing else { return }
-        // The parser is held locally while it runs (exclusive access).
-        let box = partialFrames
-        partialFrames = nil
-        var parser = box?.parser ?? WebSocketFrameParser(maxMessageBytes: maxMessageBytes)
+        guard let reader = state.reader else { return }
+        // The parser is held locally while it runs (exclusive access: the events it reports
+        // may change the state); what is left partly read goes back into the state after.
+        let box = reader.partial
+        var parser = box?.parser ?? WebSocketFrameParser(maxMessageBytes: reader.maxMessageBytes)
         defer {
-            if (phase == .webSocket || phase == .closing) && !parser.isIdle {
-                if let box {
-                    box.parser = parser
-                    partialFrames = box
-                } else {
-                    partialFrames = PartialFrames(parser)
-                }
+            if parser.isIdle {
+                state.keepPartialFrames(nil)
+            } else if let box {
+                box.parser = parser
+                state.keepPartialFrames(box)
+            } else {
+                state.keepPartialFrames(PartialFrames(parser))
             }
         }
         do {
@@ -399,60 +355,60 @@ final class Connection: EventHandler {
                 self.handle(event)
             }
         } catch {
-            failWebSocket(code: error.closeCode, reason: error.reason)
+            failWebSocket(error.closeCode, reason: error.reason)
         }
     }
 
     private func handle(_ event: WebSocketEvent) {
         switch event {
         case .message(let opcode, let payload):
-            guard phase == .webSocket else { return }  // after our close, data is discarded
-            session?.connection(self, didReceive: opcode, payload: payload)
+            // After our close, data is discarded.
+            state.session?.connection(self, didReceive: opcode, payload: payload)
         case .ping(let payload):
-            guard phase == .webSocket else { return }
+            guard state.isWebSocket else { return }
             send(WebSocketFrameEncoder.makeSharedFrame(opcode: .pong, payload: payload))
         case .pong:
             break
         case .close(let code, let reason):
-            if phase == .webSocket {
+            if state.isWebSocket {
                 // Echo the peer's code (RFC 6455 §5.5.1); an empty close is answered empty.
                 let payload = code.map { WebSocketFrameEncoder.closePayload(code: $0, reason: "") } ?? []
-                Log.debug("fd \(fd): peer closed with \(code.map(String.init) ?? "no code") \(reason)")
+                Log.debug("fd \(fd): peer closed with \(code.map { "\($0)" } ?? "no code") \(reason)")
                 sendFrame(.close, payload)
             }
-            endSession()
             beginLingeringClose()
         }
     }
 
     /// Sends a close frame for a protocol violation and ends the connection.
-    private func failWebSocket(code: UInt16, reason: String) {
+    private func failWebSocket(_ code: WebSocketCloseCode, reason: String) {
         Log.event(.info, "ws_fail", ["fd": "\(fd)", "code": "\(code)", "reason": reason])
         // After our own close frame (shutdown, 1013) no second one is sent (RFC 6455 §5.5.1).
-        if phase == .webSocket {
+        if state.isWebSocket {
             sendFrame(.close, WebSocketFrameEncoder.closePayload(code: code, reason: reason))
         }
-        endSession()
         beginLingeringClose()
     }
 
     /// Starts the closing handshake from our side (shutdown, idle timeout, policy); the
-    /// peer's close frame, or the close deadline, finishes it.
-    func close(code: UInt16, reason: String) {
-        switch phase {
-        case .webSocket:
+    /// peer's close frame, or the close deadline, finishes it. The only way to close a
+    /// connection politely: every caller names its code.
+    ///
+    /// - Parameters:
+    ///   - code: the close code sent in our close frame (an HTTP connection gets none).
+    ///   - reason: the close frame's reason, cut to 123 bytes.
+    func close(_ code: WebSocketCloseCode, reason: String) {
+        switch state.closeStep(hasQueuedOutput: !outbound.isEmpty) {
+        case .sendCloseFrame:
+            guard case .webSocket(let webSocket) = state else { return }
             sendFrame(.close, WebSocketFrameEncoder.closePayload(code: code, reason: reason))
-            endSession()
-            phase = .closing
-            deadline = context.now + context.settings.closeTimeoutMs
+            transition(to: .closing(webSocket.reader, deadline: context.now + context.settings.closeTimeoutMs))
             flush()
-        case .http:
-            if http?.isInProgress != true && outbound.isEmpty {
-                terminate(reason: nil)
-            } else {
-                beginLingeringClose()
-            }
-        case .closing, .draining, .closed:
+        case .terminate:
+            terminate(reason: nil)
+        case .linger:
+            beginLingeringClose()
+        case .none:
             break
         }
     }
@@ -461,21 +417,14 @@ final class Connection: EventHandler {
         payload.withUnsafeBytes { send(WebSocketFrameEncoder.makeSharedFrame(opcode: opcode, payload: $0)) }
     }
 
-    private func endSession() {
-        if let session {
-            self.session = nil
-            session.connectionDidClose(self)
-        }
-    }
-
     /// Queues bytes for the peer; they are written at the end of the current event, or now
     /// when called from outside an event.
     func send(_ bytes: SharedBytes) {
-        guard phase == .http || phase == .webSocket || phase == .closing else { return }
+        guard state.acceptsOutput else { return }
         outbound.append(bytes)
-        if outbound.byteCount > context.settings.outboundHighWaterBytes && !isReadPaused {
+        if outbound.byteCount > context.settings.outboundHighWaterBytes && reading == .open {
             // The peer reads slower than it sends: stop reading until it catches up.
-            isReadPaused = true
+            reading = .paused
             updateInterest()
         }
     }
@@ -484,7 +433,7 @@ final class Connection: EventHandler {
     /// `key`) replaces an older queued one with the same key once the soft budget is passed;
     /// past the hard budget the connection is closed with 1013 (it may resume).
     func deliver(_ frame: SharedBytes, key: UInt32) {
-        guard phase == .webSocket else { return }
+        guard state.isWebSocket else { return }
         if key != 0 && outbound.byteCount > softBudget {
             _ = outbound.appendConflating(frame, key: key)
         } else {
@@ -492,8 +441,8 @@ final class Connection: EventHandler {
         }
         if outbound.byteCount > hardBudget {
             outbound.dropUnstarted(keepHead: tls != nil)
-            Log.event(.info, "slow_consumer", ["fd": "\(fd)", "budget": "\(hardBudget)", "code": "1013"])
-            close(code: WebSocketCloseCode.tryAgainLater, reason: "slow consumer: outbound budget exceeded; resume with since")
+            Log.event(.info, "slow_consumer", ["fd": "\(fd)", "budget": "\(hardBudget)", "code": "\(WebSocketCloseCode.tryAgainLater)"])
+            close(.tryAgainLater, reason: "slow consumer: outbound budget exceeded; resume with since")
         }
     }
 
@@ -501,7 +450,7 @@ final class Connection: EventHandler {
 
     /// Writes what is queued; arms `EPOLLOUT` only when the socket is full.
     func flush() {
-        guard phase != .closed else { return }
+        guard !state.isClosed else { return }
         do {
             let done: Bool
             if let tls {
@@ -516,19 +465,19 @@ final class Connection: EventHandler {
                 done = try outbound.flush(fd: fd)
             }
             if done {
-                if isPeerFinished {
+                if reading == .finished {
                     terminate(reason: nil)
                     return
                 }
-                if shutdownAfterFlush {
-                    shutdownAfterFlush = false
+                if case .draining(let deadline, isShutdownPending: true) = state {
+                    state = .draining(deadline: deadline, isShutdownPending: false)
                     tls?.shutdown()
                     Posix.shutdown(fd: fd, how: CInt(SHUT_WR))
                 }
             }
-            let shouldResume = isReadPaused && !isAwaitingResponse
+            let shouldResume = reading == .paused && !state.isAwaitingResponse
                 && outbound.byteCount <= context.settings.outboundHighWaterBytes / 2
-            if shouldResume { isReadPaused = false }
+            if shouldResume { reading = .open }
             if done == isWatchingWritable || shouldResume { updateInterest() }
         } catch {
             terminate(reason: "write: \(error.errno)")
@@ -536,10 +485,10 @@ final class Connection: EventHandler {
     }
 
     private func updateInterest() {
-        guard let registration, phase != .closed else { return }
+        guard let registration, !state.isClosed else { return }
         isWatchingWritable = !outbound.isEmpty
         var events: UInt32 = 0
-        if !isReadPaused && !isPeerFinished { events |= Epoll.readable | Epoll.peerHangup }
+        if reading == .open { events |= Epoll.readable | Epoll.peerHangup }
         if isWatchingWritable { events |= Epoll.writable }
         loop.modify(registration, events: events)
     }
@@ -547,20 +496,21 @@ final class Connection: EventHandler {
     /// Flush what is queued, then shut down our sending side and read until the peer
     /// closes (or the close deadline), so our last bytes are not lost to a reset.
     private func beginLingeringClose() {
-        guard phase != .draining && phase != .closed else { return }
-        phase = .draining
-        partialFrames = nil
-        http = nil
-        deadline = context.now + context.settings.closeTimeoutMs
-        if isReadPaused {
-            isReadPaused = false
+        switch state {
+        case .draining, .closed: return
+        case .http, .webSocket, .closing: break
+        }
+        let deadline = context.now + context.settings.closeTimeoutMs
+        transition(to: .draining(deadline: deadline, isShutdownPending: !outbound.isEmpty))
+        if state.isClosed { return }  // the session's goodbye closed it
+        if reading == .paused {
+            reading = .open
             updateInterest()
         }
         if outbound.isEmpty {
             tls?.shutdown()
             Posix.shutdown(fd: fd, how: CInt(SHUT_WR))
         } else {
-            shutdownAfterFlush = true
             flush()
         }
     }
@@ -568,16 +518,18 @@ final class Connection: EventHandler {
     /// The peer sent FIN. What is queued (a response to a request sent just before a
     /// half-close, say) is still written; then the descriptor is closed.
     private func peerClosedStream() {
-        switch phase {
-        case .http where http?.isInProgress == true:
+        switch state {
+        case .http(let exchange) where exchange.isInProgress:
             Log.debug("fd \(fd): peer closed in the middle of a request")
         case .webSocket:
             Log.debug("fd \(fd): peer closed TCP without a close frame")
-            endSession()
+            // Nothing more will be read: what is queued is flushed, then the descriptor closed.
+            transition(to: .draining(deadline: context.now + context.settings.closeTimeoutMs, isShutdownPending: false))
         default:
             break
         }
-        isPeerFinished = true
+        reading = .finished
+        if state.isClosed { return }
         if outbound.isEmpty {
             terminate(reason: nil)
         } else {
@@ -588,13 +540,10 @@ final class Connection: EventHandler {
 
     /// Closes the descriptor now.
     func terminate(reason: String?) {
-        guard phase != .closed else { return }
+        guard !state.isClosed else { return }
         if let reason { Log.debug("fd \(fd): dropped: \(reason)") }
-        endSession()
-        phase = .closed
+        transition(to: .closed)
         outbound.removeAll()
-        partialFrames = nil
-        http = nil
         if let registration {
             loop.deregister(registration)
             self.registration = nil
@@ -608,37 +557,30 @@ final class Connection: EventHandler {
     /// Called on every loop tick.
     func tick(now: UInt64) {
         outbound.releaseIfIdle()
-        switch phase {
-        case .http where isAwaitingResponse:
+        switch state.timeout(now: now, idlePingMs: context.settings.idlePingMs) {
+        case .none:
             break
-        case .http:
-            if now >= deadline {
-                if http?.isInProgress == true {
-                    Log.info("fd \(fd): request head or body not complete within the deadline; dropped")
-                    respondAndClose(.text(.requestTimeout, "request not complete within the deadline"))
-                } else {
-                    terminate(reason: "idle HTTP connection")
-                }
-            }
-        case .webSocket:
-            let idle = context.settings.idlePingMs
-            guard idle > 0 else { return }
-            if pingSentAt == 0 {
-                if now - lastReadAt >= idle {
-                    pingSentAt = now
-                    sendFrame(.ping, [])
-                    flush()
-                }
-            } else if now - pingSentAt >= idle {
-                close(code: WebSocketCloseCode.goingAway, reason: "idle timeout: no answer to ping")
-            }
-        case .closing, .draining:
-            if now >= deadline { terminate(reason: "close deadline passed") }
-        case .closed:
-            break
+        case .requestTimeout:
+            Log.info("fd \(fd): request head or body not complete within the deadline; dropped")
+            respondAndClose(.text(.requestTimeout, "request not complete within the deadline"))
+        case .idleHTTP:
+            terminate(reason: "idle HTTP connection")
+        case .ping:
+            state.notePingSent(at: now)
+            sendFrame(.ping, [])
+            flush()
+        case .unansweredPing:
+            close(.goingAway, reason: "idle timeout: no answer to ping")
+        case .closeDeadline:
+            terminate(reason: "close deadline passed")
         }
     }
 }
+
+/// Loop-confined: only its loop's thread touches a connection; other threads hold a
+/// ``ConnectionHandle``.
+@available(*, unavailable)
+extension Connection: Sendable {}
 
 extension Epoll {
     /// Peer closed its sending side.

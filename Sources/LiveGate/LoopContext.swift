@@ -17,10 +17,14 @@ struct ConnectionSettings: Sendable {
 
 /// The gateway's state on one loop: its connections, the shared router and settings.
 ///
-/// Loop-confined: created for one loop and touched only on its thread.
+/// Loop-confined: created for one loop, handed to it in a ``LoopBound`` and touched only on
+/// its thread from then on (other threads reach it with `LoopBound.execute`).
 final class LoopContext {
     let loop: EventLoop
-    let router: Router
+    /// The routes; set by ``start(router:listeners:tlsListeners:tlsContext:handle:)``.
+    private(set) var router = Router()
+    /// This context as other threads reach it (set at start, cleared at ``stop()``).
+    private(set) var handle: LoopBound<LoopContext>?
     let settings: ConnectionSettings
     let stats: ServerStats
     private(set) var connections: [Connection] = []
@@ -28,11 +32,13 @@ final class LoopContext {
     /// The loop's notion of now (monotonic ms), refreshed every tick and read.
     var now: UInt64 { Posix.monotonicMilliseconds() }
     private(set) var isShuttingDown = false
+    /// Called once when the last connection is gone after ``beginShutdown(whenClosed:)``.
+    private var whenClosed: (() -> Void)?
     /// Open connections by id, so results from other threads find their connection.
     private var byID: [UInt64: Connection] = [:]
     private var nextID: UInt64
-    /// Subscribers by room, then by audience.
-    private var subscribers: [String: [[Connection]]] = [:]
+    /// Who receives which room stream on this loop.
+    private(set) var fanout = Fanout()
     /// Connections written to during this loop turn, flushed once at its end: the priority
     /// lane (host, operator, connector) first, then viewers.
     private var dirty: [Connection] = []
@@ -43,18 +49,43 @@ final class LoopContext {
     /// largest record payload); allocated on first use, so a plain-only loop has none.
     private(set) lazy var tlsScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
 
-    init(loop: EventLoop, router: Router, settings: ConnectionSettings, stats: ServerStats) {
+    /// Creates the context of `loop`; it does nothing until ``start(router:listeners:tlsListeners:tlsContext:handle:)``.
+    init(loop: EventLoop, settings: ConnectionSettings, stats: ServerStats) {
         self.loop = loop
-        self.router = router
         self.settings = settings
         self.stats = stats
         nextID = UInt64(loop.index) << 48
-        loop.onTick = { [unowned self] now in self.tick(now: now) }
-        loop.beforeSleep = { [unowned self] in self.flushDirty() }
     }
 
-    func addListener(_ listener: Listener) {
-        listeners.append(listener)
+    /// Starts serving on the loop thread: hooks the loop's tick and end-of-turn flush and
+    /// starts accepting on `listeners` (plain) and `tlsListeners` (with `tlsContext()`).
+    ///
+    /// - Parameter handle: the `LoopBound` this context lives in, which its connections hand
+    ///   out to other threads (``ConnectionHandle``).
+    func start(
+        router: Router, listeners: [Listener], tlsListeners: [Listener],
+        tlsContext: @escaping @Sendable () -> TLSContext?, handle: LoopBound<LoopContext>
+    ) {
+        self.router = router
+        self.handle = handle
+        loop.onTick = { [unowned self] now in self.tick(now: now) }
+        loop.beforeSleep = { [unowned self] in self.flushDirty() }
+        for listener in listeners {
+            startListener(listener) { [unowned self] fd in self.accept(fd: fd) }
+        }
+        for listener in tlsListeners {
+            startListener(listener) { [unowned self] fd in self.accept(fd: fd, tls: tlsContext()) }
+        }
+    }
+
+    private func startListener(_ listener: Listener, onAccept: @escaping (CInt) -> Void) {
+        do {
+            try listener.start(onAccept: onAccept)
+            listeners.append(listener)
+        } catch {
+            Log.error("loop \(loop.index): cannot watch the listener on port \(listener.port): \(error)")
+            listener.close()
+        }
     }
 
     /// Takes ownership of an accepted descriptor; `tls` for the TLS listener.
@@ -92,8 +123,15 @@ final class LoopContext {
         }
         connection.listIndex = -1
         byID[connection.id] = nil
-        unsubscribe(connection)
+        fanout.unsubscribe(connection)
         stats.connectionClosed()
+        if isShuttingDown && connections.isEmpty { reportClosed() }
+    }
+
+    private func reportClosed() {
+        let whenClosed = self.whenClosed
+        self.whenClosed = nil
+        whenClosed?()
     }
 
     /// The open connection with this id, if it is still open.
@@ -103,29 +141,12 @@ final class LoopContext {
 
     /// Adds `connection` to a room stream from `startSeq` on.
     func subscribe(_ connection: Connection, room: String, audience: Audience, startSeq: UInt64) {
-        unsubscribe(connection)
-        connection.subscription = Subscription(room: room, audience: audience, startSeq: startSeq)
-        if subscribers[room] == nil { subscribers[room] = Array(repeating: [], count: Audience.allCases.count) }
-        // Mutated in place: no copy of the subscriber list per join.
-        connection.subscriberIndex = subscribers[room]![audience.rawValue].count
-        subscribers[room]![audience.rawValue].append(connection)
+        fanout.subscribe(connection, room: room, audience: audience, startSeq: startSeq)
     }
 
     /// Removes `connection` from its stream, if any.
     func unsubscribe(_ connection: Connection) {
-        guard let subscription = connection.subscription else { return }
-        connection.subscription = nil
-        let index = connection.subscriberIndex
-        connection.subscriberIndex = -1
-        let slot = subscription.audience.rawValue
-        guard subscribers[subscription.room] != nil else { return }
-        let count = subscribers[subscription.room]![slot].count
-        guard index >= 0, index < count, subscribers[subscription.room]![slot][index] === connection else { return }
-        if index != count - 1 {
-            subscribers[subscription.room]![slot].swapAt(index, count - 1)
-            subscribers[subscription.room]![slot][index].subscriberIndex = index
-        }
-        subscribers[subscription.room]![slot].removeLast()
+        fanout.unsubscribe(connection)
     }
 
     /// Queues each delivery on the local subscribers of its stream. The connections written
@@ -135,12 +156,12 @@ final class LoopContext {
         var deliveredCount = 0
         defer { stats.deliveries.wrappingAdd(deliveredCount, ordering: .relaxed) }
         for delivery in deliveries {
-            guard let lists = subscribers[delivery.room] else { continue }
-            if delivery.orderStamp != 0 && !lists[delivery.audience.rawValue].isEmpty {
+            let subscribers = fanout.subscribers(room: delivery.room, audience: delivery.audience)
+            if delivery.orderStamp != 0 && !subscribers.isEmpty {
                 pendingStamps.append((delivery.audience, delivery.orderStamp))
             }
-            for connection in lists[delivery.audience.rawValue]
-            where delivery.seq > connection.startSeq {
+            for subscriber in subscribers where delivery.seq > subscriber.startSeq {
+                let connection = subscriber.connection
                 markDirty(connection)
                 connection.deliver(delivery.frame, key: delivery.key)
                 deliveredCount += 1
@@ -206,28 +227,55 @@ final class LoopContext {
     }
 
     /// Stops accepting and starts closing every connection: WebSockets get 1001 Going Away.
-    func beginShutdown() {
+    ///
+    /// - Parameter whenClosed: called on the loop thread once this loop has no connection left.
+    func beginShutdown(whenClosed: @escaping () -> Void = {}) {
         isShuttingDown = true
+        self.whenClosed = whenClosed
         for listener in listeners { listener.close() }
         listeners.removeAll()
         let snapshot = connections
         for connection in snapshot {
-            connection.close(code: 1001, reason: "server shutting down")
+            connection.close(.goingAway, reason: "server shutting down")
+        }
+        if connections.isEmpty { reportClosed() }
+    }
+
+    /// Sends viewers (of `room`, or of every room) away with 1012 "reconnect now" in `waves`
+    /// waves spread evenly over `seconds`, on this loop's timers: the first wave at once, each
+    /// closing 1/(waves left) of the viewers still connected, so the last one closes the
+    /// rest. The one drain: the operator's `drain` command and a SIGTERM shutdown both use it.
+    ///
+    /// - Parameters:
+    ///   - room: the room whose viewers go, or `nil` for every room.
+    ///   - waves: how many waves (at least 1).
+    ///   - seconds: the time from the first wave to the last.
+    ///   - reason: the close frame's reason.
+    ///   - then: called on the loop thread right after the last wave.
+    func scheduleDrain(room: String?, waves: Int, over seconds: Double, reason: String, then: (() -> Void)? = nil) {
+        let waves = max(1, waves)
+        let totalMs = seconds > 0 ? UInt64(seconds * 1000) : 0
+        for wave in 0..<waves {
+            let fraction = 1.0 / Double(waves - wave)
+            let isLast = wave == waves - 1
+            loop.schedule(afterMilliseconds: totalMs * UInt64(wave) / UInt64(waves)) { [unowned self] in
+                drainViewers(room: room, fraction: fraction, reason: reason)
+                if isLast { then?() }
+            }
         }
     }
 
-    /// Closes `fraction` of this loop's viewers (of `room`, or of every room) with 1012
-    /// "reconnect now", so that a drain sends viewers away in waves rather than all at once.
+    /// Closes `fraction` of this loop's viewers (of `room`, or of every room) with 1012.
     ///
     /// - Returns: how many were closed.
     @discardableResult
-    func drainViewers(room: String?, fraction: Double, reason: String) -> Int {
+    private func drainViewers(room: String?, fraction: Double, reason: String) -> Int {
         var closed = 0
-        for (roomId, lists) in subscribers where room == nil || roomId == room {
-            let viewers = lists[Audience.viewer.rawValue]
+        // The lists are copies: closing a viewer takes it off the live list.
+        for viewers in fanout.lists(of: .viewer, room: room) {
             let count = fraction >= 1 ? viewers.count : Int((Double(viewers.count) * fraction).rounded(.up))
-            for connection in viewers.prefix(count) {
-                connection.close(code: WebSocketCloseCode.serviceRestart, reason: reason)
+            for viewer in viewers.prefix(count) {
+                viewer.connection.close(.serviceRestart, reason: reason)
                 closed += 1
             }
         }
@@ -241,4 +289,19 @@ final class LoopContext {
             connection.terminate(reason: "shutdown deadline passed")
         }
     }
+
+    /// Lets go of the loop (its tick and flush hooks) and of ``handle``, once the server is
+    /// done with this loop; the context is then freed with it.
+    func stop() {
+        terminateAll()
+        for listener in listeners { listener.close() }
+        listeners.removeAll()
+        loop.onTick = nil
+        loop.beforeSleep = nil
+        handle = nil
+    }
 }
+
+/// Loop-confined: other threads reach a context only through its ``LoopBound``.
+@available(*, unavailable)
+extension LoopContext: Sendable {}

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import LiveGateCore
 import LiveGateHTTP
@@ -63,14 +62,14 @@ final class RoomSession: WebSocketSession {
         guard let claims = machine?.claims else {
             let reason = refusal.map { "\($0)" } ?? "refused"
             Log.event(.info, "ws_refused", ["fd": "\(connection.fd)", "reason": reason])
-            connection.close(code: WebSocketCloseCode.policyViolation, reason: reason)
+            connection.close(.policyViolation, reason: reason)
             return
         }
         let audience = Audience(claims.role)
         guard let (frames, seq, isResumed) = services.rooms.join(
             room: claims.room, audience: audience, since: resumeFrom, epoch: resumeEpoch)
         else {
-            connection.close(code: WebSocketCloseCode.policyViolation, reason: "unknown room \(claims.room)")
+            connection.close(.policyViolation, reason: "unknown room \(claims.room)")
             return
         }
         let budgets = services.budgets
@@ -158,14 +157,14 @@ final class RoomSession: WebSocketSession {
     private func launch(sku: String, seconds: Int, id: String?, connection: Connection, subject: String) {
         let rooms = services.rooms, core = services.core
         guard let room = machine?.claims.room else { return }
-        let loop = connection.eventLoop, connectionID = connection.id
+        let loop = connection.eventLoop, operatorConnection = connection.handle
         Log.event(.info, "launch", ["room": room, "by": subject, "sku": sku, "in": "\(seconds)"])
         for remaining in stride(from: seconds, through: 1, by: -1) {
-            DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds - remaining)) {
+            loop.schedule(afterMilliseconds: UInt64(seconds - remaining) * 1000) {
                 rooms.publish(room: room, audiences: Audience.everyone, .launch(sku: sku, remaining: Int64(remaining)))
             }
         }
-        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(seconds)) {
+        loop.schedule(afterMilliseconds: UInt64(seconds) * 1000) {
             _ = core.submit(.resume(sku: sku)) { result in
                 if result.outcome.isSuccess {
                     rooms.publish(room: room, audiences: Audience.everyone, .launch(sku: sku, remaining: 0))
@@ -173,8 +172,7 @@ final class RoomSession: WebSocketSession {
                 var writer = JSONWriter()
                 Messages.writeResult(&writer, id: id, command: .launch, result: result, sku: sku)
                 let frame = writer.makeTextFrame()
-                loop.execute {
-                    guard let connection = (loop.attachment as? LoopContext)?.connection(connectionID) else { return }
+                operatorConnection.execute { _, connection in
                     connection.send(frame)
                     connection.flush()
                 }
@@ -185,8 +183,7 @@ final class RoomSession: WebSocketSession {
     /// Submits to the stock core; the result goes back to this connection once durable, with the
     /// submission's follow-up applied around it.
     private func submit(_ command: StockCommand, _ submission: Submission, connection: Connection, subject: String) {
-        let loop = connection.eventLoop
-        let connectionID = connection.id
+        let handle = connection.handle
         let services = self.services
         let rooms = services.rooms
         let isOrder = submission.kind == .order
@@ -214,10 +211,7 @@ final class RoomSession: WebSocketSession {
             var writer = JSONWriter()
             Messages.writeResult(&writer, id: submission.id, command: submission.kind, result: result, sku: submission.sku)
             let frame = writer.makeTextFrame()
-            loop.execute {
-                guard let context = loop.attachment as? LoopContext, let connection = context.connection(connectionID) else { return }
-                context.sendAtEndOfTurn(frame, to: connection)
-            }
+            handle.execute { context, connection in context.sendAtEndOfTurn(frame, to: connection) }
             // Queued behind the reply on this connection's loop: what it publishes arrives after it.
             if case .commitFeatured(let change) = submission.followUp, succeeded {
                 rooms.commitFeatured(change)

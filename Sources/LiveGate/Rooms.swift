@@ -12,16 +12,17 @@ final class Rooms: Sendable {
     let registry: RoomRegistry
     let streams: StreamHub
     let series: SeriesStore
-    private let loops: [EventLoop]
+    /// Every loop's context (drains reach each loop's viewers).
+    private let contexts: [LoopBound<LoopContext>]
     /// Arrival times (monotonic ns) of orders whose results are durable, by their rev (release
     /// thread; a lock for `Sendable`, never contended).
     private let orderStamps = Mutex<[(rev: UInt64, stamp: UInt64)]>([])
 
-    init(configuration: Configuration, loops: [EventLoop]) {
+    init(configuration: Configuration, contexts: [LoopBound<LoopContext>]) {
         registry = RoomRegistry(configuration: configuration)
-        streams = StreamHub(historySize: configuration.historySize, loops: loops)
+        streams = StreamHub(historySize: configuration.historySize, contexts: contexts)
         series = SeriesStore()
-        self.loops = loops
+        self.contexts = contexts
         for room in configuration.rooms { streams.addRoom(room.id) }
     }
 
@@ -175,21 +176,10 @@ final class Rooms: Sendable {
     }
 
     /// Sends the room's viewers away with 1012 in `waves` waves spread over `seconds`, without
-    /// blocking: each wave closes 1/(waves left) of the viewers still connected.
+    /// blocking: every loop drains its own viewers on its timers (``LoopContext/scheduleDrain(room:waves:over:reason:then:)``).
     func drainViewers(room: String, waves: Int, over seconds: Double) {
-        let loops = self.loops
-        let waves = max(1, waves)
-        for wave in 0..<waves {
-            let fraction = 1.0 / Double(waves - wave)
-            let delay = seconds * Double(wave) / Double(waves)
-            DispatchQueue.global().asyncAfter(deadline: .now() + delay) {
-                for loop in loops {
-                    loop.execute {
-                        (loop.attachment as? LoopContext)?.drainViewers(
-                            room: room, fraction: fraction, reason: "room draining; reconnect now")
-                    }
-                }
-            }
+        for context in contexts {
+            context.execute { $0.scheduleDrain(room: room, waves: waves, over: seconds, reason: "room draining; reconnect now") }
         }
     }
 }

@@ -31,14 +31,11 @@ struct RequestInfo: Sendable {
 
 /// Sends the response to a deferred request, from any thread, once.
 struct Responder: Sendable {
-    let loop: EventLoop
-    let connectionID: UInt64
+    /// The connection that waits for the answer.
+    let connection: ConnectionHandle
 
     func respond(_ response: HTTPResponse) {
-        let loop = self.loop, id = connectionID
-        loop.execute {
-            (loop.attachment as? LoopContext)?.connection(id)?.completeDeferred(response)
-        }
+        connection.execute { _, connection in connection.completeDeferred(response) }
     }
 }
 

@@ -16,23 +16,38 @@ public final class Server: Sendable {
     /// The configuration it was started with.
     public let configuration: Configuration
     private let group: EventLoopGroup
-    let stats = ServerStats()
+    let stats: ServerStats
+    /// Each loop's gateway state, created up front and handed to its loop; other threads
+    /// (the fan-out, the stock core's results) reach it through these.
+    let contexts: [LoopBound<LoopContext>]
     private let boundPort = Atomic<Int>(0)
+    /// Set by the first ``shutdown(drainWaves:)``; later calls return at once.
+    private let isShutDown = Atomic<Bool>(false)
     private let boundTLSPort = Atomic<Int>(0)
     /// The TLS context new TLS connections use; replaced by ``reloadTLS()``.
     private let tlsContext = Mutex<TLSContext?>(nil)
 
-    /// Creates a server (no socket yet).
+    /// Creates a server: its loops and their contexts (no socket yet, no thread).
     public init(configuration: Configuration) throws {
         self.configuration = configuration
-        group = try EventLoopGroup(count: configuration.effectiveIOThreads)
+        let group = try EventLoopGroup(count: configuration.effectiveIOThreads)
+        self.group = group
+        let stats = ServerStats()
+        self.stats = stats
+        let settings = ConnectionSettings(
+            maxHeadBytes: configuration.maxHeadBytes,
+            maxBodyBytes: configuration.maxBodyBytes,
+            handshakeTimeoutMs: UInt64(configuration.handshakeTimeoutSeconds * 1000),
+            idlePingMs: UInt64(configuration.idlePingSeconds * 1000),
+            closeTimeoutMs: UInt64(configuration.closeTimeoutSeconds * 1000),
+            outboundHighWaterBytes: configuration.outboundHighWaterBytes)
+        contexts = group.loops.map { loop in
+            LoopBound(LoopContext(loop: loop, settings: settings, stats: stats), eventLoop: loop)
+        }
         // OpenSSL initialises itself on the first digest (providers, tables: about 2 MB of its
         // pages); do it now rather than inside the first client's handshake.
         _ = WebSocketHandshake.acceptValue(forKey: "dGhlIHNhbXBsZSBub25jZQ==")
     }
-
-    /// The event loops (for the fan-out).
-    public var loops: [EventLoop] { group.loops }
 
     /// The routes every server has: `/`, `/healthz`, and `/echo` when enabled.
     func makeBaseRouter() -> Router {
@@ -78,94 +93,82 @@ public final class Server: Sendable {
 
     /// Binds the listeners and starts the loops with `router`.
     func start(router: Router) throws {
-        let settings = ConnectionSettings(
-            maxHeadBytes: configuration.maxHeadBytes,
-            maxBodyBytes: configuration.maxBodyBytes,
-            handshakeTimeoutMs: UInt64(configuration.handshakeTimeoutSeconds * 1000),
-            idlePingMs: UInt64(configuration.idlePingSeconds * 1000),
-            closeTimeoutMs: UInt64(configuration.closeTimeoutSeconds * 1000),
-            outboundHighWaterBytes: configuration.outboundHighWaterBytes)
         var port = configuration.port
         var tlsPort = configuration.tlsPort ?? 0
         if configuration.tlsPort != nil {
             try reloadTLS()
         }
-        // Listeners are created here, before the loop threads run, and only touched on
-        // their loop afterwards.
-        for loop in group.loops {
-            let context = LoopContext(loop: loop, router: router, settings: settings, stats: stats)
-            if configuration.plainListener || configuration.tlsPort == nil {
-                let listener = try Listener(host: configuration.host, port: port, loop: loop) { [unowned context] fd in
-                    context.accept(fd: fd)
-                }
-                port = listener.port
-                context.addListener(listener)
+        let tlsContext: @Sendable () -> TLSContext? = { [weak self] in self?.currentTLSContext }
+        // Listeners are bound here (so the port is known when this returns), then handed to
+        // their loop, which starts watching them before it handles any event.
+        for context in contexts {
+            let (listeners, tlsListeners) = try makeListeners(loop: context.eventLoop, port: &port, tlsPort: &tlsPort)
+            context.execute { value in
+                value.start(
+                    router: router, listeners: listeners, tlsListeners: tlsListeners, tlsContext: tlsContext, handle: context)
             }
-            if configuration.tlsPort != nil {
-                let listener = try Listener(host: configuration.host, port: tlsPort, loop: loop) { [unowned context, weak self] fd in
-                    context.accept(fd: fd, tls: self?.currentTLSContext)
-                }
-                tlsPort = listener.port
-                context.addListener(listener)
-            }
-            loop.attachment = context
         }
         boundPort.store(configuration.plainListener || configuration.tlsPort == nil ? port : 0, ordering: .releasing)
         boundTLSPort.store(configuration.tlsPort == nil ? 0 : tlsPort, ordering: .releasing)
         group.start()
     }
 
+    /// Binds the plain and TLS listeners of one loop, on the ports given (0: any), and
+    /// returns the ports bound in their place.
+    private func makeListeners(loop: EventLoop, port: inout Int, tlsPort: inout Int) throws
+        -> sending (plain: [Listener], tls: [Listener])
+    {
+        var plain: [Listener] = []
+        var secure: [Listener] = []
+        if configuration.plainListener || configuration.tlsPort == nil {
+            let listener = try Listener(host: configuration.host, port: port, loop: loop)
+            port = listener.port
+            plain.append(listener)
+        }
+        if configuration.tlsPort != nil {
+            let listener = try Listener(host: configuration.host, port: tlsPort, loop: loop)
+            tlsPort = listener.port
+            secure.append(listener)
+        }
+        return (plain, secure)
+    }
+
     /// Stops accepting, closes every WebSocket with 1001 Going Away and every idle HTTP
     /// connection, waits up to the grace period for close handshakes, then drops the rest
-    /// and stops the loops.
+    /// and stops the loops. Only the first call does anything.
+    ///
+    /// - Parameter drainWaves: with more than 0, viewers are first sent away with 1012
+    ///   "reconnect now" in that many waves over half the grace period (on each loop's timers),
+    ///   and the 1001s go out after the last wave.
     public func shutdown(drainWaves: Int = 0) {
-        if drainWaves > 0 {
-            drain(room: nil, waves: drainWaves, over: configuration.shutdownGraceSeconds / 2,
-                  reason: "server restarting; reconnect now")
-        }
-        for loop in group.loops {
-            loop.execute { [self] in
-                context(for: loop)?.beginShutdown()
-            }
-        }
-        let deadline = Posix.monotonicMilliseconds() + UInt64(configuration.shutdownGraceSeconds * 1000)
-        while openConnections > 0 && Posix.monotonicMilliseconds() < deadline {
-            usleep(10_000)
-        }
-        let remaining = openConnections
-        if remaining > 0 {
-            Log.warning("shutdown: dropping \(remaining) connection(s) that did not finish closing")
-            let done = DispatchGroup()
-            for loop in group.loops {
-                done.enter()
-                loop.execute { [self] in
-                    context(for: loop)?.terminateAll()
-                    done.leave()
+        guard !isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let grace = configuration.shutdownGraceSeconds
+        let drainSeconds = drainWaves > 0 ? grace / 2 : 0
+        let closed = DispatchGroup()
+        for context in contexts {
+            closed.enter()
+            context.execute { value in
+                let begin = { value.beginShutdown { closed.leave() } }
+                if drainWaves > 0 {
+                    value.scheduleDrain(
+                        room: nil, waves: drainWaves, over: drainSeconds, reason: "server restarting; reconnect now", then: begin)
+                } else {
+                    begin()
                 }
             }
-            _ = done.wait(timeout: .now() + 2)
         }
+        if closed.wait(timeout: .now() + drainSeconds + grace) == .timedOut {
+            Log.warning("shutdown: dropping \(openConnections) connection(s) that did not finish closing")
+        }
+        let stopped = DispatchGroup()
+        for context in contexts {
+            stopped.enter()
+            context.execute { value in
+                value.stop()
+                stopped.leave()
+            }
+        }
+        _ = stopped.wait(timeout: .now() + 2)
         group.stopAndWait()
-    }
-
-    /// Closes viewers (of `room`, or all) with 1012 in `waves` waves spread over `seconds`,
-    /// blocking the caller until the last wave is sent.
-    public func drain(room: String?, waves: Int, over seconds: Double, reason: String) {
-        let waves = max(1, waves)
-        for wave in 0..<waves {
-            // Each wave closes 1/(waves left) of what is left, so the last one closes the rest.
-            let fraction = 1.0 / Double(waves - wave)
-            for loop in group.loops {
-                loop.execute { [self] in
-                    context(for: loop)?.drainViewers(room: room, fraction: fraction, reason: reason)
-                }
-            }
-            if wave < waves - 1 { usleep(useconds_t(seconds / Double(waves) * 1_000_000)) }
-        }
-    }
-
-    /// The gateway state of `loop`; call on that loop's thread.
-    private func context(for loop: EventLoop) -> LoopContext? {
-        loop.attachment as? LoopContext
     }
 }

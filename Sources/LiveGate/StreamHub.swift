@@ -61,14 +61,15 @@ final class StreamHub: Sendable {
 
     private let state: Mutex<State>
     private let historySize: Int
-    private let loops: [EventLoop]
+    /// Every loop's context: each publication goes to all of them.
+    private let contexts: [LoopBound<LoopContext>]
     /// Changes whenever stream history is lost (each process start, as history is not kept).
     let epoch: String
 
-    init(historySize: Int, loops: [EventLoop]) {
+    init(historySize: Int, contexts: [LoopBound<LoopContext>]) {
         state = Mutex(State())
         self.historySize = historySize
-        self.loops = loops
+        self.contexts = contexts
         epoch = String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 36)
     }
 
@@ -159,10 +160,8 @@ final class StreamHub: Sendable {
             }
             if batches.isEmpty { return }
             for deliveries in batches {
-                for loop in loops {
-                    loop.execute {
-                        (loop.attachment as? LoopContext)?.deliver(deliveries)
-                    }
+                for context in contexts {
+                    context.execute { $0.deliver(deliveries) }
                 }
             }
         }

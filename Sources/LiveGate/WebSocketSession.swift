@@ -22,11 +22,3 @@ final class EchoSession: WebSocketSession {
 
     func connectionDidClose(_ connection: Connection) {}
 }
-
-/// A connection's place in a room stream.
-struct Subscription {
-    let room: String
-    let audience: Audience
-    /// Messages with this `seq` or lower were in the snapshot the connection started from.
-    let startSeq: UInt64
-}

@@ -26,12 +26,19 @@ public struct EventRegistration: Sendable, Equatable {
     var userData: UInt64 { UInt64(generation) << 32 | UInt64(slot) }
 }
 
+/// A timer scheduled on an ``EventLoop``, for ``EventLoop/cancel(_:)``.
+public struct ScheduledTimer: Sendable, Hashable {
+    let id: TimerHeap<() -> Void>.ID
+}
+
 /// One epoll loop on one thread: it owns its descriptors and handlers, a receive buffer it
-/// lends to whichever connection it is reading, a periodic tick for timers, and a task queue
-/// that other threads reach through ``execute(_:)`` (a `Mutex`-guarded array plus an eventfd).
+/// lends to whichever connection it is reading, its timers (a heap of deadlines that bounds
+/// the `epoll_wait` timeout), a periodic tick, and a task queue that other threads reach
+/// through ``execute(_:)`` (a `Mutex`-guarded array plus an eventfd).
 ///
-/// Thread ownership: `slots`, `freeSlots`, `readBuffer`, `onTick` and everything registered
-/// are touched only on the loop thread; `tasks` is the only state shared with other threads.
+/// Thread ownership: `slots`, `freeSlots`, `timers`, `readBuffer`, `onTick` and everything
+/// registered are touched only on the loop thread (``inEventLoop``); `tasks` and `owner` are
+/// the only state shared with other threads.
 public final class EventLoop: @unchecked Sendable {
     // @unchecked: loop-confined state (see above); cross-thread work goes through `tasks`.
 
@@ -44,8 +51,18 @@ public final class EventLoop: @unchecked Sendable {
     public let index: Int
     private let epfd: CInt
     private let wakeFD: CInt
-    private let tasks = Mutex<[@Sendable () -> Void]>([])
+    /// A task in flight from its submitter to the loop thread.
+    private struct Task: @unchecked Sendable {
+        // @unchecked: `execute` takes the closure as `sending`, so the submitter keeps no
+        // reference to it; only the loop thread runs it.
+        let run: () -> Void
+    }
+
+    private let tasks = Mutex<[Task]>([])
     private let isStopping = Atomic<Bool>(false)
+    /// The thread running ``run()`` (`pthread_self()`), or 0 when none is.
+    private let owner = Atomic<UInt>(0)
+    private var timers = TimerHeap<() -> Void>()
     private var slots: [Slot] = []
     private var freeSlots: [UInt32] = []
     private static let wakeUserData = UInt64.max
@@ -58,8 +75,6 @@ public final class EventLoop: @unchecked Sendable {
     public var onTick: ((UInt64) -> Void)?
     /// Called on the loop thread after each batch of events and tasks, before waiting again.
     public var beforeSleep: (() -> Void)?
-    /// The state a higher layer keeps on this loop (loop thread only, or before `run()`).
-    public var attachment: AnyObject?
     /// The number of registered handlers.
     public private(set) var registeredCount = 0
 
@@ -124,10 +139,41 @@ public final class EventLoop: @unchecked Sendable {
         freeSlots.append(slot)
     }
 
-    /// Runs `task` on the loop thread, soon. Callable from any thread.
-    public func execute(_ task: @escaping @Sendable () -> Void) {
+    /// Whether the caller runs on this loop's thread (inside ``run()``).
+    public var inEventLoop: Bool {
+        owner.load(ordering: .relaxed) == UInt(pthread_self())
+    }
+
+    /// Runs `task` on the loop thread after `milliseconds` (at the end of the loop turn in
+    /// which its deadline has passed; timers with the same deadline run in the order they
+    /// were scheduled). Loop thread only.
+    ///
+    /// - Returns: the timer, for ``cancel(_:)``.
+    /// - Complexity: O(log *n*) in the number of pending timers.
+    @discardableResult
+    public func schedule(afterMilliseconds milliseconds: UInt64, _ task: @escaping () -> Void) -> ScheduledTimer {
+        precondition(inEventLoop, "EventLoop.schedule called off loop \(index)")
+        return ScheduledTimer(id: timers.insert(task, deadline: Posix.monotonicMilliseconds() + milliseconds))
+    }
+
+    /// Cancels a timer that has not run yet. Loop thread only.
+    ///
+    /// - Returns: `true` when the timer was pending (it will not run).
+    @discardableResult
+    public func cancel(_ timer: ScheduledTimer) -> Bool {
+        precondition(inEventLoop, "EventLoop.cancel called off loop \(index)")
+        return timers.cancel(timer.id)
+    }
+
+    /// The number of timers that have neither run nor been cancelled. Loop thread only.
+    public var pendingTimerCount: Int { timers.count }
+
+    /// Runs `task` on the loop thread, soon. Callable from any thread; tasks submitted before
+    /// the loop runs are run first when it starts, before any event.
+    public func execute(_ task: sending @escaping () -> Void) {
         // One wake-up per batch: a non-empty queue has already woken the loop, which reads the
         // eventfd before it takes the queue (and takes it until it is empty).
+        let task = Task(run: task)
         let wasEmpty = tasks.withLock { queue in
             defer { queue.append(task) }
             return queue.isEmpty
@@ -158,10 +204,14 @@ public final class EventLoop: @unchecked Sendable {
             eventMasks.deallocate()
             userData.deallocate()
         }
+        owner.store(UInt(pthread_self()), ordering: .relaxed)
+        defer { owner.store(0, ordering: .relaxed) }
+        runTasks()
         var nextTick = Posix.monotonicMilliseconds() + tickInterval
         while !isStopping.load(ordering: .acquiring) {
             let now = Posix.monotonicMilliseconds()
-            let timeout = nextTick > now ? Int32(nextTick - now) : 0
+            let wakeAt = min(nextTick, timers.nextDeadline() ?? .max)
+            let timeout = wakeAt > now ? Int32(wakeAt - now) : 0
             let count = livegate_epoll_wait(epfd, rawEvents, Int32(capacity), timeout, eventMasks, userData)
             if count < 0 {
                 let code = Glibc.errno
@@ -185,6 +235,7 @@ public final class EventLoop: @unchecked Sendable {
             }
             runTasks()
             let after = Posix.monotonicMilliseconds()
+            runTimers(now: after)
             if after >= nextTick {
                 onTick?(after)
                 nextTick = after + tickInterval
@@ -194,15 +245,25 @@ public final class EventLoop: @unchecked Sendable {
         runTasks()
     }
 
+    /// Runs the timers due at `now`, in deadline order. A timer scheduled by one of them runs
+    /// in a later turn, even with a zero delay, so a timer that reschedules itself cannot hold
+    /// the loop.
+    private func runTimers(now: UInt64) {
+        guard let first = timers.popDue(now: now) else { return }
+        var due = [first]
+        while let task = timers.popDue(now: now) { due.append(task) }
+        for task in due { task() }
+    }
+
     private func runTasks() {
         while true {
-            let batch = tasks.withLock { queue -> [@Sendable () -> Void] in
+            let batch = tasks.withLock { queue -> [Task] in
                 let taken = queue
                 queue.removeAll(keepingCapacity: true)
                 return taken
             }
             if batch.isEmpty { return }
-            for task in batch { task() }
+            for task in batch { task.run() }
         }
     }
 }

@@ -6,7 +6,9 @@ import LiveGateCore
 /// non-blocking descriptor to `onAccept` on the loop thread.
 ///
 /// Every loop gets its own listener bound with `SO_REUSEPORT` to the same address, so the
-/// kernel spreads new connections over the loops without an acceptor thread.
+/// kernel spreads new connections over the loops without an acceptor thread. It is bound
+/// on any thread (so the caller learns the port at once), then handed to its loop, which
+/// starts watching it with ``start(onAccept:)``.
 public final class Listener: EventHandler {
     /// The listening descriptor.
     public let fd: CInt
@@ -14,31 +16,44 @@ public final class Listener: EventHandler {
     public let port: Int
     private unowned let loop: EventLoop
     private var registration: EventRegistration?
-    private let onAccept: (CInt) -> Void
+    private var onAccept: (CInt) -> Void = { Posix.close(fd: $0) }
     /// A descriptor kept in reserve to accept-and-close when the process is out of descriptors.
     private var spareFD: CInt
     private var lastExhaustionLog: UInt64 = 0
     /// Whether the listener is unwatched because no descriptor was left.
     private var isPaused = false
+    private var isClosed = false
 
-    /// Binds and listens on `host:port` and registers with `loop`. Call on the loop thread.
+    /// Binds and listens on `host:port` for `loop`; nothing is accepted before ``start(onAccept:)``.
+    /// Callable from any thread.
     ///
     /// - Throws: `IOError` naming the failing call (e.g. `bind` with `EADDRINUSE`).
-    public init(host: String, port: Int, loop: EventLoop, onAccept: @escaping (CInt) -> Void) throws {
+    public init(host: String, port: Int, loop: EventLoop) throws {
         let (fd, bound) = try Self.makeListeningSocket(host: host, port: port)
         self.fd = fd
         self.port = bound
         self.loop = loop
-        self.onAccept = onAccept
         self.spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+    }
+
+    /// Registers with the loop and hands each accepted descriptor to `onAccept`. Loop thread only.
+    ///
+    /// - Throws: `IOError` from `epoll_ctl`.
+    public func start(onAccept: @escaping (CInt) -> Void) throws(IOError) {
+        precondition(loop.inEventLoop, "Listener.start called off its loop")
+        guard !isClosed, registration == nil else { return }
+        self.onAccept = onAccept
         registration = try loop.register(fd: fd, events: Epoll.readable, handler: self)
     }
 
-    /// Stops accepting and closes the socket. Loop thread only.
+    /// Stops accepting and closes the socket. Loop thread only (or before the listener started).
     public func close() {
-        guard let registration else { return }
-        loop.deregister(registration)
-        self.registration = nil
+        guard !isClosed else { return }
+        isClosed = true
+        if let registration {
+            loop.deregister(registration)
+            self.registration = nil
+        }
         Posix.close(fd: fd)
         if spareFD >= 0 { Posix.close(fd: spareFD) }
         spareFD = -1

@@ -71,8 +71,8 @@ public enum WebSocketFrameEncoder {
 
     /// A close frame's payload: the code in network order and the reason cut to 123
     /// bytes at a code point boundary (RFC 6455 §5.5.1, §5.5).
-    public static func closePayload(code: UInt16, reason: String) -> [UInt8] {
-        var payload: [UInt8] = [UInt8(code >> 8), UInt8(code & 0xFF)]
+    public static func closePayload(code: WebSocketCloseCode, reason: String) -> [UInt8] {
+        var payload: [UInt8] = [UInt8(code.rawValue >> 8), UInt8(code.rawValue & 0xFF)]
         var reasonBytes: [UInt8] = []
         for scalar in reason.unicodeScalars {
             let encoded = Array(String(scalar).utf8)

@@ -12,7 +12,7 @@ public enum WebSocketEvent {
     case pong(UnsafeRawBufferPointer)
     /// A valid close frame. `code` is `nil` for an empty close payload. The parser reads
     /// nothing after it.
-    case close(code: UInt16?, reason: String)
+    case close(code: WebSocketCloseCode?, reason: String)
 }
 
 /// Incremental RFC 6455 frame parser and message assembler for frames sent by a client.
@@ -227,11 +227,11 @@ public struct WebSocketFrameParser {
     /// Decodes and validates a close frame's payload (RFC 6455 §5.5.1, §7.4).
     ///
     /// - Returns: the code (`nil` when the payload is empty) and the reason.
-    public static func parseClosePayload(_ payload: [UInt8]) throws(WebSocketProtocolError) -> (UInt16?, String) {
+    public static func parseClosePayload(_ payload: [UInt8]) throws(WebSocketProtocolError) -> (WebSocketCloseCode?, String) {
         if payload.isEmpty { return (nil, "") }
         guard payload.count >= 2 else { throw .invalidClosePayload }
-        let code = UInt16(payload[0]) << 8 | UInt16(payload[1])
-        guard WebSocketCloseCode.isValidOnWire(code) else { throw .invalidCloseCode(code) }
+        let code = WebSocketCloseCode(rawValue: UInt16(payload[0]) << 8 | UInt16(payload[1]))
+        guard code.isValidOnWire else { throw .invalidCloseCode(code.rawValue) }
         let reason = payload[2...]
         let isValid = reason.withUnsafeBytes { UTF8Validator.isValid($0) }
         guard isValid else { throw .invalidCloseReason }

@@ -28,16 +28,16 @@ public enum WebSocketProtocolError: Error, Equatable, Sendable {
     case invalidCloseReason
 
     /// The close code to fail the connection with.
-    public var closeCode: UInt16 {
+    public var closeCode: WebSocketCloseCode {
         switch self {
         case .reservedBitsSet, .unknownOpcode, .unmaskedClientFrame, .controlFrameTooLong,
             .fragmentedControlFrame, .unexpectedContinuation, .expectedContinuation, .invalidLength,
             .invalidClosePayload, .invalidCloseCode:
-            return WebSocketCloseCode.protocolError
+            return .protocolError
         case .messageTooBig:
-            return WebSocketCloseCode.messageTooBig
+            return .messageTooBig
         case .invalidUTF8, .invalidCloseReason:
-            return WebSocketCloseCode.invalidPayload
+            return .invalidPayload
         }
     }
 

@@ -248,3 +248,45 @@ struct StreamTests {
         #expect(Array(received[0..<4]) == [1, 2, 3, 4])
     }
 }
+
+/// The one drain (``LoopContext/scheduleDrain(room:waves:over:reason:then:)``) on the loops' timers.
+@Suite(.serialized)
+struct DrainTimerTests {
+    /// Reads until a close frame; its code, or `nil`.
+    static func closeCodeRead(by client: TestClient) -> UInt16? {
+        while let frame = client.readFrame() {
+            if frame.opcode == 8 { return closeCode(frame.payload) }
+        }
+        return nil
+    }
+
+    @Test func drainWavesAreSpreadOverTheGivenTime() throws {
+        let room = try RoomFixture()
+        let viewers = try (0..<6).map { _ in try room.join(.viewer).0 }
+        let (op, _) = try room.join(.operator)
+        let started = Date()
+        op.sendJSON(["type": "drain", "id": "d", "waves": 3, "seconds": 1])
+        #expect(op.read(type: "result")?["ok"] as? Bool == true)
+        for viewer in viewers {
+            #expect(Self.closeCodeRead(by: viewer) == 1012)
+        }
+        // The last wave goes at about 2/3 s (waves at 0, 1/3 and 2/3 of the time).
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(elapsed >= 0.55 && elapsed < 4, "\(elapsed)")
+        op.sendJSON(["type": "ping", "id": 1])
+        #expect(op.read(type: "pong") != nil)
+    }
+
+    @Test func shutdownDrainsViewersWith1012ThenSendsTheRest1001() throws {
+        let room = try RoomFixture()
+        let viewers = try (0..<3).map { _ in try room.join(.viewer).0 }
+        let (op, _) = try room.join(.operator)
+        let server = room.gateway.server
+        let stopper = Thread { server.shutdown(drainWaves: 2) }
+        stopper.start()
+        for viewer in viewers {
+            #expect(Self.closeCodeRead(by: viewer) == 1012)
+        }
+        #expect(Self.closeCodeRead(by: op) == 1001)
+    }
+}

@@ -27,7 +27,7 @@ func parse(_ bytes: [UInt8], pieces: [Int], maxMessage: Int = 1 << 20) -> [Parse
                     case .message(let opcode, let payload): events.append(.message(opcode, Array(payload)))
                     case .ping(let payload): events.append(.ping(Array(payload)))
                     case .pong(let payload): events.append(.pong(Array(payload)))
-                    case .close(let code, let reason): events.append(.close(code, reason))
+                    case .close(let code, let reason): events.append(.close(code?.rawValue, reason))
                     }
                 }
             }
@@ -82,7 +82,7 @@ struct WebSocketFrameParserTests {
             + masked(.continuation, [], fin: true)
             + masked(.binary, Array(repeating: 9, count: 70_000))  // 64-bit length
             + masked(.pong, [])
-            + masked(.close, WebSocketFrameEncoder.closePayload(code: 1000, reason: "bye"))
+            + masked(.close, WebSocketFrameEncoder.closePayload(code: .normal, reason: "bye"))
             + masked(.text, Array("ignored after close".utf8))
         let expected: [Parsed] = [
             .message(.text, text), .message(.binary, Array(repeating: 7, count: 300)), .ping([1, 2, 3]),
@@ -145,7 +145,7 @@ struct WebSocketFrameParserTests {
         (.messageTooBig(limit: 1), 1009), (.invalidCloseCode(1004), 1002), (.unmaskedClientFrame, 1002),
     ])
     func errorsMapToCloseCodes(error: WebSocketProtocolError, code: UInt16) {
-        #expect(error.closeCode == code)
+        #expect(error.closeCode.rawValue == code)
         #expect(error.reason.utf8.count <= 123)
     }
 
@@ -171,12 +171,12 @@ struct WebSocketFrameParserTests {
 
     @Test(arguments: [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 4999] as [UInt16])
     func validCloseCodes(code: UInt16) {
-        let stream = masked(.close, WebSocketFrameEncoder.closePayload(code: code, reason: "r"))
+        let stream = masked(.close, WebSocketFrameEncoder.closePayload(code: WebSocketCloseCode(rawValue: code), reason: "r"))
         #expect(parse(stream, pieces: [stream.count]) == [.close(code, "r")])
     }
 
     @Test func closeReasonIsCutAtACodePointBoundary() {
-        let payload = WebSocketFrameEncoder.closePayload(code: 1000, reason: String(repeating: "你", count: 60))
+        let payload = WebSocketFrameEncoder.closePayload(code: .normal, reason: String(repeating: "你", count: 60))
         #expect(payload.count <= 125)
         #expect(payload.count == 2 + 41 * 3)
     }
@@ -231,5 +231,25 @@ struct UTF8ValidatorTests {
                 #expect((second && validator.isComplete) == reference, "\(bytes) split at \(split)")
             }
         }
+    }
+}
+
+/// The named close codes: their numbers (RFC 6455 §7.4.1, RFC 6455 registry) and which may be sent.
+struct WebSocketCloseCodeTests {
+    @Test(arguments: [
+        (WebSocketCloseCode.normal, UInt16(1000)), (.goingAway, 1001), (.protocolError, 1002), (.unsupportedData, 1003),
+        (.invalidPayload, 1007), (.policyViolation, 1008), (.messageTooBig, 1009), (.mandatoryExtension, 1010),
+        (.internalError, 1011), (.serviceRestart, 1012), (.tryAgainLater, 1013),
+    ])
+    func namedCodesHaveTheirNumbers(code: WebSocketCloseCode, number: UInt16) {
+        #expect(code.rawValue == number)
+        #expect(code.isValidOnWire)
+        #expect(WebSocketFrameEncoder.closePayload(code: code, reason: "")
+            == [UInt8(number >> 8), UInt8(number & 0xFF)])
+    }
+
+    @Test(arguments: [999, 1004, 1005, 1006, 1015, 2999, 5000] as [UInt16])
+    func reservedCodesAreNotSent(number: UInt16) {
+        #expect(!WebSocketCloseCode(rawValue: number).isValidOnWire)
     }
 }
