@@ -29,7 +29,8 @@ enum RoomAction: Equatable, Sendable {
     case publish(room: String, audiences: [Audience], StreamMessage)
     /// Create a room, persist it, then answer.
     case createRoom(RoomStore.StoredRoom, id: String?)
-    /// Count down `seconds` on every stream, then resume the SKU's sales; the result goes back.
+    /// If the SKU is paused (read through the core, after this connection's earlier commands),
+    /// count down `seconds` on every stream, then resume its sales; the result goes back.
     case launch(sku: String, seconds: Int, id: String?)
     /// Send the room's viewers away with 1012 in waves.
     case drain(room: String, waves: Int, seconds: Int)
@@ -187,9 +188,8 @@ extension RoomSession {
             case .launch(let sku, let countdown):
                 try require([.operator], for: kind)
                 try requireSku(sku)
-                guard rooms.sku(sku)?.stock?.isPaused == true else {
-                    throw ProtocolError.badField("sku", "launch opens the sales of a paused SKU; pause \(sku) first")
-                }
+                // Whether it is paused is checked by the executor through the core, in order with
+                // this connection's earlier commands (see RoomSession.launch).
                 return [.launch(sku: sku, seconds: Int(countdown ?? 3), id: id)]
             case .ack(let alert):
                 try require([.operator], for: kind)

@@ -42,6 +42,16 @@ final class RoomSession: WebSocketSession {
     private let resumeFrom: UInt64?
     private let resumeEpoch: String?
 
+    /// Commands of this connection whose durable result (and the room change that follows it:
+    /// a policy, a featured SKU, a new SKU) has not come back yet. While there is one, later
+    /// messages wait in ``held``, so each is decided on the state the earlier ones left:
+    /// commands from one connection apply in the order sent. Orders never wait behind orders.
+    private var changesInFlight = 0
+    /// Messages that arrived while ``changesInFlight`` > 0, in order.
+    private var held: [(opcode: WebSocketOpcode, payload: [UInt8])] = []
+    /// At most this many messages wait; one more is refused with `busy`.
+    static let maximumHeld = 256
+
     init(head: HTTPRequestHead, services shared: SharedServices) {
         self.shared = shared
         let services = shared.value
@@ -102,10 +112,33 @@ final class RoomSession: WebSocketSession {
     func connection(_ connection: Connection, didReceive opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
         guard machine != nil else { return }
         services.metrics.messagesIn.wrappingAdd(1, ordering: .relaxed)
+        guard changesInFlight == 0 && held.isEmpty else {
+            guard held.count < Self.maximumHeld else {
+                let error = ProtocolError(.busy, "more than \(Self.maximumHeld) messages wait for an earlier command's result; retry")
+                execute(.reply(.error(id: nil, error)), on: connection)
+                return
+            }
+            held.append((opcode, [UInt8](payload)))
+            return
+        }
+        process(opcode, payload, on: connection)
+    }
+
+    private func process(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer, on connection: Connection) {
         let services = self.services
         let actions = machine!.received(
             opcode, payload: payload, rooms: services.rooms.registry, rules: services.rules, now: Posix.monotonicMilliseconds())
         for action in actions { execute(action, on: connection) }
+    }
+
+    /// A command that changes the room came back (on this connection's loop): go on with the
+    /// messages that waited for it, until one more such command is in flight.
+    fileprivate func changeCompleted(on connection: Connection) {
+        changesInFlight -= 1
+        while changesInFlight == 0 && !held.isEmpty {
+            let (opcode, payload) = held.removeFirst()
+            payload.withUnsafeBytes { process(opcode, $0, on: connection) }
+        }
     }
 
     // MARK: Actions
@@ -155,6 +188,33 @@ final class RoomSession: WebSocketSession {
     /// journaled command at one core time (the engine takes the resume as the launch marker, so
     /// the spike raises no trend alert); the result goes back to the operator.
     private func launch(sku: String, seconds: Int, id: String?, connection: Connection, subject: String) {
+        // Whether the SKU is paused is read through the core: the read is queued behind this
+        // connection's earlier commands (a `pause` sent just before counts), unlike the rooms'
+        // copy of the figures, which follows the durable batches.
+        let handle = connection.handle
+        let status = services.core.submit(.readSkus([sku])) { result in
+            let isPaused = result.skus.first?.isPaused == true
+            handle.execute { _, connection in
+                guard let session = connection.state.session as? RoomSession else { return }
+                if isPaused {
+                    session.startCountdown(sku: sku, seconds: seconds, id: id, connection: connection, subject: subject)
+                } else {
+                    let error = ProtocolError.badField("sku", "launch opens the sales of a paused SKU; pause \(sku) first")
+                    session.execute(.reply(.error(id: id, error)), on: connection)
+                }
+                session.changeCompleted(on: connection)
+                connection.flush()
+            }
+        }
+        switch status {
+        case .accepted: changesInFlight += 1
+        case .busy: execute(.reply(.error(id: id, ProtocolError(.busy, "the stock core is at capacity; retry"))), on: connection)
+        case .unavailable:
+            execute(.reply(.error(id: id, ProtocolError(.unavailable, "the stock core is not accepting commands"))), on: connection)
+        }
+    }
+
+    private func startCountdown(sku: String, seconds: Int, id: String?, connection: Connection, subject: String) {
         let rooms = services.rooms, core = services.core
         guard let room = machine?.claims.room else { return }
         let loop = connection.eventLoop, operatorConnection = connection.handle
@@ -187,6 +247,7 @@ final class RoomSession: WebSocketSession {
         let services = self.services
         let rooms = services.rooms
         let isOrder = submission.kind == .order
+        let changesRoom = submission.followUp != nil
         let arrivedAt = Posix.monotonicNanoseconds()
         let status = services.core.submit(command) { result in
             if isOrder {
@@ -218,9 +279,16 @@ final class RoomSession: WebSocketSession {
                 let event = switch change.kind { case .feature: "feature"; case .undo: "undo_switch"; case .switchover: "switch" }
                 Log.event(.info, event, ["room": change.room, "by": subject, "from": change.beforeSwitch ?? "", "featured": change.featured])
             }
+            // The room now reflects the change: the messages that waited for it may go on.
+            if changesRoom {
+                handle.execute { _, connection in
+                    (connection.state.session as? RoomSession)?.changeCompleted(on: connection)
+                    connection.flush()
+                }
+            }
         }
         switch status {
-        case .accepted: break
+        case .accepted: if changesRoom { changesInFlight += 1 }
         case .busy:
             execute(.reply(.error(id: submission.id, ProtocolError(.busy, "the stock core is at capacity; retry"))), on: connection)
         case .unavailable:

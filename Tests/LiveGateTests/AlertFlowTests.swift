@@ -141,6 +141,37 @@ struct AlertFlowTests {
         #expect(!Self.spikeRaisesTrend(room, op: op, connector: connector, count: 5))
     }
 
+    /// Commands from one connection apply in the order sent, without waiting for each result:
+    /// a `launch` right behind its `pause`, two `policy` changes back to back (the second used
+    /// to start from the policy before the first and undo it).
+    @Test func commandsFromOneConnectionApplyInTheOrderSent() throws {
+        let room = try Self.smallRoom()
+        let (op, _) = try room.join(.operator)
+        op.sendJSON(["type": "pause", "id": "p", "sku": "hoodie"])
+        op.sendJSON(["type": "launch", "id": "l", "sku": "hoodie", "countdown": 0])
+        op.sendJSON(["type": "policy", "id": "a", "sku": "hoodie", "safetyMinimum": 7])
+        op.sendJSON(["type": "policy", "id": "b", "sku": "hoodie", "watchMark": 3])
+        op.sendJSON(["type": "ping", "id": "last"])
+        var results: [String: [String: Any]] = [:]
+        var order: [String] = []
+        while let message = op.readJSON() {
+            let type = message["type"] as? String
+            if type == "result" || type == "error" || type == "pong", let id = message["id"] as? String {
+                results[id] = message
+                order.append(id)
+            }
+            if results.count == 5 { break }
+        }
+        #expect(results["p"]?["ok"] as? Bool == true)
+        #expect(results["l"]?["ok"] as? Bool == true, "\(results["l"] ?? [:])")
+        #expect(results["a"]?["ok"] as? Bool == true && results["b"]?["ok"] as? Bool == true)
+        let policy = room.gateway.rooms.registry.policy(of: "hoodie")
+        #expect(policy?.safetyMinimum == 7 && policy?.watchMark == 3)
+        // Answers come back in the order the commands were sent.
+        #expect(order.firstIndex(of: "a")! < order.firstIndex(of: "b")!)
+        #expect(order.firstIndex(of: "b")! < order.firstIndex(of: "last")!)
+    }
+
     @Test func switchToTheSubstituteAndUndo() throws {
         let room = try Self.smallRoom()
         let (op, _) = try room.join(.operator)
