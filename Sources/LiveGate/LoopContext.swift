@@ -169,7 +169,6 @@ final class LoopContext {
         }
     }
 
-    /// Flushes every connection a delivery wrote to during this loop turn.
     /// Queues `frame` on `connection` to be flushed at the end of this loop turn together with
     /// everything else it gets in the turn (results of a durable batch arrive in a burst).
     func sendAtEndOfTurn(_ frame: SharedBytes, to connection: Connection) {
