@@ -14,6 +14,7 @@ struct EmbedPages: BuildToolPlugin {
     /// The file name extensions embedded.
     static let extensions: Set<String> = ["html", "css", "js"]
 
+    /// One build command: `embed-pages OUTPUT FILE...` over the target's page files, sorted by name.
     func createBuildCommands(context: PluginContext, target: any Target) throws -> [Command] {
         guard let module = target as? any SourceModuleTarget else { return [] }
         let inputs = module.sourceFiles

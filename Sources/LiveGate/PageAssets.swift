@@ -14,6 +14,7 @@ enum PageAssets {
         let contentType: String
     }
 
+    /// The pages, each at its own path.
     static let pages: [Page] = [
         // The operator's page.
         Page(path: "/console", file: "console.html"),
@@ -23,6 +24,7 @@ enum PageAssets {
         Page(path: "/overlay", file: "overlay.html"),
     ]
 
+    /// The style sheets and scripts the pages link to (`{{asset:NAME}}`).
     static let assets: [Asset] = [
         // Shared by the three pages: the colours of the alert levels, the connection pill, the
         // "token needed" notice. Fonts are local only (DejaVu for Latin, WenQuanYi Micro Hei for
