@@ -26,14 +26,20 @@ let package = Package(
         .target(name: "LiveGateStock", dependencies: ["LiveGateCore"]),
         // The alert engine: velocity windows, levels, templates. Pure, driven by core time.
         .target(name: "LiveGateAlerts", dependencies: ["LiveGateCore"]),
-        // The gateway: config, routes, connections, server.
+        // The gateway: config, routes, connections, server. Its pages (Pages/: HTML, CSS, JavaScript)
+        // are compiled in byte for byte by the EmbedPages plugin.
         .target(
             name: "LiveGate",
             dependencies: [
                 "COpenSSL", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateTLS",
                 "LiveGateWebSocket", "LiveGateStock",
-            ]
+            ],
+            plugins: ["EmbedPages"]
         ),
+        // Build-time only: writes a target's page files as StaticString literals (`embed-pages OUTPUT FILE...`),
+        // run by the EmbedPages build-tool plugin (Plugins/EmbedPages).
+        .executableTarget(name: "embed-pages"),
+        .plugin(name: "EmbedPages", capability: .buildTool(), dependencies: ["embed-pages"]),
         // Replays a scripted live sale through a real gateway and writes the report (`livegate replay`).
         .target(name: "LiveGateReplay", dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGateStock"]),
         .executableTarget(name: "livegate", dependencies: ["LiveGate", "LiveGateReplay"]),
@@ -62,7 +68,7 @@ let package = Package(
     ]
 )
 
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.type != .plugin {
     guard target.name != "CLinux" else { continue }
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))

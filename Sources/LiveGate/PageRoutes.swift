@@ -2,8 +2,8 @@ import Foundation
 import LiveGateHTTP
 
 /// The three browser pages (operator console, host teleprompter, viewer overlay) and their
-/// assets, served from string literals compiled into the binary (Sources/LiveGate/Pages/):
-/// no build step, no outside assets, nothing to install next to the binary.
+/// assets, served from the files of Sources/LiveGate/Pages/ as compiled into the binary by the
+/// EmbedPages plugin (PageAssets): no outside assets, nothing to install next to the binary.
 ///
 /// Pages are `Cache-Control: no-cache` (the token is in their URL; they are small). Assets are
 /// named with a hash of their content in the query (`/assets/console.js?v=…`), so the pages
@@ -31,7 +31,7 @@ enum PageRoutes {
         var files: [String: File] = [:]
         var versions: [String: String] = [:]
         for asset in PageAssets.assets {
-            let body = Array(asset.body.utf8)
+            let body = PageAssets.contents(of: asset.name)
             let etag = fnv1a64Hex(body)
             versions[asset.name] = etag
             files["/assets/" + asset.name] = File(response: make(body, type: asset.contentType, etag: etag,
@@ -42,13 +42,13 @@ enum PageRoutes {
             // The console and the teleprompter may not be framed (clickjacking on commands); the
             // overlay may, as streaming tools embed browser sources.
             let framing = page.path == "/overlay" ? "" : "; frame-ancestors 'none'"
-            var html = page.html
+            var html = String(decoding: PageAssets.contents(of: page.file), as: UTF8.self)
             // `{{asset:NAME}}` becomes `/assets/NAME?v=HASH`.
             for (name, version) in versions {
                 html = html.replacingOccurrences(of: "{{asset:\(name)}}", with: "/assets/\(name)?v=\(version)")
             }
             let body = Array(html.utf8)
-            files[page.path] = File(response: make(body, type: "text/html; charset=utf-8", etag: fnv1a64Hex(body),
+            files[page.path] = File(response: make(body, type: PageAssets.html, etag: fnv1a64Hex(body),
                                                    cacheControl: "no-cache", csp: pageCSP + framing))
         }
         return files

@@ -1,7 +1,3 @@
-extension PageAssets {
-    /// The overlay's script: the server's scarcity banner for the featured SKU (its text as
-    /// sent, nothing made up here) and the danmaku stream, system messages set apart.
-    static let overlayJS = #"""
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -60,5 +56,3 @@ extension PageAssets {
     },
   });
 })();
-"""#
-}

@@ -1,8 +1,3 @@
-extension PageAssets {
-    /// The teleprompter's script: for each featured SKU, "can sell N more" (the latest
-    /// `hint.canSell` when a hint came after the last stock change, else `sellable`), the level
-    /// as a colour, the hint text, and the substitute to pitch at emergency or sold out.
-    static let hostJS = #"""
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -116,5 +111,3 @@ extension PageAssets {
     },
   });
 })();
-"""#
-}

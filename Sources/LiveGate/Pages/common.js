@@ -1,10 +1,3 @@
-extension PageAssets {
-    /// Shared by the three pages (window.LG): the token from the page URL, the room
-    /// connection with reconnect (exponential backoff, jitter, `since`/`epoch` resume), the
-    /// room model (snapshot + stock/featured messages), commands matched to their
-    /// `result`/`error` by id, a requestAnimationFrame batcher, and number formats.
-    /// Uses only what Protocol/README.md documents.
-    static let commonJS = #"""
 'use strict';
 (function () {
   const params = new URLSearchParams(location.search);
@@ -262,5 +255,3 @@ extension PageAssets {
     fmtInt, fmtRate, fmtEta, fmtClock, levelOf, setLevelClass, text, h, LEVELS,
   };
 })();
-"""#
-}

@@ -1,8 +1,3 @@
-extension PageAssets {
-    /// The console's script: one table row per SKU updated in place (dirty rows rendered
-    /// once per animation frame), a canvas chart per SKU (sellable as a step area, rate as a
-    /// dashed line, alert markers), the command forms with their answers, the alert feed.
-    static let consoleJS = #"""
 'use strict';
 (function () {
   const $ = (id) => document.getElementById(id);
@@ -530,5 +525,3 @@ extension PageAssets {
   tick();
   setInterval(tick, 1000);
 })();
-"""#
-}
