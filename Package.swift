@@ -37,9 +37,9 @@ let package = Package(
             plugins: ["EmbedPages"]
         ),
         // Build-time only: writes a target's page files as StaticString literals (`embed-pages OUTPUT FILE...`),
-        // run by the EmbedPages build-tool plugin (Plugins/EmbedPages).
+        // run by the EmbedPages build-tool plugin (Sources/EmbedPagesPlugin).
         .executableTarget(name: "embed-pages"),
-        .plugin(name: "EmbedPages", capability: .buildTool(), dependencies: ["embed-pages"]),
+        .plugin(name: "EmbedPages", capability: .buildTool(), dependencies: ["embed-pages"], path: "Sources/EmbedPagesPlugin"),
         // Replays a scripted live sale through a real gateway and writes the report (`livegate replay`).
         .target(name: "LiveGateReplay", dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGateStock"]),
         .executableTarget(name: "livegate", dependencies: ["LiveGate", "LiveGateReplay"]),

@@ -130,9 +130,9 @@ enum FuzzReplay {
             var writer = ByteWriter()
             record.encode(into: &writer)
             let payload = Array(writer.bytes.dropFirst(CommandRecord.frameHeaderSize))
-            FileManager.default.createFile(atPath: "\(directory)/record/seed-\(index)", contents: Data(payload))
+            _ = FileManager.default.createFile(atPath: "\(directory)/record/seed-\(index)", contents: Data(payload))
         }
-        FileManager.default.createFile(atPath: "\(directory)/snapshot/seed", contents: Data(ledger.encodeSnapshot()))
+        _ = FileManager.default.createFile(atPath: "\(directory)/snapshot/seed", contents: Data(ledger.encodeSnapshot()))
     }
 }
 #endif
