@@ -12,10 +12,13 @@ let package = Package(
         .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
         // OpenSSL 3 from Debian's libssl-dev: SHA-1 for the handshake, later TLS and HMAC.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        // Pure value types: buffers, errors, base64. No syscalls.
+        // Pure value types: buffers, base64, logging. No syscalls.
         .target(name: "LiveGateCore"),
-        // The only module that calls the kernel: sockets, epoll, event loops, timers.
-        .target(name: "LiveGatePOSIX", dependencies: ["CLinux", "LiveGateCore"]),
+        // The syscall choke point (EINTR retry, errno as a typed `Errno`/`IOError`) and the file calls
+        // (open, pwrite, fsync, fdatasync, rename) that the journal and the room store make.
+        .target(name: "LiveGateSystem"),
+        // Sockets, epoll, event loops, timers, on top of LiveGateSystem (which it re-exports).
+        .target(name: "LiveGatePOSIX", dependencies: ["CLinux", "LiveGateCore", "LiveGateSystem"]),
         // HTTP/1.1 request-head parser with limits, and small responses. No syscalls.
         .target(name: "LiveGateHTTP", dependencies: ["LiveGateCore"]),
         // TLS over OpenSSL on non-blocking sockets: contexts (PEM chain and key) and sessions.
@@ -23,7 +26,7 @@ let package = Package(
         // RFC 6455: handshake, frame parser and encoder, UTF-8 validation, close codes. No syscalls.
         .target(name: "LiveGateWebSocket", dependencies: ["LiveGateCore", "LiveGateHTTP", "COpenSSL"]),
         // The stock core: ledger, commands, journal, snapshot, recovery.
-        .target(name: "LiveGateStock", dependencies: ["LiveGateCore"]),
+        .target(name: "LiveGateStock", dependencies: ["LiveGateCore", "LiveGateSystem"]),
         // The alert engine: velocity windows, levels, templates. Pure, driven by core time.
         .target(name: "LiveGateAlerts", dependencies: ["LiveGateCore"]),
         // The gateway: config, routes, connections, server.
@@ -31,7 +34,7 @@ let package = Package(
             name: "LiveGate",
             dependencies: [
                 "COpenSSL", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateTLS",
-                "LiveGateWebSocket", "LiveGateStock",
+                "LiveGateWebSocket", "LiveGateStock", "LiveGateSystem",
             ]
         ),
         // Replays a scripted live sale through a real gateway and writes the report (`livegate replay`).
@@ -39,7 +42,7 @@ let package = Package(
         .executableTarget(name: "livegate", dependencies: ["LiveGate", "LiveGateReplay"]),
         // Benchmarks (`livegate-bench stock`, `fanout`, `latency`, `idle`, `connect`, `ingest`, `slow`),
         // their epoll load generator (a WebSocket client, optionally over TLS), and the stock crash-test child.
-        .executableTarget(name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateStock"]),
+        .executableTarget(name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateStock", "LiveGateSystem"]),
 
         .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore"]),
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP"]),
