@@ -44,17 +44,22 @@ let package = Package(
         // their epoll load generator (a WebSocket client, optionally over TLS), and the stock crash-test child.
         .executableTarget(name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateStock", "LiveGateSystem"]),
 
-        .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore"]),
-        .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP"]),
+        // What several test targets share: a seeded generator, temporary directories.
+        .target(name: "LiveGateTestSupport", path: "Tests/LiveGateTestSupport"),
+        .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore", "LiveGateTestSupport"]),
+        .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateWebSocketTests", dependencies: ["LiveGateWebSocket"]),
-        .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock"]),
-        .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts"]),
+        .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock", "LiveGateTestSupport"]),
+        .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateReplayTests", dependencies: ["LiveGateReplay"]),
         // Runs the built livegate-bench and livegate binaries at tiny sizes (checks the bench's accounting).
         .testTarget(name: "LiveGateBenchTests"),
         .testTarget(
             name: "LiveGateTests",
-            dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateWebSocket"]
+            dependencies: [
+                "LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateTestSupport",
+                "LiveGateWebSocket",
+            ]
         ),
     ]
 )

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import LiveGateStock
+import LiveGateTestSupport
 
 /// SIGKILL the core at random moments; after every restart each acknowledged change is there once.
 struct CrashTests {
@@ -62,7 +63,7 @@ struct CrashTests {
         }
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        var generator = SeededGenerator(seed: 2026)
+        var generator = SplitMix64(seed: 2026)
         var acknowledged: [String: Character] = [:]
         var acknowledgedTotal = 0
         let rounds = 22
