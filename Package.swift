@@ -44,7 +44,7 @@ let package = Package(
         // their epoll load generator (a WebSocket client, optionally over TLS), and the stock crash-test child.
         .executableTarget(name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateStock", "LiveGateSystem"]),
 
-        // What several test targets share: a seeded generator, temporary directories.
+        // What several test targets share: a seeded generator, temporary directories, the built executables.
         .target(name: "LiveGateTestSupport", path: "Tests/LiveGateTestSupport"),
         .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP", "LiveGateTestSupport"]),
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateReplayTests", dependencies: ["LiveGateReplay"]),
         // Runs the built livegate-bench and livegate binaries at tiny sizes (checks the bench's accounting).
-        .testTarget(name: "LiveGateBenchTests"),
+        .testTarget(name: "LiveGateBenchTests", dependencies: ["LiveGateTestSupport"]),
         .testTarget(
             name: "LiveGateTests",
             dependencies: [
