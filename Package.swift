@@ -12,10 +12,13 @@ let package = Package(
         .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
         // OpenSSL 3 from Debian's libssl-dev: SHA-1 for the handshake, later TLS and HMAC.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
-        // Pure value types: buffers, errors, base64. No syscalls.
+        // Pure value types: buffers, base64, logging. No syscalls.
         .target(name: "LiveGateCore"),
-        // The only module that calls the kernel: sockets, epoll, event loops, timers.
-        .target(name: "LiveGatePOSIX", dependencies: ["CLinux", "LiveGateCore"]),
+        // The syscall choke point (EINTR retry, errno as a typed `Errno`/`IOError`) and the file calls
+        // (open, pwrite, fsync, fdatasync, rename) that the journal and the room store make.
+        .target(name: "LiveGateSystem"),
+        // Sockets, epoll, event loops, timers, on top of LiveGateSystem (which it re-exports).
+        .target(name: "LiveGatePOSIX", dependencies: ["CLinux", "LiveGateCore", "LiveGateSystem"]),
         // HTTP/1.1 request-head parser with limits, and small responses. No syscalls.
         .target(name: "LiveGateHTTP", dependencies: ["LiveGateCore"]),
         // TLS over OpenSSL on non-blocking sockets: contexts (PEM chain and key) and sessions.
@@ -23,7 +26,7 @@ let package = Package(
         // RFC 6455: handshake, frame parser and encoder, UTF-8 validation, close codes. No syscalls.
         .target(name: "LiveGateWebSocket", dependencies: ["LiveGateCore", "LiveGateHTTP", "COpenSSL"]),
         // The stock core: ledger, commands, journal, snapshot, recovery.
-        .target(name: "LiveGateStock", dependencies: ["LiveGateCore"]),
+        .target(name: "LiveGateStock", dependencies: ["LiveGateCore", "LiveGateSystem"]),
         // The alert engine: velocity windows, levels, templates. Pure, driven by core time.
         .target(name: "LiveGateAlerts", dependencies: ["LiveGateCore"]),
         // The gateway: config, routes, connections, server. Its pages (Pages/: HTML, CSS, JavaScript)
@@ -32,7 +35,7 @@ let package = Package(
             name: "LiveGate",
             dependencies: [
                 "COpenSSL", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateTLS",
-                "LiveGateWebSocket", "LiveGateStock",
+                "LiveGateWebSocket", "LiveGateStock", "LiveGateSystem",
             ],
             plugins: ["EmbedPages"]
         ),
@@ -45,25 +48,30 @@ let package = Package(
         .executableTarget(name: "livegate", dependencies: ["LiveGate", "LiveGateReplay"]),
         // Benchmarks (`livegate-bench stock`, `fanout`, `latency`, `idle`, `connect`, `ingest`, `slow`),
         // their epoll load generator (a WebSocket client, optionally over TLS), and the stock crash-test child.
-        .executableTarget(name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateStock"]),
+        .executableTarget(name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateStock", "LiveGateSystem"]),
         // The fuzz targets (parsers and decoders of outside bytes): libFuzzer under `.ci/fuzz`,
         // a corpus replayer (`livegate-fuzz TARGET FILE…`) otherwise.
         .executableTarget(
             name: "livegate-fuzz",
             dependencies: ["LiveGate", "LiveGateHTTP", "LiveGateReplay", "LiveGateStock", "LiveGateWebSocket"]),
 
-        .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore"]),
+        // What several test targets share: a seeded generator, temporary directories, the built executables.
+        .target(name: "LiveGateTestSupport", path: "Tests/LiveGateTestSupport"),
+        .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGatePOSIXTests", dependencies: ["LiveGatePOSIX"]),
-        .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP"]),
+        .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateWebSocketTests", dependencies: ["LiveGateWebSocket"]),
-        .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock"]),
-        .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts"]),
+        .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock", "LiveGateTestSupport"]),
+        .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateReplayTests", dependencies: ["LiveGateReplay"]),
         // Runs the built livegate-bench and livegate binaries at tiny sizes (checks the bench's accounting).
-        .testTarget(name: "LiveGateBenchTests"),
+        .testTarget(name: "LiveGateBenchTests", dependencies: ["LiveGateTestSupport"]),
         .testTarget(
             name: "LiveGateTests",
-            dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateWebSocket"]
+            dependencies: [
+                "LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateTestSupport",
+                "LiveGateWebSocket",
+            ]
         ),
     ]
 )

@@ -6,14 +6,12 @@ import LiveGateWebSocket
 /// Keys are `StaticString`s written as they are (they are camelCase ASCII); string values
 /// are escaped per RFC 8259 §7.
 struct JSONWriter {
-    /// The bytes written so far; the first ``headroom`` bytes are reserved for a frame header.
+    /// The JSON written so far.
     private(set) var bytes: [UInt8]
     private var needsComma = false
-    /// Bytes kept free at the front so a WebSocket header can be put there without a copy.
-    static let headroom = 10
 
     init(capacity: Int = 256) {
-        bytes = [UInt8](repeating: 0, count: Self.headroom)
+        bytes = []
         bytes.reserveCapacity(capacity)
     }
 
@@ -160,16 +158,13 @@ struct JSONWriter {
     }
 
     /// The JSON text alone (tests, HTTP bodies).
-    var json: [UInt8] { Array(bytes[Self.headroom...]) }
+    var json: [UInt8] { bytes }
 
     /// The JSON as one unmasked WebSocket text frame in shared storage.
     ///
-    /// - Complexity: O(n); one allocation.
+    /// - Complexity: O(n); one allocation (the header and a copy of the JSON).
     func makeTextFrame() -> SharedBytes {
-        bytes.withUnsafeBytes { raw in
-            WebSocketFrameEncoder.makeSharedFrame(
-                opcode: .text, payload: UnsafeRawBufferPointer(rebasing: raw[Self.headroom...]))
-        }
+        bytes.withUnsafeBytes { WebSocketFrameEncoder.makeSharedFrame(opcode: .text, payload: $0) }
     }
 }
 

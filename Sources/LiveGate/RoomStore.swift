@@ -1,11 +1,11 @@
 import Foundation
 import LiveGateCore
-import LiveGateStock
+import LiveGateSystem
 import Synchronization
 
 /// Rooms and SKU descriptions created through the socket, kept in `rooms.json` in the data
-/// directory (written to a temporary file, synced, then renamed), so a show created live
-/// survives a restart. Stock itself is in the stock core's journal.
+/// directory (written to a temporary file, synced, renamed, and the directory synced), so a show
+/// created live survives a restart. Stock itself is in the stock core's journal.
 final class RoomStore: Sendable {
     struct StoredSku: Codable, Sendable, Equatable {
         var id: String
@@ -55,16 +55,11 @@ final class RoomStore: Sendable {
     private func write(_ contents: Contents) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(contents)
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else {
-            throw ConfigurationError(message: "cannot write \(temporary): \(JournalError.explain(errno: errno))")
-        }
-        let handle = try FileHandle(forUpdating: URL(fileURLWithPath: temporary))
-        try handle.synchronize()
-        try handle.close()
-        guard rename(temporary, path) == 0 else {
-            throw ConfigurationError(message: "cannot rename \(temporary) to \(path): \(JournalError.explain(errno: errno))")
+        let bytes = Array(try encoder.encode(contents))
+        do {
+            try Syscall.replaceFile(path, with: bytes)
+        } catch {
+            throw ConfigurationError(message: "cannot save \(path): \(error)")
         }
     }
 }

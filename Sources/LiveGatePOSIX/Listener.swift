@@ -33,7 +33,7 @@ public final class Listener: EventHandler {
         self.fd = fd
         self.port = bound
         self.loop = loop
-        self.spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        self.spareFD = Self.openSpare()
     }
 
     /// Registers with the loop and hands each accepted descriptor to `onAccept`. Loop thread only.
@@ -90,7 +90,7 @@ public final class Listener: EventHandler {
             Log.warning("out of file descriptors: refusing new connections on port \(port)")
             lastExhaustionLog = now
         }
-        if spareFD < 0 { spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC) }
+        if spareFD < 0 { spareFD = Self.openSpare() }
         guard spareFD >= 0 else {
             // No descriptor to spare: stop watching the listener (it would stay readable and
             // spin the loop) until the next tick tries again.
@@ -104,7 +104,7 @@ public final class Listener: EventHandler {
         if case .processed(let client)? = try? Posix.accept(fd: fd) {
             Posix.close(fd: client)
         }
-        spareFD = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        spareFD = Self.openSpare()
     }
 
     /// Watches the listener again after it was paused for lack of descriptors. Loop thread only.
@@ -112,6 +112,11 @@ public final class Listener: EventHandler {
         guard isPaused, let registration else { return }
         isPaused = false
         loop.modify(registration, events: Epoll.readable)
+    }
+
+    /// The descriptor kept in reserve for ``shedOneConnection()``: `/dev/null`, or -1 when none is free.
+    private static func openSpare() -> CInt {
+        (try? Syscall.open("/dev/null", flags: O_RDONLY)) ?? -1
     }
 
     static func makeListeningSocket(host: String, port: Int) throws -> (CInt, Int) {
@@ -143,16 +148,18 @@ public final class Listener: EventHandler {
         } else {
             throw ListenerError.badAddress(host)
         }
-        let fd = socket(family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw IOError(errno: Errno(rawValue: errno), syscall: "socket") }
+        let fd = try Syscall.blocking("socket") {
+            socket(family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        }
         do {
             try Posix.setOption(fd: fd, level: SOL_SOCKET, name: SO_REUSEADDR, value: 1)
             try Posix.setOption(fd: fd, level: SOL_SOCKET, name: SO_REUSEPORT, value: 1)
-            let bound = withUnsafePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) }
+            _ = try Syscall.blocking("bind \(host):\(port)") {
+                withUnsafePointer(to: &storage) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, length) }
+                }
             }
-            guard bound == 0 else { throw IOError(errno: Errno(rawValue: errno), syscall: "bind \(host):\(port)") }
-            guard Glibc.listen(fd, 4096) == 0 else { throw IOError(errno: Errno(rawValue: errno), syscall: "listen") }
+            _ = try Syscall.blocking("listen") { Glibc.listen(fd, 4096) }
             var actual = sockaddr_storage()
             var actualLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
             _ = withUnsafeMutablePointer(to: &actual) {

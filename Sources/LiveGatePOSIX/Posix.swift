@@ -1,35 +1,25 @@
 import CLinux
 import Glibc
+// Errno, IOError and IOResult are part of this module's API (every socket call throws them).
+@_exported import LiveGateSystem
 
-private let sysRead = Glibc.read
 private let sysWritev = Glibc.writev
-private let sysClose = Glibc.close
 private let sysShutdown = Glibc.shutdown
 
-/// The only place livegate calls the kernel for sockets and descriptors: every wrapper goes
-/// through ``syscall(_:_:)``, which retries `EINTR`, turns `EAGAIN` into `.wouldBlock`,
-/// stops on `EBADF`/`EFAULT` (a bug in livegate, never the peer's doing) and throws
-/// `IOError` for everything else.
+/// Sockets and descriptors: every wrapper goes through ``syscall(_:_:)``, that is through
+/// `Syscall.call(_:_:)` in `LiveGateSystem`, the one choke point, which retries `EINTR`, turns
+/// `EAGAIN` into `.wouldBlock`, stops on `EBADF`/`EFAULT` (a bug in livegate, never the peer's
+/// doing) and throws `IOError` for everything else.
 public enum Posix {
     @inline(__always)
     static func syscall<T: FixedWidthInteger>(_ name: String, _ body: () -> T) throws(IOError) -> IOResult<T> {
-        while true {
-            let result = body()
-            if result >= 0 { return .processed(result) }
-            let code = Glibc.errno
-            switch code {
-            case EINTR: continue
-            case EAGAIN: return .wouldBlock
-            case EBADF, EFAULT: preconditionFailure("\(name): \(Errno(rawValue: code)) — descriptor misuse")
-            default: throw IOError(errno: Errno(rawValue: code), syscall: name)
-            }
-        }
+        try Syscall.call(name, body)
     }
 
     /// Reads into `buffer`. `.processed(0)` is end of stream. The corresponding C function is `read`.
-    @inline(never)
+    @inline(__always)
     public static func read(fd: CInt, into buffer: UnsafeMutableRawBufferPointer) throws(IOError) -> IOResult<Int> {
-        try syscall("read") { sysRead(fd, buffer.baseAddress, buffer.count) }
+        try Syscall.read(fd: fd, into: buffer)
     }
 
     /// Gathers `count` buffers into one write. The corresponding C function is `writev`.
@@ -40,10 +30,9 @@ public enum Posix {
 
     /// Closes a descriptor; errors other than `EBADF` are ignored, as Linux always frees it.
     /// The corresponding C function is `close`.
-    @inline(never)
+    @inline(__always)
     public static func close(fd: CInt) {
-        let result = sysClose(fd)
-        precondition(result == 0 || Glibc.errno != EBADF, "close: bad descriptor \(fd)")
+        Syscall.close(fd: fd)
     }
 
     /// Shuts down the sending side (`SHUT_WR`), the reading side or both. Errors (the peer
@@ -127,15 +116,12 @@ public enum Epoll {
     public static let writable = UInt32(EPOLLOUT.rawValue)
     /// The peer hung up, or an error is pending.
     public static let hangup = UInt32(EPOLLHUP.rawValue) | UInt32(EPOLLERR.rawValue) | UInt32(EPOLLRDHUP.rawValue)
-    static let peerClosedWrite = UInt32(EPOLLRDHUP.rawValue)
     /// An error or a full hang-up: reported even when no event is watched.
     public static let errorOrHangup = UInt32(EPOLLERR.rawValue) | UInt32(EPOLLHUP.rawValue)
 
     /// Creates an epoll instance. The corresponding C function is `epoll_create1`.
     static func epoll_create1() throws(IOError) -> CInt {
-        let fd = CLinux.epoll_create1(CInt(EPOLL_CLOEXEC))
-        guard fd >= 0 else { throw IOError(errno: Errno(rawValue: Glibc.errno), syscall: "epoll_create1") }
-        return fd
+        try Syscall.blocking("epoll_create1") { CLinux.epoll_create1(CInt(EPOLL_CLOEXEC)) }
     }
 
     /// Adds, changes or removes interest in `fd`. The corresponding C function is `epoll_ctl`.
@@ -146,8 +132,6 @@ public enum Epoll {
 
     /// Creates a non-blocking eventfd for wake-ups. The corresponding C function is `eventfd`.
     static func eventfd() throws(IOError) -> CInt {
-        let fd = CLinux.eventfd(0, CInt(EFD_NONBLOCK | EFD_CLOEXEC))
-        guard fd >= 0 else { throw IOError(errno: Errno(rawValue: Glibc.errno), syscall: "eventfd") }
-        return fd
+        try Syscall.blocking("eventfd") { CLinux.eventfd(0, CInt(EFD_NONBLOCK | EFD_CLOEXEC)) }
     }
 }

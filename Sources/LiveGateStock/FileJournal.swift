@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Glibc
+import LiveGateSystem
 import Synchronization
 
 /// The stock core's journal in a data directory: segment files of framed records, snapshots, and a
@@ -79,15 +80,19 @@ public final class FileJournal: Journal, @unchecked Sendable {
         self.preallocates = preallocates
         try DataDirectory.create(directory)
         let lockPath = directory + "/LOCK"
-        lockFD = Glibc.open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard lockFD >= 0 else { throw JournalError.io(operation: "open", path: lockPath, errno: errno) }
-        if flock(lockFD, LOCK_EX | LOCK_NB) != 0 {
-            let code = errno
-            Glibc.close(lockFD)
-            lockFD = -1
-            if code == EWOULDBLOCK { throw JournalError.locked(path: lockPath) }
-            throw JournalError.io(operation: "flock", path: lockPath, errno: code)
+        let fd = try Self.io(lockPath) { () throws(IOError) in try Syscall.open(lockPath, flags: O_RDWR | O_CREAT) }
+        let isLocked: Bool
+        do {
+            isLocked = try Self.io(lockPath) { () throws(IOError) in try Syscall.lockExclusively(fd: fd) }
+        } catch {
+            Syscall.close(fd: fd)
+            throw error
         }
+        guard isLocked else {
+            Syscall.close(fd: fd)
+            throw JournalError.locked(path: lockPath)
+        }
+        lockFD = fd
     }
 
     deinit { close() }
@@ -103,11 +108,11 @@ public final class FileJournal: Journal, @unchecked Sendable {
             return spare.fd
         }
         if spareFD >= 0 {
-            Glibc.close(spareFD)
-            unlink(spareSegmentPath)
+            Syscall.close(fd: spareFD)
+            Syscall.unlink(spareSegmentPath)
         }
-        if segmentFD >= 0 { Glibc.close(segmentFD); segmentFD = -1 }
-        if lockFD >= 0 { Glibc.close(lockFD); lockFD = -1 }
+        if segmentFD >= 0 { Syscall.close(fd: segmentFD); segmentFD = -1 }
+        if lockFD >= 0 { Syscall.close(fd: lockFD); lockFD = -1 }
     }
 
     // MARK: Names
@@ -136,12 +141,12 @@ public final class FileJournal: Journal, @unchecked Sendable {
         snapshot: (UnsafeRawBufferPointer) throws -> Void, record: (UnsafeRawBufferPointer) throws -> Void
     ) throws -> UInt64? {
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] where name.hasSuffix(".tmp") {
-            unlink(directory + "/" + name)
+            Syscall.unlink(directory + "/" + name)
         }
         var snapshotRev: UInt64? = nil
         var snapshotErrors: [String] = []
         for (rev, path) in numberedFiles(prefix: "snapshot-", suffix: ".lgs").reversed() {
-            let bytes = try readFile(path)
+            let bytes = try Self.io(path) { () throws(IOError) in try Syscall.readFile(path) }
             do {
                 try bytes.withUnsafeBytes { try snapshot($0) }
                 snapshotRev = rev
@@ -160,7 +165,7 @@ public final class FileJournal: Journal, @unchecked Sendable {
         for (index, segment) in segments.enumerated() {
             if index + 1 < segments.count, segments[index + 1].number <= expected { continue }
             let isLast = index == segments.count - 1
-            let bytes = try readFile(segment.path)
+            let bytes = try Self.io(segment.path) { () throws(IOError) in try Syscall.readFile(segment.path) }
             try bytes.withUnsafeBytes { buffer in
                 try checkHeader(buffer, path: segment.path, startRev: segment.number)
                 if segment.number > expected {
@@ -188,8 +193,7 @@ public final class FileJournal: Journal, @unchecked Sendable {
         }
         lastRev = expected - 1
         if let last = lastSegment {
-            segmentFD = Glibc.open(last.path, O_RDWR | O_CLOEXEC)
-            guard segmentFD >= 0 else { throw JournalError.io(operation: "open", path: last.path, errno: errno) }
+            segmentFD = try Self.io(last.path) { () throws(IOError) in try Syscall.open(last.path, flags: O_RDWR) }
             segmentPath = last.path
             let (fd, path) = (segmentFD, last.path)
             syncTarget.withLock { target in target = (fd, path) }
@@ -223,27 +227,6 @@ public final class FileJournal: Journal, @unchecked Sendable {
         guard version == Self.segmentVersion, Int(headerSize) == Self.headerSize, firstRev == startRev else {
             throw JournalError.corrupt(path: path, offset: 0, reason: "unsupported segment version \(version) or wrong first rev")
         }
-    }
-
-    /// Reads a whole file.
-    private func readFile(_ path: String) throws -> [UInt8] {
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw JournalError.io(operation: "open", path: path, errno: errno) }
-        defer { Glibc.close(fd) }
-        var status = stat()
-        guard fstat(fd, &status) == 0 else { throw JournalError.io(operation: "fstat", path: path, errno: errno) }
-        let size = Int(status.st_size)
-        var bytes = [UInt8](repeating: 0, count: size)
-        var done = 0
-        try bytes.withUnsafeMutableBytes { buffer in
-            while done < size {
-                let count = Glibc.read(fd, buffer.baseAddress! + done, size - done)
-                if count < 0, errno == EINTR { continue }
-                guard count > 0 else { throw JournalError.io(operation: "read", path: path, errno: count == 0 ? EIO : errno) }
-                done += count
-            }
-        }
-        return bytes
     }
 
     // MARK: Appending
@@ -329,8 +312,9 @@ public final class FileJournal: Journal, @unchecked Sendable {
         if let spare {
             fd = spare
         } else {
-            fd = Glibc.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw JournalError.io(operation: "open", path: temporaryPath, errno: errno) }
+            fd = try Self.io(temporaryPath) { () throws(IOError) in
+                try Syscall.open(temporaryPath, flags: O_RDWR | O_CREAT | O_TRUNC)
+            }
         }
         let source = spare == nil ? temporaryPath : spareSegmentPath
         var header = ByteWriter(capacity: Self.headerSize)
@@ -345,16 +329,14 @@ public final class FileJournal: Journal, @unchecked Sendable {
             if preallocates, spare == nil { try zeroFill(fd, from: Self.headerSize, to: capacity, path: temporaryPath) }
             try header.bytes.withUnsafeBytes { try writeAll(fd, $0, at: 0, path: temporaryPath) }
             if isDurable { try sync(fd, path: temporaryPath) }
-            guard rename(source, finalPath) == 0 else {
-                throw JournalError.io(operation: "rename", path: source, errno: errno)
-            }
+            try Self.io(source) { () throws(IOError) in try Syscall.rename(source, to: finalPath) }
             isRenamed = true
             if isDurable { try syncDirectory() }
         } catch {
             // Nothing points at the new file yet: remove it, so it neither holds the space nor
             // stands in the way of the next start (recovery would also remove a `.tmp`).
-            Glibc.close(fd)
-            unlink(isRenamed ? finalPath : source)
+            Syscall.close(fd: fd)
+            Syscall.unlink(isRenamed ? finalPath : source)
             throw error
         }
         let isDurable = self.isDurable
@@ -367,10 +349,10 @@ public final class FileJournal: Journal, @unchecked Sendable {
             }
         } catch {
             hasFailed.store(true, ordering: .releasing)
-            Glibc.close(fd)
+            Syscall.close(fd: fd)
             throw error
         }
-        if previous >= 0 { Glibc.close(previous) }
+        if previous >= 0 { Syscall.close(fd: previous) }
         segmentFD = fd
         segmentPath = finalPath
         segmentStartRev = firstRev
@@ -403,13 +385,13 @@ public final class FileJournal: Journal, @unchecked Sendable {
         let size = segmentSize
         let isDurable = self.isDurable
         DispatchQueue.global(qos: .utility).async { [self] in
-            var fd = Glibc.open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            var fd = (try? Syscall.open(path, flags: O_RDWR | O_CREAT | O_TRUNC)) ?? -1
             if fd >= 0 {
                 do {
                     try zeroFill(fd, from: 0, to: size, path: path)
                     if isDurable { try sync(fd, path: path) }
                 } catch {
-                    Glibc.close(fd)
+                    Syscall.close(fd: fd)
                     fd = -1
                 }
             }
@@ -421,8 +403,8 @@ public final class FileJournal: Journal, @unchecked Sendable {
                 return false
             }
             if isClosed, ready >= 0 {
-                Glibc.close(ready)
-                unlink(path)
+                Syscall.close(fd: ready)
+                Syscall.unlink(path)
             }
             spareWork.leave()
         }
@@ -452,31 +434,26 @@ public final class FileJournal: Journal, @unchecked Sendable {
 
     /// `pwrite`s all of `bytes` at `offset`, retrying short writes and EINTR.
     private func writeAll(_ fd: CInt, _ bytes: UnsafeRawBufferPointer, at offset: Int, path: String) throws {
-        var done = 0
-        while done < bytes.count {
-            let count = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(offset + done))
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw JournalError.io(operation: "pwrite", path: path, errno: errno)
-            }
-            done += count
-        }
+        try Self.io(path) { () throws(IOError) in try Syscall.pwriteAll(fd: fd, bytes, at: offset) }
     }
 
     /// `fdatasync`, retrying EINTR.
     private func sync(_ fd: CInt, path: String) throws {
-        while fdatasync(fd) != 0 {
-            if errno == EINTR { continue }
-            throw JournalError.io(operation: "fdatasync", path: path, errno: errno)
-        }
+        try Self.io(path) { () throws(IOError) in try Syscall.fdatasync(fd: fd) }
     }
 
     /// `fsync`s the directory, so renames and removals are durable.
     private func syncDirectory() throws {
-        let fd = Glibc.open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw JournalError.io(operation: "open", path: directory, errno: errno) }
-        defer { Glibc.close(fd) }
-        guard fsync(fd) == 0 else { throw JournalError.io(operation: "fsync", path: directory, errno: errno) }
+        try Self.io(directory) { () throws(IOError) in try Syscall.fsyncDirectory(directory) }
+    }
+
+    /// Runs a call through the syscall choke point, naming `path` in the ``JournalError`` a failure becomes.
+    private static func io<T>(_ path: String, _ body: () throws(IOError) -> T) throws(JournalError) -> T {
+        do {
+            return try body()
+        } catch {
+            throw JournalError.io(operation: error.syscall, path: path, errno: error.errno.rawValue)
+        }
     }
 
     // MARK: Snapshots
@@ -492,29 +469,15 @@ public final class FileJournal: Journal, @unchecked Sendable {
             try startSegment(firstRev: rev + 1, minimumSize: 0)
         }
         let finalPath = path("snapshot-", rev, ".lgs")
-        let temporaryPath = finalPath + ".tmp"
-        let fd = Glibc.open(temporaryPath, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw JournalError.io(operation: "open", path: temporaryPath, errno: errno) }
-        do {
-            try bytes.withUnsafeBytes { try writeAll(fd, $0, at: 0, path: temporaryPath) }
-            if isDurable {
-                guard fsync(fd) == 0 else { throw JournalError.io(operation: "fsync", path: temporaryPath, errno: errno) }
-            }
-            Glibc.close(fd)
-        } catch {
-            Glibc.close(fd)
-            unlink(temporaryPath)
-            throw error
+        let isDurable = self.isDurable
+        try Self.io(finalPath + ".tmp") { () throws(IOError) in
+            try Syscall.replaceFile(finalPath, with: bytes, isDurable: isDurable)
         }
-        guard rename(temporaryPath, finalPath) == 0 else {
-            throw JournalError.io(operation: "rename", path: temporaryPath, errno: errno)
-        }
-        if isDurable { try syncDirectory() }
         for segment in numberedFiles(prefix: "journal-", suffix: ".lgj") where segment.number <= rev {
-            unlink(segment.path)
+            Syscall.unlink(segment.path)
         }
         for snapshot in numberedFiles(prefix: "snapshot-", suffix: ".lgs") where snapshot.number < rev {
-            unlink(snapshot.path)
+            Syscall.unlink(snapshot.path)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import LiveGateSystem
 
 /// One `livegate-bench` subcommand.
 protocol BenchScenario {
@@ -67,15 +68,6 @@ func monotonicNanoseconds() -> UInt64 {
 
 /// Writes `text` to standard output with `write(2)` (no C `stdout` global, no buffering).
 func writeStandardOutput(_ text: String) {
-    var bytes = Array(text.utf8)
-    var done = 0
-    while done < bytes.count {
-        let count = bytes.withUnsafeMutableBytes { Glibc.write(1, $0.baseAddress! + done, $0.count - done) }
-        if count < 0 {
-            if errno == EINTR { continue }
-            return
-        }
-        done += count
-    }
-    bytes.removeAll()
+    let bytes = Array(text.utf8)
+    bytes.withUnsafeBytes { try? Syscall.writeAll(fd: 1, $0) }
 }

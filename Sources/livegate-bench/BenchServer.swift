@@ -1,6 +1,7 @@
 import CLinux
 import Foundation
 import Glibc
+import LiveGateSystem
 
 /// A `livegate` server started for one run: the release binary next to `livegate-bench`, pinned
 /// with `taskset`, a fresh data directory and a generated configuration, stopped by its PID.
@@ -45,7 +46,7 @@ final class BenchServer {
     /// A TCP port that was free a moment ago on 127.0.0.1.
     static func freePort() -> Int {
         let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
-        defer { Glibc.close(fd) }
+        defer { Syscall.close(fd: fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = UInt32(127 << 24 | 1).bigEndian
@@ -182,7 +183,7 @@ final class BenchServer {
 
     private static func accepts(port: Int) -> Bool {
         let fd = socket(AF_INET, CInt(SOCK_STREAM.rawValue), 0)
-        defer { Glibc.close(fd) }
+        defer { Syscall.close(fd: fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian

@@ -1,6 +1,7 @@
 import CLinux
 import COpenSSL
 import Glibc
+import LiveGateSystem
 
 /// One client connection of the load generator.
 ///
@@ -122,7 +123,7 @@ final class LoadGenerator {
 
     deinit {
         closeAll()
-        Glibc.close(epfd)
+        Syscall.close(fd: epfd)
         readBuffer.deallocate()
         eventBuffer.deallocate()
         eventFlags.deallocate()
@@ -240,7 +241,7 @@ final class LoadGenerator {
                 SSL_free(ssl)
                 connection.ssl = nil
             }
-            Glibc.close(connection.fd)
+            Syscall.close(fd: connection.fd)
             connection.fd = -1
             connection.state = .closed
         }
@@ -270,7 +271,7 @@ final class LoadGenerator {
             connection.ssl = nil
         }
         if connection.fd >= 0 {
-            Glibc.close(connection.fd)
+            Syscall.close(fd: connection.fd)
             connection.fd = -1
         }
         connection.state = .closed
@@ -371,11 +372,13 @@ final class LoadGenerator {
             fail(connection)
             return -1
         }
-        while true {
-            let result = Glibc.send(connection.fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL))
-            if result >= 0 { return result }
-            if errno == EINTR { continue }
-            if errno == EAGAIN || errno == EWOULDBLOCK { return 0 }
+        do {
+            let fd = connection.fd
+            switch try Syscall.call("send", { Glibc.send(fd, bytes.baseAddress, bytes.count, CInt(MSG_NOSIGNAL)) }) {
+            case .processed(let count): return count
+            case .wouldBlock: return 0
+            }
+        } catch {
             fail(connection)
             return -1
         }
@@ -405,10 +408,10 @@ final class LoadGenerator {
                 }
                 count = Int(result)
             } else {
-                count = Glibc.read(connection.fd, readBuffer.baseAddress, readBuffer.count)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    if errno == EAGAIN || errno == EWOULDBLOCK { return }
+                switch try? Syscall.read(fd: connection.fd, into: readBuffer) {
+                case .processed(let read)?: count = read
+                case .wouldBlock?: return
+                case nil:
                     fail(connection)
                     return
                 }

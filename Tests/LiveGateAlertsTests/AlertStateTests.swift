@@ -1,5 +1,6 @@
 import LiveGateAlerts
 import Testing
+import LiveGateTestSupport
 
 /// The snapshot section: a restored engine continues exactly like the original, and damaged bytes are refused.
 struct AlertStateTests {

@@ -1,5 +1,6 @@
 import LiveGateAlerts
 import Testing
+import LiveGateTestSupport
 
 /// The memory bound: 10,000 SKUs and a million events leave the engine's storage exactly as allocated.
 struct MemoryBoundTests {

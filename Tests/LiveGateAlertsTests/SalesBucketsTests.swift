@@ -1,5 +1,6 @@
 @testable import LiveGateAlerts
 import Testing
+import LiveGateTestSupport
 
 /// The ring's incremental window sums against a brute-force reference.
 struct SalesBucketsTests {

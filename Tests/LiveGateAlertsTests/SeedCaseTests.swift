@@ -1,5 +1,6 @@
 import LiveGateAlerts
 import Testing
+import LiveGateTestSupport
 
 /// The seed case of issue 5 (a six-hour sale of a limited hoodie) and the flat-sales stream, as deterministic
 /// event streams.

@@ -6,27 +6,6 @@ func seconds(_ value: Double) -> Int64 { Int64(value * 1_000_000_000) }
 /// Nanoseconds of core time in `value` minutes.
 func minutes(_ value: Double) -> Int64 { seconds(value * 60) }
 
-/// A deterministic pseudo-random generator (SplitMix64), so every stream is the same on every run.
-struct SplitMix64: RandomNumberGenerator {
-    /// The state.
-    var state: UInt64
-
-    /// Creates a generator from a seed.
-    init(seed: UInt64) { state = seed }
-
-    /// The next 64 random bits.
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A uniform Double in [0, 1).
-    mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-}
-
 /// A minimal stock ledger that drives an engine the way the stock core will: it applies a change, refuses
 /// what would oversell, and reports every applied change as a ``StockObservation``.
 struct TestLedger {

@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateTestSupport
 import Testing
 
 /// Each network scenario of `livegate-bench` at a tiny size against a real `livegate` (the
@@ -8,21 +9,8 @@ import Testing
 struct BenchScenarioTests {
     /// The `livegate-bench` binary, next to this test binary in the build directory.
     static var benchBinary: String? {
-        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else {
-            return nil
-        }
-        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("livegate-bench").path
-            let server = directory.appendingPathComponent("livegate").path
-            if FileManager.default.isExecutableFile(atPath: candidate)
-                && FileManager.default.isExecutableFile(atPath: server)
-            {
-                return candidate
-            }
-            directory = directory.deletingLastPathComponent()
-        }
-        return nil
+        guard let bench = BuiltExecutable.path("livegate-bench"), BuiltExecutable.path("livegate") != nil else { return nil }
+        return bench
     }
 
     /// Runs `livegate-bench ARGUMENTS --json --no-pin` and returns its one JSON object.

@@ -1,5 +1,6 @@
 import LiveGateCore
 import Testing
+import LiveGateTestSupport
 
 struct Base64Tests {
     @Test(arguments: [
@@ -41,18 +42,5 @@ struct Base64Tests {
         #expect(Log.redactingTokens("/ws?room=a&token=abc.def&x=1") == "/ws?room=a&token=<redacted>&x=1")
         #expect(Log.redactingTokens("/ws?token=secret") == "/ws?token=<redacted>")
         #expect(Log.redactingTokens("/healthz") == "/healthz")
-    }
-}
-
-/// A small deterministic generator for tests.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,4 +1,5 @@
 import LiveGateCore
+import LiveGateTestSupport
 import Testing
 
 struct TimerHeapTests {

@@ -1,5 +1,6 @@
 import LiveGateHTTP
 import Testing
+import LiveGateTestSupport
 
 /// Feeds `bytes` to a fresh parser in the given pieces and returns the head and the number
 /// of bytes consumed, or the error.
@@ -28,7 +29,7 @@ func parseInPieces(_ bytes: [UInt8], pieces: [Int], maxHead: Int = 8192, maxBody
 func splits(of count: Int, seed: UInt64 = 1) -> [[Int]] {
     var result: [[Int]] = [[count], Array(repeating: 1, count: count)]
     for point in 1..<max(count, 1) { result.append([point, count - point]) }
-    var generator = SplitMix(seed: seed)
+    var generator = SplitMix64(seed: seed)
     for _ in 0..<50 {
         var left = count
         var pieces: [Int] = []
@@ -40,18 +41,6 @@ func splits(of count: Int, seed: UInt64 = 1) -> [[Int]] {
         result.append(pieces)
     }
     return result
-}
-
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 struct HTTPHeadParserTests {

@@ -2,21 +2,12 @@ import Foundation
 import Synchronization
 import Testing
 @testable import LiveGateStock
+import LiveGateTestSupport
 
 /// SIGKILL the core at random moments; after every restart each acknowledged change is there once.
 struct CrashTests {
     /// The `livegate-bench` binary, next to this test binary in the build directory.
-    static var benchBinary: String? {
-        guard let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") else { return nil }
-        var directory = URL(fileURLWithPath: executable).deletingLastPathComponent()
-        // The test binary may sit inside a bundle directory.
-        for _ in 0..<4 {
-            let candidate = directory.appendingPathComponent("livegate-bench").path
-            if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-            directory = directory.deletingLastPathComponent()
-        }
-        return nil
-    }
+    static var benchBinary: String? { BuiltExecutable.path("livegate-bench") }
 
     /// Runs the child until it has printed `started`, waits `delay`, SIGKILLs it, and returns its
     /// complete output lines.
@@ -62,7 +53,7 @@ struct CrashTests {
         }
         let directory = TemporaryDirectory()
         defer { directory.remove() }
-        var generator = SeededGenerator(seed: 2026)
+        var generator = SplitMix64(seed: 2026)
         var acknowledged: [String: Character] = [:]
         var acknowledgedTotal = 0
         let rounds = 22

@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import LiveGateStock
+import LiveGateTestSupport
 
 /// A small real file system (tmpfs) filled up under a running core: nothing acknowledged is
 /// lost, nothing is applied that is not journaled, and the core comes back by itself once space

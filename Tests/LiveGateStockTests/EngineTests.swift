@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import Testing
 @testable import LiveGateStock
+import LiveGateTestSupport
 
 /// Collects publications delivered on the writer thread.
 final class PublicationCollector: Sendable {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LiveGateStock
+import LiveGateTestSupport
 
 /// A short seeded run of the storage-fault simulation (`livegate-bench faults` runs 100,000).
 struct FaultSimulationTests {

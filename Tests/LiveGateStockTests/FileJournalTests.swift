@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import LiveGateStock
+import LiveGateTestSupport
 
 /// The data directory: segments, snapshots, the lock, torn tails and corruption.
 struct FileJournalTests {

@@ -1,5 +1,6 @@
 import Testing
 @testable import LiveGateStock
+import LiveGateTestSupport
 
 /// Every command and result of the ledger, including duplicates and out-of-order events.
 struct LedgerTests {
@@ -253,7 +254,7 @@ struct LedgerTests {
     }
 
     @Test func orderTableMatchesADictionary() {
-        var generator = SeededGenerator(seed: 99)
+        var generator = SplitMix64(seed: 99)
         var table = OrderTable(expected: 4)
         var reference: [OrderKey: UInt32] = [:]
         for step in 0..<20_000 {

@@ -1,5 +1,6 @@
 import Testing
 @testable import LiveGateStock
+import LiveGateTestSupport
 
 /// A deliberately naive model of the documented semantics: dictionaries, linear scans, no indexes.
 struct ReferenceModel {
@@ -149,7 +150,7 @@ struct PropertyTests {
     static let minute: Int64 = 60_000_000_000
 
     /// A random command over a small world, so that collisions, duplicates and expiries are frequent.
-    static func randomCommand(_ g: inout SeededGenerator, time: Int64) -> StockCommand {
+    static func randomCommand(_ g: inout SplitMix64, time: Int64) -> StockCommand {
         let skus = ["a", "b", "c", "nope"]
         let sku = skus[Int.random(in: 0..<4, using: &g)]
         let quantity = Int64.random(in: -1...4, using: &g)
@@ -182,7 +183,7 @@ struct PropertyTests {
 
     @Test(arguments: 1...40)
     func ledgerAgreesWithTheReferenceModel(seed: UInt64) throws {
-        var g = SeededGenerator(seed: seed)
+        var g = SplitMix64(seed: seed)
         let retention = 20 * Self.minute
         var harness = LedgerHarness(retention: retention)
         var model = ReferenceModel(retention: retention)

@@ -1,24 +1,6 @@
 import Foundation
 @testable import LiveGateStock
 
-/// A seeded pseudo-random generator (SplitMix64), so failures reproduce.
-struct SeededGenerator: RandomNumberGenerator {
-    /// The state.
-    var state: UInt64
-
-    /// Creates a generator from `seed`.
-    init(seed: UInt64) { state = seed }
-
-    /// The next 64 random bits.
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Drives a ``StockLedger`` directly, the way the writer thread does, with an external clock.
 struct LedgerHarness {
     /// The ledger.
@@ -52,27 +34,6 @@ struct LedgerHarness {
 
     /// The state of `sku`.
     func state(_ sku: String = "tea") -> StockPublication { ledger.publication(of: sku)! }
-}
-
-/// A fresh temporary directory under /tmp, removed by ``remove()``.
-struct TemporaryDirectory {
-    /// Its path.
-    let path: String
-
-    /// Creates the directory.
-    init() {
-        path = NSTemporaryDirectory() + "livegate-stock-test-" + UUID().uuidString
-        try! FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    /// Removes it and its content (twice if needed: a file created while the first removal ran).
-    func remove() {
-        try? FileManager.default.removeItem(atPath: path)
-        if FileManager.default.fileExists(atPath: path) {
-            usleep(200_000)
-            try? FileManager.default.removeItem(atPath: path)
-        }
-    }
 }
 
 /// Collects results delivered on another thread, and lets the test wait for a number of them.

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import LiveGate
+import LiveGateTestSupport
 
 /// The strict hand-written JSON parser (`JSONValue.parse(bytes:)`): what it accepts, what it
 /// refuses and where, and that it agrees with Foundation.
@@ -158,31 +159,19 @@ struct JSONParserTests {
 
     // MARK: Agreement with Foundation
 
-    /// SplitMix64: a seeded generator, so a failure names a reproducible document.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let alphabet: [Unicode.Scalar] = [
         "a", "b", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{1}", "\u{1F}", "\u{7F}", "é", "ß", "中", "直", "😀", "𝄞",
         // No U+FEFF: Foundation on Linux drops it from strings.
         "\u{2028}", "\u{FFFD}", "{", "]", ",", ":",
     ]
 
-    static func randomString(_ rng: inout SeededGenerator) -> String {
+    static func randomString(_ rng: inout SplitMix64) -> String {
         var scalars = String.UnicodeScalarView()
         for _ in 0..<Int.random(in: 0...12, using: &rng) { scalars.append(alphabet.randomElement(using: &rng)!) }
         return String(scalars)
     }
 
-    static func randomValue(_ rng: inout SeededGenerator, depth: Int) -> JSONValue {
+    static func randomValue(_ rng: inout SplitMix64, depth: Int) -> JSONValue {
         let pick = Int.random(in: 0..<(depth >= 5 ? 6 : 8), using: &rng)
         switch pick {
         case 0: return .null
@@ -212,7 +201,7 @@ struct JSONParserTests {
     }
 
     /// Our own writer, with random whitespace and random `\u` escapes (surrogate pairs included).
-    static func write(_ value: JSONValue, _ rng: inout SeededGenerator, into out: inout String) {
+    static func write(_ value: JSONValue, _ rng: inout SplitMix64, into out: inout String) {
         func space() { if Int.random(in: 0..<4, using: &rng) == 0 { out += [" ", "\n", "\t", "\r\n ", "  "][Int.random(in: 0..<5, using: &rng)] } }
         func string(_ s: String) {
             out += "\""
@@ -306,7 +295,7 @@ struct JSONParserTests {
     }
 
     @Test func agreesWithFoundationOnRandomDocuments() throws {
-        var rng = SeededGenerator(state: 0x6C69_7665_6761_7465)
+        var rng = SplitMix64(seed: 0x6C69_7665_6761_7465)
         for index in 0..<400 {
             let value = Self.randomValue(&rng, depth: 0)
             var text = ""
@@ -329,7 +318,7 @@ struct JSONParserTests {
     @Test func refusesWhatFoundationRefusesOnMutatedDocuments() throws {
         // Random single-byte corruptions of valid documents: whenever Foundation refuses one,
         // so do we (we may refuse more: duplicate keys, lone surrogates).
-        var rng = SeededGenerator(state: 42)
+        var rng = SplitMix64(seed: 42)
         var refusedByBoth = 0
         for _ in 0..<300 {
             var text = ""
