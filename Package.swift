@@ -56,7 +56,7 @@ let package = Package(
             dependencies: ["LiveGate", "LiveGateHTTP", "LiveGateReplay", "LiveGateStock", "LiveGateWebSocket"]),
 
         // What several test targets share: a seeded generator, temporary directories, the built executables.
-        .target(name: "LiveGateTestSupport", path: "Tests/LiveGateTestSupport"),
+        .target(name: "LiveGateTestSupport", dependencies: ["LiveGateCore"], path: "Tests/LiveGateTestSupport"),
         .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGatePOSIXTests", dependencies: ["LiveGatePOSIX"]),
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP", "LiveGateTestSupport"]),

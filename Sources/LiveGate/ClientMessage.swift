@@ -100,7 +100,7 @@ enum ClientMessage: Equatable {
     /// Decodes a message object; the error names the field at fault.
     static func decode(_ object: [String: JSONValue]) throws -> (id: String?, message: ClientMessage) {
         let fields = MessageFields(object)
-        _ = try fields.id()
+        let id = try fields.id()
         let type = try fields.string("type")
         guard let kind = Kind(rawValue: type) else {
             throw ProtocolError.badField("type", "unknown message type '\(type.prefix(32))'")
@@ -168,7 +168,7 @@ enum ClientMessage: Equatable {
                 waves: try fields.object["waves"] == nil ? nil : fields.integer("waves", range: 1...100),
                 seconds: try fields.object["seconds"] == nil ? nil : fields.integer("seconds", range: 0...600))
         }
-        return (try fields.id(), message)
+        return (id, message)
     }
 
     /// The message as JSON (clients, tests and the benchmark load generator use it).

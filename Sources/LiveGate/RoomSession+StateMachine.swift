@@ -48,8 +48,9 @@ enum RoomReply: Equatable, Sendable {
 
 /// A command forwarded to the stock core: what to answer with, and what to do once it is durable.
 struct Submission: Equatable, Sendable {
-    /// What the room does after a successful durable result.
-    enum FollowUp: Equatable, Sendable {
+    /// What the room does after a successful durable result (indirect: rare, and large, so a
+    /// submission of an order stays small).
+    indirect enum FollowUp: Equatable, Sendable {
         /// Describe the new SKU and add it to the room (before the result is sent).
         case addSku(RoomStore.StoredSku, SkuPolicy, room: String)
         /// Record the SKU's new policy (before the result is sent).
@@ -81,6 +82,18 @@ extension RoomSession {
         mutating func received(
             _ opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer, rooms: some RoomView, rules: RoomRules, now: UInt64
         ) -> [RoomAction] {
+            var actions: [RoomAction] = []
+            received(opcode, payload: payload, rooms: rooms, rules: rules, now: now, into: &actions)
+            return actions
+        }
+
+        /// The same, appending the actions to `actions` (the session reuses one buffer: an order,
+        /// the common message, then costs no allocation here).
+        mutating func received(
+            _ opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer, rooms: some RoomView, rules: RoomRules, now: UInt64,
+            into actions: inout [RoomAction]
+        ) {
+            var object: [String: JSONValue] = [:]
             var id: String?
             do {
                 guard opcode == .text else { throw ProtocolError(.badMessage, "messages are JSON text frames") }
@@ -90,15 +103,33 @@ extension RoomSession {
                 } catch {
                     throw ProtocolError(.badMessage, error.description)
                 }
-                guard case .object(let object) = value else { throw ProtocolError(.badMessage, "not a JSON object") }
-                id = try? MessageFields(object).id()
+                guard case .object(let fields) = value else { throw ProtocolError(.badMessage, "not a JSON object") }
+                object = fields
                 let decoded = try ClientMessage.decode(object)
-                return try handle(decoded.message, id: decoded.id, rooms: rooms, rules: rules, now: now)
+                id = decoded.id
+                if case .order = decoded.message {
+                    actions.append(try order(decoded.message, id: decoded.id, rooms: rooms))
+                } else {
+                    actions.append(contentsOf: try handle(decoded.message, id: decoded.id, rooms: rooms, rules: rules, now: now))
+                }
             } catch let error as ProtocolError {
-                return [.reply(.error(id: id, error))]
+                // The answer carries the message's id when it has a good one.
+                actions.append(.reply(.error(id: id ?? (try? MessageFields(object).id()) ?? nil, error)))
             } catch {
-                return [.reply(.error(id: id, ProtocolError(.internal, "\(error)")))]
+                actions.append(.reply(.error(id: id ?? (try? MessageFields(object).id()) ?? nil, ProtocolError(.internal, "\(error)"))))
             }
+        }
+
+        /// An order event: checked against the sender's token and room, then forwarded to the core.
+        private func order(_ message: ClientMessage, id: String?, rooms: some RoomView) throws -> RoomAction {
+            guard case .order(let orderId, let channel, let sku, let quantity, let state, let ts) = message else {
+                preconditionFailure("order(_:) takes an order")
+            }
+            try require([.connector, .service], for: .order)
+            let event = try OrdersAPI.makeOrderEvent(
+                orderId: orderId, channel: channel, sku: sku, quantity: quantity, state: state, ts: ts, claims: claims,
+                rooms: rooms)
+            return .submit(.order(event), Submission(kind: .order, sku: sku, id: id, followUp: nil))
         }
 
         /// A decoded message; throws what the sender is told.
@@ -118,12 +149,8 @@ extension RoomSession {
             switch message {
             case .ping:
                 return [.reply(.pong(id: id))]
-            case .order(let orderId, let channel, let sku, let quantity, let state, let ts):
-                try require([.connector, .service], for: kind)
-                let event = try OrdersAPI.makeOrderEvent(
-                    orderId: orderId, channel: channel, sku: sku, quantity: quantity, state: state, ts: ts, claims: claims,
-                    rooms: rooms)
-                return submit(.order(event), sku: sku)
+            case .order:
+                return [try order(message, id: id, rooms: rooms)]
             case .restock(let sku, let quantity, let source):
                 try require([.operator], for: kind)
                 try requireSku(sku)

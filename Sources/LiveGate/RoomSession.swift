@@ -51,6 +51,8 @@ final class RoomSession: WebSocketSession {
     private var held: [(opcode: WebSocketOpcode, payload: [UInt8])] = []
     /// At most this many messages wait; one more is refused with `busy`.
     static let maximumHeld = 256
+    /// The actions of the message being processed (a buffer reused from message to message).
+    private var actions: [RoomAction] = []
 
     init(head: HTTPRequestHead, services shared: SharedServices) {
         self.shared = shared
@@ -111,7 +113,7 @@ final class RoomSession: WebSocketSession {
 
     func connection(_ connection: Connection, didReceive opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
         guard machine != nil else { return }
-        services.metrics.messagesIn.wrappingAdd(1, ordering: .relaxed)
+        shared.value.metrics.messagesIn.wrappingAdd(1, ordering: .relaxed)
         guard changesInFlight == 0 && held.isEmpty else {
             guard held.count < Self.maximumHeld else {
                 let error = ProtocolError(.busy, "more than \(Self.maximumHeld) messages wait for an earlier command's result; retry")
@@ -125,10 +127,13 @@ final class RoomSession: WebSocketSession {
     }
 
     private func process(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer, on connection: Connection) {
-        let services = self.services
-        let actions = machine!.received(
-            opcode, payload: payload, rooms: services.rooms.registry, rules: services.rules, now: Posix.monotonicMilliseconds())
-        for action in actions { execute(action, on: connection) }
+        // One buffer per session, reused (never re-entered: results and follow-ups arrive as
+        // later loop tasks, not from inside `execute`).
+        actions.removeAll(keepingCapacity: true)
+        machine!.received(
+            opcode, payload: payload, rooms: shared.value.rooms.registry, rules: shared.value.rules,
+            now: Posix.monotonicMilliseconds(), into: &actions)
+        for index in actions.indices { execute(actions[index], on: connection) }
     }
 
     /// A command that changes the room came back (on this connection's loop): go on with the
@@ -145,7 +150,7 @@ final class RoomSession: WebSocketSession {
 
     private func execute(_ action: RoomAction, on connection: Connection) {
         guard let claims = machine?.claims else { return }
-        let rooms = services.rooms
+        let rooms = shared.value.rooms
         switch action {
         case .reply(let reply):
             var writer = JSONWriter()
@@ -244,14 +249,15 @@ final class RoomSession: WebSocketSession {
     /// submission's follow-up applied around it.
     private func submit(_ command: StockCommand, _ submission: Submission, connection: Connection, subject: String) {
         let handle = connection.handle
-        let services = self.services
-        let rooms = services.rooms
+        // One reference to the shared services, not a copy of their fields (this runs per order).
+        let shared = self.shared
         let isOrder = submission.kind == .order
         let changesRoom = submission.followUp != nil
         let arrivedAt = Posix.monotonicNanoseconds()
-        let status = services.core.submit(command) { result in
+        let status = shared.value.core.submit(command) { result in
+            let rooms = shared.value.rooms
             if isOrder {
-                services.metrics.order(result.outcome)
+                shared.value.metrics.order(result.outcome)
                 if result.outcome.isSuccess && !result.isDuplicate { rooms.noteOrder(rev: result.rev, arrivedAt: arrivedAt) }
             }
             let succeeded = result.outcome.isSuccess
@@ -259,7 +265,7 @@ final class RoomSession: WebSocketSession {
             case .addSku(let stored, let policy, let room) where succeeded:
                 rooms.registry.addSku(stored, policy: policy, to: room)
                 do {
-                    try services.persistRooms()
+                    try shared.value.persistRooms()
                 } catch {
                     Log.error("room \(room): SKU \(stored.id) was created but rooms.json could not be written: \(error)")
                 }

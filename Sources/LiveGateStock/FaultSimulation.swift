@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateCore
 import Glibc
 
 /// Seeded storage-fault simulation of the stock core's durability contract, on real journal
@@ -53,7 +54,7 @@ public enum FaultSimulation {
     /// Each episode starts from an empty journal and goes through up to 25 restarts.
     public static func run(seed: UInt64, restarts: Int, directory: String) throws -> Report {
         var report = Report()
-        var random = SplitMix(seed: seed)
+        var random = SplitMix64(seed: seed)
         while report.restarts < restarts {
             try? FileManager.default.removeItem(atPath: directory)
             try DataDirectory.create(directory)
@@ -86,7 +87,7 @@ public enum FaultSimulation {
 
         /// Runs a workload on the recovered journal, injects `fault`, recovers and checks.
         /// - Returns: false when the directory cannot go on (corruption was detected).
-        mutating func cycle(fault: Fault, random: inout SplitMix, report: inout Report) throws -> Bool {
+        mutating func cycle(fault: Fault, random: inout SplitMix64, report: inout Report) throws -> Bool {
             let journal = try FileJournal(directory: directory, segmentSize: Self.configuration.segmentSize)
             var ledger = try Self.recover(journal)
             // The synced end of each segment (the writer's view after each successful sync).
@@ -128,7 +129,7 @@ public enum FaultSimulation {
                 flipped = flipSyncedByte(synced: synced, random: &random)
             case .strayTemporary:
                 let name = directory + "/snapshot-\(String(repeating: "0", count: 19))9.lgs.tmp"
-                FileManager.default.createFile(atPath: name, contents: Data((0..<Int(random.next() % 300)).map { UInt8($0 & 0xff) }))
+                _ = FileManager.default.createFile(atPath: name, contents: Data((0..<Int(random.next() % 300)).map { UInt8($0 & 0xff) }))
             }
 
             // The restart: the recovery a real start runs.
@@ -204,7 +205,7 @@ public enum FaultSimulation {
             report.acknowledgedCommands += count
         }
 
-        mutating func randomCommand(_ random: inout SplitMix) -> StockCommand {
+        mutating func randomCommand(_ random: inout SplitMix64) -> StockCommand {
             let sku = Self.skus[Int(random.next() % 3)]
             let roll = random.next() % 100
             let quantity = Int64(1 + random.next() % 3)
@@ -237,7 +238,7 @@ public enum FaultSimulation {
         }
 
         /// Flips one byte inside the synced records of a random segment.
-        func flipSyncedByte(synced: [String: Int], random: inout SplitMix) -> (path: String, offset: Int, isLastRecord: Bool)? {
+        func flipSyncedByte(synced: [String: Int], random: inout SplitMix64) -> (path: String, offset: Int, isLastRecord: Bool)? {
             let candidates = synced.filter { $0.value > FileJournal.headerSize }.sorted { $0.key < $1.key }
             guard !candidates.isEmpty else { return nil }
             let (path, end) = candidates[Int(random.next() % UInt64(candidates.count))]
@@ -256,7 +257,7 @@ public enum FaultSimulation {
             }
             let isLastSegment = path == candidates.map(\.key).max()
             bytes[offset] ^= UInt8(1 << (random.next() % 8))
-            FileManager.default.createFile(atPath: path, contents: Data(bytes))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(bytes))
             return (path, offset, isLastSegment && offset >= lastStart)
         }
 
@@ -269,19 +270,6 @@ public enum FaultSimulation {
 
         func note(_ report: inout Report, _ text: String) {
             if report.failures.count < 10 { report.failures.append(text) }
-        }
-    }
-
-    /// A small seeded generator (SplitMix64), so a run is reproducible from its seed.
-    public struct SplitMix: Sendable {
-        var state: UInt64
-        public init(seed: UInt64) { state = seed }
-        public mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
         }
     }
 }

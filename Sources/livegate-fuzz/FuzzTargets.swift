@@ -1,8 +1,8 @@
 import Foundation
-@testable import LiveGate
+import LiveGate
 import LiveGateHTTP
 import LiveGateReplay
-@testable import LiveGateStock
+import LiveGateStock
 import LiveGateWebSocket
 
 /// The parsers and decoders that take bytes from outside: each must refuse bad input with an
@@ -42,13 +42,9 @@ enum FuzzTarget: String, CaseIterable {
         case .scenario:
             _ = try? Scenario.decode(Data(bytes), file: "fuzz.json5")
         case .record:
-            if let record = try? CommandRecord.decode(payload: bytes) {
-                var ledger = StockLedger(keySeed: 1)
-                _ = ledger.execute(.createSku(sku: "tea", onHand: 10), time: 0)
-                if record.rev == ledger.rev + 1 { _ = ledger.apply(record) }
-            }
+            try? StockDecoding.record(bytes)
         case .snapshot:
-            if let ledger = try? StockLedger.decodeSnapshot(bytes) { _ = ledger.invariantViolation() }
+            _ = try? StockDecoding.snapshot(bytes)
         }
     }
 }
@@ -114,25 +110,11 @@ enum FuzzReplay {
 
     /// Writes seed inputs for the binary decoders: each kind of journal record, and a snapshot.
     static func writeSeeds(to directory: String) {
-        var ledger = StockLedger(keySeed: 7)
-        let commands: [StockCommand] = [
-            .createSku(sku: "tea", onHand: 10, policy: SkuPolicy()), .restock(sku: "tea", quantity: 5, source: "op"),
-            .adjust(sku: "tea", onHand: 12, reason: "count"), .hold(sku: "tea", quantity: 1), .release(sku: "tea", quantity: 1),
-            .pause(sku: "tea"), .resume(sku: "tea"), .setPolicy(sku: "tea", policy: SkuPolicy()), .tick(to: 5_000_000_000),
-            .setNote(key: "room.demo.featured", value: "tea"),
-            .order(OrderEvent(.placed, sku: "tea", channel: "taobao", orderId: "TB-1", quantity: 2)),
-            .order(OrderEvent(.paid, sku: "tea", channel: "taobao", orderId: "TB-1", quantity: 2)),
-            .order(OrderEvent(.cancelled, sku: "tea", channel: "douyin", orderId: "DY-1")),
-        ]
-        for (index, command) in commands.enumerated() {
-            guard let record = ledger.makeRecord(command, time: Int64(index) * 1_000_000, externalClock: true) else { continue }
-            _ = ledger.apply(record)
-            var writer = ByteWriter()
-            record.encode(into: &writer)
-            let payload = Array(writer.bytes.dropFirst(CommandRecord.frameHeaderSize))
+        let (records, snapshot) = StockDecoding.seeds()
+        for (index, payload) in records.enumerated() {
             _ = FileManager.default.createFile(atPath: "\(directory)/record/seed-\(index)", contents: Data(payload))
         }
-        _ = FileManager.default.createFile(atPath: "\(directory)/snapshot/seed", contents: Data(ledger.encodeSnapshot()))
+        _ = FileManager.default.createFile(atPath: "\(directory)/snapshot/seed", contents: Data(snapshot))
     }
 }
 #endif

@@ -78,7 +78,7 @@ struct FileJournalTests {
         let directory = TemporaryDirectory()
         defer { directory.remove() }
         let file = directory.path + "/a-file"
-        FileManager.default.createFile(atPath: file, contents: Data())
+        _ = FileManager.default.createFile(atPath: file, contents: Data())
         do {
             _ = try StockEngine.open(dataDirectory: file + "/data", configuration: Self.configuration)
             Issue.record("opened a data directory under a file")
