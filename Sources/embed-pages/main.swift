@@ -77,3 +77,10 @@ do {
 } catch {
     fail("cannot write \(outputPath): \(error)")
 }
+
+#if FUZZING
+// `.ci/fuzz` builds every target with `-sanitize=fuzzer`, this build-time tool included; libFuzzer's
+// runtime then wants an entry point here too. The tool never fuzzes: its own `main` runs.
+@_cdecl("LLVMFuzzerTestOneInput")
+func fuzzerEntryUnused(_ data: UnsafePointer<UInt8>?, _ count: Int) -> CInt { 0 }
+#endif
