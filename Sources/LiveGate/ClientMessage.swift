@@ -44,10 +44,16 @@ enum ClientMessage: Equatable {
     /// Advance core time to `to` milliseconds (operator; only with `stock.clock: external`).
     case tick(to: Int64)
 
-    /// The policy fields the `policy` command may change.
+    /// The policy fields the `policy` command may change (durations in seconds, named `…Seconds`).
     static let policyFields = [
-        "safetyMinimum", "restockLeadTimeSec", "safetyFactor", "trendFactor", "trendWindowSec", "trendMinimumVolume",
-        "watchMark", "emergencyLine", "cooldownSec", "hysteresisMargin", "reservationTimeoutSec",
+        "safetyMinimum", "restockLeadTimeSeconds", "safetyFactor", "trendFactor", "trendWindowSeconds", "trendMinimumVolume",
+        "watchMark", "emergencyLine", "cooldownSeconds", "hysteresisMargin", "reservationTimeoutSeconds",
+    ]
+
+    /// Deprecated `policy` field names still accepted, by the name that replaces them.
+    static let deprecatedPolicyFields = [
+        "restockLeadTimeSec": "restockLeadTimeSeconds", "trendWindowSec": "trendWindowSeconds",
+        "cooldownSec": "cooldownSeconds", "reservationTimeoutSec": "reservationTimeoutSeconds",
     ]
 
     /// The `type` of a client message; the raw value is what goes on the wire.
@@ -148,16 +154,20 @@ enum ClientMessage: Equatable {
                 countdown: try fields.object["countdown"] == nil ? nil : fields.integer("countdown", range: 0...60))
         case .policy:
             var numbers: [String: Double] = [:]
-            for key in ClientMessage.policyFields {
+            // A deprecated `…Sec` name counts as its `…Seconds` field; the new name wins if both are sent.
+            for key in ClientMessage.deprecatedPolicyFields.keys.sorted() + ClientMessage.policyFields {
+                let name = ClientMessage.deprecatedPolicyFields[key] ?? key
                 switch fields.object[key] {
                 case nil, .null?: continue
-                case .int(let value)?: numbers[key] = Double(value)
-                case .double(let value)? where value.isFinite: numbers[key] = value
+                case .int(let value)?: numbers[name] = Double(value)
+                case .double(let value)? where value.isFinite: numbers[name] = value
                 default: throw ProtocolError.badField(key, "\(key) must be a number")
                 }
             }
             let substitute = try fields.optionalString("substitute")
-            let unknown = fields.object.keys.filter { !["type", "id", "sku", "substitute"].contains($0) && !ClientMessage.policyFields.contains($0) }
+            let unknown = fields.object.keys.filter { !["type", "id", "sku", "substitute"].contains($0) && !ClientMessage.policyFields.contains($0)
+                && ClientMessage.deprecatedPolicyFields[$0] == nil
+            }
             if let first = unknown.sorted().first { throw ProtocolError.badField(first, "unknown policy field '\(first.prefix(32))'") }
             guard !numbers.isEmpty || substitute != nil else {
                 throw ProtocolError.badField("type", "policy needs at least one of " + ClientMessage.policyFields.joined(separator: ", ") + ", substitute")

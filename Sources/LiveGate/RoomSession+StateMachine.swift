@@ -299,7 +299,7 @@ extension RoomSession {
             // Counts and durations must fit: anything larger than a year or a billion units is refused
             // before any conversion (a Double beyond Int64 would trap).
             for (key, value) in fields {
-                let limit = key.hasSuffix("Sec") ? 365.0 * 86_400 : 1e9
+                let limit = key.hasSuffix("Seconds") ? 365.0 * 86_400 : 1e9
                 guard value.isFinite, value >= 0, value <= limit else {
                     throw ProtocolError.badField(key, "\(key) must be between 0 and \(Int64(limit))")
                 }
@@ -307,16 +307,16 @@ extension RoomSession {
             for (key, value) in fields {
                 switch key {
                 case "safetyMinimum": policy.safetyMinimum = Int64(value)
-                case "restockLeadTimeSec": policy.restockLeadTime = Int64(value * second)
+                case "restockLeadTimeSeconds": policy.restockLeadTime = Int64(value * second)
                 case "safetyFactor": policy.safetyFactor = value
                 case "trendFactor": policy.trendFactor = value
-                case "trendWindowSec": policy.trendWindow = Int64(value * second)
+                case "trendWindowSeconds": policy.trendWindow = Int64(value * second)
                 case "trendMinimumVolume": policy.trendMinimumVolume = Int64(value)
                 case "watchMark": policy.watchMark = Int64(value)
                 case "emergencyLine": policy.emergencyLine = Int64(value)
-                case "cooldownSec": policy.cooldown = Int64(value * second)
+                case "cooldownSeconds": policy.cooldown = Int64(value * second)
                 case "hysteresisMargin": policy.hysteresisMargin = value
-                case "reservationTimeoutSec": policy.reservationTimeout = Int64(value * second)
+                case "reservationTimeoutSeconds": policy.reservationTimeout = Int64(value * second)
                 default: throw ProtocolError.badField(key, "unknown policy field")
                 }
             }

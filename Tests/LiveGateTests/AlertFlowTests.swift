@@ -247,6 +247,7 @@ struct AlertFlowTests {
     @Test func policyChangesAreJournaledAndChecked() throws {
         let room = try Self.smallRoom()
         let (op, _) = try room.join(.operator)
+        // `restockLeadTimeSec` is the deprecated name of `restockLeadTimeSeconds`, still accepted.
         op.sendJSON(["type": "policy", "id": "p1", "sku": "hoodie", "safetyMinimum": 8, "restockLeadTimeSec": 7200])
         let accepted = try #require(op.read(type: "result"))
         #expect(accepted["ok"] as? Bool == true)
@@ -254,8 +255,8 @@ struct AlertFlowTests {
         op.sendJSON(["type": "policy", "id": "p2", "sku": "hoodie", "trendFactor": 0.5])
         #expect(op.read(type: "error")?["code"] as? String == "badField")
         // Numbers far out of range are refused, not converted (a Double beyond Int64 would trap).
-        op.sendJSON(["type": "policy", "id": "p4", "sku": "hoodie", "cooldownSec": 1e10])
-        #expect(op.read(type: "error")?["field"] as? String == "cooldownSec")
+        op.sendJSON(["type": "policy", "id": "p4", "sku": "hoodie", "cooldownSeconds": 1e10])
+        #expect(op.read(type: "error")?["field"] as? String == "cooldownSeconds")
         op.sendJSON(["type": "policy", "id": "p5", "sku": "hoodie", "safetyMinimum": 1e19])
         #expect(op.read(type: "error")?["field"] as? String == "safetyMinimum")
         op.sendJSON(["type": "policy", "id": "p3", "sku": "hoodie", "bogus": 1])
