@@ -42,17 +42,30 @@ final class RoomSession: WebSocketSession {
     private let resumeFrom: UInt64?
     private let resumeEpoch: String?
 
-    /// Commands of this connection whose durable result (and the room change that follows it:
-    /// a policy, a featured SKU, a new SKU) has not come back yet. While there is one, later
-    /// messages wait in ``held``, so each is decided on the state the earlier ones left:
-    /// commands from one connection apply in the order sent. Orders never wait behind orders.
-    private var changesInFlight = 0
-    /// Messages that arrived while ``changesInFlight`` > 0, in order.
-    private var held: [(opcode: WebSocketOpcode, payload: [UInt8])] = []
+    /// What a connection that sends needs to keep its commands in order; made on its first
+    /// message (a viewer that only listens never pays for it).
+    private final class Inbound {
+        /// Commands of this connection whose durable result (and the room change that follows
+        /// it: a policy, a featured SKU, a new SKU, a launch check) has not come back yet. While
+        /// there is one, later messages wait in ``held``, so each is decided on the state the
+        /// earlier ones left: commands from one connection apply in the order sent. Orders never
+        /// wait behind orders.
+        var changesInFlight = 0
+        /// Messages that arrived while ``changesInFlight`` > 0, in order.
+        var held: [(opcode: WebSocketOpcode, payload: [UInt8])] = []
+        /// The actions of the message being processed (a buffer reused from message to message).
+        var actions: [RoomAction] = []
+    }
+    private var inbound: Inbound?
     /// At most this many messages wait; one more is refused with `busy`.
     static let maximumHeld = 256
-    /// The actions of the message being processed (a buffer reused from message to message).
-    private var actions: [RoomAction] = []
+
+    private var ordering: Inbound {
+        if let inbound { return inbound }
+        let made = Inbound()
+        inbound = made
+        return made
+    }
 
     init(head: HTTPRequestHead, services shared: SharedServices) {
         self.shared = shared
@@ -114,13 +127,14 @@ final class RoomSession: WebSocketSession {
     func connection(_ connection: Connection, didReceive opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
         guard machine != nil else { return }
         shared.value.metrics.messagesIn.wrappingAdd(1, ordering: .relaxed)
-        guard changesInFlight == 0 && held.isEmpty else {
-            guard held.count < Self.maximumHeld else {
+        let ordering = self.ordering
+        guard ordering.changesInFlight == 0 && ordering.held.isEmpty else {
+            guard ordering.held.count < Self.maximumHeld else {
                 let error = ProtocolError(.busy, "more than \(Self.maximumHeld) messages wait for an earlier command's result; retry")
                 execute(.reply(.error(id: nil, error)), on: connection)
                 return
             }
-            held.append((opcode, [UInt8](payload)))
+            ordering.held.append((opcode, [UInt8](payload)))
             return
         }
         process(opcode, payload, on: connection)
@@ -129,19 +143,21 @@ final class RoomSession: WebSocketSession {
     private func process(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer, on connection: Connection) {
         // One buffer per session, reused (never re-entered: results and follow-ups arrive as
         // later loop tasks, not from inside `execute`).
-        actions.removeAll(keepingCapacity: true)
+        let ordering = self.ordering
+        ordering.actions.removeAll(keepingCapacity: true)
         machine!.received(
             opcode, payload: payload, rooms: shared.value.rooms.registry, rules: shared.value.rules,
-            now: Posix.monotonicMilliseconds(), into: &actions)
-        for index in actions.indices { execute(actions[index], on: connection) }
+            now: Posix.monotonicMilliseconds(), into: &ordering.actions)
+        for index in ordering.actions.indices { execute(ordering.actions[index], on: connection) }
     }
 
     /// A command that changes the room came back (on this connection's loop): go on with the
     /// messages that waited for it, until one more such command is in flight.
     fileprivate func changeCompleted(on connection: Connection) {
-        changesInFlight -= 1
-        while changesInFlight == 0 && !held.isEmpty {
-            let (opcode, payload) = held.removeFirst()
+        let ordering = self.ordering
+        ordering.changesInFlight -= 1
+        while ordering.changesInFlight == 0 && !ordering.held.isEmpty {
+            let (opcode, payload) = ordering.held.removeFirst()
             payload.withUnsafeBytes { process(opcode, $0, on: connection) }
         }
     }
@@ -212,7 +228,7 @@ final class RoomSession: WebSocketSession {
             }
         }
         switch status {
-        case .accepted: changesInFlight += 1
+        case .accepted: ordering.changesInFlight += 1
         case .busy: execute(.reply(.error(id: id, ProtocolError(.busy, "the stock core is at capacity; retry"))), on: connection)
         case .unavailable:
             execute(.reply(.error(id: id, ProtocolError(.unavailable, "the stock core is not accepting commands"))), on: connection)
@@ -294,7 +310,7 @@ final class RoomSession: WebSocketSession {
             }
         }
         switch status {
-        case .accepted: if changesRoom { changesInFlight += 1 }
+        case .accepted: if changesRoom { ordering.changesInFlight += 1 }
         case .busy:
             execute(.reply(.error(id: submission.id, ProtocolError(.busy, "the stock core is at capacity; retry"))), on: connection)
         case .unavailable:
