@@ -63,7 +63,7 @@ let package = Package(
         .testTarget(name: "LiveGateWebSocketTests", dependencies: ["LiveGateWebSocket"]),
         .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts", "LiveGateTestSupport"]),
-        .testTarget(name: "LiveGateReplayTests", dependencies: ["LiveGateReplay"]),
+        .testTarget(name: "LiveGateReplayTests", dependencies: ["LiveGateReplay", "LiveGateTestSupport"]),
         // Runs the built livegate-bench and livegate binaries at tiny sizes (checks the bench's accounting).
         .testTarget(name: "LiveGateBenchTests", dependencies: ["LiveGateTestSupport"]),
         .testTarget(

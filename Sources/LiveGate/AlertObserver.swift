@@ -1,4 +1,5 @@
 import LiveGateAlerts
+import LiveGateCore
 import LiveGateStock
 
 /// What the alert engine adds to a durable batch: the level transitions, and the live
@@ -39,16 +40,6 @@ final class AlertObserver: StockObserver {
         engine = try AlertEngine(configuration: configuration)
     }
 
-    /// The engine's policy for a SKU, from the journaled stock policy.
-    static func alertPolicy(_ policy: SkuPolicy) -> AlertPolicy {
-        AlertPolicy(
-            safetyMinimum: policy.safetyMinimum, restockLeadTime: policy.restockLeadTime,
-            safetyFactor: policy.safetyFactor, trendFactor: policy.trendFactor, trendWindow: policy.trendWindow,
-            trendMinimumVolume: policy.trendMinimumVolume, watchMark: policy.watchMark,
-            emergencyLine: policy.emergencyLine, cooldown: policy.cooldown, hysteresisMargin: policy.hysteresisMargin,
-            reservationTimeout: policy.reservationTimeout, substitute: policy.substitute.isEmpty ? nil : policy.substitute)
-    }
-
     private static func figures(_ publication: StockPublication) -> StockFigures {
         StockFigures(
             onHand: publication.onHand, reserved: publication.reserved, held: publication.held, sold: publication.sold,
@@ -56,10 +47,14 @@ final class AlertObserver: StockObserver {
     }
 
     func restore(from snapshotExtension: SnapshotExtension, ledger: StockLedger) {
-        if snapshotExtension.version == 1,
-            let restored = try? AlertEngine(decoding: snapshotExtension.bytes, configuration: configuration)
-        {
-            engine = restored
+        if snapshotExtension.version == 1 {
+            do {
+                engine = try AlertEngine(decoding: snapshotExtension.bytes, configuration: configuration)
+            } catch {
+                Log.warning("alert state in the snapshot not restored (\(error)); levels start again from the stock figures")
+            }
+        } else {
+            Log.warning("alert state section version \(snapshotExtension.version) not known to this build; levels start again")
         }
         engineIndex = []
         for index in 0..<ledger.skuCount { _ = ensure(index, ledger: ledger) }
@@ -70,7 +65,7 @@ final class AlertObserver: StockObserver {
         while engineIndex.count <= index {
             let id = ledger.skuID(ofIndex: engineIndex.count)
             let publication = ledger.publication(ofIndex: engineIndex.count)
-            let policy = ledger.policy(of: id).map(Self.alertPolicy) ?? configuration.defaultPolicy
+            let policy = ledger.policy(of: id) ?? configuration.defaultPolicy
             let figures = Self.figures(publication)
             let name = names[id] ?? id
             // A policy the engine refuses (it was checked at config load and by the policy
@@ -113,7 +108,7 @@ final class AlertObserver: StockObserver {
             case .policy:
                 let id = ledger.skuID(ofIndex: change.sku)
                 if let policy = ledger.policy(of: id) {
-                    try? engine.setPolicy(Self.alertPolicy(policy), forSku: sku, at: change.time, into: &batch.events)
+                    try? engine.setPolicy(policy, forSku: sku, at: change.time, into: &batch.events)
                 }
                 continue
             }

@@ -1,3 +1,4 @@
+import LiveGateCore
 import LiveGateStock
 
 /// A message a client sends on `/ws`, decoded and checked field by field
@@ -39,22 +40,10 @@ enum ClientMessage: Equatable {
     case launch(sku: String, countdown: Int64?)
     /// Acknowledge an alert (operator): other consoles are told.
     case ack(alert: String)
-    /// Change some of a SKU's policy fields (operator; journaled).
+    /// Change some of a SKU's policy fields, by ``SkuPolicy/Field/name`` (operator; journaled).
     case policy(sku: String, fields: [String: Double], substitute: String?)
     /// Advance core time to `to` milliseconds (operator; only with `stock.clock: external`).
     case tick(to: Int64)
-
-    /// The policy fields the `policy` command may change (durations in seconds, named `…Seconds`).
-    static let policyFields = [
-        "safetyMinimum", "restockLeadTimeSeconds", "safetyFactor", "trendFactor", "trendWindowSeconds", "trendMinimumVolume",
-        "watchMark", "emergencyLine", "cooldownSeconds", "hysteresisMargin", "reservationTimeoutSeconds",
-    ]
-
-    /// Deprecated `policy` field names still accepted, by the name that replaces them.
-    static let deprecatedPolicyFields = [
-        "restockLeadTimeSec": "restockLeadTimeSeconds", "trendWindowSec": "trendWindowSeconds",
-        "cooldownSec": "cooldownSeconds", "reservationTimeoutSec": "reservationTimeoutSeconds",
-    ]
 
     /// The `type` of a client message; the raw value is what goes on the wire.
     enum Kind: String, Sendable, CaseIterable {
@@ -153,24 +142,28 @@ enum ClientMessage: Equatable {
                 sku: try fields.string("sku"),
                 countdown: try fields.object["countdown"] == nil ? nil : fields.integer("countdown", range: 0...60))
         case .policy:
+            // The fields are SkuPolicy.fields by name; a deprecated `…Sec` name counts as its `…Seconds` field,
+            // and the new name wins if both are sent. Ranges are checked when the policy is applied.
             var numbers: [String: Double] = [:]
-            // A deprecated `…Sec` name counts as its `…Seconds` field; the new name wins if both are sent.
-            for key in ClientMessage.deprecatedPolicyFields.keys.sorted() + ClientMessage.policyFields {
-                let name = ClientMessage.deprecatedPolicyFields[key] ?? key
-                switch fields.object[key] {
-                case nil, .null?: continue
-                case .int(let value)?: numbers[name] = Double(value)
-                case .double(let value)? where value.isFinite: numbers[name] = value
-                default: throw ProtocolError.badField(key, "\(key) must be a number")
+            for field in SkuPolicy.fields {
+                for key in field.deprecatedNames + [field.name] {
+                    switch fields.object[key] {
+                    case nil, .null?: continue
+                    case .int(let value)?: numbers[field.name] = Double(value)
+                    case .double(let value)? where value.isFinite: numbers[field.name] = value
+                    default: throw ProtocolError.badField(key, "\(key) must be a number")
+                    }
                 }
             }
             let substitute = try fields.optionalString("substitute")
-            let unknown = fields.object.keys.filter { !["type", "id", "sku", "substitute"].contains($0) && !ClientMessage.policyFields.contains($0)
-                && ClientMessage.deprecatedPolicyFields[$0] == nil
+            let unknown = fields.object.keys.filter { key in
+                !["type", "id", "sku", "substitute"].contains(key)
+                    && !SkuPolicy.fields.contains { $0.name == key || $0.deprecatedNames.contains(key) }
             }
             if let first = unknown.sorted().first { throw ProtocolError.badField(first, "unknown policy field '\(first.prefix(32))'") }
             guard !numbers.isEmpty || substitute != nil else {
-                throw ProtocolError.badField("type", "policy needs at least one of " + ClientMessage.policyFields.joined(separator: ", ") + ", substitute")
+                throw ProtocolError.badField(
+                    "type", "policy needs at least one of " + SkuPolicy.fields.map(\.name).joined(separator: ", ") + ", substitute")
             }
             message = .policy(sku: try fields.string("sku"), fields: numbers, substitute: substitute)
         case .drain:
@@ -238,9 +231,9 @@ enum ClientMessage: Equatable {
             if let countdown { writer.field("countdown", countdown) }
         case .policy(let sku, let fields, let substitute):
             writer.field("sku", sku)
-            for key in ClientMessage.policyFields {
-                guard let value = fields[key] else { continue }
-                writer.key(key.withStaticKey)
+            for field in SkuPolicy.fields {
+                guard let value = fields[field.name] else { continue }
+                writer.key(field.name.withStaticKey)
                 writer.rawNumber(value)
             }
             if let substitute { writer.field("substitute", substitute) }

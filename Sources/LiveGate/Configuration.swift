@@ -235,6 +235,7 @@ extension Configuration {
             settings.launchQuietPeriod = Int64(try alerts.seconds("launchQuietSeconds", default: 600, allowZero: true) * 1e9)
             settings.danmakuInterval = Int64(try alerts.seconds("danmakuIntervalSeconds", default: 10) * 1e9)
             settings.payThroughMemory = Int64(try alerts.seconds("payThroughMemorySeconds", default: 1800) * 1e9)
+            if var fields = try alerts.object("defaultPolicy") { settings.defaultPolicy = try fields.policy(base: settings.defaultPolicy) }
             let language = try alerts.string("language", default: "zh")
             switch language {
             case "zh": settings.templates = .chinese
@@ -266,13 +267,6 @@ extension Configuration {
         } catch {
             throw ConfigurationError(message: "alerts: \(error)")
         }
-        for sku in config.skus {
-            do {
-                try AlertObserver.alertPolicy(sku.policy).validate(horizon: config.alerts.horizon)
-            } catch {
-                throw ConfigurationError(message: "skus[\(sku.id)].policy: \(error)")
-            }
-        }
         if var bench = try reader.object("bench") {
             config.benchPubSub = try bench.bool("pubSub", default: false)
             try bench.finish()
@@ -299,29 +293,22 @@ extension Configuration {
         for (index, value) in try reader.array("skus").enumerated() {
             var sku = try ObjectReader(value, path: "skus[\(index)]")
             let id = try sku.requiredString("id")
-            let policyDefaults = SkuPolicy()
-            var policy = policyDefaults
-            let alertDefaults = AlertPolicy()
-            var p = try sku.object("policy") ?? ObjectReader(.object([:]), path: "skus[\(index)].policy")
-            policy.reservationTimeout = Int64(try p.seconds("reservationTimeoutSeconds", default: 900) * 1e9)
-            policy.safetyMinimum = Int64(try p.int("safetyMinimum", default: Int(alertDefaults.safetyMinimum), range: 0...1_000_000_000))
-            policy.restockLeadTime = Int64(try p.seconds("restockLeadTimeSeconds", default: 1800, maximum: 90 * 86_400) * 1e9)
-            policy.safetyFactor = try p.number("safetyFactor", default: alertDefaults.safetyFactor, range: 0...100)
-            policy.trendFactor = try p.number("trendFactor", default: alertDefaults.trendFactor, range: 1...100)
-            policy.trendWindow = Int64(try p.seconds("trendWindowSeconds", default: 300) * 1e9)
-            policy.trendMinimumVolume = Int64(try p.int("trendMinimumVolume", default: 10, range: 0...1_000_000_000))
-            policy.watchMark = Int64(try p.int("watchMark", default: 0, range: 0...1_000_000_000))
-            policy.emergencyLine = Int64(try p.int("emergencyLine", default: Int(alertDefaults.emergencyLine), range: 0...1_000_000_000))
-            policy.cooldown = Int64(try p.seconds("cooldownSeconds", default: 300, allowZero: true) * 1e9)
-            policy.hysteresisMargin = try p.number("hysteresisMargin", default: alertDefaults.hysteresisMargin, range: 0...10)
-            try p.finish()
+            var policy = config.alerts.defaultPolicy
+            if var fields = try sku.object("policy") { policy = try fields.policy(base: policy) }
             let substitute = try sku.optionalString("substitute")
-            policy.substitute = substitute ?? ""
+            policy.substitute = substitute
             config.skus.append(SkuSpec(
                 id: id, name: try sku.string("name", default: id),
                 onHand: Int64(try sku.int("onHand", default: 0, range: 0...1_000_000_000)),
                 substitute: substitute, policy: policy))
             try sku.finish()
+        }
+        for sku in config.skus {
+            do {
+                try config.alerts.check(sku.policy)
+            } catch {
+                throw ConfigurationError(message: "skus[\(sku.id)].policy: \(error)")
+            }
         }
         for (index, value) in try reader.array("rooms").enumerated() {
             var room = try ObjectReader(value, path: "rooms[\(index)]")
@@ -424,6 +411,33 @@ struct ObjectReader {
             throw ConfigurationError(message: "\(name(key)): \(seconds) is not a valid number of seconds")
         }
         return seconds
+    }
+
+    /// Reads a policy object through ``SkuPolicy/fields``: each field by its name (or a deprecated name, not
+    /// both), ranges checked; fields left out keep `base`'s values. Finishes the object.
+    mutating func policy(base: SkuPolicy) throws -> SkuPolicy {
+        var policy = base
+        for field in SkuPolicy.fields {
+            let given = ([field.name] + field.deprecatedNames).filter { object[$0] != nil }
+            guard let key = given.first else { continue }
+            guard given.count == 1 else {
+                throw ConfigurationError(message: "\(name(key)): give one of \(given.joined(separator: " and ")), not both")
+            }
+            let value: Double
+            switch take(key) {
+            case .int(let int)?: value = Double(int)
+            case .double(let double)?: value = double
+            case let raw?: throw ConfigurationError(message: "\(name(key)): expected a number, got \(raw.typeName)")
+            case nil: continue
+            }
+            do {
+                try policy.set(field, to: value)
+            } catch {
+                throw ConfigurationError(message: "\(name(key)): \(error.reason)")
+            }
+        }
+        try finish()
+        return policy
     }
 
     mutating func requiredString(_ key: String) throws -> String {

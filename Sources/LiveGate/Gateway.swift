@@ -73,25 +73,6 @@ public final class Gateway: Sendable {
         rooms.seed(try call(.readSkus(nil)).skus)
     }
 
-    /// The policy of a SKU created live: the alert engine's defaults.
-    static func defaultPolicy(_ configuration: Configuration) -> SkuPolicy {
-        skuPolicy(configuration.alerts.defaultPolicy)
-    }
-
-    /// The stock core's policy carrying the alert engine's settings `alert`.
-    public static func skuPolicy(_ alert: AlertPolicy) -> SkuPolicy {
-        var policy = SkuPolicy(
-            reservationTimeout: alert.reservationTimeout, safetyMinimum: alert.safetyMinimum,
-            restockLeadTime: alert.restockLeadTime, trendFactor: alert.trendFactor, trendWindow: alert.trendWindow,
-            trendMinimumVolume: alert.trendMinimumVolume)
-        policy.safetyFactor = alert.safetyFactor
-        policy.watchMark = alert.watchMark
-        policy.emergencyLine = alert.emergencyLine
-        policy.cooldown = alert.cooldown
-        policy.hysteresisMargin = alert.hysteresisMargin
-        return policy
-    }
-
     /// Submits a command and waits for its durable result (start-up only).
     private func call(_ command: StockCommand) throws -> StockResult {
         let done = DispatchSemaphore(value: 0)
@@ -115,7 +96,7 @@ public final class Gateway: Sendable {
                              priorityHardBytes: configuration.priorityHardBudgetBytes),
             rules: RoomRules(
                 stockQuestionKeywords: configuration.alerts.templates.stockQuestionKeywords,
-                defaultPolicy: Self.defaultPolicy(configuration),
+                defaultPolicy: configuration.alerts.defaultPolicy,
                 alertHorizon: configuration.alerts.horizon,
                 danmakuMaxCharacters: configuration.danmakuMaxCharacters,
                 danmakuPer10Seconds: configuration.danmakuPer10Seconds,

@@ -1,5 +1,6 @@
 import Foundation
 import LiveGateAlerts
+import LiveGateCore
 import LiveGateStock
 import Synchronization
 
@@ -35,7 +36,7 @@ extension RoomView {
         guard let (featured, _) = featured(in: room), let skus = skus(in: room) else {
             return .failure(.badField("room", "no room"))
         }
-        let fromPolicy = policy(of: sku).map(\.substitute).flatMap { $0.isEmpty ? nil : $0 }
+        let fromPolicy = policy(of: sku)?.substitute
         guard let substitute = fromPolicy ?? self.sku(sku)?.substitute else {
             return .failure(.badField("sku", "\(sku) has no substitute; set one with the policy command"))
         }

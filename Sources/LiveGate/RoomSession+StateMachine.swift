@@ -209,7 +209,7 @@ extension RoomSession {
                     throw ProtocolError.badField("substitute", "no SKU '\(substitute.prefix(64))'")
                 }
                 var policy = rules.defaultPolicy
-                policy.substitute = substitute ?? ""
+                policy.substitute = substitute
                 let stored = RoomStore.StoredSku(id: sku, name: name ?? sku, substitute: substitute)
                 return submit(.createSku(sku: sku, onHand: onHand, policy: policy), sku: sku, then: .addSku(stored, policy, room: room))
             case .launch(let sku, let countdown):
@@ -233,7 +233,7 @@ extension RoomSession {
                     guard substitute.isEmpty || rooms.sku(substitute) != nil else {
                         throw ProtocolError.badField("substitute", "no SKU '\(substitute.prefix(64))'")
                     }
-                    policy.substitute = substitute
+                    policy.substitute = substitute.isEmpty ? nil : substitute
                 }
                 return submit(.setPolicy(sku: sku, policy: policy), sku: sku, then: .setPolicy(policy, sku: sku))
             case .tick(let to):
@@ -293,40 +293,19 @@ extension RoomSession {
             return text
         }
 
-        /// Applies the `policy` command's fields to `policy`, refusing what the engine would not take.
+        /// Applies the `policy` command's fields (by ``SkuPolicy/Field/name``) to `policy`, refusing what the
+        /// engine would not take; the error names the field.
         static func apply(_ fields: [String: Double], to policy: inout SkuPolicy, horizon: Int64) throws {
-            let second = 1_000_000_000.0
-            // Counts and durations must fit: anything larger than a year or a billion units is refused
-            // before any conversion (a Double beyond Int64 would trap).
-            for (key, value) in fields {
-                let limit = key.hasSuffix("Seconds") ? 365.0 * 86_400 : 1e9
-                guard value.isFinite, value >= 0, value <= limit else {
-                    throw ProtocolError.badField(key, "\(key) must be between 0 and \(Int64(limit))")
-                }
-            }
-            for (key, value) in fields {
-                switch key {
-                case "safetyMinimum": policy.safetyMinimum = Int64(value)
-                case "restockLeadTimeSeconds": policy.restockLeadTime = Int64(value * second)
-                case "safetyFactor": policy.safetyFactor = value
-                case "trendFactor": policy.trendFactor = value
-                case "trendWindowSeconds": policy.trendWindow = Int64(value * second)
-                case "trendMinimumVolume": policy.trendMinimumVolume = Int64(value)
-                case "watchMark": policy.watchMark = Int64(value)
-                case "emergencyLine": policy.emergencyLine = Int64(value)
-                case "cooldownSeconds": policy.cooldown = Int64(value * second)
-                case "hysteresisMargin": policy.hysteresisMargin = value
-                case "reservationTimeoutSeconds": policy.reservationTimeout = Int64(value * second)
-                default: throw ProtocolError.badField(key, "unknown policy field")
-                }
-            }
             do {
-                try AlertObserver.alertPolicy(policy).validate(horizon: horizon)
+                for field in SkuPolicy.fields {
+                    if let value = fields[field.name] { try policy.set(field, to: value) }
+                }
+                try policy.validate(horizon: horizon)
             } catch {
-                throw ProtocolError(.badField, "policy refused: \(error)", field: fields.keys.sorted().first)
+                throw ProtocolError.badField(error.field, "\(error.field) \(error.reason)")
             }
-            guard policy.reservationTimeout > 0, policy.safetyMinimum >= 0, policy.watchMark >= 0, policy.emergencyLine >= 0 else {
-                throw ProtocolError(.badField, "policy values must not be negative", field: fields.keys.sorted().first)
+            if let unknown = fields.keys.first(where: { SkuPolicy.field(named: $0) == nil }) {
+                throw ProtocolError.badField(unknown, "unknown policy field")
             }
         }
     }

@@ -1,3 +1,5 @@
+import LiveGateCore
+
 /// Engine-wide settings: the bucket horizon, the smoothing constant, the launch quiet period, the danmaku
 /// rate limit, the default policy and the texts.
 ///
@@ -21,18 +23,18 @@ public struct AlertConfiguration: Sendable, Hashable {
     /// ratio behind ``SkuMetrics/mayFreeUp``, in nanoseconds. Default 30 minutes.
     public var payThroughMemory: Int64
     /// The policy of a SKU added without one.
-    public var defaultPolicy: AlertPolicy
+    public var defaultPolicy: SkuPolicy
     /// Banner, danmaku, host-hint and stock-reply texts, and the stock-question keywords.
     public var templates: AlertTemplates
 
     /// Creates a configuration; every parameter has the documented default (Chinese texts).
     public init(
-        horizon: Int64 = 10 * AlertPolicy.minute,
-        smoothingTime: Int64 = 5 * AlertPolicy.minute,
-        launchQuietPeriod: Int64 = 10 * AlertPolicy.minute,
-        danmakuInterval: Int64 = 10 * AlertPolicy.second,
-        payThroughMemory: Int64 = 30 * AlertPolicy.minute,
-        defaultPolicy: AlertPolicy = AlertPolicy(),
+        horizon: Int64 = 10 * SkuPolicy.minute,
+        smoothingTime: Int64 = 5 * SkuPolicy.minute,
+        launchQuietPeriod: Int64 = 10 * SkuPolicy.minute,
+        danmakuInterval: Int64 = 10 * SkuPolicy.second,
+        payThroughMemory: Int64 = 30 * SkuPolicy.minute,
+        defaultPolicy: SkuPolicy = SkuPolicy(),
         templates: AlertTemplates = .chinese
     ) {
         self.horizon = horizon
@@ -45,18 +47,18 @@ public struct AlertConfiguration: Sendable, Hashable {
     }
 
     /// The number of one-second buckets per SKU.
-    var bucketsPerSku: Int { Int(horizon / AlertPolicy.second) }
+    var bucketsPerSku: Int { Int(horizon / SkuPolicy.second) }
 
     /// Checks the ranges, the default policy and every template.
     ///
     /// - Throws: ``AlertConfigurationError`` naming the bad field, or ``AlertTemplateError`` naming the bad
     ///   template and placeholder.
     public func validate() throws {
-        guard horizon >= 2 * AlertPolicy.second, horizon % AlertPolicy.second == 0, horizon <= 24 * 60 * AlertPolicy.minute
+        guard horizon >= 2 * SkuPolicy.second, horizon % SkuPolicy.second == 0, horizon <= 24 * 60 * SkuPolicy.minute
         else {
             throw AlertConfigurationError.invalidSetting(field: "horizon", reason: "must be whole seconds between 2 s and 24 h")
         }
-        guard smoothingTime >= AlertPolicy.second else {
+        guard smoothingTime >= SkuPolicy.second else {
             throw AlertConfigurationError.invalidSetting(field: "smoothingTime", reason: "must be at least 1 s")
         }
         guard launchQuietPeriod >= 0 else {
@@ -65,11 +67,22 @@ public struct AlertConfiguration: Sendable, Hashable {
         guard danmakuInterval >= 0 else {
             throw AlertConfigurationError.invalidSetting(field: "danmakuInterval", reason: "must be ≥ 0")
         }
-        guard payThroughMemory >= AlertPolicy.second else {
+        guard payThroughMemory >= SkuPolicy.second else {
             throw AlertConfigurationError.invalidSetting(field: "payThroughMemory", reason: "must be at least 1 s")
         }
-        try defaultPolicy.validate(horizon: horizon)
+        try check(defaultPolicy)
         try templates.validate()
+    }
+
+    /// Checks `policy` against this configuration (two trend windows must fit in ``horizon``).
+    ///
+    /// - Throws: ``AlertConfigurationError/invalidPolicy(field:reason:)`` naming the first bad field.
+    public func check(_ policy: SkuPolicy) throws(AlertConfigurationError) {
+        do {
+            try policy.validate(horizon: horizon)
+        } catch {
+            throw .invalidPolicy(field: error.field, reason: error.reason)
+        }
     }
 }
 

@@ -1,3 +1,4 @@
+import LiveGateCore
 /// The figures of one evaluation, without strings, so the per-event path neither retains nor allocates.
 struct RawMetrics: Sendable, Hashable {
     /// Units in the recent window.
@@ -71,15 +72,15 @@ extension AlertEngine {
     /// - Complexity: O(1).
     func rawMetrics(_ index: Int, now: Int64, recent: Int64, previous: Int64) -> RawMetrics {
         let state = states[index]
-        let policy = policyFigures[index]
+        let policy = policies[index]
         var ratePerSecond = 0.0
         if recent > 0 {
             let decay = AlertEngine.decay(from: state.smoothedAt, to: now, timeConstant: configuration.smoothingTime)
-            ratePerSecond = state.smoothedMass * decay * Double(AlertPolicy.second) / Double(configuration.smoothingTime)
+            ratePerSecond = state.smoothedMass * decay * Double(SkuPolicy.second) / Double(configuration.smoothingTime)
         }
         let sellable = state.figures.sellable
         let timeToStockOut: Double? = ratePerSecond > 0 ? Double(sellable) / ratePerSecond : nil
-        let needed = ratePerSecond * Double(policy.restockLeadTime) / Double(AlertPolicy.second)
+        let needed = ratePerSecond * Double(policy.restockLeadTime) / Double(SkuPolicy.second)
         let safetyLine = AlertEngine.safetyLine(policy, ratePerSecond: ratePerSecond)
         let restock = max(0, AlertEngine.units((needed - Double(sellable)).rounded(.up)))
         let decided = state.paidMass + state.lostMass
@@ -103,7 +104,7 @@ extension AlertEngine {
         return SkuMetrics(
             skuIndex: index, sku: ids[index], time: now, level: state.debouncer.level, sellable: raw.sellable,
             reserved: state.figures.reserved, sold: state.figures.sold, canSell: raw.sellable,
-            mayFreeUp: raw.mayFreeUp, mayFreeUpWithinSeconds: policyFigures[index].reservationTimeout / AlertPolicy.second,
+            mayFreeUp: raw.mayFreeUp, mayFreeUpWithinSeconds: policies[index].reservationTimeout / SkuPolicy.second,
             recentRatePerMinute: recentRate, previousRatePerMinute: previousRate,
             ratePerMinute: raw.ratePerSecond * 60, accelerationPerMinute: (recentRate - previousRate) / windowMinutes,
             timeToStockOutSeconds: raw.timeToStockOutSeconds, safetyLine: raw.safetyLine,
@@ -135,7 +136,7 @@ extension AlertEngine {
     ///   - events: receives the transition.
     /// - Complexity: O(1); allocates only to build a transition's event.
     mutating func evaluate(_ index: Int, now: Int64, restocked: Bool, into events: inout [AlertEvent]) {
-        let policy = policyFigures[index]
+        let policy = policies[index]
         if states[index].watchCrossedAt != .min && now - states[index].watchCrossedAt >= policy.trendWindow {
             states[index].watchCrossedAt = .min
         }
@@ -156,7 +157,7 @@ extension AlertEngine {
         conditions.set(.soldout, enter: sellable <= 0, hold: sellable <= policy.emergencyLine)
 
         // Enter conditions use the smoothed rate; hold conditions use the generous hold rate and the margin.
-        let leadSeconds = Double(policy.restockLeadTime) / Double(AlertPolicy.second)
+        let leadSeconds = Double(policy.restockLeadTime) / Double(SkuPolicy.second)
         let runsOutFirst = raw.timeToStockOutSeconds.map { $0 < leadSeconds } ?? false
         let stillRunsOutFirst = raw.holdRatePerSecond > 0
             && Double(sellable) / raw.holdRatePerSecond < leadSeconds * (1 + rateMargin)
@@ -252,15 +253,15 @@ extension AlertEngine {
         case .normal: .cleared
         case .trend: states[index].watchCrossedAt != .min ? .watchMark : .rateRatio
         case .threshold: .safetyLine
-        case .emergency: raw.sellable <= policyFigures[index].emergencyLine ? .emergencyLine : .timeToStockOut
+        case .emergency: raw.sellable <= policies[index].emergencyLine ? .emergencyLine : .timeToStockOut
         case .soldout: .soldOut
         }
     }
 
     /// `max(safetyMinimum, ceil(rate × restockLeadTime × safetyFactor))` for a rate in units per second.
     @inline(__always)
-    static func safetyLine(_ policy: PolicyFigures, ratePerSecond: Double) -> Int64 {
-        let needed = ratePerSecond * Double(policy.restockLeadTime) / Double(AlertPolicy.second)
+    static func safetyLine(_ policy: SkuPolicy, ratePerSecond: Double) -> Int64 {
+        let needed = ratePerSecond * Double(policy.restockLeadTime) / Double(SkuPolicy.second)
         return max(policy.safetyMinimum, units((needed * policy.safetyFactor).rounded(.up)))
     }
 
@@ -293,7 +294,7 @@ public struct DanmakuRateLimiter: Sendable, Hashable {
     /// Creates a limiter.
     ///
     /// - Parameter interval: the least time between two danmaku of one SKU, nanoseconds (default 10 s).
-    public init(interval: Int64 = 10 * AlertPolicy.second) { self.interval = interval }
+    public init(interval: Int64 = 10 * SkuPolicy.second) { self.interval = interval }
 
     /// Whether a danmaku for `sku` may go out at `now`; if so, records it.
     ///

@@ -1,17 +1,17 @@
+import LiveGateCore
 extension AlertEngine {
     /// Encodes the engine's state (SKUs, policies, buckets, rates, latches, cooldowns, markers) for the stock
     /// core's snapshot extension section.
     ///
-    /// Version 1, all integers little-endian, strings as a `UInt32` byte length then UTF-8:
+    /// Version 2, written with ``ByteWriter``: all integers little-endian, strings as a `UInt32` byte length
+    /// then UTF-8:
     ///
     /// ```
-    /// u8  version = 1
+    /// u8  version = 2
     /// u32 bucketsPerSku when written        i64 engine time (ns)        u32 SKU count
     /// per SKU, in index order:
     ///   str id, str name
-    ///   policy: i64 safetyMinimum, i64 restockLeadTime, f64 safetyFactor, f64 trendFactor, i64 trendWindow,
-    ///           i64 trendMinimumVolume, i64 watchMark, i64 emergencyLine, i64 cooldown, f64 hysteresisMargin,
-    ///           i64 reservationTimeout, u8 hasSubstitute, [str substitute]
+    ///   policy: SkuPolicy.encode(into:), the same versioned form the stock core journals
     ///   figures: i64 onHand, reserved, held, sold, sellable
     ///   i64 headSecond, f64 smoothedMass, i64 smoothedAt, f64 paidMass, f64 lostMass, i64 payAt
     ///   u8 raised latches, i64 × 4 raisedAt (trend, threshold, emergency, soldout)
@@ -20,38 +20,22 @@ extension AlertEngine {
     /// ```
     ///
     /// `f64` is the IEEE 754 bit pattern, so a restore is bit-exact. `Int64.min` means "never". Window sums are
-    /// not stored: they are recomputed from the buckets.
+    /// not stored: they are recomputed from the buckets. Version 1 differs only in the policy, which it wrote
+    /// field by field in another order (``LegacyPolicy``); it still restores.
     ///
     /// - Returns: the bytes; the stock core stores them with version ``stateVersion``.
     /// - Complexity: O(SKUs × horizon).
     public func encodeState() -> [UInt8] {
-        var writer = StateWriter()
+        var writer = ByteWriter(capacity: 256 * max(states.count, 1))
         writer.write(AlertEngine.stateVersion)
         writer.write(UInt32(buckets.capacity))
         writer.write(time)
         writer.write(UInt32(states.count))
         for index in states.indices {
             let state = states[index]
-            let policy = policies[index]
-            writer.write(ids[index])
-            writer.write(names[index])
-            writer.write(policy.safetyMinimum)
-            writer.write(policy.restockLeadTime)
-            writer.write(policy.safetyFactor)
-            writer.write(policy.trendFactor)
-            writer.write(policy.trendWindow)
-            writer.write(policy.trendMinimumVolume)
-            writer.write(policy.watchMark)
-            writer.write(policy.emergencyLine)
-            writer.write(policy.cooldown)
-            writer.write(policy.hysteresisMargin)
-            writer.write(policy.reservationTimeout)
-            if let substitute = policy.substitute {
-                writer.write(UInt8(1))
-                writer.write(substitute)
-            } else {
-                writer.write(UInt8(0))
-            }
+            writer.writeString(ids[index])
+            writer.writeString(names[index])
+            policies[index].encode(into: &writer)
             let figures = state.figures
             writer.write(figures.onHand)
             writer.write(figures.reserved)
@@ -73,7 +57,7 @@ extension AlertEngine {
             writer.write(state.launchAt)
             writer.write(state.watchCrossedAt)
             writer.write(state.trendBaseline)
-            let countOffset = writer.bytes.count
+            let countOffset = writer.count
             writer.write(UInt32(0))
             var nonEmpty: UInt32 = 0
             if state.sums.headSecond != .min {
@@ -90,8 +74,8 @@ extension AlertEngine {
         return writer.bytes
     }
 
-    /// Restores an engine from ``encodeState()``'s bytes, with the settings and texts of `configuration` (which
-    /// are config, not state).
+    /// Restores an engine from ``encodeState()``'s bytes (version 2, or version 1 from earlier builds), with the
+    /// settings and texts of `configuration` (which are config, not state).
     ///
     /// After a restore, the same further calls give the same events as the engine that was encoded: nothing
     /// re-fires and nothing is forgotten. If the configuration's horizon is shorter than the encoded one, the
@@ -105,29 +89,29 @@ extension AlertEngine {
     /// - Complexity: O(size of the bytes + SKUs × horizon).
     public init(decoding bytes: [UInt8], configuration: AlertConfiguration = AlertConfiguration()) throws {
         try self.init(configuration: configuration)
-        var reader = StateReader(bytes: bytes)
+        do {
+            try bytes.withUnsafeBytes { buffer in
+                var reader = ByteReader(buffer)
+                try restore(from: &reader)
+            }
+        } catch let error as ByteDecodingError {
+            throw AlertStateDecodingError.damaged(error.reason)
+        }
+    }
+
+    /// Reads the state written by ``encodeState()`` into this fresh engine.
+    private mutating func restore(from reader: inout ByteReader) throws {
         let version: UInt8 = try reader.read()
-        guard version == AlertEngine.stateVersion else { throw AlertStateDecodingError.unsupportedVersion(version) }
-        _ = try reader.read() as UInt32
+        guard version == 1 || version == AlertEngine.stateVersion else {
+            throw AlertStateDecodingError.unsupportedVersion(version)
+        }
+        _ = try reader.read(UInt32.self)
         let time: Int64 = try reader.read()
-        let count = Int(try reader.read() as UInt32)
+        let count = Int(try reader.read(UInt32.self))
         for _ in 0..<count {
             let id = try reader.readString()
             let name = try reader.readString()
-            var policy = AlertPolicy()
-            policy.safetyMinimum = try reader.read()
-            policy.restockLeadTime = try reader.read()
-            policy.safetyFactor = try reader.read()
-            policy.trendFactor = try reader.read()
-            policy.trendWindow = try reader.read()
-            policy.trendMinimumVolume = try reader.read()
-            policy.watchMark = try reader.read()
-            policy.emergencyLine = try reader.read()
-            policy.cooldown = try reader.read()
-            policy.hysteresisMargin = try reader.read()
-            policy.reservationTimeout = try reader.read()
-            let hasSubstitute: UInt8 = try reader.read()
-            policy.substitute = hasSubstitute != 0 ? try reader.readString() : nil
+            let policy = version == 1 ? try LegacyPolicy.decode(from: &reader) : try SkuPolicy.decode(from: &reader)
             let figures = StockFigures(
                 onHand: try reader.read(), reserved: try reader.read(), held: try reader.read(), sold: try reader.read(),
                 sellable: try reader.read()
@@ -135,10 +119,10 @@ extension AlertEngine {
             guard indexById[id] == nil else { throw AlertStateDecodingError.damaged("duplicate SKU id \(id)") }
             let index = try addSku(id, name: name, policy: policy, figures: figures, at: time)
             let headSecond: Int64 = try reader.read()
-            states[index].smoothedMass = try reader.read()
+            states[index].smoothedMass = try reader.readDouble()
             states[index].smoothedAt = try reader.read()
-            states[index].paidMass = try reader.read()
-            states[index].lostMass = try reader.read()
+            states[index].paidMass = try reader.readDouble()
+            states[index].lostMass = try reader.readDouble()
             states[index].payAt = try reader.read()
             let raised: UInt8 = try reader.read()
             states[index].debouncer = AlertDebouncer(
@@ -149,10 +133,10 @@ extension AlertEngine {
             states[index].launchAt = try reader.read()
             states[index].watchCrossedAt = try reader.read()
             states[index].trendBaseline = try reader.read()
-            let nonEmpty = Int(try reader.read() as UInt32)
+            let nonEmpty = Int(try reader.read(UInt32.self))
             states[index].sums.headSecond = headSecond
             for _ in 0..<nonEmpty {
-                let age = Int(try reader.read() as UInt32)
+                let age = Int(try reader.read(UInt32.self))
                 let units: UInt32 = try reader.read()
                 guard headSecond != .min else { throw AlertStateDecodingError.damaged("buckets without a head") }
                 if age < buckets.capacity {
@@ -166,90 +150,41 @@ extension AlertEngine {
     }
 }
 
+/// The policy as alert state version 1 wrote it, field by field; read only, to restore old snapshots.
+enum LegacyPolicy {
+    /// Reads a version 1 policy.
+    /// - Throws: ``ByteDecodingError`` if the bytes end early.
+    static func decode(from reader: inout ByteReader) throws -> SkuPolicy {
+        var policy = SkuPolicy()
+        policy.safetyMinimum = try reader.read()
+        policy.restockLeadTime = try reader.read()
+        policy.safetyFactor = try reader.readDouble()
+        policy.trendFactor = try reader.readDouble()
+        policy.trendWindow = try reader.read()
+        policy.trendMinimumVolume = try reader.read()
+        policy.watchMark = try reader.read()
+        policy.emergencyLine = try reader.read()
+        policy.cooldown = try reader.read()
+        policy.hysteresisMargin = try reader.readDouble()
+        policy.reservationTimeout = try reader.read()
+        let hasSubstitute: UInt8 = try reader.read()
+        policy.substitute = hasSubstitute != 0 ? try reader.readString() : nil
+        return policy
+    }
+}
+
 /// Why ``AlertEngine/init(decoding:configuration:)`` refused its bytes.
 public enum AlertStateDecodingError: Error, Hashable, CustomStringConvertible {
     /// The version byte is not one this code reads.
     case unsupportedVersion(UInt8)
-    /// The bytes end early.
-    case truncated(at: Int)
     /// The bytes are inconsistent.
     case damaged(String)
 
     /// A one-line explanation.
     public var description: String {
         switch self {
-        case .unsupportedVersion(let version): "alert state version \(version) is not supported (this build reads 1)"
-        case .truncated(let offset): "alert state truncated at byte \(offset)"
+        case .unsupportedVersion(let version): "alert state version \(version) is not supported (this build reads 1 and 2)"
         case .damaged(let reason): "alert state damaged: \(reason)"
         }
-    }
-}
-
-/// An append-only little-endian encoder for the engine's state.
-struct StateWriter {
-    /// The bytes written so far.
-    var bytes: [UInt8] = []
-
-    /// Appends a fixed-width integer.
-    mutating func write<T: FixedWidthInteger>(_ value: T) {
-        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
-    }
-
-    /// Appends a Double's bit pattern.
-    mutating func write(_ value: Double) { write(value.bitPattern) }
-
-    /// Appends a string as a `UInt32` length and UTF-8.
-    mutating func write(_ value: String) {
-        write(UInt32(value.utf8.count))
-        bytes.append(contentsOf: value.utf8)
-    }
-
-    /// Overwrites a `UInt32` at `offset`.
-    mutating func patch(_ value: UInt32, at offset: Int) {
-        withUnsafeBytes(of: value.littleEndian) { raw in
-            for i in 0..<4 { bytes[offset + i] = raw[i] }
-        }
-    }
-}
-
-/// A little-endian decoder over the engine's state bytes.
-struct StateReader {
-    /// The bytes.
-    let bytes: [UInt8]
-    /// The next byte to read.
-    var offset = 0
-
-    /// The bytes left.
-    var remaining: Int { bytes.count - offset }
-
-    /// Reads a fixed-width integer.
-    ///
-    /// - Throws: ``AlertStateDecodingError/truncated(at:)``.
-    mutating func read<T: FixedWidthInteger>() throws(AlertStateDecodingError) -> T {
-        let size = MemoryLayout<T>.size
-        guard remaining >= size else { throw .truncated(at: offset) }
-        var value: T = 0
-        for i in 0..<size { value |= T(truncatingIfNeeded: bytes[offset + i]) << (8 * i) }
-        offset += size
-        return value
-    }
-
-    /// Reads a Double's bit pattern.
-    ///
-    /// - Throws: ``AlertStateDecodingError/truncated(at:)``.
-    mutating func read() throws(AlertStateDecodingError) -> Double {
-        Double(bitPattern: try read() as UInt64)
-    }
-
-    /// Reads a length-prefixed UTF-8 string.
-    ///
-    /// - Throws: ``AlertStateDecodingError`` if truncated or not UTF-8.
-    mutating func readString() throws(AlertStateDecodingError) -> String {
-        let length = Int(try read() as UInt32)
-        guard remaining >= length else { throw .truncated(at: offset) }
-        let slice = bytes[offset..<(offset + length)]
-        offset += length
-        guard let string = String(validating: slice, as: UTF8.self) else { throw .damaged("a string is not UTF-8") }
-        return string
     }
 }

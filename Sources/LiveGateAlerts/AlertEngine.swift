@@ -1,3 +1,4 @@
+import LiveGateCore
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -28,7 +29,7 @@ import Darwin
 ///
 /// ## What it computes per SKU
 /// Demand (units placed, plus units paid without a reservation) goes into a fixed ring of one-second buckets
-/// over ``AlertConfiguration/horizon``. Two adjacent windows of ``AlertPolicy/trendWindow`` give the recent and
+/// over ``AlertConfiguration/horizon``. Two adjacent windows of ``SkuPolicy/trendWindow`` give the recent and
 /// previous rates and the acceleration. The **smoothed rate** is a continuous-time exponentially weighted
 /// moving average of demand with time constant τ = ``AlertConfiguration/smoothingTime``: at a sale of `q`
 /// units, `mass ← mass · e^(−Δt/τ) + q`, and the rate is `mass · e^(−Δt/τ) / τ`.
@@ -54,9 +55,9 @@ import Darwin
 /// - **emergency**: time to stock-out < restock lead time, or sellable ≤ emergency line;
 /// - **soldout**: sellable = 0; it falls when sellable clears the emergency line, or on a restock.
 /// Hysteresis, cooldown and restock re-arming are described in ``AlertDebouncer``: a latch is raised at once,
-/// and falls only when its condition has cleared by a margin and it has been up for ``AlertPolicy/cooldown``,
+/// and falls only when its condition has cleared by a margin and it has been up for ``SkuPolicy/cooldown``,
 /// or at once when a restock (or release, or upward count) clears it. The margins:
-/// - threshold and emergency lines drawn from the rate clear by ``AlertPolicy/hysteresisMargin`` or by two
+/// - threshold and emergency lines drawn from the rate clear by ``SkuPolicy/hysteresisMargin`` or by two
 ///   standard errors of the rate (±2/√N for N sales in a window), whichever is wider, and against the largest
 ///   of the smoothed, recent and previous rates: a line must not fall because the *estimate* dipped while stock
 ///   kept falling (at 7 sales a minute a five-minute window is only good to ±17 %);
@@ -74,7 +75,7 @@ import Darwin
 /// Not thread-safe, and needs no lock: owned by the stock core's writer thread.
 public struct AlertEngine: Sendable {
     /// The version byte ``encodeState()`` writes first.
-    public static let stateVersion: UInt8 = 1
+    public static let stateVersion: UInt8 = 2
 
     /// The engine-wide settings.
     public let configuration: AlertConfiguration
@@ -85,9 +86,7 @@ public struct AlertEngine: Sendable {
     /// SKU display names by index.
     private(set) var names: [String] = []
     /// SKU policies by index.
-    private(set) var policies: [AlertPolicy] = []
-    /// The numeric part of each SKU's policy, by index: what the per-event path reads.
-    private(set) var policyFigures: [PolicyFigures] = []
+    private(set) var policies: [SkuPolicy] = []
     /// SKU indices by id.
     private(set) var indexById: [String: Int] = [:]
     /// Hot per-SKU state by index.
@@ -120,7 +119,7 @@ public struct AlertEngine: Sendable {
     public func id(ofSku index: Int) -> String { ids[index] }
 
     /// The policy of the SKU at `index`.
-    public func policy(forSku index: Int) -> AlertPolicy { policies[index] }
+    public func policy(forSku index: Int) -> SkuPolicy { policies[index] }
 
     /// The level of the SKU at `index`.
     public func level(ofSku index: Int) -> AlertLevel { states[index].debouncer.level }
@@ -139,17 +138,16 @@ public struct AlertEngine: Sendable {
     /// - Complexity: O(horizon) to allocate the SKU's ring.
     @discardableResult
     public mutating func addSku(
-        _ id: String, name: String? = nil, policy: AlertPolicy? = nil, figures: StockFigures = StockFigures(onHand: 0),
+        _ id: String, name: String? = nil, policy: SkuPolicy? = nil, figures: StockFigures = StockFigures(onHand: 0),
         at time: Int64 = 0
     ) throws(AlertConfigurationError) -> Int {
         if let existing = indexById[id] { return existing }
         let policy = policy ?? configuration.defaultPolicy
-        try policy.validate(horizon: configuration.horizon)
+        try configuration.check(policy)
         let index = ids.count
         ids.append(id)
         names.append(name ?? id)
         policies.append(policy)
-        policyFigures.append(PolicyFigures(policy))
         indexById[id] = index
         states.append(SkuAlertState(window: policy.trendWindowSeconds, figures: figures))
         buckets.appendRing()
@@ -166,7 +164,6 @@ public struct AlertEngine: Sendable {
         ids.reserveCapacity(skus)
         names.reserveCapacity(skus)
         policies.reserveCapacity(skus)
-        policyFigures.reserveCapacity(skus)
         indexById.reserveCapacity(skus)
     }
 
@@ -180,7 +177,7 @@ public struct AlertEngine: Sendable {
         let index = observation.sku
         precondition(index >= 0 && index < states.count, "unknown alert SKU index \(index)")
         let now = advanceTime(to: observation.time)
-        let policy = policyFigures[index]
+        let policy = policies[index]
         let second = AlertEngine.second(of: now)
         let quantity = max(observation.quantity, 0)
         let kind = observation.kind
@@ -261,13 +258,12 @@ public struct AlertEngine: Sendable {
     /// - Throws: ``AlertConfigurationError`` for a bad policy or index; nothing changes then.
     /// - Complexity: O(window).
     public mutating func setPolicy(
-        _ policy: AlertPolicy, forSku index: Int, at now: Int64, into events: inout [AlertEvent]
+        _ policy: SkuPolicy, forSku index: Int, at now: Int64, into events: inout [AlertEvent]
     ) throws(AlertConfigurationError) {
         guard index >= 0 && index < states.count else { throw .unknownSku(index) }
-        try policy.validate(horizon: configuration.horizon)
+        try configuration.check(policy)
         let now = advanceTime(to: now)
         policies[index] = policy
-        policyFigures[index] = PolicyFigures(policy)
         buckets.advance(ring: index, sums: &states[index].sums, to: AlertEngine.second(of: now))
         buckets.recompute(ring: index, sums: &states[index].sums, window: policy.trendWindowSeconds)
         evaluate(index, now: now, restocked: false, into: &events)
@@ -329,8 +325,8 @@ public struct AlertEngine: Sendable {
     /// The absolute second of a core time (floor division).
     @inline(__always)
     static func second(of time: Int64) -> Int64 {
-        let q = time / AlertPolicy.second
-        return time % AlertPolicy.second < 0 ? q - 1 : q
+        let q = time / SkuPolicy.second
+        return time % SkuPolicy.second < 0 ? q - 1 : q
     }
 
     /// `e^(−(to − from)/τ)`, or 0 when `from` is unset.

@@ -1,3 +1,4 @@
+import LiveGateCore
 /// A SKU's live figures at one instant of core time: what every `stock` publication carries, and what an
 /// ``AlertEvent`` is built from.
 ///
@@ -23,7 +24,7 @@ public struct SkuMetrics: Sendable, Hashable {
     public var mayFreeUp: Int64
     /// The time within which they may come back, in seconds: the reservation timeout (an upper bound).
     public var mayFreeUpWithinSeconds: Int64
-    /// Demand over the recent window (the last ``AlertPolicy/trendWindow``), units per minute.
+    /// Demand over the recent window (the last ``SkuPolicy/trendWindow``), units per minute.
     public var recentRatePerMinute: Double
     /// Demand over the window before it, units per minute.
     public var previousRatePerMinute: Double

@@ -1,82 +1,85 @@
 import Foundation
-import LiveGateStock
+import LiveGateCore
 
-/// Policy fields with the names of the `policy` command (durations in seconds).
+/// Some of a SKU's policy fields, by the names of the `policy` command (``SkuPolicy/fields``): a scenario's
+/// `policy` object, a `policy` action, or a what-if override. Durations are seconds; the deprecated `…Sec`
+/// names are read as their `…Seconds` fields.
+///
+/// Every value is checked against its field's range when it is read, so applying the fields to a policy only
+/// fails on a rule between fields (two trend windows must fit in the alert horizon).
 public struct PolicyFields: Codable, Sendable, Hashable {
-    /// The smallest safety line, units ("safety" in a what-if).
-    public var safetyMinimum: Double?
-    /// How long a restock takes, seconds.
-    public var restockLeadTimeSec: Double?
-    /// The safety line covers rate × lead time × this.
-    public var safetyFactor: Double?
-    /// Trend: recent window at least this many times the previous ("k").
-    public var trendFactor: Double?
-    /// Trend: each window's length, seconds ("window").
-    public var trendWindowSec: Double?
-    /// Trend: least units in the recent window ("volume").
-    public var trendMinimumVolume: Double?
-    /// Trend also when this many are sold (0: off).
-    public var watchMark: Double?
-    /// Emergency at or below this many sellable units.
-    public var emergencyLine: Double?
-    /// A raised level stays up at least this long, seconds.
-    public var cooldownSec: Double?
-    /// How far a condition must clear before its level falls (a fraction).
-    public var hysteresisMargin: Double?
-    /// An unpaid reservation expires after this long, seconds.
-    public var reservationTimeoutSec: Double?
+    /// The values set, by ``SkuPolicy/Field/name``.
+    public private(set) var values: [String: Double] = [:]
 
     /// No field set.
     public init() {}
 
+    /// Sets the field called `name` (its name, a deprecated name or its short name).
+    /// - Throws: ``SkuPolicyError`` for an unknown name or a value out of the field's range.
+    public mutating func set(_ name: String, to value: Double) throws(SkuPolicyError) {
+        guard let field = SkuPolicy.field(named: name) else {
+            throw SkuPolicyError(
+                field: name, reason: "unknown policy field (known: \(SkuPolicy.fields.map(\.name).joined(separator: ", ")))")
+        }
+        var scratch = SkuPolicy()
+        try scratch.set(field, to: value)
+        values[field.name] = value
+    }
+
     /// The fields set in `other` replace these.
     public func merged(with other: PolicyFields) -> PolicyFields {
         var result = self
-        result.safetyMinimum = other.safetyMinimum ?? safetyMinimum
-        result.restockLeadTimeSec = other.restockLeadTimeSec ?? restockLeadTimeSec
-        result.safetyFactor = other.safetyFactor ?? safetyFactor
-        result.trendFactor = other.trendFactor ?? trendFactor
-        result.trendWindowSec = other.trendWindowSec ?? trendWindowSec
-        result.trendMinimumVolume = other.trendMinimumVolume ?? trendMinimumVolume
-        result.watchMark = other.watchMark ?? watchMark
-        result.emergencyLine = other.emergencyLine ?? emergencyLine
-        result.cooldownSec = other.cooldownSec ?? cooldownSec
-        result.hysteresisMargin = other.hysteresisMargin ?? hysteresisMargin
-        result.reservationTimeoutSec = other.reservationTimeoutSec ?? reservationTimeoutSec
+        result.values.merge(other.values) { _, new in new }
         return result
     }
 
-    /// The stock core's policy: `base` with these fields applied.
-    public func apply(to base: SkuPolicy) -> SkuPolicy {
-        let second = 1_000_000_000.0
+    /// `base` with these fields applied.
+    /// - Throws: ``SkuPolicyError`` if a value is out of range (it was checked when read, so only a value set
+    ///   in code can be).
+    public func apply(to base: SkuPolicy) throws(SkuPolicyError) -> SkuPolicy {
         var policy = base
-        if let value = safetyMinimum { policy.safetyMinimum = Int64(value) }
-        if let value = restockLeadTimeSec { policy.restockLeadTime = Int64(value * second) }
-        if let value = safetyFactor { policy.safetyFactor = value }
-        if let value = trendFactor { policy.trendFactor = value }
-        if let value = trendWindowSec { policy.trendWindow = Int64(value * second) }
-        if let value = trendMinimumVolume { policy.trendMinimumVolume = Int64(value) }
-        if let value = watchMark { policy.watchMark = Int64(value) }
-        if let value = emergencyLine { policy.emergencyLine = Int64(value) }
-        if let value = cooldownSec { policy.cooldown = Int64(value * second) }
-        if let value = hysteresisMargin { policy.hysteresisMargin = value }
-        if let value = reservationTimeoutSec { policy.reservationTimeout = Int64(value * second) }
+        for field in SkuPolicy.fields {
+            if let value = values[field.name] { try policy.set(field, to: value) }
+        }
         return policy
     }
 
-    /// The fields that are set, by name, in a fixed order.
+    /// The fields that are set, by name, in the order of ``SkuPolicy/fields``.
     public var entries: [(String, Double)] {
-        let all: [(String, Double?)] = [
-            ("safetyMinimum", safetyMinimum), ("restockLeadTimeSec", restockLeadTimeSec), ("safetyFactor", safetyFactor),
-            ("trendFactor", trendFactor), ("trendWindowSec", trendWindowSec), ("trendMinimumVolume", trendMinimumVolume),
-            ("watchMark", watchMark), ("emergencyLine", emergencyLine), ("cooldownSec", cooldownSec),
-            ("hysteresisMargin", hysteresisMargin), ("reservationTimeoutSec", reservationTimeoutSec),
-        ]
-        return all.compactMap { name, value in value.map { (name, $0) } }
+        SkuPolicy.fields.compactMap { field in values[field.name].map { (field.name, $0) } }
     }
 
-    /// Parses a what-if override: `k=1.5,window=3m,safety=80` (short names `k`, `window`, `safety`,
-    /// `volume`, `lead`, `factor`, `cooldown`, `emergency`, or any field name).
+    /// A key of a policy object: any string.
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    /// Reads a policy object: numbers by field name.
+    /// - Throws: `DecodingError.dataCorrupted` naming the key for an unknown field or a bad value.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        for key in container.allKeys.sorted(by: { $0.stringValue < $1.stringValue }) {
+            let value = try container.decode(Double.self, forKey: key)
+            do {
+                try set(key.stringValue, to: value)
+            } catch {
+                throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: error.reason)
+            }
+        }
+    }
+
+    /// Writes the fields set, by name.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        for (name, value) in entries { try container.encode(value, forKey: Key(stringValue: name)) }
+    }
+
+    /// Parses a what-if override: `k=1.5,window=3m,safety=80`: a field's short name (`k`, `window`, `safety`,
+    /// `volume`, `lead`, `factor`, `cooldown`, `emergency`, `watch`, `margin`, `timeout`) or name, and a number
+    /// (a duration such as `90s`, `3m` or `1h` for the `…Seconds` fields).
     /// - Throws: ``ScenarioError`` naming the bad key or value.
     public static func parseOverride(_ text: String) throws -> PolicyFields {
         var fields = PolicyFields()
@@ -87,28 +90,19 @@ public struct PolicyFields: Codable, Sendable, Hashable {
             }
             let key = parts[0]
             let raw = parts[1]
-            let isDuration = ["window", "lead", "cooldown", "trendWindowSec", "restockLeadTimeSec", "cooldownSec",
-                              "reservationTimeoutSec", "timeout"].contains(key)
-            let parsed: Double? = isDuration ? ScenarioTime.parse(raw).map(Double.init) : Double(raw)
-            guard let value = parsed, value.isFinite, value >= 0 else {
-                throw ScenarioError(file: "--policy", field: key, message: "'\(raw)' is not a non-negative \(isDuration ? "duration" : "number")")
+            guard let field = SkuPolicy.field(named: key) else {
+                let short = SkuPolicy.fields.compactMap(\.shortName).joined(separator: ", ")
+                throw ScenarioError(file: "--policy", field: key, message: "unknown key (use \(short) or a policy field name)")
             }
-            switch key {
-            case "k", "trendFactor": fields.trendFactor = value
-            case "window", "trendWindowSec": fields.trendWindowSec = value
-            case "safety", "safetyMinimum": fields.safetyMinimum = value
-            case "volume", "trendMinimumVolume": fields.trendMinimumVolume = value
-            case "lead", "restockLeadTimeSec": fields.restockLeadTimeSec = value
-            case "factor", "safetyFactor": fields.safetyFactor = value
-            case "cooldown", "cooldownSec": fields.cooldownSec = value
-            case "emergency", "emergencyLine": fields.emergencyLine = value
-            case "watch", "watchMark": fields.watchMark = value
-            case "margin", "hysteresisMargin": fields.hysteresisMargin = value
-            case "timeout", "reservationTimeoutSec": fields.reservationTimeoutSec = value
-            default:
+            let parsed: Double? = field.isDuration ? ScenarioTime.parse(raw).map(Double.init) : Double(raw)
+            guard let value = parsed else {
                 throw ScenarioError(
-                    file: "--policy", field: key,
-                    message: "unknown key (use k, window, safety, volume, lead, factor, cooldown, emergency, watch, margin, timeout or a policy field name)")
+                    file: "--policy", field: key, message: "'\(raw)' is not a \(field.isDuration ? "duration" : "number")")
+            }
+            do {
+                try fields.set(field.name, to: value)
+            } catch {
+                throw ScenarioError(file: "--policy", field: key, message: error.reason)
             }
         }
         guard !fields.entries.isEmpty else { throw ScenarioError(file: "--policy", field: "", message: "no setting given") }

@@ -15,8 +15,9 @@ public enum Replay {
     }
 
     /// The gateway configuration of an embedded replay of `scenario` in `dataDir`.
+    /// - Throws: ``SkuPolicyError`` if the focus SKU's policy with the override breaks a rule between fields.
     public static func configuration(for scenario: Scenario, policyOverride: PolicyFields?, dataDir: String, tokenSecret: String)
-        -> Configuration
+        throws -> Configuration
     {
         var configuration = Configuration()
         configuration.host = "127.0.0.1"
@@ -28,11 +29,12 @@ public enum Replay {
         configuration.tokenSecret = tokenSecret
         configuration.stockClock = .external
         configuration.alerts.templates = .english
-        configuration.skus = scenario.skus.map { sku in
+        configuration.skus = try scenario.skus.map { sku in
             var fields = sku.policy ?? PolicyFields()
             if sku.id == scenario.focusSku, let policyOverride { fields = fields.merged(with: policyOverride) }
-            var policy = fields.apply(to: Gateway.skuPolicy(configuration.alerts.defaultPolicy))
-            policy.substitute = sku.substitute ?? ""
+            var policy = try fields.apply(to: configuration.alerts.defaultPolicy)
+            policy.substitute = sku.substitute
+            try policy.validate(horizon: configuration.alerts.horizon)
             return SkuSpec(id: sku.id, name: sku.name ?? sku.id, onHand: sku.onHand, substitute: sku.substitute, policy: policy)
         }
         configuration.rooms = [
@@ -41,16 +43,10 @@ public enum Replay {
         return configuration
     }
 
-    /// The focus SKU's policy fields as a run uses them (the defaults filled in).
-    static func effectivePolicy(_ scenario: Scenario, override: PolicyFields?) -> [(String, Double)] {
-        let configuration = configuration(for: scenario, policyOverride: override, dataDir: "", tokenSecret: "x")
+    /// The focus SKU's policy fields as a run uses them (the defaults filled in), by name.
+    static func effectivePolicy(_ scenario: Scenario, override: PolicyFields?) throws -> [(String, Double)] {
+        let configuration = try configuration(for: scenario, policyOverride: override, dataDir: "", tokenSecret: "x")
         guard let policy = configuration.skus.first(where: { $0.id == scenario.focusSku })?.policy else { return [] }
-        let second = 1e9
-        return [
-            ("trendFactor", policy.trendFactor), ("trendWindowSec", Double(policy.trendWindow) / second),
-            ("trendMinimumVolume", Double(policy.trendMinimumVolume)), ("safetyMinimum", Double(policy.safetyMinimum)),
-            ("safetyFactor", policy.safetyFactor), ("restockLeadTimeSec", Double(policy.restockLeadTime) / second),
-            ("emergencyLine", Double(policy.emergencyLine)), ("cooldownSec", Double(policy.cooldown) / second),
-        ]
+        return SkuPolicy.fields.map { ($0.name, policy.value(of: $0)) }
     }
 }

@@ -87,7 +87,7 @@ final class ReplayDriver {
             var secretBytes = [UInt8](repeating: 0, count: 24)
             for index in secretBytes.indices { secretBytes[index] = UInt8.random(in: 0...255) }
             let secret = Data(secretBytes).base64EncodedString()
-            let configuration = Replay.configuration(
+            let configuration = try Replay.configuration(
                 for: scenario, policyOverride: options.policyOverride, dataDir: directory, tokenSecret: secret)
             dataDir = directory
             ReplayCleanup.register(directory)
@@ -225,7 +225,7 @@ final class ReplayDriver {
         log(duration, "end", ["wallSeconds": .number(Date().timeIntervalSince(started))])
         return ReplayRun(
             scenario: scenario.name, focusSku: scenario.focusSku,
-            policy: Replay.effectivePolicy(scenario, override: options.policyOverride), isWhatIf: options.policyOverride != nil,
+            policy: try Replay.effectivePolicy(scenario, override: options.policyOverride), isWhatIf: options.policyOverride != nil,
             speed: options.speed, alerts: alerts, actions: actions, samples: samples, staticRuleBelow: scenario.staticRuleBelow,
             staticRuleAt: staticRuleAt, soldOutAt: soldOutAt, channels: tallies, finalStock: finalStock, supplied: supplied,
             worstOversell: worst, wallSeconds: Date().timeIntervalSince(started), duration: duration,

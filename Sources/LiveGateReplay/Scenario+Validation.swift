@@ -1,5 +1,7 @@
 import Foundation
 import LiveGate
+import LiveGateAlerts
+import LiveGateCore
 
 extension Scenario {
     /// Reads and checks a scenario file.
@@ -47,8 +49,12 @@ extension Scenario {
             if let substitute = sku.substitute, !ids.contains(substitute) {
                 throw fail("skus[\(index)].substitute", "no SKU '\(substitute)' in skus")
             }
-            for (key, value) in sku.policy?.entries ?? [] where !value.isFinite || value < 0 {
-                throw fail("skus[\(index)].policy.\(key)", "must be a non-negative number")
+            var policy = SkuPolicy()
+            do {
+                policy = try (sku.policy ?? PolicyFields()).apply(to: policy)
+                try policy.validate(horizon: AlertConfiguration().horizon)
+            } catch {
+                throw fail("skus[\(index)].policy.\(error.field)", error.reason)
             }
         }
         guard ids.contains(focusSku) else { throw fail("focusSku", "no SKU '\(focusSku)' in skus") }

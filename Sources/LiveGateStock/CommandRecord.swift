@@ -1,3 +1,4 @@
+import LiveGateCore
 /// A command as the ledger applies it and the journal stores it: SKU ids resolved to indexes,
 /// order ids to ``OrderKey``s, stamped with its core time and commit number.
 ///
@@ -169,13 +170,13 @@ struct CommandRecord {
     }
 
     /// Decodes a record from its payload (the frame already checked).
-    /// - Throws: ``DecodingError`` if the payload is malformed.
+    /// - Throws: ``ByteDecodingError`` if the payload is malformed.
     static func decode(payload: UnsafeRawBufferPointer) throws -> CommandRecord {
         var reader = ByteReader(payload)
         let rev: UInt64 = try reader.read()
         let time: Int64 = try reader.read()
         let rawTag: UInt8 = try reader.read()
-        guard let tag = Tag(rawValue: rawTag) else { throw DecodingError(reason: "unknown record tag \(rawTag)") }
+        guard let tag = Tag(rawValue: rawTag) else { throw ByteDecodingError(reason: "unknown record tag \(rawTag)") }
         var record = CommandRecord(tag: tag, rev: rev, time: time)
         switch tag {
         case .placed, .paid, .cancelled:

@@ -1,3 +1,4 @@
+import LiveGateCore
 /// The kind of a sales-channel order event.
 public enum OrderEventKind: UInt8, Sendable, Codable {
     /// The buyer placed the order: reserve its quantity.

@@ -1,3 +1,4 @@
+import LiveGateCore
 /// The stock core's decoders of bytes read from disk, as a public surface for the fuzzers
 /// (`livegate-fuzz record|snapshot`): they decode the way recovery does and must refuse damage
 /// with an error, never trap.

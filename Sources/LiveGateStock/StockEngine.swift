@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Glibc
+import LiveGateCore
 import Synchronization
 
 /// Counters of a running core, for the benchmark and for metrics.
@@ -579,7 +580,7 @@ public final class StockEngine: @unchecked Sendable {
         case .order: StockLedger.orderRecordSize
         case .readSkus, .readOrder: 0
         case .createSku(let sku, _, let policy), .setPolicy(let sku, let policy):
-            512 + 3 * (sku.utf8.count + policy.substitute.utf8.count)
+            512 + 3 * (sku.utf8.count + (policy.substitute?.utf8.count ?? 0))
         case .restock(let sku, _, let text), .adjust(let sku, _, let text), .setNote(let sku, let text):
             512 + 3 * (sku.utf8.count + text.utf8.count)
         case .hold, .release, .pause, .resume, .tick: 512

@@ -1,3 +1,4 @@
+import LiveGateCore
 extension StockLedger {
     /// The first eight bytes of a snapshot file.
     static let snapshotMagic: [UInt8] = Array("LGSNAP".utf8) + [0, 1]
@@ -82,23 +83,23 @@ extension StockLedger {
     /// - Parameters:
     ///   - bytes: The snapshot file's content.
     ///   - retention: The configured retention; it replaces the stored one.
-    /// - Throws: ``DecodingError`` if the magic, version, length or checksum is wrong, or the payload
+    /// - Throws: ``ByteDecodingError`` if the magic, version, length or checksum is wrong, or the payload
     ///   is malformed.
     static func decodeSnapshot(_ bytes: UnsafeRawBufferPointer, retention: Int64? = nil) throws -> StockLedger {
         guard bytes.count >= snapshotHeaderSize, Array(bytes[0..<8]) == snapshotMagic else {
-            throw DecodingError(reason: "not a snapshot (bad magic)")
+            throw ByteDecodingError(reason: "not a snapshot (bad magic)")
         }
         var header = ByteReader(bytes)
         header.offset = 8
         let version: UInt32 = try header.read()
-        guard version == 1 || version == snapshotVersion else { throw DecodingError(reason: "unsupported snapshot version \(version)") }
+        guard version == 1 || version == snapshotVersion else { throw ByteDecodingError(reason: "unsupported snapshot version \(version)") }
         let storedLength: UInt64 = try header.read()
         let crc: UInt32 = try header.read()
         guard let length = Int(exactly: storedLength), length == bytes.count - snapshotHeaderSize else {
-            throw DecodingError(reason: "snapshot payload is \(bytes.count - snapshotHeaderSize) bytes, header says \(storedLength)")
+            throw ByteDecodingError(reason: "snapshot payload is \(bytes.count - snapshotHeaderSize) bytes, header says \(storedLength)")
         }
         let payload = UnsafeRawBufferPointer(rebasing: bytes[snapshotHeaderSize...])
-        guard CRC32C.checksum(payload) == crc else { throw DecodingError(reason: "snapshot checksum mismatch") }
+        guard CRC32C.checksum(payload) == crc else { throw ByteDecodingError(reason: "snapshot checksum mismatch") }
         var reader = ByteReader(payload)
         let rev: UInt64 = try reader.read()
         let time: Int64 = try reader.read()
@@ -107,7 +108,7 @@ extension StockLedger {
         let nextExpiryAt: Int64 = try reader.read()
         let skuCount = Int(try reader.read(UInt32.self))
         // A SKU takes at least 60 bytes: a count beyond that is damage, not a reason to reserve gigabytes.
-        guard skuCount <= reader.remaining / 60 else { throw DecodingError(reason: "SKU count \(skuCount) too large") }
+        guard skuCount <= reader.remaining / 60 else { throw ByteDecodingError(reason: "SKU count \(skuCount) too large") }
         var skus: [Sku] = []
         skus.reserveCapacity(skuCount)
         for _ in 0..<skuCount {
@@ -130,7 +131,7 @@ extension StockLedger {
             skus.append(sku)
         }
         let orderCount = Int(clamping: try reader.read(UInt64.self))
-        guard orderCount <= reader.remaining / 28 else { throw DecodingError(reason: "order count \(orderCount) too large") }
+        guard orderCount <= reader.remaining / 28 else { throw ByteDecodingError(reason: "order count \(orderCount) too large") }
         var ledger = StockLedger(
             keySeed: keySeed, retention: retention ?? storedRetention, expectedOrders: orderCount, time: time)
         ledger.rev = rev
@@ -141,7 +142,7 @@ extension StockLedger {
             let quantity: UInt32 = try reader.read()
             let rawState: UInt8 = try reader.read()
             guard let state = OrderState(rawValue: rawState), Int(sku) < skuCount else {
-                throw DecodingError(reason: "bad order entry before offset \(reader.offset)")
+                throw ByteDecodingError(reason: "bad order entry before offset \(reader.offset)")
             }
             ledger.orders.insert(
                 OrderEntry(
@@ -149,7 +150,7 @@ extension StockLedger {
                     placedResult: try reader.read(), paidResult: try reader.read(), cancelledResult: try reader.read()))
         }
         let rememberedCount = Int(clamping: try reader.read(UInt64.self))
-        guard rememberedCount <= reader.remaining / 24 else { throw DecodingError(reason: "remembered count too large") }
+        guard rememberedCount <= reader.remaining / 24 else { throw ByteDecodingError(reason: "remembered count too large") }
         for _ in 0..<rememberedCount {
             let key = OrderKey(low: try reader.read(), high: try reader.read())
             ledger.remembered.append(Reservation(key: key, placedAt: try reader.read()))
@@ -157,7 +158,7 @@ extension StockLedger {
         ledger.snapshotExtension = SnapshotExtension(version: try reader.read(), bytes: try reader.readBlob())
         if version >= 2 {
             let noteCount = Int(try reader.read(UInt32.self))
-            guard noteCount <= reader.remaining / 8 else { throw DecodingError(reason: "note count \(noteCount) too large") }
+            guard noteCount <= reader.remaining / 8 else { throw ByteDecodingError(reason: "note count \(noteCount) too large") }
             for _ in 0..<noteCount {
                 let key = try reader.readString()
                 ledger.notes[key] = try reader.readString()

@@ -1,3 +1,4 @@
+import LiveGateCore
 /// The opaque, versioned section of the snapshot that the alert engine owns (its windows, levels and
 /// cooldowns), carried through snapshots unchanged by the stock core.
 public struct SnapshotExtension: Sendable, Hashable {

@@ -1,10 +1,11 @@
 import LiveGateAlerts
+import LiveGateCore
 import Testing
 
 /// Each level and transition, hysteresis, cooldown and restock re-arming, with hand-built streams.
 struct AlertLevelTests {
     /// A ledger with the substitute SKU and one test SKU of `onHand` units.
-    func makeLedger(onHand: Int64, policy: AlertPolicy = handPolicy()) throws -> (TestLedger, Int) {
+    func makeLedger(onHand: Int64, policy: SkuPolicy = handPolicy()) throws -> (TestLedger, Int) {
         var ledger = try TestLedger()
         try ledger.addSku("tee-white", name: "白色T恤", onHand: 1_000)
         let sku = try ledger.addSku("tee", name: "黑色T恤", onHand: onHand, policy: policy)

@@ -1,6 +1,7 @@
 import LiveGateAlerts
-import Testing
+import LiveGateCore
 import LiveGateTestSupport
+import Testing
 
 /// The snapshot section: a restored engine continues exactly like the original, and damaged bytes are refused.
 struct AlertStateTests {
@@ -84,8 +85,9 @@ struct AlertStateTests {
         var random = SplitMix64(seed: 9)
         for second in 0..<600 { AlertStateTests.step(&ledger, &random, second: second) }
         let bytes = ledger.engine.encodeState()
-        #expect(throws: AlertStateDecodingError.unsupportedVersion(2)) {
-            _ = try AlertEngine(decoding: [2] + bytes.dropFirst())
+        #expect(bytes.first == AlertEngine.stateVersion)
+        #expect(throws: AlertStateDecodingError.unsupportedVersion(3)) {
+            _ = try AlertEngine(decoding: [3] + bytes.dropFirst())
         }
         for length in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 97)) {
             #expect(throws: AlertStateDecodingError.self) { _ = try AlertEngine(decoding: Array(bytes.prefix(length))) }
@@ -101,7 +103,7 @@ struct AlertStateTests {
         let sku = try ledger.addSku("mug", onHand: 10_000, policy: handPolicy())
         for second in 0..<600 { ledger.place(sku, 1, at: seconds(Double(second))) }
         var configuration = AlertConfiguration()
-        configuration.horizon = 2 * AlertPolicy.minute
+        configuration.horizon = 2 * SkuPolicy.minute
         configuration.defaultPolicy = handPolicy()
         let restored = try AlertEngine(decoding: ledger.engine.encodeState(), configuration: configuration)
         let before = ledger.engine.metrics(forSku: sku, now: seconds(599))

@@ -1,4 +1,5 @@
 import LiveGateAlerts
+import LiveGateCore
 import Testing
 
 /// Template validation (the config-load check) and configuration ranges.
@@ -52,19 +53,24 @@ struct AlertTemplatesTests {
     /// Policy ranges are checked, including two windows fitting in the horizon.
     @Test func policyRangesAreChecked() throws {
         let horizon = AlertConfiguration().horizon
-        try AlertPolicy().validate(horizon: horizon)
-        var policy = AlertPolicy()
-        policy.trendWindow = 6 * AlertPolicy.minute
-        #expect(throws: AlertConfigurationError.self) { try policy.validate(horizon: horizon) }
-        policy = AlertPolicy(trendFactor: 1)
-        #expect(throws: AlertConfigurationError.self) { try policy.validate(horizon: horizon) }
-        policy = AlertPolicy(trendWindow: 1_500_000_000)
-        #expect(throws: AlertConfigurationError.self) { try policy.validate(horizon: horizon) }
+        try SkuPolicy().validate(horizon: horizon)
+        var policy = SkuPolicy()
+        policy.trendWindow = 6 * SkuPolicy.minute
+        #expect(throws: AlertConfigurationError.invalidPolicy(
+            field: "trendWindowSeconds", reason: "two windows (720 s) exceed the alert horizon (600 s)")) {
+            try AlertConfiguration().check(policy)
+        }
+        policy = SkuPolicy(trendFactor: 1)
+        let factor = try #require(throws: SkuPolicyError.self) { try policy.validate(horizon: horizon) }
+        #expect(factor == SkuPolicyError(field: "trendFactor", reason: "must be greater than 1 and at most 100, got 1"))
+        policy = SkuPolicy(trendWindow: 1_500_000_000)
+        let window = try #require(throws: SkuPolicyError.self) { try policy.validate(horizon: horizon) }
+        #expect(window.field == "trendWindowSeconds")
         var engine = try AlertEngine()
-        #expect(throws: AlertConfigurationError.self) { try engine.addSku("x", policy: AlertPolicy(safetyMinimum: -1)) }
+        #expect(throws: AlertConfigurationError.self) { try engine.addSku("x", policy: SkuPolicy(safetyMinimum: -1)) }
         var events: [AlertEvent] = []
         #expect(throws: AlertConfigurationError.unknownSku(3)) {
-            try engine.setPolicy(AlertPolicy(), forSku: 3, at: 0, into: &events)
+            try engine.setPolicy(SkuPolicy(), forSku: 3, at: 0, into: &events)
         }
     }
 

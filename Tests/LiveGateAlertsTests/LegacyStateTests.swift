@@ -1,5 +1,6 @@
 import Foundation
 import LiveGateAlerts
+import LiveGateCore
 import Testing
 
 /// Alert-engine state written by earlier versions still restores, every policy field in its place.

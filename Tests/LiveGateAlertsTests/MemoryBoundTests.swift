@@ -1,6 +1,7 @@
 import LiveGateAlerts
-import Testing
+import LiveGateCore
 import LiveGateTestSupport
+import Testing
 
 /// The memory bound: 10,000 SKUs and a million events leave the engine's storage exactly as allocated.
 struct MemoryBoundTests {
@@ -14,7 +15,7 @@ struct MemoryBoundTests {
         for index in 0..<skuCount {
             let onHand = 20 + Int64(random.unit() * 400)
             figures.append(StockFigures(onHand: onHand))
-            try engine.addSku("sku-\(index)", policy: AlertPolicy(trendWindow: AlertPolicy.minute * 5), figures: figures[index])
+            try engine.addSku("sku-\(index)", policy: SkuPolicy(trendWindow: SkuPolicy.minute * 5), figures: figures[index])
         }
         let allocated = engine.storage
         #expect(allocated.skuCount == skuCount)

@@ -1,6 +1,7 @@
 import LiveGateAlerts
-import Testing
+import LiveGateCore
 import LiveGateTestSupport
+import Testing
 
 /// The seed case of issue 5 (a six-hour sale of a limited hoodie) and the flat-sales stream, as deterministic
 /// event streams.
@@ -25,7 +26,7 @@ struct SeedCaseTests {
     }
 
     /// The hoodie's policy: a transfer from the regional warehouse takes 20 minutes.
-    static let hoodiePolicy = AlertPolicy(
+    static let hoodiePolicy = SkuPolicy(
         safetyMinimum: 30, restockLeadTime: minutes(20), safetyFactor: 1.5, trendFactor: 2, trendWindow: minutes(5),
         trendMinimumVolume: 20, watchMark: 0, emergencyLine: 5, cooldown: minutes(5), hysteresisMargin: 0.2,
         reservationTimeout: minutes(15), substitute: "hoodie-black"
@@ -151,7 +152,7 @@ struct SeedCaseTests {
     func flatSalesRaiseNoTrend(seed: UInt64) throws {
         var random = SplitMix64(seed: seed)
         var ledger = try TestLedger()
-        let sku = try ledger.addSku("socks", onHand: 1_000_000, policy: AlertPolicy(trendMinimumVolume: 10))
+        let sku = try ledger.addSku("socks", onHand: 1_000_000, policy: SkuPolicy(trendMinimumVolume: 10))
         ledger.engine.markLaunch(sku: sku, at: 0)
         var carry = 0.0
         var perSecond = 0.0

@@ -1,4 +1,5 @@
 import LiveGateAlerts
+import LiveGateCore
 
 /// Nanoseconds of core time in `value` seconds.
 func seconds(_ value: Double) -> Int64 { Int64(value * 1_000_000_000) }
@@ -25,7 +26,7 @@ struct TestLedger {
 
     /// Adds a SKU with `onHand` units.
     @discardableResult
-    mutating func addSku(_ id: String, name: String? = nil, onHand: Int64, policy: AlertPolicy? = nil) throws -> Int {
+    mutating func addSku(_ id: String, name: String? = nil, onHand: Int64, policy: SkuPolicy? = nil) throws -> Int {
         let figures = StockFigures(onHand: onHand)
         let index = try engine.addSku(id, name: name, policy: policy, figures: figures, at: now)
         if index == self.figures.count { self.figures.append(figures) }
@@ -118,8 +119,8 @@ struct TestLedger {
 /// A small-number policy for hand-built streams: one-minute windows, 10-minute lead time, one-minute cooldown.
 func handPolicy(
     cooldown: Int64 = minutes(1), margin: Double = 0.2, watchMark: Int64 = 0, substitute: String? = "tee-white"
-) -> AlertPolicy {
-    AlertPolicy(
+) -> SkuPolicy {
+    SkuPolicy(
         safetyMinimum: 20, restockLeadTime: minutes(10), safetyFactor: 1.5, trendFactor: 2, trendWindow: minutes(1),
         trendMinimumVolume: 10, watchMark: watchMark, emergencyLine: 5, cooldown: cooldown,
         hysteresisMargin: margin, reservationTimeout: minutes(15), substitute: substitute

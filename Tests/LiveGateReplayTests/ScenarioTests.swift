@@ -1,4 +1,6 @@
 import Foundation
+import LiveGateCore
+import LiveGateTestSupport
 import Testing
 
 @testable import LiveGateReplay
@@ -86,14 +88,33 @@ struct ScenarioTests {
 
     @Test func whatIfOverridesParse() throws {
         let fields = try PolicyFields.parseOverride("k=1.5,window=3m,safety=80")
-        #expect(fields.trendFactor == 1.5)
-        #expect(fields.trendWindowSec == 180)
-        #expect(fields.safetyMinimum == 80)
-        #expect(fields.entries.count == 3)
+        #expect(fields.values["trendFactor"] == 1.5)
+        #expect(fields.values["trendWindowSeconds"] == 180)
+        #expect(fields.values["safetyMinimum"] == 80)
+        #expect(fields.entries.map(\.0) == ["safetyMinimum", "trendFactor", "trendWindowSeconds"])
+        // A value out of its field's range is refused here, naming the key, not later by the gateway.
+        let low = try #require(throws: ScenarioError.self) { try PolicyFields.parseOverride("k=1") }
+        #expect(low.field == "k" && low.message.contains("greater than 1"))
+        let fraction = try #require(throws: ScenarioError.self) { try PolicyFields.parseOverride("safety=2.5") }
+        #expect(fraction.message.contains("whole number"))
         let unknown = try #require(throws: ScenarioError.self) { try PolicyFields.parseOverride("speed=3") }
         #expect(unknown.field == "speed")
         let bad = try #require(throws: ScenarioError.self) { try PolicyFields.parseOverride("window=soon") }
         #expect(bad.field == "window")
+    }
+
+    /// A scenario's policy object reads every field of the policy table, by name or deprecated name, and refuses
+    /// an unknown or out-of-range one naming it.
+    @Test func scenarioPolicyCoversEveryFieldOfTheTable() throws {
+        let expected = try SkuPolicy.everyFieldChanged()
+        for deprecated in [false, true] {
+            let json = "{" + expected.jsonMembers(deprecatedNames: deprecated) + "}"
+            let fields = try JSONDecoder().decode(PolicyFields.self, from: Data(json.utf8))
+            #expect(try fields.apply(to: SkuPolicy()) == expected)
+            #expect(fields.entries.map(\.0) == SkuPolicy.fields.map(\.name))
+        }
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(PolicyFields.self, from: Data(#"{"k":1}"#.utf8)) }
+        #expect(throws: DecodingError.self) { try JSONDecoder().decode(PolicyFields.self, from: Data(#"{"speed":1}"#.utf8)) }
     }
 
     @Test func theGeneratorIsSeeded() {

@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateCore
 import Synchronization
 import Testing
 @testable import LiveGateStock

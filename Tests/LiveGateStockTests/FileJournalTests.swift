@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateCore
 import Testing
 @testable import LiveGateStock
 import LiveGateTestSupport
@@ -169,7 +170,7 @@ struct SnapshotFuzzRegressionTests {
     @Test func aSnapshotWhoseLengthDoesNotFitIsRefused() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         let data = try Data(contentsOf: root.appendingPathComponent("Fuzz/regressions/snapshot-length-beyond-int"))
-        #expect(throws: DecodingError.self) { _ = try data.withUnsafeBytes { try StockLedger.decodeSnapshot($0) } }
+        #expect(throws: ByteDecodingError.self) { _ = try data.withUnsafeBytes { try StockLedger.decodeSnapshot($0) } }
         // A checksummed payload claiming four billion SKUs is refused, not allocated.
         var ledger = StockLedger(keySeed: 1)
         _ = ledger.execute(.createSku(sku: "tea", onHand: 1), time: 0)
@@ -178,6 +179,6 @@ struct SnapshotFuzzRegressionTests {
         bytes.replaceSubrange(skuCountOffset..<skuCountOffset + 4, with: [0xff, 0xff, 0xff, 0xff])
         let crc = bytes.withUnsafeBytes { CRC32C.checksum(UnsafeRawBufferPointer(rebasing: $0[StockLedger.snapshotHeaderSize...])) }
         withUnsafeBytes(of: crc.littleEndian) { bytes.replaceSubrange(20..<24, with: $0) }
-        #expect(throws: DecodingError.self) { _ = try bytes.withUnsafeBytes { try StockLedger.decodeSnapshot($0) } }
+        #expect(throws: ByteDecodingError.self) { _ = try bytes.withUnsafeBytes { try StockLedger.decodeSnapshot($0) } }
     }
 }

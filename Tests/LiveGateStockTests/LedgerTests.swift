@@ -1,3 +1,4 @@
+import LiveGateCore
 import Testing
 @testable import LiveGateStock
 import LiveGateTestSupport
@@ -168,7 +169,7 @@ struct LedgerTests {
         #expect(h.state().onHand == 8 && h.state().sellable == 1)
         #expect(h.run(.setPolicy(sku: "tea", policy: SkuPolicy(reservationTimeout: 0))).outcome == .invalidPolicy)
         #expect(h.run(.setPolicy(sku: "tea", policy: SkuPolicy(reservationTimeout: StockLedger.defaultRetention))).outcome == .invalidPolicy)
-        let policy = SkuPolicy(reservationTimeout: 60_000_000_000, safetyMinimum: 20, restockLeadTime: 7)
+        let policy = SkuPolicy(safetyMinimum: 20, restockLeadTime: 7, reservationTimeout: 60_000_000_000)
         #expect(h.run(.setPolicy(sku: "tea", policy: policy)).outcome == .ok)
         #expect(h.ledger.policy(of: "tea") == policy)
         #expect(h.ledger.invariantViolation() == nil)
@@ -224,7 +225,7 @@ struct LedgerTests {
         // A flipped byte is detected.
         var damaged = bytes
         damaged[damaged.count / 2] ^= 0x40
-        #expect(throws: DecodingError.self) { try damaged.withUnsafeBytes { try StockLedger.decodeSnapshot($0) } }
+        #expect(throws: ByteDecodingError.self) { try damaged.withUnsafeBytes { try StockLedger.decodeSnapshot($0) } }
     }
 
     @Test func recordsRoundTripThroughTheirEncoding() throws {

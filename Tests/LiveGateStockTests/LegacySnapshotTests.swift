@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateCore
 import Testing
 @testable import LiveGateStock
 
@@ -28,7 +29,8 @@ struct LegacySnapshotTests {
         #expect(odd.cooldown == 61 * second)
         #expect(odd.hysteresisMargin == 0.3)
         #expect(odd.substitute == "tea")
-        #expect(ledger.policy(of: "tea") == SkuPolicy())
+        // Written when the stock core's default had no safety line and no lead time.
+        #expect(ledger.policy(of: "tea") == SkuPolicy(safetyMinimum: 0, restockLeadTime: 0))
         #expect(ledger.publication(of: "odd")?.reserved == 3)
         #expect(ledger.publication(of: "tea")?.sold == 2)
         #expect(ledger.encodeSnapshot() == bytes, "this code writes format 2 byte for byte")

@@ -1,3 +1,4 @@
+import LiveGateCore
 import Testing
 @testable import LiveGateStock
 import LiveGateTestSupport

@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateCore
 @testable import LiveGateStock
 
 /// Drives a ``StockLedger`` directly, the way the writer thread does, with an external clock.

@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateCore
 import LiveGateStock
 import Testing
 

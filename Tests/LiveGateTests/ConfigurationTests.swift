@@ -1,6 +1,8 @@
 import Foundation
 import LiveGate
 import LiveGateAlerts
+import LiveGateCore
+import LiveGateTestSupport
 import LiveGateStock
 import Testing
 
@@ -43,6 +45,9 @@ struct ConfigurationTests {
         ("{ alerts: { templates: { soldoutBanner: 'gone {nmae}' } } }", "nmae"),
         ("{ alerts: { language: 'fr' } }", "alerts.language"),
         ("{ skus: [{ id: 'a', policy: { trendFactor: 0.5 } }] }", "skus[0].policy.trendFactor"),
+        ("{ skus: [{ id: 'a', policy: { safetyMinimum: 2.5 } }] }", "skus[0].policy.safetyMinimum: must be a whole number"),
+        ("{ skus: [{ id: 'a', policy: { cooldownSeconds: 'soon' } }] }", "skus[0].policy.cooldownSeconds: expected a number"),
+        ("{ alerts: { defaultPolicy: { emergencyLine: -1 } } }", "alerts.defaultPolicy.emergencyLine"),
     ])
     func badConfigurationsNameTheKey(text: String, message: String) {
         do {
@@ -50,6 +55,33 @@ struct ConfigurationTests {
             Issue.record("accepted \(text)")
         } catch {
             #expect("\(error)".contains(message), "\(error)")
+        }
+    }
+
+    /// A SKU's `policy` object reads every field of the policy table, by name or deprecated name (not both);
+    /// `alerts.defaultPolicy` is the base of every SKU's policy.
+    @Test func policyObjectsCoverEveryFieldOfTheTable() throws {
+        let expected = try SkuPolicy.everyFieldChanged()
+        for deprecated in [false, true] {
+            let text = "{ skus: [{ id: 'a', policy: { \(expected.jsonMembers(deprecatedNames: deprecated)) } }] }"
+            let config = try Configuration.parse(Data(text.utf8))
+            #expect(config.skus[0].policy == expected, "\(text)")
+        }
+        let defaults = "{ alerts: { defaultPolicy: { \(expected.jsonMembers()) } }, skus: [{ id: 'a' }, { id: 'b', policy: { watchMark: 9 } }] }"
+        let config = try Configuration.parse(Data(defaults.utf8))
+        #expect(config.alerts.defaultPolicy == expected)
+        #expect(config.skus[0].policy == expected)
+        var b = expected
+        b.watchMark = 9
+        #expect(config.skus[1].policy == b)
+        let both = "{ skus: [{ id: 'a', policy: { cooldownSeconds: 60, cooldownSec: 60 } }] }"
+        #expect(throws: ConfigurationError.self) { try Configuration.parse(Data(both.utf8)) }
+        let window = "{ alerts: { horizonSeconds: 120, defaultPolicy: { trendWindowSeconds: 60 } }, skus: [{ id: 'a', policy: { trendWindowSeconds: 90 } }] }"
+        do {
+            _ = try Configuration.parse(Data(window.utf8))
+            Issue.record("accepted two 90 s windows in a 120 s horizon")
+        } catch {
+            #expect("\(error)".contains("skus[a].policy: alert policy trendWindowSeconds: two windows (180 s) exceed"), "\(error)")
         }
     }
 

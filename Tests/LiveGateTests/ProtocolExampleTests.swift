@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateCore
 import Testing
 
 @testable import LiveGate
@@ -23,6 +24,23 @@ struct ProtocolExampleTests {
     @Test func thereIsAnExampleForEveryClientMessage() {
         let types = Set(Self.examples("client.").map { $0.split(separator: ".")[1] })
         #expect(types == ["order", "restock", "adjust", "hold", "release", "pause", "resume", "feature", "announce", "danmaku", "ping", "drain", "ack", "policy", "launch", "switch", "undo", "createRoom", "addSku", "tick"])
+    }
+
+    /// Protocol/README.md's policy field table is the code's: one row per field of `SkuPolicy.fields`, with its
+    /// kind, range, default and meaning.
+    @Test func thePolicyFieldTableMatchesTheCode() throws {
+        let readme = try String(contentsOf: ConfigurationTests.repositoryRoot.appendingPathComponent("Protocol/README.md"), encoding: .utf8)
+        let documented = readme.split(separator: "\n").filter { $0.hasPrefix("| `") && $0.split(separator: "|").count == 5 }
+        let defaults = SkuPolicy()
+        let expected = SkuPolicy.fields.map { field -> String in
+            let kind = switch field.kind {
+            case .count: "count"
+            case .seconds(_, let whole): whole ? "whole seconds" : "seconds"
+            case .number: "number"
+            }
+            return "| `\(field.name)` | \(kind) | \(field.rangeText) | \(SkuPolicy.Field.format(defaults.value(of: field))) | \(field.summary) |"
+        }
+        #expect(documented.map(String.init) == expected)
     }
 
     @Test(arguments: examples("client."))

@@ -1,4 +1,6 @@
 import Foundation
+import LiveGateCore
+import LiveGateTestSupport
 import Testing
 
 @testable import LiveGate
@@ -183,6 +185,26 @@ struct RoomStateMachineTests {
         ])
         #expect(Self.error(Self.run(.operator, #"{"type":"policy","sku":"a","substitute":"nope"}"#))?.field == "substitute")
         #expect(Self.error(Self.run(.operator, #"{"type":"policy","sku":"a","safetyMinimum":-1}"#))?.field == "safetyMinimum")
+    }
+
+    /// The command covers every field of the policy table, by its name or its deprecated name, and names the
+    /// field it refuses.
+    @Test func policyCommandCoversEveryFieldOfTheTable() throws {
+        let expected = try SkuPolicy.everyFieldChanged()
+        for deprecated in [false, true] {
+            let json = #"{"type":"policy","id":"p","sku":"a", "# + expected.jsonMembers(deprecatedNames: deprecated) + "}"
+            let actions = Self.run(.operator, json)
+            #expect(actions == [
+                .submit(.setPolicy(sku: "a", policy: expected),
+                        Submission(kind: .policy, sku: "a", id: "p", followUp: .setPolicy(expected, sku: "a")))
+            ], "\(json)")
+        }
+        let tooLong = Self.error(Self.run(.operator, #"{"type":"policy","sku":"a","trendWindowSeconds":2000}"#))
+        #expect(tooLong?.field == "trendWindowSeconds")
+        #expect(tooLong?.message.contains("exceed the alert horizon") == true)
+        let fraction = Self.error(Self.run(.operator, #"{"type":"policy","sku":"a","emergencyLine":2.5}"#))
+        #expect(fraction?.field == "emergencyLine")
+        #expect(Self.error(Self.run(.operator, #"{"type":"policy","sku":"a","trendFactor":1}"#))?.field == "trendFactor")
     }
 
     @Test func tickNeedsAnExternalClock() {

@@ -8,6 +8,8 @@ import Testing
 
 /// A gateway on 127.0.0.1:0 with the demo room, a fresh data directory, and token helpers.
 final class RoomFixture {
+    /// The fixture SKUs' policy: no safety line, no lead time.
+    static let quietPolicy = SkuPolicy(safetyMinimum: 0, restockLeadTime: 0)
     let gateway: Gateway
     let dataDir: String
     let authority: TokenAuthority
@@ -24,9 +26,11 @@ final class RoomFixture {
         configuration.dataDir = dataDir
         configuration.tokenSecret = "test-secret-0123456789"
         configuration.skus = [
-            SkuSpec(id: "hoodie", name: "Hoodie", onHand: 10, substitute: "cap", policy: SkuPolicy()),
-            SkuSpec(id: "cap", name: "Cap", onHand: 100, substitute: nil, policy: SkuPolicy()),
-            SkuSpec(id: "other", name: "Elsewhere", onHand: 5, substitute: nil, policy: SkuPolicy()),
+            // No safety line and no lead time: these small stocks raise no threshold or emergency level by
+            // themselves (the default safety minimum of 20 would), so the tests see only what they cause.
+            SkuSpec(id: "hoodie", name: "Hoodie", onHand: 10, substitute: "cap", policy: RoomFixture.quietPolicy),
+            SkuSpec(id: "cap", name: "Cap", onHand: 100, substitute: nil, policy: RoomFixture.quietPolicy),
+            SkuSpec(id: "other", name: "Elsewhere", onHand: 5, substitute: nil, policy: RoomFixture.quietPolicy),
         ]
         configuration.rooms = [
             RoomSpec(id: "demo", title: "Demo", skus: ["hoodie", "cap"], featured: "hoodie"),
