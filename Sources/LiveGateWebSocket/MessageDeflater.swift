@@ -88,6 +88,9 @@ public final class MessageInflater {
     private var output: [UInt8] = []
     /// The empty stored block's `00 00 FF FF`, fed after each message.
     private let tail: UnsafeMutablePointer<Bytef>
+    /// The bytes the last ``inflate(_:limit:_:)`` produced, a refused one included: at most
+    /// its limit + 1 (tests check that a zip bomb is stopped there).
+    public private(set) var lastOutputBytes = 0
     /// Bytes inflated per step.
     public static let stepBytes = 16 * 1024
 
@@ -118,6 +121,11 @@ public final class MessageInflater {
         inflateReset(&stream)
         var count = 0
         var isTailFed = false
+        defer {
+            lastOutputBytes = count
+            // Keep a modest buffer for the next message; give back a large one.
+            if output.count > 256 * 1024 { output = [] }
+        }
         stream.next_in = UnsafeMutablePointer(mutating: compressed.baseAddress?.assumingMemoryBound(to: Bytef.self))
         stream.avail_in = uInt(compressed.count)
         steps: while true {
@@ -152,7 +160,5 @@ public final class MessageInflater {
             }
         }
         output.withUnsafeBytes { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
-        // Keep a modest buffer for the next message; give back a large one.
-        if output.count > 256 * 1024 { output = [] }
     }
 }
