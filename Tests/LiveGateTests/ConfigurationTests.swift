@@ -43,6 +43,8 @@ struct ConfigurationTests {
         ("{ alerts: { templates: { soldoutBanner: 'gone {nmae}' } } }", "nmae"),
         ("{ alerts: { language: 'fr' } }", "alerts.language"),
         ("{ skus: [{ id: 'a', policy: { trendFactor: 0.5 } }] }", "skus[0].policy.trendFactor"),
+        ("{ webSocket: { compression: 'yes' } }", "webSocket.compression: expected off or on"),
+        ("{ webSocket: { compressionMinimumBytes: -1 } }", "webSocket.compressionMinimumBytes"),
     ])
     func badConfigurationsNameTheKey(text: String, message: String) {
         do {
@@ -51,6 +53,13 @@ struct ConfigurationTests {
         } catch {
             #expect("\(error)".contains(message), "\(error)")
         }
+    }
+
+    @Test func compressionKeys() throws {
+        let config = try Configuration.parse(Data("{ webSocket: { compression: 'on', compressionMinimumBytes: 64 } }".utf8))
+        #expect(config.compression)
+        #expect(config.compressionMinimumBytes == 64)
+        #expect(!Configuration().compression)
     }
 
     @Test func json5Features() throws {
