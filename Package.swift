@@ -12,6 +12,8 @@ let package = Package(
         .target(name: "CLinux", cSettings: [.define("_GNU_SOURCE")]),
         // OpenSSL 3 from Debian's libssl-dev: SHA-1 for the handshake, later TLS and HMAC.
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // zlib from Debian's zlib1g-dev: raw DEFLATE for permessage-deflate (RFC 7692).
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // Pure value types: buffers, base64, logging. No syscalls.
         .target(name: "LiveGateCore"),
         // The syscall choke point (EINTR retry, errno as a typed `Errno`/`IOError`) and the file calls
@@ -23,8 +25,9 @@ let package = Package(
         .target(name: "LiveGateHTTP", dependencies: ["LiveGateCore"]),
         // TLS over OpenSSL on non-blocking sockets: contexts (PEM chain and key) and sessions.
         .target(name: "LiveGateTLS", dependencies: ["COpenSSL", "LiveGateCore"]),
-        // RFC 6455: handshake, frame parser and encoder, UTF-8 validation, close codes. No syscalls.
-        .target(name: "LiveGateWebSocket", dependencies: ["LiveGateCore", "LiveGateHTTP", "COpenSSL"]),
+        // RFC 6455: handshake, frame parser and encoder, UTF-8 validation, close codes; RFC 7692
+        // permessage-deflate (negotiation, deflate once, bounded inflate). No syscalls.
+        .target(name: "LiveGateWebSocket", dependencies: ["LiveGateCore", "LiveGateHTTP", "COpenSSL", "CZlib"]),
         // The stock core: ledger, commands, journal, snapshot, recovery.
         .target(name: "LiveGateStock", dependencies: ["LiveGateCore", "LiveGateSystem"]),
         // The alert engine: velocity windows, levels, templates. Pure, driven by core time.
@@ -48,7 +51,8 @@ let package = Package(
         .executableTarget(name: "livegate", dependencies: ["LiveGate", "LiveGateReplay"]),
         // Benchmarks (`livegate-bench stock`, `fanout`, `latency`, `idle`, `connect`, `ingest`, `slow`),
         // their epoll load generator (a WebSocket client, optionally over TLS), and the stock crash-test child.
-        .executableTarget(name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateStock", "LiveGateSystem"]),
+        .executableTarget(
+            name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateStock", "LiveGateSystem", "LiveGateWebSocket"]),
         // The fuzz targets (parsers and decoders of outside bytes): libFuzzer under `.ci/fuzz`,
         // a corpus replayer (`livegate-fuzz TARGET FILE…`) otherwise.
         .executableTarget(

@@ -79,6 +79,10 @@ public struct Configuration: Sendable, Equatable {
     public var closeTimeoutSeconds = 5.0
     /// Queued outbound bytes above which a connection stops reading its peer.
     public var outboundHighWaterBytes = 4 * 1024 * 1024
+    /// Whether permessage-deflate (RFC 7692) is offered to clients that ask for it.
+    public var compression = false
+    /// Messages smaller than this many bytes go out uncompressed even to clients that negotiated it.
+    public var compressionMinimumBytes = 128
 
     /// Directory of the stock core's journal and snapshots (created if missing).
     public var dataDir = "data"
@@ -203,6 +207,13 @@ extension Configuration {
             config.closeTimeoutSeconds = try ws.seconds("closeTimeoutSeconds", default: config.closeTimeoutSeconds)
             config.outboundHighWaterBytes = try ws.int(
                 "outboundHighWaterBytes", default: config.outboundHighWaterBytes, range: 4096...1 << 30)
+            switch try ws.string("compression", default: "off") {
+            case "off": config.compression = false
+            case "on": config.compression = true
+            case let other: throw ConfigurationError(message: "webSocket.compression: expected off or on, got '\(other)'")
+            }
+            config.compressionMinimumBytes = try ws.int(
+                "compressionMinimumBytes", default: config.compressionMinimumBytes, range: 0...1 << 30)
             try ws.finish()
         }
         config.dataDir = try reader.string("dataDir", default: config.dataDir)

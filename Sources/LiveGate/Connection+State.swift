@@ -74,11 +74,14 @@ extension Connection {
     struct FrameReader {
         /// The endpoint's message limit.
         let maxMessageBytes: Int
+        /// Whether the client negotiated permessage-deflate (RSV1 messages are inflated).
+        let isDeflateNegotiated: Bool
         /// The parser, kept only while a frame or message is partly read.
         var partial: PartialFrames?
 
-        init(maxMessageBytes: Int) {
+        init(maxMessageBytes: Int, isDeflateNegotiated: Bool = false) {
             self.maxMessageBytes = maxMessageBytes
+            self.isDeflateNegotiated = isDeflateNegotiated
         }
     }
 

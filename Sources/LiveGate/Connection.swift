@@ -53,6 +53,9 @@ final class Connection: EventHandler {
 
     private var outbound = OutboundQueue()
     private var isWatchingWritable = false
+    /// With permessage-deflate: the largest frame whose shared compressed form this client can
+    /// inflate (its `server_max_window_bits`); 0 when it was not negotiated.
+    private(set) var deflateFrameLimit = 0
 
     init(fd: CInt, loop: EventLoop, context: LoopContext, now: UInt64) {
         self.fd = fd
@@ -280,11 +283,17 @@ final class Connection: EventHandler {
             start(Responder(connection: handle))
         case .upgrade(let endpoint):
             do {
-                let response = try WebSocketHandshake.validate(head)
+                let (response, deflate) = try WebSocketHandshake.validate(
+                    head, offersDeflate: context.settings.compression && endpoint.allowsCompression)
                 send(SharedBytes(response.encoded(keepAlive: true)))
+                if let deflate {
+                    deflateFrameLimit = deflate.maxSharedPayloadBytes
+                    context.stats.deflateNegotiated()
+                }
                 let session = endpoint.makeSession(head)
                 transition(to: .webSocket(WebSocketState(
-                    session: session, reader: FrameReader(maxMessageBytes: endpoint.maxMessageBytes),
+                    session: session,
+                    reader: FrameReader(maxMessageBytes: endpoint.maxMessageBytes, isDeflateNegotiated: deflate != nil),
                     lastReadAt: context.now)))
                 context.didUpgrade()
                 session.connectionDidOpen(self)
@@ -339,7 +348,8 @@ final class Connection: EventHandler {
         // The parser is held locally while it runs (exclusive access: the events it reports
         // may change the state); what is left partly read goes back into the state after.
         let box = reader.partial
-        var parser = box?.parser ?? WebSocketFrameParser(maxMessageBytes: reader.maxMessageBytes)
+        var parser = box?.parser ?? WebSocketFrameParser(
+            maxMessageBytes: reader.maxMessageBytes, inflater: reader.isDeflateNegotiated ? context.inflater : nil)
         defer {
             if parser.isIdle {
                 state.keepPartialFrames(nil)
@@ -355,6 +365,7 @@ final class Connection: EventHandler {
                 self.handle(event)
             }
         } catch {
+            if case .inflatedMessageTooBig = error { context.stats.inflateLimitHit() }
             failWebSocket(error.closeCode, reason: error.reason)
         }
     }
@@ -421,7 +432,7 @@ final class Connection: EventHandler {
     /// when called from outside an event.
     func send(_ bytes: SharedBytes) {
         guard state.acceptsOutput else { return }
-        outbound.append(bytes)
+        outbound.append(negotiatedForm(of: bytes))
         if outbound.byteCount > context.settings.outboundHighWaterBytes && reading == .open {
             // The peer reads slower than it sends: stop reading until it catches up.
             reading = .paused
@@ -434,6 +445,7 @@ final class Connection: EventHandler {
     /// past the hard budget the connection is closed with 1013 (it may resume).
     func deliver(_ frame: SharedBytes, key: UInt32) {
         guard state.isWebSocket else { return }
+        let frame = negotiatedForm(of: frame)
         if key != 0 && outbound.byteCount > softBudget {
             _ = outbound.appendConflating(frame, key: key)
         } else {
@@ -444,6 +456,28 @@ final class Connection: EventHandler {
             Log.event(.info, "slow_consumer", ["fd": "\(fd)", "budget": "\(hardBudget)", "code": "\(WebSocketCloseCode.tryAgainLater)"])
             close(.tryAgainLater, reason: "slow consumer: outbound budget exceeded; resume with since")
         }
+    }
+
+    /// The frame this connection reads: the shared compressed form when it negotiated
+    /// permessage-deflate and one was made (and fits its window), else the plain frame.
+    ///
+    /// - Complexity: O(1); no allocation.
+    @inline(__always)
+    private func negotiatedForm(of frame: SharedBytes) -> SharedBytes {
+        if deflateFrameLimit > 0, let deflated = frame.deflated, frame.count <= deflateFrameLimit { return deflated }
+        return frame
+    }
+
+    /// Sends one message to this connection alone, compressed when it negotiated
+    /// permessage-deflate and the message is large enough (the loop's compressor; `/echo`).
+    func sendMessage(_ opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
+        if deflateFrameLimit > 0, payload.count >= context.settings.compressionMinimumBytes,
+            payload.count <= deflateFrameLimit, let frame = context.deflater.makeSharedFrame(opcode: opcode, payload: payload)
+        {
+            send(frame)
+            return
+        }
+        send(WebSocketFrameEncoder.makeSharedFrame(opcode: opcode, payload: payload))
     }
 
     // MARK: Writing and closing
@@ -544,6 +578,10 @@ final class Connection: EventHandler {
         if let reason { Log.debug("fd \(fd): dropped: \(reason)") }
         transition(to: .closed)
         outbound.removeAll()
+        if deflateFrameLimit > 0 {
+            deflateFrameLimit = 0
+            context.stats.deflateClosed()
+        }
         if let registration {
             loop.deregister(registration)
             self.registration = nil

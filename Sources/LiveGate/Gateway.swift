@@ -24,7 +24,7 @@ public final class Gateway: Sendable {
     /// - Throws: configuration, journal or socket errors, with the file or key named.
     public init(configuration: Configuration) throws {
         server = try Server(configuration: configuration)
-        let rooms = Rooms(configuration: configuration, contexts: server.contexts)
+        let rooms = Rooms(configuration: configuration, contexts: server.contexts, stats: server.stats)
         self.rooms = rooms
         store = RoomStore(dataDirectory: configuration.dataDir)
         tokens = TokenAuthority(secret: configuration.tokenSecret)

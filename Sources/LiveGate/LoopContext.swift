@@ -13,6 +13,10 @@ struct ConnectionSettings: Sendable {
     var closeTimeoutMs: UInt64
     /// Above this many queued outbound bytes a connection stops reading its peer.
     var outboundHighWaterBytes: Int
+    /// Whether permessage-deflate is negotiated with clients that offer it.
+    var compression = false
+    /// Messages below this size go out uncompressed.
+    var compressionMinimumBytes = 128
 }
 
 /// The gateway's state on one loop: its connections, the shared router and settings.
@@ -48,6 +52,13 @@ final class LoopContext {
     /// Where a TLS connection's small frames are gathered into one record (16 KiB, TLS's
     /// largest record payload); allocated on first use, so a plain-only loop has none.
     private(set) lazy var tlsScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
+    /// Inflates the compressed messages of every connection on this loop (each client was
+    /// asked for `client_no_context_takeover`, so a message carries no state to the next);
+    /// made on first use.
+    private(set) lazy var inflater = MessageInflater()
+    /// Compresses what one connection alone receives (`/echo`); room publications are
+    /// compressed once in ``StreamHub``. Made on first use.
+    private(set) lazy var deflater = MessageDeflater()
 
     /// Creates the context of `loop`; it does nothing until ``start(router:listeners:tlsListeners:tlsContext:handle:)``.
     init(loop: EventLoop, settings: ConnectionSettings, stats: ServerStats) {

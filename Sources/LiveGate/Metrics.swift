@@ -56,6 +56,12 @@ final class GatewayMetrics: Sendable {
                [("", messagesIn.load(ordering: .relaxed))])
         metric("livegate_deliveries_total", "counter", "Room stream messages queued to subscribers.",
                [("", server.deliveries.load(ordering: .relaxed))])
+        metric("livegate_deflate_connections", "gauge", "Open WebSocket connections with permessage-deflate.",
+               [("", server.deflateConnections.load(ordering: .relaxed))])
+        metric("livegate_messages_deflated_total", "counter", "Room stream messages compressed (once each, for every subscriber).",
+               [("", server.messagesDeflated.load(ordering: .relaxed))])
+        metric("livegate_inflate_limit_closes_total", "counter", "Connections closed with 1009: a compressed message inflated past maxMessageBytes.",
+               [("", server.inflateLimitCloses.load(ordering: .relaxed))])
         metric("livegate_orders_total", "counter", "Order results by outcome.",
                StockOutcome.allCases.map { ("{outcome=\"\($0.wireName)\"}", ordersByOutcome[Int($0.rawValue) & 31].value.load(ordering: .relaxed)) })
         let statistics = core.statistics

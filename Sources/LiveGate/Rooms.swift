@@ -18,9 +18,11 @@ final class Rooms: Sendable {
     /// thread; a lock for `Sendable`, never contended).
     private let orderStamps = Mutex<[(rev: UInt64, stamp: UInt64)]>([])
 
-    init(configuration: Configuration, contexts: [LoopBound<LoopContext>]) {
+    init(configuration: Configuration, contexts: [LoopBound<LoopContext>], stats: ServerStats? = nil) {
         registry = RoomRegistry(configuration: configuration)
-        streams = StreamHub(historySize: configuration.historySize, contexts: contexts)
+        let compression = configuration.compression
+            ? StreamCompression(minimumBytes: configuration.compressionMinimumBytes, stats: stats ?? ServerStats()) : nil
+        streams = StreamHub(historySize: configuration.historySize, contexts: contexts, compression: compression)
         series = SeriesStore()
         self.contexts = contexts
         for room in configuration.rooms { streams.addRoom(room.id) }

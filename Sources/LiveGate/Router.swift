@@ -10,6 +10,8 @@ struct WebSocketEndpoint: Sendable {
     let maxMessageBytes: Int
     /// Makes the session for a newly upgraded connection, on its loop thread.
     let makeSession: @Sendable (HTTPRequestHead) -> any WebSocketSession
+    /// Whether permessage-deflate may be negotiated here (when the configuration turns it on).
+    var allowsCompression = true
 }
 
 /// What to do with a request.

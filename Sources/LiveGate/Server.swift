@@ -40,7 +40,9 @@ public final class Server: Sendable {
             handshakeTimeoutMs: UInt64(configuration.handshakeTimeoutSeconds * 1000),
             idlePingMs: UInt64(configuration.idlePingSeconds * 1000),
             closeTimeoutMs: UInt64(configuration.closeTimeoutSeconds * 1000),
-            outboundHighWaterBytes: configuration.outboundHighWaterBytes)
+            outboundHighWaterBytes: configuration.outboundHighWaterBytes,
+            compression: configuration.compression,
+            compressionMinimumBytes: configuration.compressionMinimumBytes)
         contexts = group.loops.map { loop in
             LoopBound(LoopContext(loop: loop, settings: settings, stats: stats), eventLoop: loop)
         }

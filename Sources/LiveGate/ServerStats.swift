@@ -6,6 +6,13 @@ final class ServerStats: Sendable {
     let acceptedTotal = Atomic<Int>(0)
     let upgradesTotal = Atomic<Int>(0)
     let deliveries = Atomic<Int>(0)
+    /// Open WebSocket connections that negotiated permessage-deflate (room publications are
+    /// compressed only while there is at least one).
+    let deflateConnections = Atomic<Int>(0)
+    /// Messages compressed for the room streams: once per message, whatever the subscribers.
+    let messagesDeflated = Atomic<Int>(0)
+    /// Connections closed with 1009 because a compressed message inflated past the limit.
+    let inflateLimitCloses = Atomic<Int>(0)
     /// Order received → its stock change flushed to subscribers, per audience.
     let orderToDelivery = Audience.allCases.map { _ in LatencyHistogram() }
 
@@ -16,6 +23,21 @@ final class ServerStats: Sendable {
 
     func connectionClosed() {
         openConnections.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    /// A connection negotiated permessage-deflate.
+    func deflateNegotiated() {
+        deflateConnections.wrappingAdd(1, ordering: .relaxed)
+    }
+
+    /// A connection that negotiated permessage-deflate closed.
+    func deflateClosed() {
+        deflateConnections.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    /// A compressed message inflated past the limit (the connection closes with 1009).
+    func inflateLimitHit() {
+        inflateLimitCloses.wrappingAdd(1, ordering: .relaxed)
     }
 
     func upgraded() {

@@ -61,14 +61,18 @@ final class StreamHub: Sendable {
 
     private let state: Mutex<State>
     private let historySize: Int
+    /// Compresses each publication once for the subscribers that negotiated permessage-deflate
+    /// (`nil`: compression is off).
+    private let compression: StreamCompression?
     /// Every loop's context: each publication goes to all of them.
     private let contexts: [LoopBound<LoopContext>]
     /// Changes whenever stream history is lost (each process start, as history is not kept).
     let epoch: String
 
-    init(historySize: Int, contexts: [LoopBound<LoopContext>]) {
+    init(historySize: Int, contexts: [LoopBound<LoopContext>], compression: StreamCompression? = nil) {
         state = Mutex(State())
         self.historySize = historySize
+        self.compression = compression
         self.contexts = contexts
         epoch = String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 36)
     }
@@ -101,7 +105,7 @@ final class StreamHub: Sendable {
             var writer = JSONWriter()
             Messages.write(message.message, room: message.room, seq: seq, rev: rev, into: &writer)
             deliveries.append(Delivery(
-                room: message.room, audience: message.audience, seq: seq, frame: writer.makeTextFrame(), key: message.key,
+                room: message.room, audience: message.audience, seq: seq, frame: writer.makeTextFrame(compression: compression), key: message.key,
                 orderStamp: message.orderStamp))
         }
         commit(ticket, deliveries)

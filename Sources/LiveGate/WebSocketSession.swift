@@ -17,7 +17,7 @@ final class EchoSession: WebSocketSession {
     func connectionDidOpen(_ connection: Connection) {}
 
     func connection(_ connection: Connection, didReceive opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
-        connection.send(WebSocketFrameEncoder.makeSharedFrame(opcode: opcode, payload: payload))
+        connection.sendMessage(opcode, payload: payload)
     }
 
     func connectionDidClose(_ connection: Connection) {}

@@ -11,15 +11,20 @@ public final class SharedBytes: @unchecked Sendable {
     public let base: UnsafeRawPointer
     /// The number of bytes.
     public let count: Int
+    /// The same message as a compressed frame (permessage-deflate, RSV1 set), made once for
+    /// every connection that negotiated it; `nil` when it was not compressed.
+    public let deflated: SharedBytes?
 
     /// Allocates `count` bytes and lets `initialize` fill them, once.
     ///
+    /// - Parameter deflated: the compressed form of the same message, kept next to it.
     /// - Complexity: O(count).
-    public init(count: Int, initialize: (UnsafeMutableRawBufferPointer) -> Void) {
+    public init(count: Int, deflated: SharedBytes? = nil, initialize: (UnsafeMutableRawBufferPointer) -> Void) {
         let storage = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 16)
         initialize(UnsafeMutableRawBufferPointer(start: storage, count: count))
         self.base = UnsafeRawPointer(storage)
         self.count = count
+        self.deflated = deflated
     }
 
     /// Copies `bytes` into new shared storage.

@@ -9,12 +9,14 @@ public enum WebSocketFrameEncoder {
 
     /// Writes a frame header at `destination`.
     ///
+    /// - Parameter isCompressed: sets RSV1, the permessage-deflate bit (RFC 7692 §6), on a
+    ///   message's first frame.
     /// - Returns: the number of header bytes written.
     public static func writeHeader(
         into destination: UnsafeMutableRawPointer, opcode: WebSocketOpcode, isFinal: Bool = true,
-        payloadCount count: Int, maskKey: UInt32? = nil
+        isCompressed: Bool = false, payloadCount count: Int, maskKey: UInt32? = nil
     ) -> Int {
-        destination.storeBytes(of: (isFinal ? 0x80 : 0) | opcode.rawValue, as: UInt8.self)
+        destination.storeBytes(of: (isFinal ? 0x80 : 0) | (isCompressed ? 0x40 : 0) | opcode.rawValue, as: UInt8.self)
         let maskBit: UInt8 = maskKey == nil ? 0 : 0x80
         var size: Int
         if count < 126 {
@@ -38,12 +40,17 @@ public enum WebSocketFrameEncoder {
 
     /// A complete unmasked frame in shared storage, ready to be queued on many connections.
     ///
+    /// - Parameters:
+    ///   - isCompressed: the payload is compressed (RSV1 set).
+    ///   - deflated: the compressed frame of the same message, kept next to this one.
     /// - Complexity: O(n); one allocation.
-    public static func makeSharedFrame(opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) -> SharedBytes {
+    public static func makeSharedFrame(
+        opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer, isCompressed: Bool = false, deflated: SharedBytes? = nil
+    ) -> SharedBytes {
         let header = headerSize(payloadCount: payload.count)
-        return SharedBytes(count: header + payload.count) { buffer in
+        return SharedBytes(count: header + payload.count, deflated: deflated) { buffer in
             let base = buffer.baseAddress!
-            _ = writeHeader(into: base, opcode: opcode, payloadCount: payload.count)
+            _ = writeHeader(into: base, opcode: opcode, isCompressed: isCompressed, payloadCount: payload.count)
             if let source = payload.baseAddress, payload.count > 0 {
                 (base + header).copyMemory(from: source, byteCount: payload.count)
             }
@@ -52,12 +59,12 @@ public enum WebSocketFrameEncoder {
 
     /// A complete frame as an array; masked when `maskKey` is given (client side).
     public static func encode<C: Collection>(
-        opcode: WebSocketOpcode, payload: C, isFinal: Bool = true, maskKey: UInt32? = nil
+        opcode: WebSocketOpcode, payload: C, isFinal: Bool = true, isCompressed: Bool = false, maskKey: UInt32? = nil
     ) -> [UInt8] where C.Element == UInt8 {
         let header = headerSize(payloadCount: payload.count, masked: maskKey != nil)
         var bytes = [UInt8](repeating: 0, count: header)
         bytes.withUnsafeMutableBytes { buffer in
-            _ = writeHeader(into: buffer.baseAddress!, opcode: opcode, isFinal: isFinal,
+            _ = writeHeader(into: buffer.baseAddress!, opcode: opcode, isFinal: isFinal, isCompressed: isCompressed,
                             payloadCount: payload.count, maskKey: maskKey)
         }
         bytes.append(contentsOf: payload)

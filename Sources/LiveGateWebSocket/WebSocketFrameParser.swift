@@ -49,6 +49,13 @@ public struct WebSocketFrameParser {
     private var maskOffset = 0
     private var isText = false
     private var isWholeFrameDeliverable = false
+    /// Whether the frame being read has RSV1 (a compressed message's first frame).
+    private var hasRSV1 = false
+    /// Whether the message being assembled is compressed (permessage-deflate).
+    private var isCompressed = false
+    /// Inflates compressed messages; `nil` when permessage-deflate was not negotiated (RSV1
+    /// is then a protocol error).
+    public let inflater: MessageInflater?
     /// The opcode of the message being assembled, or `nil` between messages.
     private var messageOpcode: WebSocketOpcode?
     private var message: [UInt8] = []
@@ -56,9 +63,13 @@ public struct WebSocketFrameParser {
     private var control: [UInt8] = []
 
     /// Creates a parser.
-    public init(maxMessageBytes: Int, requiresMask: Bool = true) {
+    ///
+    /// - Parameter inflater: given when the connection negotiated permessage-deflate; a
+    ///   compressed message is inflated in bounded steps up to `maxMessageBytes` (1009 past it).
+    public init(maxMessageBytes: Int, requiresMask: Bool = true, inflater: MessageInflater? = nil) {
         self.maxMessageBytes = maxMessageBytes
         self.requiresMask = requiresMask
+        self.inflater = inflater
     }
 
     /// Whether a close frame was parsed (everything after it is ignored).
@@ -128,13 +139,17 @@ public struct WebSocketFrameParser {
                     control.append(contentsOf: UnsafeRawBufferPointer(chunk))
                 } else if isWholeFrameDeliverable && remaining == 0 && UInt64(take) == length {
                     // The whole frame is in this read: deliver it from the read buffer.
-                    if isText && !UTF8Validator.isValid(UnsafeRawBufferPointer(chunk)) { throw .invalidUTF8 }
                     messageOpcode = nil
                     state = .firstByte
+                    if isCompressed {
+                        try deliverInflated(opcode, UnsafeRawBufferPointer(chunk), handle)
+                        continue
+                    }
+                    if isText && !UTF8Validator.isValid(UnsafeRawBufferPointer(chunk)) { throw .invalidUTF8 }
                     handle(.message(opcode, UnsafeRawBufferPointer(chunk)))
                     continue
                 } else {
-                    if isText && !utf8.validate(UnsafeRawBufferPointer(chunk)) { throw .invalidUTF8 }
+                    if isText && !isCompressed && !utf8.validate(UnsafeRawBufferPointer(chunk)) { throw .invalidUTF8 }
                     message.append(contentsOf: UnsafeRawBufferPointer(chunk))
                 }
                 if remaining == 0 { try finishFrame(handle) }
@@ -144,8 +159,11 @@ public struct WebSocketFrameParser {
 
     private mutating func readFirstByte(_ byte: UInt8) throws(WebSocketProtocolError) {
         isFinal = byte & 0x80 != 0
-        guard byte & 0x70 == 0 else { throw .reservedBitsSet }
+        // RSV1 is permessage-deflate's bit, on a data message's first frame only (RFC 7692 §6.1).
+        hasRSV1 = byte & 0x40 != 0
+        guard byte & 0x30 == 0, !hasRSV1 || inflater != nil else { throw .reservedBitsSet }
         guard let code = WebSocketOpcode(rawValue: byte & 0x0F) else { throw .unknownOpcode(byte & 0x0F) }
+        if hasRSV1 && (code.isControl || code == .continuation) { throw .reservedBitsSet }
         opcode = code
         if code.isControl {
             guard isFinal else { throw .fragmentedControlFrame }
@@ -195,6 +213,7 @@ public struct WebSocketFrameParser {
             if opcode != .continuation {
                 messageOpcode = opcode
                 utf8 = UTF8Validator()
+                isCompressed = hasRSV1
             }
             isText = messageOpcode == .text
             isWholeFrameDeliverable = opcode != .continuation && isFinal
@@ -216,12 +235,42 @@ public struct WebSocketFrameParser {
             handle(.close(code: code, reason: reason))
         case .text, .binary, .continuation:
             guard isFinal, let kind = messageOpcode else { return }
-            if kind == .text && !utf8.isComplete { throw .invalidUTF8 }
             messageOpcode = nil
+            if isCompressed {
+                let failure: WebSocketProtocolError? = message.withUnsafeBytes { compressed in
+                    do throws(WebSocketProtocolError) {
+                        try deliverInflated(kind, compressed, handle)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+                message.removeAll(keepingCapacity: message.capacity <= 64 * 1024)
+                if let failure { throw failure }
+                return
+            }
+            if kind == .text && !utf8.isComplete { throw .invalidUTF8 }
             message.withUnsafeBytes { handle(.message(kind, $0)) }
             // Keep a modest buffer for the next message; give back a large one.
             message.removeAll(keepingCapacity: message.capacity <= 64 * 1024)
         }
+    }
+
+    /// Inflates a compressed message (bounded by `maxMessageBytes`), checks its text as UTF-8
+    /// and hands it on.
+    private func deliverInflated(
+        _ kind: WebSocketOpcode, _ compressed: UnsafeRawBufferPointer, _ handle: (WebSocketEvent) -> Void
+    ) throws(WebSocketProtocolError) {
+        guard let inflater else { throw .reservedBitsSet }
+        var isValid = true
+        try inflater.inflate(compressed, limit: maxMessageBytes) { plain in
+            if kind == .text && !UTF8Validator.isValid(plain) {
+                isValid = false
+                return
+            }
+            handle(.message(kind, plain))
+        }
+        if !isValid { throw .invalidUTF8 }
     }
 
     /// Decodes and validates a close frame's payload (RFC 6455 §5.5.1, §7.4).

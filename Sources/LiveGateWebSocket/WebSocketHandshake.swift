@@ -72,6 +72,18 @@ public enum WebSocketHandshake {
     /// - Returns: the `101 Switching Protocols` response to send.
     /// - Throws: `HandshakeError` naming what is wrong.
     public static func validate(_ head: HTTPRequestHead) throws(HandshakeError) -> HTTPResponse {
+        try validate(head, offersDeflate: false).response
+    }
+
+    /// Checks an upgrade request and, when `offersDeflate`, negotiates permessage-deflate
+    /// (RFC 7692): the first acceptable offer wins; with none, the upgrade goes on without
+    /// the extension.
+    ///
+    /// - Returns: the `101 Switching Protocols` response and the agreement, if any.
+    /// - Throws: `HandshakeError` naming what is wrong.
+    public static func validate(
+        _ head: HTTPRequestHead, offersDeflate: Bool
+    ) throws(HandshakeError) -> (response: HTTPResponse, deflate: DeflateAgreement?) {
         guard head.method == "GET" else { throw .methodNotAllowed(head.method) }
         guard head.headers.contains("upgrade", token: "websocket") else { throw .notAnUpgrade }
         guard head.minorVersion >= 1 else { throw .httpVersionTooOld }
@@ -86,7 +98,13 @@ public enum WebSocketHandshake {
         headers.add(name: "Upgrade", value: "websocket")
         headers.add(name: "Connection", value: "Upgrade")
         headers.add(name: "Sec-WebSocket-Accept", value: acceptValue(forKey: key))
-        return HTTPResponse(status: .switchingProtocols, headers: headers)
+        var agreement: DeflateAgreement?
+        if offersDeflate {
+            let offers = head.headers.values("sec-websocket-extensions")
+            if !offers.isEmpty { agreement = PerMessageDeflate.negotiate(offers) }
+            if let agreement { headers.add(name: "Sec-WebSocket-Extensions", value: agreement.responseHeaderValue) }
+        }
+        return (HTTPResponse(status: .switchingProtocols, headers: headers), agreement)
     }
 }
 

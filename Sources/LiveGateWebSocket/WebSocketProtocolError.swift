@@ -1,6 +1,7 @@
 /// A violation of RFC 6455 by the peer; each maps to the close code the connection fails with.
 public enum WebSocketProtocolError: Error, Equatable, Sendable {
-    /// RSV1–3 set without a negotiated extension (§5.2).
+    /// RSV1–3 set without a negotiated extension (§5.2), or RSV1 on a control or continuation
+    /// frame with permessage-deflate (RFC 7692 §6.1).
     case reservedBitsSet
     /// An opcode RFC 6455 does not define (§5.2).
     case unknownOpcode(UInt8)
@@ -26,6 +27,11 @@ public enum WebSocketProtocolError: Error, Equatable, Sendable {
     case invalidCloseCode(UInt16)
     /// A close reason that is not valid UTF-8 (§5.5.1).
     case invalidCloseReason
+    /// A compressed message that inflates past the endpoint's limit (refused before it is
+    /// inflated in full: a zip bomb costs at most the limit).
+    case inflatedMessageTooBig(limit: Int)
+    /// A compressed message (RSV1, permessage-deflate) that is not valid DEFLATE data (RFC 7692 §7.2.2).
+    case invalidCompressedData
 
     /// The close code to fail the connection with.
     public var closeCode: WebSocketCloseCode {
@@ -34,9 +40,9 @@ public enum WebSocketProtocolError: Error, Equatable, Sendable {
             .fragmentedControlFrame, .unexpectedContinuation, .expectedContinuation, .invalidLength,
             .invalidClosePayload, .invalidCloseCode:
             return .protocolError
-        case .messageTooBig:
+        case .messageTooBig, .inflatedMessageTooBig:
             return .messageTooBig
-        case .invalidUTF8, .invalidCloseReason:
+        case .invalidUTF8, .invalidCloseReason, .invalidCompressedData:
             return .invalidPayload
         }
     }
@@ -57,6 +63,8 @@ public enum WebSocketProtocolError: Error, Equatable, Sendable {
         case .invalidClosePayload: return "close frame payload of one byte"
         case .invalidCloseCode(let code): return "invalid close code \(code)"
         case .invalidCloseReason: return "close reason is not valid UTF-8"
+        case .inflatedMessageTooBig(let limit): return "compressed message inflates past \(limit) bytes"
+        case .invalidCompressedData: return "compressed message is not valid DEFLATE data"
         }
     }
 }

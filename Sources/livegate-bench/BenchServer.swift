@@ -15,6 +15,8 @@ final class BenchServer {
         var isPubSub = false
         /// Also listen for TLS (a fresh self-signed ECDSA P-256 certificate).
         var useTLS = false
+        /// Turn permessage-deflate on (`webSocket.compression`).
+        var compression = false
         /// Viewer budgets (`streams.*`): large for fan-out so nothing is conflated or closed 1013.
         var viewerSoftBudgetBytes = 256 << 20
         var viewerHardBudgetBytes = 512 << 20
@@ -97,7 +99,7 @@ final class BenchServer {
               dataDir: "\(directory)/data",
               tokenSecret: "livegate-bench-secret-not-for-production",
               http: { handshakeTimeoutSeconds: 60 },
-              webSocket: { idlePingSeconds: 0 },
+              webSocket: { idlePingSeconds: 0, compression: "\(setup.compression ? "on" : "off")" },
               streams: { viewerSoftBudgetBytes: \(setup.viewerSoftBudgetBytes), viewerHardBudgetBytes: \(setup.viewerHardBudgetBytes), priorityHardBudgetBytes: 1073741824 },
               bench: { pubSub: \(setup.isPubSub) },
               \(tls)

@@ -11,6 +11,8 @@ struct FanoutShape {
     var rate: Double
     var isPubSub: Bool
     var useTLS: Bool
+    /// Server compression on and every viewer offering permessage-deflate.
+    var deflate = false
 }
 
 /// Runs one fan-out run against a fresh server and returns its figures.
@@ -20,11 +22,13 @@ func runFanout(_ shape: FanoutShape, network: NetworkOptions, scenario: String) 
     setup.skuCount = skuCount
     setup.isPubSub = shape.isPubSub
     setup.useTLS = shape.useTLS
+    setup.compression = shape.deflate
     setup.cpu = network.serverCPU
     let server = try BenchServer(setup)
     defer { server.stop() }
     let generator = try LoadGenerator(port: shape.useTLS ? server.tlsPort : server.port, useTLS: shape.useTLS)
     generator.sourceAddressCount = max(1, (shape.viewers + 3999) / 4000)
+    generator.offersDeflate = shape.deflate
     let deadline = monotonicNanoseconds() + UInt64(network.timeoutSeconds * 1e9)
     let driver = FanoutDriver(generator: generator, isPubSub: shape.isPubSub, skuCount: skuCount, capacity: shape.count)
     let viewerPath: String
@@ -88,6 +92,11 @@ func runFanout(_ shape: FanoutShape, network: NetworkOptions, scenario: String) 
     }
     figures.set("deliveries_per_s", span > 0 ? Double(driver.deliveries) / span : 0)
     figures.set("msgs_per_s", span > 0 ? Double(driver.fullyDelivered) / span : 0)
+    if !shape.isPubSub {
+        figures.set("bytes_per_delivery", driver.deliveries > 0 ? Double(driver.stockWireBytes) / Double(driver.deliveries) : 0)
+        figures.set("compressed_deliveries", driver.compressedDeliveries)
+        figures.set("inflations", generator.inflateCache.inflations)
+    }
     figures.set("lat_p50_ns", driver.histogram.quantile(0.5))
     figures.set("lat_p99_ns", driver.histogram.quantile(0.99))
     figures.set("lat_p999_ns", driver.histogram.quantile(0.999))
@@ -122,7 +131,7 @@ let fanoutRows: [(key: String, label: String, format: FigureFormat)] = [
 enum FanoutBench: BenchScenario {
     static let name = "fanout"
     static let summary =
-        "N viewers, orders as fast as delivered (window): deliveries/s, server CPU  [--viewers 10000] [--count 500] [--window 32, 0: burst] [--pubsub] [--tls] [--runs 3] [--json]"
+        "N viewers, orders as fast as delivered (window): deliveries/s, server CPU  [--viewers 10000] [--count 500] [--window 32, 0: burst] [--pubsub] [--tls] [--deflate] [--runs 3] [--json]"
     static let isHidden = false
 
     static func run(_ options: BenchOptions) throws -> Int32 {
@@ -137,7 +146,21 @@ enum FanoutBench: BenchScenario {
             throw BenchUsageError(description: "--viewers 1…19900, --count ≥ 1, --window ≥ 0 (0: a burst)")
         }
         let withTLS = options.flag("--tls")
+        let withDeflate = options.flag("--deflate")
+        guard !(withDeflate && shape.isPubSub) else {
+            throw BenchUsageError(description: "--deflate measures room stock messages; it does not apply to --pubsub")
+        }
         var rows = fanoutRows
+        if withDeflate {
+            rows.insert(("deflate_deliveries_per_s", "deflate deliveries/s", .count), at: 1)
+            rows.insert(("deflate_ratio", "deflate / plain deliveries/s", .ratio), at: 2)
+            rows.insert(("bytes_per_delivery", "bytes per stock delivery", .ratio), at: 3)
+            rows.insert(("deflate_bytes_per_delivery", "deflate bytes per stock delivery", .ratio), at: 4)
+            rows.insert(("deflate_bytes_saved_pct", "bytes saved by deflate", .percent), at: 5)
+            rows.insert(("deflate_server_cpu_pct", "deflate server CPU", .percent), at: 6)
+            rows.insert(("deflate_loadgen_cpu_pct", "deflate load generator CPU", .percent), at: 7)
+            rows.insert(("deflate_lat_p99_ns", "deflate latency p99", .nanoseconds), at: 8)
+        }
         if withTLS {
             rows.insert(("tls_deliveries_per_s", "TLS deliveries/s", .count), at: 1)
             rows.insert(("tls_ratio", "TLS / plain", .ratio), at: 2)
@@ -164,6 +187,26 @@ enum FanoutBench: BenchScenario {
                 }
                 let plain = figures.number("deliveries_per_s") ?? 0
                 figures.set("tls_ratio", plain > 0 ? (tls.number("deliveries_per_s") ?? 0) / plain : 0)
+            }
+            if withDeflate {
+                shape.useTLS = false
+                shape.deflate = true
+                let deflate = try runFanout(shape, network: network, scenario: name)
+                shape.deflate = false
+                isClean = isClean && deflate.text("end") == "complete"
+                    && deflate.number("compressed_deliveries") == deflate.number("delivered")
+                for key in [
+                    "deliveries_per_s", "lat_p50_ns", "lat_p99_ns", "server_cpu_pct", "loadgen_cpu_pct", "delivered",
+                    "coalesced", "lost", "end", "bytes_per_delivery", "compressed_deliveries", "inflations",
+                ] {
+                    if let value = deflate.number(key) { figures.set("deflate_" + key, value) }
+                    if let value = deflate.text(key) { figures.set("deflate_" + key, value) }
+                }
+                let plain = figures.number("deliveries_per_s") ?? 0
+                figures.set("deflate_ratio", plain > 0 ? (deflate.number("deliveries_per_s") ?? 0) / plain : 0)
+                let plainBytes = figures.number("bytes_per_delivery") ?? 0
+                let deflateBytes = deflate.number("bytes_per_delivery") ?? 0
+                figures.set("deflate_bytes_saved_pct", plainBytes > 0 ? (1 - deflateBytes / plainBytes) * 100 : 0)
             }
             reporter.runFinished(figures, run: run, of: network.runs)
             all.append(figures)

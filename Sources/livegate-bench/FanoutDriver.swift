@@ -50,6 +50,10 @@ final class FanoutDriver {
     private(set) var errors = 0
     private(set) var otherMessages = 0
     private(set) var unmatched = 0
+    /// Wire bytes (frame header and payload) of the `stock` messages viewers received.
+    private(set) var stockWireBytes = 0
+    /// `stock` messages that arrived compressed (permessage-deflate).
+    private(set) var compressedDeliveries = 0
     var sender: LoadConnection?
 
     init(generator: LoadGenerator, isPubSub: Bool, skuCount: Int, capacity: Int) {
@@ -108,6 +112,8 @@ final class FanoutDriver {
             }
             check(connection, seq.value)
             deliveries += 1
+            stockWireBytes += generator.lastFrameBytes
+            if generator.isLastFrameCompressed { compressedDeliveries += 1 }
             lastDelivery = now
             // One message reflects every order on its SKU up to `sold`: several when the server
             // coalesced changes made durable in one batch (the state-message rule).

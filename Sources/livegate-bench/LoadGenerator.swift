@@ -52,6 +52,8 @@ final class LoadConnection {
     var outOfOrder = 0
     /// The close code the server sent, 0 if none.
     var closeCode = 0
+    /// Whether the server accepted permessage-deflate for this connection.
+    var isDeflate = false
 
     init(index: Int, kind: Kind, path: String) {
         self.index = index
@@ -83,6 +85,14 @@ final class LoadGenerator {
     private let eventData: UnsafeMutablePointer<UInt64>
     private let maxEvents = 1024
     private var tlsContext: OpaquePointer?
+    /// Viewers offer permessage-deflate in their upgrade (`fanout --deflate`).
+    var offersDeflate = false
+    /// Inflates compressed frames (once per distinct frame).
+    let inflateCache = InflateCache()
+    /// The wire size (header and payload) of the frame being handed to `onMessage`.
+    private(set) var lastFrameBytes = 0
+    /// Whether the frame being handed to `onMessage` came compressed (RSV1).
+    private(set) var isLastFrameCompressed = false
     /// Source addresses 127.0.0.1 … 127.0.0.K used round-robin (K grows with the connection count).
     var sourceAddressCount = 1
 
@@ -345,7 +355,9 @@ final class LoadGenerator {
         connection.state = .upgrading
         let request =
             "GET \(connection.path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\n"
-            + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+            + (offersDeflate && connection.kind == .viewer ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "")
+            + "\r\n"
         connection.outbound = Array(request.utf8)
         flushOutbound(connection)
         if connection.kind == .stuck {
@@ -457,6 +469,8 @@ final class LoadGenerator {
                 return bytes.count
             }
             connection.state = .open
+            connection.isDeflate = PayloadScanner.contains(
+                UnsafeRawBufferPointer(rebasing: bytes[0..<end]), "permessage-deflate")
             connection.openedAt = now
             pendingCount -= 1
             openCount += 1
@@ -491,7 +505,13 @@ final class LoadGenerator {
             offset += header + length
             switch first & 0x0f {
             case 0x0, 0x1, 0x2:
-                onMessage(connection, payload, now)
+                lastFrameBytes = header + length
+                isLastFrameCompressed = first & 0x40 != 0
+                if isLastFrameCompressed && connection.isDeflate {
+                    _ = inflateCache.withPlain(payload) { onMessage(connection, $0, now) }
+                } else {
+                    onMessage(connection, payload, now)
+                }
             case 0x8:
                 connection.closeCode = length >= 2 ? Int(payload[0]) << 8 | Int(payload[1]) : 1005
                 fail(connection)

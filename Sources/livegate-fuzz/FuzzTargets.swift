@@ -12,7 +12,7 @@ import LiveGateWebSocket
 /// - a normal build gives `livegate-fuzz TARGET FILE…`, which runs files (a corpus, a crash
 ///   reproducer) through the same target.
 enum FuzzTarget: String, CaseIterable {
-    case websocket, http, json, json5, token, scenario, record, snapshot
+    case websocket, http, json, json5, token, scenario, record, snapshot, deflate
 
     func run(_ bytes: UnsafeRawBufferPointer) {
         switch self {
@@ -20,6 +20,17 @@ enum FuzzTarget: String, CaseIterable {
             // Masked client frames, split at every point the input has: as one read.
             var copy = [UInt8](bytes)
             var parser = WebSocketFrameParser(maxMessageBytes: 1 << 16)
+            copy.withUnsafeMutableBytes { buffer in
+                try? parser.parse(buffer) { event in
+                    if case .message(_, let payload) = event { _ = payload.count }
+                }
+            }
+        case .deflate:
+            // permessage-deflate: the bytes as an extension offer, then as client frames with
+            // the extension negotiated (RSV1 messages inflated, bounded at 64 KiB).
+            _ = PerMessageDeflate.negotiate([String(decoding: bytes, as: UTF8.self)])
+            var copy = [UInt8](bytes)
+            var parser = WebSocketFrameParser(maxMessageBytes: 1 << 16, inflater: MessageInflater())
             copy.withUnsafeMutableBytes { buffer in
                 try? parser.parse(buffer) { event in
                     if case .message(_, let payload) = event { _ = payload.count }

@@ -22,6 +22,8 @@ let usage = """
       --tls-cert PATH    PEM certificate chain for TLS
       --tls-key PATH     PEM private key for TLS
       --bench-pubsub     serve the load generator's pub/sub protocol on /bench and /bench/pub
+      --compression on|off  permessage-deflate (RFC 7692) for clients that offer it (webSocket.compression)
+      --compression-min N   messages under N bytes go out uncompressed (webSocket.compressionMinimumBytes)
       --log-level LEVEL  debug, info, warning or error
       -h, --help         show this help
 
@@ -108,6 +110,14 @@ while let argument = arguments.popFirst() {
         overrides.append { $0.benchPubSub = true }
     case "--echo":
         overrides.append { $0.echo = true }
+    case "--compression":
+        let text = value(for: argument, from: &arguments)
+        guard text == "on" || text == "off" else { fail("--compression: expected on or off, got '\(text)'") }
+        overrides.append { $0.compression = text == "on" }
+    case "--compression-min":
+        let text = value(for: argument, from: &arguments)
+        guard let bytes = Int(text), bytes >= 0 else { fail("--compression-min: '\(text)' is not a byte count") }
+        overrides.append { $0.compressionMinimumBytes = bytes }
     case "--log-level":
         let text = value(for: argument, from: &arguments)
         let levels: [String: Log.Level] = ["debug": .debug, "info": .info, "warning": .warning, "error": .error]

@@ -48,6 +48,8 @@ struct ConfigurationTests {
         ("{ skus: [{ id: 'a', policy: { safetyMinimum: 2.5 } }] }", "skus[0].policy.safetyMinimum: must be a whole number"),
         ("{ skus: [{ id: 'a', policy: { cooldownSeconds: 'soon' } }] }", "skus[0].policy.cooldownSeconds: expected a number"),
         ("{ alerts: { defaultPolicy: { emergencyLine: -1 } } }", "alerts.defaultPolicy.emergencyLine"),
+        ("{ webSocket: { compression: 'yes' } }", "webSocket.compression: expected off or on"),
+        ("{ webSocket: { compressionMinimumBytes: -1 } }", "webSocket.compressionMinimumBytes"),
     ])
     func badConfigurationsNameTheKey(text: String, message: String) {
         do {
@@ -83,6 +85,13 @@ struct ConfigurationTests {
         } catch {
             #expect("\(error)".contains("skus[a].policy: alert policy trendWindowSeconds: two windows (180 s) exceed"), "\(error)")
         }
+    }
+
+    @Test func compressionKeys() throws {
+        let config = try Configuration.parse(Data("{ webSocket: { compression: 'on', compressionMinimumBytes: 64 } }".utf8))
+        #expect(config.compression)
+        #expect(config.compressionMinimumBytes == 64)
+        #expect(!Configuration().compression)
     }
 
     @Test func json5Features() throws {

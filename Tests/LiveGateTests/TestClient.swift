@@ -75,6 +75,11 @@ final class TestClient {
 
     /// Reads one server frame: opcode, payload.
     func readFrame() -> (opcode: UInt8, payload: [UInt8])? {
+        readFrameWithFlags().map { ($0.opcode, $0.payload) }
+    }
+
+    /// Reads one server frame with its first byte's flags: RSV1 marks a compressed message.
+    func readFrameWithFlags() -> (opcode: UInt8, isCompressed: Bool, payload: [UInt8])? {
         while true {
             if buffer.count >= 2 {
                 var length = Int(buffer[1] & 0x7F)
@@ -89,7 +94,7 @@ final class TestClient {
                     header = 10
                 }
                 if buffer.count >= header + length {
-                    let frame = (buffer[0] & 0x0F, Array(buffer[header..<(header + length)]))
+                    let frame = (buffer[0] & 0x0F, buffer[0] & 0x40 != 0, Array(buffer[header..<(header + length)]))
                     buffer.removeFirst(header + length)
                     return frame
                 }
@@ -120,9 +125,16 @@ final class TestClient {
 
     /// Sends an upgrade request to `path` and reads the 101.
     func upgrade(path: String = "/echo") -> Int? {
+        upgradeWithHeaders(path: path)?.status
+    }
+
+    /// Sends an upgrade request with `extensions` as `Sec-WebSocket-Extensions` (if any) and
+    /// reads the response's status and headers.
+    func upgradeWithHeaders(path: String = "/echo", extensions: String? = nil) -> (status: Int, headers: [String: String])? {
         send("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            + (extensions.map { "Sec-WebSocket-Extensions: \($0)\r\n" } ?? "")
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
-        return readResponse()?.status
+        return readResponse().map { ($0.status, $0.headers) }
     }
 
     func sendFrame(_ opcode: WebSocketOpcode, _ payload: [UInt8], fin: Bool = true) {

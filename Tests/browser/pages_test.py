@@ -123,7 +123,9 @@ class Suite:
                        check=True, capture_output=True, timeout=60)
         self.gateway = Gateway(args.bin, args.config, self.data_dir, self.port,
                                os.path.join(self.artifacts, "livegate.log"),
-                               ["--tls-port", str(self.tls_port), "--tls-cert", cert, "--tls-key", key])
+                               ["--tls-port", str(self.tls_port), "--tls-cert", cert, "--tls-key", key,
+                                # permessage-deflate on for every message: the pages run with it throughout
+                                "--compression", "on", "--compression-min", "0"])
         self.results = []             # (name, status, detail)
         self.errors = []              # (page, text) console errors and page errors
         self.allowed = []             # regexes of console errors expected right now
@@ -265,6 +267,54 @@ class Suite:
         rate = self.console.text_content(f"tr[data-sku='{FEATURED}'] td.rate")
         if truth[FEATURED]["ratePerMin"] is None and rate != "—":
             raise CheckFailed(f"rate shown as {rate!r} while the server sends null")
+
+    def metric(self, name):
+        status, body = self.http("GET", "/metrics")
+        if status != 200:
+            raise CheckFailed(f"GET /metrics: {status}")
+        for line in body.decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        raise CheckFailed(f"/metrics has no {name}")
+
+    def check_deflate(self):
+        """Chromium offers permessage-deflate, the gateway accepts it, and room messages go out compressed."""
+        ctx = self.browser.new_context(viewport=VIEWPORT)
+        try:
+            page = ctx.new_page()
+            page.set_default_timeout(WAIT_MS)
+            cdp = ctx.new_cdp_session(page)
+            cdp.send("Network.enable")
+            handshakes = []
+            cdp.on("Network.webSocketWillSendHandshakeRequest", lambda e: handshakes.append(("request", e["request"]["headers"])))
+            cdp.on("Network.webSocketHandshakeResponseReceived", lambda e: handshakes.append(("response", e["response"]["headers"])))
+            page.goto(self.base + "/overlay?token=" + self.tokens["viewer"])
+            self.wait(page, "() => document.documentElement.dataset.conn === 'live'", what="overlay connected")
+            def extension(kind):
+                for k, headers in handshakes:
+                    if k == kind:
+                        for key, value in headers.items():
+                            if key.lower() == "sec-websocket-extensions":
+                                return value
+                return ""
+            offered, accepted = extension("request"), extension("response")
+            self.note(f"Chromium offered {offered!r}; the gateway answered {accepted!r}")
+            if "permessage-deflate" not in offered:
+                raise CheckFailed(f"Chromium did not offer permessage-deflate: {offered!r}")
+            if not accepted.startswith("permessage-deflate"):
+                raise CheckFailed(f"the gateway did not accept permessage-deflate: {accepted!r}")
+            if self.metric("livegate_deflate_connections") < 1:
+                raise CheckFailed("no connection with permessage-deflate in /metrics")
+            before = self.metric("livegate_messages_deflated_total")
+            self.order(FEATURED, 1)
+            deadline = time.monotonic() + 5
+            while self.metric("livegate_messages_deflated_total") <= before:
+                if time.monotonic() > deadline:
+                    raise CheckFailed("an order's room messages were not compressed")
+                time.sleep(0.05)
+            self.figures_equal(FEATURED, self.stock()[FEATURED]["sellable"])
+        finally:
+            ctx.close()
 
     def check_order(self):
         """An order over HTTP shows on console (figure and chart) and teleprompter within 1 s."""
@@ -736,6 +786,7 @@ class Suite:
                 for p in (self.console, self.host, self.overlay):
                     p.on("websocket", lambda ws: self.ws_urls.append(ws.url))
                 self.run_check("pages connect and show the room", self.check_initial)
+                self.run_check("Chromium negotiates permessage-deflate; room messages go out compressed", self.check_deflate)
                 self.run_check("an order over HTTP updates console and teleprompter within 1 s", self.check_order)
                 self.run_check("the console over https:// uses wss:// and shows live updates", self.check_https_console)
                 self.run_check("restock clicked on the console raises the figures; errors shown", self.check_restock_click)
