@@ -52,7 +52,7 @@ let package = Package(
         // Benchmarks (`livegate-bench stock`, `fanout`, `latency`, `idle`, `connect`, `ingest`, `slow`),
         // their epoll load generator (a WebSocket client, optionally over TLS), and the stock crash-test child.
         .executableTarget(
-            name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateStock", "LiveGateSystem", "LiveGateWebSocket"]),
+            name: "livegate-bench", dependencies: ["CLinux", "COpenSSL", "LiveGateAlerts", "LiveGateCore", "LiveGateStock", "LiveGateSystem", "LiveGateWebSocket"]),
         // The fuzz targets (parsers and decoders of outside bytes): libFuzzer under `.ci/fuzz`,
         // a corpus replayer (`livegate-fuzz TARGET FILE…`) otherwise.
         .executableTarget(

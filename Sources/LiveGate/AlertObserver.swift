@@ -53,7 +53,7 @@ final class AlertObserver: StockObserver {
             } catch {
                 Log.warning("alert state in the snapshot not restored (\(error)); levels start again from the stock figures")
             }
-        } else {
+        } else if snapshotExtension.version != 0 || !snapshotExtension.bytes.isEmpty {
             Log.warning("alert state section version \(snapshotExtension.version) not known to this build; levels start again")
         }
         engineIndex = []

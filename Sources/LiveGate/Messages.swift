@@ -45,12 +45,18 @@ enum Messages {
             writer.field("reason", event.reason.description)
             writer.field("sellable", event.sellable)
             writer.field("ratePerMin", event.ratePerMinute as Double?)
+            writer.field("rateLowPerMin", event.ratePerMinute > 0 ? event.metrics.rateLowPerMinute : nil)
+            writer.field("rateHighPerMin", event.ratePerMinute > 0 ? event.metrics.rateHighPerMinute : nil)
+            writer.field("baselinePerMin", event.metrics.baselineRatePerMinute)
+            writer.field("trendScore", event.metrics.trendScore)
+            writer.field("trendLimit", event.metrics.trendLimit)
             writer.field("etaSec", event.timeToStockOutSeconds.map { Int64($0.rounded()) })
             writer.field("safetyLine", event.safetyLine)
             writer.field("suggestedAction", "\(event.action)")
             writer.field("suggestedQty", event.suggestedRestockQuantity)
             writer.field("substitute", event.substitute)
             writer.field("at", event.time / 1_000_000)
+            writer.field("why", event.why)
         case .banner(let sku, let level, let text):
             writer.field("sku", sku)
             writer.field("level", level.description)
@@ -86,6 +92,9 @@ enum Messages {
         writer.field("paused", stock?.isPaused ?? false)
         writer.field("level", level(of: stock, figures: figures).description)
         writer.field("ratePerMin", figures?.metrics.ratePerMinute)
+        let hasRate = (figures?.metrics.ratePerMinute ?? 0) > 0
+        writer.field("rateLowPerMin", hasRate ? figures?.metrics.rateLowPerMinute : nil)
+        writer.field("rateHighPerMin", hasRate ? figures?.metrics.rateHighPerMinute : nil)
         writer.field("etaSec", figures?.metrics.timeToStockOutSeconds.map { Int64($0.rounded()) })
         writer.field("substitute", sku.substitute)
     }

@@ -22,6 +22,17 @@ public struct AlertConfiguration: Sendable, Hashable {
     /// The time constant of the decayed paid and lost (cancelled or expired) counts that give the pay-through
     /// ratio behind ``SkuMetrics/mayFreeUp``, in nanoseconds. Default 30 minutes.
     public var payThroughMemory: Int64
+    /// The time constant of the trend level's baseline rate (an EWMA the surge test compares sales with), in
+    /// nanoseconds. Long enough that a surge does not become its own baseline before it is caught, short enough
+    /// to follow a show's slow changes. Default 30 minutes.
+    public var trendBaselineTime: Int64 = 120 * SkuPolicy.minute
+    /// How long a SKU must have sold before the trend level can fire (the baseline and the dispersion need
+    /// history), in nanoseconds. Default 20 minutes.
+    public var trendWarmUp: Int64 = 20 * SkuPolicy.minute
+    /// The trend test's false-alarm scale, in nanoseconds: its limit is the logarithm of the
+    /// dispersion-adjusted sales expected in this time, so that steady sales raise a false trend about once in
+    /// this time or less, at any rate. Default 1,000 hours.
+    public var trendFalseAlarmTime: Int64 = 1000 * 60 * SkuPolicy.minute
     /// The policy of a SKU added without one.
     public var defaultPolicy: SkuPolicy
     /// Banner, danmaku, host-hint and stock-reply texts, and the stock-question keywords.
@@ -69,6 +80,15 @@ public struct AlertConfiguration: Sendable, Hashable {
         }
         guard payThroughMemory >= SkuPolicy.second else {
             throw AlertConfigurationError.invalidSetting(field: "payThroughMemory", reason: "must be at least 1 s")
+        }
+        guard trendBaselineTime >= SkuPolicy.minute, trendBaselineTime <= 24 * 60 * SkuPolicy.minute else {
+            throw AlertConfigurationError.invalidSetting(field: "trendBaseline", reason: "must be between 1 min and 24 h")
+        }
+        guard trendWarmUp >= 0, trendWarmUp <= 24 * 60 * SkuPolicy.minute else {
+            throw AlertConfigurationError.invalidSetting(field: "trendWarmUp", reason: "must be between 0 and 24 h")
+        }
+        guard trendFalseAlarmTime >= 60 * SkuPolicy.minute else {
+            throw AlertConfigurationError.invalidSetting(field: "trendFalseAlarm", reason: "must be at least 1 h")
         }
         try check(defaultPolicy)
         try templates.validate()

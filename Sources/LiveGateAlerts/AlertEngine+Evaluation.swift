@@ -23,6 +23,17 @@ struct RawMetrics: Sendable, Hashable {
     /// the *hold* conditions of threshold and emergency use, so a latch raised on a burst does not fall as soon
     /// as the noisy smoothed rate dips (it falls once all three estimates have come down).
     var holdRatePerSecond: Double
+    /// The low and high ends of the rate's 98 % interval, units per second (both 0 with the rate).
+    var rateLowPerSecond: Double
+    var rateHighPerSecond: Double
+    /// The trend test's baseline rate, units per second.
+    var baselinePerSecond: Double
+    /// The trend test's score and limit, and the dispersion it adjusts by.
+    var trendScore: Double
+    var trendLimit: Double
+    var dispersion: Double
+    /// Whether the trend test has a baseline to score against.
+    var trendArmed: Bool
 }
 
 extension AlertEngine {
@@ -78,6 +89,19 @@ extension AlertEngine {
             let decay = AlertEngine.decay(from: state.smoothedAt, to: now, timeConstant: configuration.smoothingTime)
             ratePerSecond = state.smoothedMass * decay * Double(SkuPolicy.second) / Double(configuration.smoothingTime)
         }
+        // The rate's interval: the smoothed mass is about the units of the last τ; with dispersion φ it carries
+        // the information of n / φ Poisson units, and a square root stabilises a Poisson count's variance, so
+        // the interval is φ (√(n/φ) ± z/2)² / τ with z = 2.326 (98 % two-sided, 99 % on each side).
+        let phi = state.surge.dispersion
+        var rateLow = 0.0
+        var rateHigh = 0.0
+        if ratePerSecond > 0 {
+            let tau = Double(configuration.smoothingTime) / Double(SkuPolicy.second)
+            let root = (ratePerSecond * tau / phi).squareRoot()
+            let halfZ = AlertEngine.intervalZ / 2
+            rateLow = phi * max(0, root - halfZ) * max(0, root - halfZ) / tau
+            rateHigh = phi * (root + halfZ) * (root + halfZ) / tau
+        }
         let sellable = state.figures.sellable
         let timeToStockOut: Double? = ratePerSecond > 0 ? Double(sellable) / ratePerSecond : nil
         let needed = ratePerSecond * Double(policy.restockLeadTime) / Double(SkuPolicy.second)
@@ -91,7 +115,11 @@ extension AlertEngine {
         return RawMetrics(
             recent: recent, previous: previous, windowSeconds: state.sums.window, ratePerSecond: ratePerSecond,
             sellable: sellable, timeToStockOutSeconds: timeToStockOut, safetyLine: safetyLine,
-            suggestedRestockQuantity: restock, mayFreeUp: mayFreeUp, holdRatePerSecond: holdRate
+            suggestedRestockQuantity: restock, mayFreeUp: mayFreeUp, holdRatePerSecond: holdRate,
+            rateLowPerSecond: rateLow, rateHighPerSecond: rateHigh,
+            baselinePerSecond: state.surge.baselineRate(at: now, timeConstant: configuration.trendBaselineTime),
+            trendScore: state.surge.score, trendLimit: state.surge.limit(at: now, configuration: configuration),
+            dispersion: phi, trendArmed: state.surge.isArmed(at: now, configuration: configuration)
         )
     }
 
@@ -108,7 +136,10 @@ extension AlertEngine {
             recentRatePerMinute: recentRate, previousRatePerMinute: previousRate,
             ratePerMinute: raw.ratePerSecond * 60, accelerationPerMinute: (recentRate - previousRate) / windowMinutes,
             timeToStockOutSeconds: raw.timeToStockOutSeconds, safetyLine: raw.safetyLine,
-            suggestedRestockQuantity: raw.suggestedRestockQuantity
+            suggestedRestockQuantity: raw.suggestedRestockQuantity,
+            rateLowPerMinute: raw.rateLowPerSecond * 60, rateHighPerMinute: raw.rateHighPerSecond * 60,
+            baselineRatePerMinute: raw.baselinePerSecond * 60, trendScore: raw.trendScore,
+            trendLimit: raw.trendLimit, dispersion: raw.dispersion, trendArmed: raw.trendArmed
         )
     }
 
@@ -158,7 +189,8 @@ extension AlertEngine {
 
         // Enter conditions use the smoothed rate; hold conditions use the generous hold rate and the margin.
         let leadSeconds = Double(policy.restockLeadTime) / Double(SkuPolicy.second)
-        let runsOutFirst = raw.timeToStockOutSeconds.map { $0 < leadSeconds } ?? false
+        // Emergency on time to stock-out only when even the cautious (low) rate runs out before a restock.
+        let runsOutFirst = raw.rateLowPerSecond > 0 && Double(sellable) / raw.rateLowPerSecond < leadSeconds
         let stillRunsOutFirst = raw.holdRatePerSecond > 0
             && Double(sellable) / raw.holdRatePerSecond < leadSeconds * (1 + rateMargin)
         conditions.set(
@@ -180,13 +212,11 @@ extension AlertEngine {
 
         let isQuiet = state.launchAt != .min && now - state.launchAt < configuration.launchQuietPeriod
         let recent = Double(raw.recent)
-        let previous = Double(raw.previous)
         let minimumVolume = Double(policy.trendMinimumVolume)
-        let accelerates = !isQuiet && raw.recent > 0 && recent >= minimumVolume && recent >= policy.trendFactor * previous
-        // A raised trend holds while the surge lasts: while the recent window stays above the rate *before* the
-        // surge (the previous window when trend was raised) by the margin, on the minimum volume widened by the
-        // margin. The ratio of two sliding windows cannot hold the latch by itself: it falls back to 1 as soon as
-        // a surge plateaus, and at a few dozen sales per window it is noisy enough to cross k back and forth.
+        // Enter: the surge test's score reaches its limit (see SurgeDetector), on at least the minimum volume.
+        let accelerates = !isQuiet && raw.trendArmed && raw.trendScore >= raw.trendLimit && recent >= minimumVolume
+        // A raised trend holds while the surge lasts: while the recent window stays above the baseline rate at
+        // the time trend was raised by the margin, on the minimum volume widened by the margin.
         let baseline = Double(state.trendBaseline)
         let stillAccelerates = raw.recent > 0 && recent * (1 + margin) >= minimumVolume
             && recent >= (1 + margin) * baseline
@@ -196,9 +226,12 @@ extension AlertEngine {
         let trendBit = AlertDebouncer.bit(.trend)
         let wasTrending = states[index].debouncer.raised & trendBit != 0
         let action = states[index].debouncer.event(conditions, at: now, cooldown: policy.cooldown)
-        if !wasTrending && states[index].debouncer.raised & trendBit != 0 {
-            states[index].trendBaseline = raw.previous
+        let isTrending = states[index].debouncer.raised & trendBit != 0
+        if !wasTrending && isTrending {
+            states[index].trendBaseline = AlertEngine.units((raw.baselinePerSecond * Double(raw.windowSeconds)).rounded())
         }
+        // The score starts again once a surge has been reported, or when it ends.
+        if wasTrending != isTrending { states[index].surge.score = 0 }
         guard case .transition(let from, let to) = action else { return }
         events.append(makeEvent(index, from: from, to: to, now: now, raw: raw, restocked: restocked))
     }
@@ -243,15 +276,61 @@ extension AlertEngine {
             skuIndex: index, sku: ids[index], level: to, previousLevel: from, transition: transition, reason: reason,
             time: now, metrics: metrics, action: SuggestedAction(level: to),
             substitute: to >= .emergency ? policy.substitute : nil, banner: banner, danmaku: danmaku,
-            hostHint: templates.hostHint.render(values)
+            hostHint: templates.hostHint.render(values), why: explanation(reason, index: index, metrics: metrics)
         )
+    }
+
+    /// Why a level stands, in the figures an operator can judge (English, for the console and logs).
+    func explanation(_ reason: AlertReason, index: Int, metrics m: SkuMetrics) -> String {
+        let policy = policies[index]
+        let f = AlertEngine.figure
+        let rate = "\(f(m.ratePerMinute))/min (98 %: \(f(m.rateLowPerMinute))–\(f(m.rateHighPerMinute)))"
+        let lead = "\(f(Double(policy.restockLeadTime) / Double(SkuPolicy.minute))) min"
+        switch reason {
+        case .surge:
+            let ratio = m.baselineRatePerMinute > 0 ? " (\(f(m.recentRatePerMinute / m.baselineRatePerMinute))×)" : ""
+            return "sales \(f(m.recentRatePerMinute))/min over the last \(f(Double(policy.trendWindowSeconds) / 60)) min "
+                + "against a baseline of \(f(m.baselineRatePerMinute))/min\(ratio); surge score \(f(m.trendScore)) "
+                + "reached its limit \(f(m.trendLimit)) (a ×\(f(policy.trendFactor)) surge test, dispersion \(f(m.dispersion)))"
+        case .watchMark:
+            return "\(m.sold) sold crossed the watch mark \(policy.watchMark)"
+        case .safetyLine:
+            return "sellable \(m.sellable) at or below the safety line \(m.safetyLine) = max(\(policy.safetyMinimum), "
+                + "\(f(policy.safetyFactor)) × \(lead) × \(f(m.ratePerMinute))/min); rate \(rate)"
+        case .timeToStockOut:
+            let cautious = m.rateLowPerMinute > 0 ? f(Double(m.sellable) / m.rateLowPerMinute) : "∞"
+            return "sellable \(m.sellable) runs out within \(cautious) min even at the cautious rate, before a \(lead) "
+                + "restock; rate \(rate)"
+        case .emergencyLine:
+            return "sellable \(m.sellable) at or below the emergency line \(policy.emergencyLine)"
+        case .soldOut:
+            return "nothing sellable"
+        case .restock:
+            return "sellable rose to \(m.sellable)"
+        case .cleared:
+            return "cleared: sellable \(m.sellable), rate \(rate)"
+        }
+    }
+
+    /// The z of the rate's interval: 2.326, 98 % two-sided (99 % on each side).
+    static let intervalZ = 2.326
+
+    /// A figure with at most one decimal ("4.1", "12", "0.3").
+    static func figure(_ value: Double) -> String {
+        guard value.isFinite else { return "–" }
+        let tenths = (value * 10).rounded()
+        if abs(tenths) >= 1e15 { return String(value) }
+        let whole = Int64(tenths) / 10
+        let decimal = abs(Int64(tenths) % 10)
+        if decimal == 0 { return String(whole) }
+        return (tenths < 0 && whole == 0 ? "-" : "") + "\(whole).\(decimal)"
     }
 
     /// The condition that keeps `level` up.
     private func firingReason(of level: AlertLevel, index: Int, raw: RawMetrics) -> AlertReason {
         switch level {
         case .normal: .cleared
-        case .trend: states[index].watchCrossedAt != .min ? .watchMark : .rateRatio
+        case .trend: states[index].watchCrossedAt != .min ? .watchMark : .surge
         case .threshold: .safetyLine
         case .emergency: raw.sellable <= policies[index].emergencyLine ? .emergencyLine : .timeToStockOut
         case .soldout: .soldOut

@@ -3,11 +3,11 @@ extension AlertEngine {
     /// Encodes the engine's state (SKUs, policies, buckets, rates, latches, cooldowns, markers) for the stock
     /// core's snapshot extension section.
     ///
-    /// Version 2, written with ``ByteWriter``: all integers little-endian, strings as a `UInt32` byte length
+    /// Version 3, written with ``ByteWriter``: all integers little-endian, strings as a `UInt32` byte length
     /// then UTF-8:
     ///
     /// ```
-    /// u8  version = 2
+    /// u8  version = 3
     /// u32 bucketsPerSku when written        i64 engine time (ns)        u32 SKU count
     /// per SKU, in index order:
     ///   str id, str name
@@ -16,11 +16,14 @@ extension AlertEngine {
     ///   i64 headSecond, f64 smoothedMass, i64 smoothedAt, f64 paidMass, f64 lostMass, i64 payAt
     ///   u8 raised latches, i64 × 4 raisedAt (trend, threshold, emergency, soldout)
     ///   i64 lastDanmakuAt, i64 launchAt, i64 watchCrossedAt, i64 trendBaseline
+    ///   surge test: f64 baselineMass, i64 baselineAt, i64 historyStart, f64 score, i64 scoreAt, i64 minute,
+    ///               f64 minuteUnits, f64 countMean, f64 countSquare, f64 countWeight
     ///   u32 n, then n × (u32 age in seconds before headSecond, u32 units): the non-empty buckets
     /// ```
     ///
     /// `f64` is the IEEE 754 bit pattern, so a restore is bit-exact. `Int64.min` means "never". Window sums are
-    /// not stored: they are recomputed from the buckets. Version 1 differs only in the policy, which it wrote
+    /// not stored: they are recomputed from the buckets. Version 2 lacks the surge test (it starts cold, as for a
+    /// new SKU). Version 1 also differs in the policy, which it wrote
     /// field by field in another order (``LegacyPolicy``); it still restores.
     ///
     /// - Returns: the bytes; the stock core stores them with version ``stateVersion``.
@@ -57,6 +60,17 @@ extension AlertEngine {
             writer.write(state.launchAt)
             writer.write(state.watchCrossedAt)
             writer.write(state.trendBaseline)
+            let surge = state.surge
+            writer.write(surge.baselineMass)
+            writer.write(surge.baselineAt)
+            writer.write(surge.historyStart)
+            writer.write(surge.score)
+            writer.write(surge.scoreAt)
+            writer.write(surge.minute)
+            writer.write(surge.minuteUnits)
+            writer.write(surge.countMean)
+            writer.write(surge.countSquare)
+            writer.write(surge.countWeight)
             let countOffset = writer.count
             writer.write(UInt32(0))
             var nonEmpty: UInt32 = 0
@@ -74,7 +88,7 @@ extension AlertEngine {
         return writer.bytes
     }
 
-    /// Restores an engine from ``encodeState()``'s bytes (version 2, or version 1 from earlier builds), with the
+    /// Restores an engine from ``encodeState()``'s bytes (version 3, or versions 1 and 2 from earlier builds), with the
     /// settings and texts of `configuration` (which are config, not state).
     ///
     /// After a restore, the same further calls give the same events as the engine that was encoded: nothing
@@ -102,7 +116,7 @@ extension AlertEngine {
     /// Reads the state written by ``encodeState()`` into this fresh engine.
     private mutating func restore(from reader: inout ByteReader) throws {
         let version: UInt8 = try reader.read()
-        guard version == 1 || version == AlertEngine.stateVersion else {
+        guard (1...AlertEngine.stateVersion).contains(version) else {
             throw AlertStateDecodingError.unsupportedVersion(version)
         }
         _ = try reader.read(UInt32.self)
@@ -133,6 +147,20 @@ extension AlertEngine {
             states[index].launchAt = try reader.read()
             states[index].watchCrossedAt = try reader.read()
             states[index].trendBaseline = try reader.read()
+            if version >= 3 {
+                var surge = SurgeDetector()
+                surge.baselineMass = try reader.readDouble()
+                surge.baselineAt = try reader.read()
+                surge.historyStart = try reader.read()
+                surge.score = try reader.readDouble()
+                surge.scoreAt = try reader.read()
+                surge.minute = try reader.read()
+                surge.minuteUnits = try reader.readDouble()
+                surge.countMean = try reader.readDouble()
+                surge.countSquare = try reader.readDouble()
+                surge.countWeight = try reader.readDouble()
+                states[index].surge = surge
+            }
             let nonEmpty = Int(try reader.read(UInt32.self))
             states[index].sums.headSecond = headSecond
             for _ in 0..<nonEmpty {
@@ -183,7 +211,7 @@ public enum AlertStateDecodingError: Error, Hashable, CustomStringConvertible {
     /// A one-line explanation.
     public var description: String {
         switch self {
-        case .unsupportedVersion(let version): "alert state version \(version) is not supported (this build reads 1 and 2)"
+        case .unsupportedVersion(let version): "alert state version \(version) is not supported (this build reads 1 to 3)"
         case .damaged(let reason): "alert state damaged: \(reason)"
         }
     }

@@ -75,7 +75,7 @@ import Darwin
 /// Not thread-safe, and needs no lock: owned by the stock core's writer thread.
 public struct AlertEngine: Sendable {
     /// The version byte ``encodeState()`` writes first.
-    public static let stateVersion: UInt8 = 2
+    public static let stateVersion: UInt8 = 3
 
     /// The engine-wide settings.
     public let configuration: AlertConfiguration
@@ -185,6 +185,10 @@ public struct AlertEngine: Sendable {
         let newFigures = observation.figures
 
         buckets.advance(ring: index, sums: &states[index].sums, to: second)
+        let armed = states[index].surge.isArmed(at: now, configuration: configuration)
+        states[index].surge.record(
+            units: kind.isDemand ? Double(quantity) : 0, at: now, factor: policy.trendFactor, armed: armed,
+            configuration: configuration)
         if kind.isDemand && quantity > 0 {
             buckets.add(ring: index, sums: &states[index].sums, units: quantity)
             let state = states[index]
@@ -235,6 +239,9 @@ public struct AlertEngine: Sendable {
         let second = AlertEngine.second(of: now)
         for index in states.indices where !states[index].isIdle {
             buckets.advance(ring: index, sums: &states[index].sums, to: second)
+            let armed = states[index].surge.isArmed(at: now, configuration: configuration)
+            states[index].surge.record(
+                units: 0, at: now, factor: policies[index].trendFactor, armed: armed, configuration: configuration)
             evaluate(index, now: now, restocked: false, into: &events)
         }
     }

@@ -2,8 +2,8 @@
 public enum AlertReason: UInt8, Sendable, Hashable, Codable, CustomStringConvertible {
     /// The level fell; no condition holds at the new level beyond the ones already reported.
     case cleared = 0
-    /// Trend: the recent rate reached k × the previous one on the minimum volume.
-    case rateRatio = 1
+    /// Trend: the surge test's score reached its limit (sales run above the baseline rate), on the minimum volume.
+    case surge = 1
     /// Trend: the sold count crossed the watch mark.
     case watchMark = 2
     /// Threshold: sellable at or below the safety line.
@@ -21,7 +21,7 @@ public enum AlertReason: UInt8, Sendable, Hashable, Codable, CustomStringConvert
     public var description: String {
         switch self {
         case .cleared: "cleared"
-        case .rateRatio: "rateRatio"
+        case .surge: "surge"
         case .watchMark: "watchMark"
         case .safetyLine: "safetyLine"
         case .timeToStockOut: "timeToStockOut"
@@ -65,6 +65,8 @@ public struct AlertEvent: Sendable, Hashable {
     public var danmaku: String?
     /// The host's rendered hint ("can sell 23 now, …").
     public var hostHint: String
+    /// Why, in figures an operator can judge: the rates, the statistic and its limit, the line crossed.
+    public var why: String = ""
 
     /// Sellable units at the transition.
     public var sellable: Int64 { metrics.sellable }

@@ -23,8 +23,11 @@ struct SkuAlertState: Sendable, Hashable {
     var launchAt: Int64 = .min
     /// Core time the sold count last crossed the watch mark, `Int64.min` if never.
     var watchCrossedAt: Int64 = .min
-    /// Units in the previous window when trend was last raised: the pre-surge baseline its hold compares with.
+    /// Units in a trend window at the baseline rate when trend was last raised: the pre-surge rate its hold
+    /// compares with.
     var trendBaseline: Int64 = 0
+    /// The trend level's baseline, dispersion and surge score.
+    var surge = SurgeDetector()
 
     /// Creates the state of a new SKU.
     init(window: Int, figures: StockFigures) {
@@ -34,6 +37,6 @@ struct SkuAlertState: Sendable, Hashable {
 
     /// Whether a tick can skip the SKU: no sales in either window, no latch raised, no watch-mark crossing.
     var isIdle: Bool {
-        sums.isEmpty && debouncer.raised == 0 && watchCrossedAt == .min
+        sums.isEmpty && debouncer.raised == 0 && watchCrossedAt == .min && surge.score == 0
     }
 }

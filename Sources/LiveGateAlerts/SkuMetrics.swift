@@ -39,6 +39,21 @@ public struct SkuMetrics: Sendable, Hashable {
     public var safetyLine: Int64
     /// `ceil(rate × restockLeadTime − sellable)`, at least 0: what to order now to last until a restock arrives.
     public var suggestedRestockQuantity: Int64
+    /// The low end of the rate's 98 % interval, units per minute (0 when the rate is 0): the cautious rate the
+    /// emergency level's time to stock-out uses.
+    public var rateLowPerMinute: Double = 0
+    /// The high end of the rate's 98 % interval, units per minute.
+    public var rateHighPerMinute: Double = 0
+    /// The trend test's baseline rate, units per minute (an EWMA over ``AlertConfiguration/trendBaselineTime``).
+    public var baselineRatePerMinute: Double = 0
+    /// The trend test's score (a dispersion-adjusted log-likelihood ratio, see ``SurgeDetector``).
+    public var trendScore: Double = 0
+    /// The score's limit: trend is raised when the score reaches it.
+    public var trendLimit: Double = 0
+    /// The variance of the per-minute sales count over its mean (1 for Poisson sales).
+    public var dispersion: Double = 1
+    /// Whether the trend test has a baseline yet (see ``AlertConfiguration/trendWarmUp``).
+    public var trendArmed: Bool = false
     /// The recent window's rate divided by the previous window's, or nil when the previous window sold nothing.
     public var rateRatio: Double? {
         previousRatePerMinute > 0 ? recentRatePerMinute / previousRatePerMinute : nil

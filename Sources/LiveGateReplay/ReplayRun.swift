@@ -30,7 +30,7 @@ public struct AlertRecord: Sendable, Hashable {
     public var previousLevel: String
     /// `raised`, `lowered` or `recovered`.
     public var transition: String
-    /// Why (`rateRatio`, `safetyLine`, `timeToStockOut`, `soldOut`, `restock`, …).
+    /// Why (`surge`, `watchMark`, `safetyLine`, `timeToStockOut`, `soldOut`, `restock`, …).
     public var reason: String
     /// Sellable units at the transition.
     public var sellable: Int64

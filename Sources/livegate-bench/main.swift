@@ -3,7 +3,7 @@ import Foundation
 /// The scenarios `livegate-bench` knows, by subcommand name.
 let scenarios: [any BenchScenario.Type] = [
     StockBench.self, FanoutBench.self, LatencyBench.self, IdleBench.self, ConnectBench.self, IngestBench.self, SlowBench.self,
-    CrashChild.self, FaultsBench.self,
+    CrashChild.self, FaultsBench.self, AlertsBench.self,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -124,47 +124,60 @@ struct AlertLevelTests {
         #expect(ledger.transitions(from: 2) == ["normal→threshold"])
     }
 
-    /// A fourfold surge raises trend within a window; it is held through the plateau and falls after it.
+    /// A fourfold surge after half an hour of steady sales raises trend within minutes, with the figures that
+    /// justify it; it is held through the plateau and falls after it.
     @Test func aSurgeRaisesTrendWhichFallsWhenTheRateReturnsToItsBaseline() throws {
         var (ledger, sku) = try makeLedger(onHand: 100_000)
-        var time: Int64 = 0
-        // 5 per minute for three minutes, 20 per minute for four, 5 per minute for four; a tick every second.
-        for second in 0..<(11 * 60) {
-            time = seconds(Double(second))
-            let every = second < 180 || second >= 420 ? 12 : 3
+        // 5 per minute for 30 minutes, 20 per minute for 6, 5 per minute for 8; a tick every second.
+        for second in 0..<(44 * 60) {
+            let time = seconds(Double(second))
+            let every = second < 1800 || second >= 2160 ? 12 : 3
             if second % every == 0 { ledger.place(sku, 1, at: time) }
             ledger.tick(at: time)
         }
         #expect(ledger.transitions() == ["normal→trend", "trend→normal"])
-        let trend = ledger.events[0]
-        #expect(trend.reason == .rateRatio && trend.action == .prepareStock)
+        let trend = try #require(ledger.events.first)
+        #expect(trend.reason == .surge && trend.action == .prepareStock)
         #expect(trend.banner == .unchanged && trend.danmaku == nil)
-        #expect(trend.time > seconds(180) && trend.time < seconds(240), "raised within the first window of the rise")
-        #expect(trend.metrics.recentRatePerMinute >= 2 * trend.metrics.previousRatePerMinute)
-        #expect(trend.metrics.accelerationPerMinute > 0)
-        let recovered = ledger.events[1]
+        #expect(trend.time > seconds(1800) && trend.time < seconds(1800 + 180), "raised within three minutes of the rise")
+        #expect(trend.metrics.trendScore >= trend.metrics.trendLimit && trend.metrics.trendLimit >= 6)
+        #expect(abs(trend.metrics.baselineRatePerMinute - 5) < 1.5, "the baseline is the pre-surge rate")
+        #expect(trend.why.contains("against a baseline of") && trend.why.contains("reached its limit"), "\(trend.why)")
+        let recovered = try #require(ledger.events.last)
         #expect(recovered.transition == .recovered && recovered.reason == .cleared)
-        #expect(recovered.time - trend.time >= minutes(1))
-        #expect(recovered.time > seconds(420) && recovered.time < seconds(540), "held through the plateau, not after")
+        #expect(recovered.time > seconds(2160) && recovered.time < seconds(2160 + 360), "held through the plateau, not after")
     }
 
-    /// A launch marker silences the trend of the launch spike; an unmarked SKU reports it.
+    /// No trend before the baseline has history: a SKU that opens at a high rate raises nothing.
+    @Test func noTrendBeforeTheBaselineHasHistory() throws {
+        var (ledger, sku) = try makeLedger(onHand: 100_000)
+        for second in 0..<(20 * 60) {
+            let time = seconds(Double(second))
+            // 60 per minute from the first second, then 4× that after 5 minutes: still in the warm-up.
+            ledger.place(sku, second < 300 ? 1 : 4, at: time)
+            ledger.tick(at: time)
+        }
+        #expect(!ledger.events.contains { $0.level == .trend && $0.time < minutes(10) })
+    }
+
+    /// A launch marker silences the trend of the launch spike; an unmarked SKU with the same sales reports it.
     @Test func aLaunchMarkerSilencesTheLaunchSpike() throws {
         var ledger = try TestLedger()
         let launched = try ledger.addSku("a", onHand: 100_000, policy: handPolicy())
         let unmarked = try ledger.addSku("b", onHand: 100_000, policy: handPolicy())
-        ledger.engine.markLaunch(sku: launched, at: 0)
-        for second in 0..<(15 * 60) {
+        for second in 0..<(40 * 60) {
             let time = seconds(Double(second))
-            if second % 2 == 0 {
+            if second == 1200 { ledger.engine.markLaunch(sku: launched, at: time) }
+            // 5 per minute for 20 minutes, then 30 per minute.
+            if second % (second < 1200 ? 12 : 2) == 0 {
                 ledger.place(launched, 1, at: time)
                 ledger.place(unmarked, 1, at: time)
             }
             ledger.tick(at: time)
         }
-        #expect(ledger.events.filter { $0.skuIndex == launched }.isEmpty)
+        #expect(!ledger.events.contains { $0.skuIndex == launched && $0.level == .trend && $0.time < minutes(30) })
         let spike = ledger.events.filter { $0.skuIndex == unmarked }
-        #expect(spike.first?.level == .trend && spike.first.map { $0.time < seconds(30) } == true)
+        #expect(spike.first?.level == .trend && spike.first.map { $0.time < seconds(1200 + 120) } == true)
     }
 
     /// Crossing the watch mark raises trend, which falls after a window and the cooldown.

@@ -86,8 +86,8 @@ struct AlertStateTests {
         for second in 0..<600 { AlertStateTests.step(&ledger, &random, second: second) }
         let bytes = ledger.engine.encodeState()
         #expect(bytes.first == AlertEngine.stateVersion)
-        #expect(throws: AlertStateDecodingError.unsupportedVersion(3)) {
-            _ = try AlertEngine(decoding: [3] + bytes.dropFirst())
+        #expect(throws: AlertStateDecodingError.unsupportedVersion(4)) {
+            _ = try AlertEngine(decoding: [4] + bytes.dropFirst())
         }
         for length in stride(from: 0, to: bytes.count, by: max(1, bytes.count / 97)) {
             #expect(throws: AlertStateDecodingError.self) { _ = try AlertEngine(decoding: Array(bytes.prefix(length))) }

@@ -33,7 +33,10 @@ struct LegacyStateTests {
         #expect(engine.policy(forSku: 1) == SeedCaseTests.hoodiePolicy)
         let expected = String(decoding: try Self.fixture("alert-state-v1.txt"), as: UTF8.self).split(separator: "\n")
         for sku in 0..<4 {
-            #expect("\(sku) \(engine.metrics(forSku: sku, now: seconds(1199)))" == expected[sku])
+            // The figures the v1 engine had (fields added since are cut off the description).
+            let text = "\(sku) \(engine.metrics(forSku: sku, now: seconds(1199)))"
+            let cut = text.range(of: ", rateLowPerMinute:").map { String(text[..<$0.lowerBound]) + ")" } ?? text
+            #expect(cut == expected[sku])
         }
     }
 }

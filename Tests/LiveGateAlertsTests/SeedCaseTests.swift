@@ -128,7 +128,7 @@ struct SeedCaseTests {
         print("seed \(seed) static rule at \(SeedCaseTests.clock(staticRule)), restock at \(SeedCaseTests.clock(restock))")
 
         #expect(trend.time >= minutes(180), "no trend during the steady hours")
-        #expect(trend.reason == .rateRatio && trend.suggestedRestockQuantity >= 0)
+        #expect(trend.reason == .surge && trend.suggestedRestockQuantity >= 0)
         #expect(trend.time < threshold.time, "trend fires before threshold")
         #expect(trend.time + minutes(10) <= staticRule, "trend fires at least 10 minutes before a static < 100 rule")
         #expect(restock > trend.time && restock < threshold.time, "the transfer arrives after the trend alert")
