@@ -13,7 +13,7 @@ let replayUsage = """
       --speed N        scenario seconds per real second (600: six hours in 36 s); max: as fast as it goes (default)
       --out DIR        the report directory (default: replay-<scenario name>)
       --policy SPEC    also re-run under other alert settings for the focus SKU and compare the two runs:
-                       k (trendFactor), window (trendWindowSec), safety (safetyMinimum), volume, lead,
+                       k (trendFactor), window (trendWindowSeconds), safety (safetyMinimum), volume, lead,
                        factor, cooldown, emergency, or any policy field; or a JSON file of policy fields
       --url URL        drive a running gateway instead (it must run with stock.clock: external, a fresh
                        data directory, and the scenario's room and SKUs); tokens are signed with the

@@ -73,13 +73,16 @@ struct ReplayScenarioTests {
     @Test func whatIfComparesTwoRunsAndWritesTheReport() throws {
         let scenario = try Self.load("flat.json")
         let base = try Replay.run(scenario)
-        // A trigger-happy policy: a 1.2× rise on 5 units is a trend.
-        let spec = "k=1.2,window=1m,volume=5"
+        // A trigger-happy policy: a safety line of 4,000 units on a stock that does not sell out in the show.
+        // (Trend settings no longer make noise cry surge: even k=1.05 raises nothing on this flat show.)
+        let spec = "safety=4000,k=1.05"
         let whatIf = try Replay.run(scenario, options: ReplayOptions(policyOverride: try PolicyFields.parseOverride(spec)))
         #expect(whatIf.isWhatIf && !base.isWhatIf)
-        #expect(whatIf.policy.first { $0.0 == "trendFactor" }?.1 == 1.2)
+        #expect(whatIf.policy.first { $0.0 == "trendFactor" }?.1 == 1.05)
+        #expect(whatIf.policy.first { $0.0 == "safetyMinimum" }?.1 == 4000)
         #expect(base.falseAlarms.isEmpty)
-        #expect(!whatIf.falseAlarms.isEmpty, "a trend on noise is a false alarm")
+        #expect(!whatIf.falseAlarms.isEmpty, "a threshold on a stock that does not sell out is a false alarm")
+        #expect(!whatIf.alerts.contains { $0.level == "trend" }, "no trend on a flat show, even tuned to 1.05×")
         // Same buyers in both runs.
         #expect(whatIf.channels.map(\.placed) == base.channels.map(\.placed))
 

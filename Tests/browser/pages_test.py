@@ -617,8 +617,8 @@ class Suite:
         now = int(time.time())
         skus = [
             {"sku": "hoodie-cobrand", "name": "联名卫衣 co-branded hoodie", "sellable": 23, "onHand": 500, "reserved": 12,
-             "held": 0, "sold": 465, "paused": False, "level": "threshold", "ratePerMin": 4.2, "etaSec": 330,
-             "substitute": "hoodie-regular"},
+             "held": 0, "sold": 465, "paused": False, "level": "threshold", "ratePerMin": 4.2, "rateLowPerMin": 3.1,
+             "rateHighPerMin": 5.6, "etaSec": 330, "substitute": "hoodie-regular"},
             {"sku": "hoodie-regular", "name": "常规卫衣 regular hoodie", "sellable": 1710, "onHand": 2000, "reserved": 30,
              "held": 0, "sold": 260, "paused": False, "level": "trend", "ratePerMin": 9.5, "etaSec": 10800,
              "substitute": None},
@@ -629,7 +629,9 @@ class Suite:
                     "epoch": "mock1", "reset": False, "featured": "hoodie-cobrand", "skus": skus}
         alert = {"type": "alert", "room": ROOM, "seq": 12, "rev": 101, "id": "a-1", "level": "threshold",
                  "previousLevel": "trend", "sku": "hoodie-cobrand", "sellable": 23, "ratePerMin": 4.2, "etaSec": 330,
-                 "safetyLine": 50, "suggestedAction": "restock", "suggestedQty": 200, "at": now - 40}
+                 "rateLowPerMin": 3.1, "rateHighPerMin": 5.6, "safetyLine": 50, "suggestedAction": "restock",
+                 "suggestedQty": 200, "at": now - 40,
+                 "why": "sellable 23 at or below the safety line 50 = max(30, 1.5 × 20 min × 4.2/min); rate 4.2/min (98 %: 3.1–5.6)"}
         alert2 = {"type": "alert", "room": ROOM, "seq": 11, "rev": 102, "id": "a-2", "level": "trend",
                   "previousLevel": "normal", "sku": "hoodie-regular", "sellable": 1710, "ratePerMin": 9.5,
                   "etaSec": 10800, "safetyLine": 100, "suggestedAction": None, "suggestedQty": None, "at": now - 900}
@@ -701,8 +703,13 @@ class Suite:
             self.wait(console, "() => document.getElementById('alert-count').textContent === '2'", what="unacked count 2")
             rate = console.text_content("tr[data-sku='hoodie-cobrand'] td.rate")
             eta = console.text_content("tr[data-sku='hoodie-cobrand'] td.eta")
-            if rate != "4.2/min" or eta != "5m 30s":
-                raise CheckFailed(f"rate/eta shown as {rate!r}/{eta!r}")
+            rate_range = console.get_attribute("tr[data-sku='hoodie-cobrand'] td.rate", "data-range")
+            if rate != "4.2/min" or rate_range != "3.1–5.6" or eta != "5m 30s":
+                raise CheckFailed(f"rate/interval/eta shown as {rate!r}/{rate_range!r}/{eta!r}")
+            facts = console.text_content("#alert-feed .alert[data-alert='a-1'] .facts")
+            why = console.text_content("#alert-feed .alert[data-alert='a-1'] .why")
+            if "4.2/min (3.1–5.6)" not in facts or not why or "safety line 50" not in why:
+                raise CheckFailed(f"alert shows {facts!r} / why {why!r}: the interval and the reason must be on it")
             self.wait(console, "() => window.__lgConsole.skus.get('hoodie-cobrand').chart.pts.length > 300",
                       what="series drawn on the chart")
             console.bring_to_front()

@@ -42,6 +42,13 @@
     if (r === null || r === undefined) return '—';
     return (r >= 100 ? Math.round(r) : Math.round(r * 10) / 10) + '/min';
   }
+  // A rate with its 98 % interval: "5.8/min (4.9–6.7)"; the bare rate when no interval came.
+  function fmtRateRange(r, lo, hi) {
+    if (r === null || r === undefined) return '—';
+    if (typeof lo !== 'number' || typeof hi !== 'number') return fmtRate(r);
+    const n = (x) => (x >= 100 ? Math.round(x) : Math.round(x * 10) / 10);
+    return n(r) + '/min (' + n(lo) + '–' + n(hi) + ')';
+  }
   function fmtEta(s) {
     if (s === null || s === undefined) return '—';
     // Rounded down: time to stock-out is better shown short than long.
@@ -252,6 +259,6 @@
 
   window.LG = {
     token, params, claims: claimsOf(token), connect, schedule, showBlocked, renderConn,
-    fmtInt, fmtRate, fmtEta, fmtClock, levelOf, setLevelClass, text, h, LEVELS,
+    fmtInt, fmtRate, fmtRateRange, fmtEta, fmtClock, levelOf, setLevelClass, text, h, LEVELS,
   };
 })();

@@ -187,6 +187,14 @@
     const c = st.cells;
     T(c.sellable, LG.fmtInt(d.sellable)); T(c.onHand, LG.fmtInt(d.onHand)); T(c.reserved, LG.fmtInt(d.reserved));
     T(c.held, LG.fmtInt(d.held)); T(c.sold, LG.fmtInt(d.sold)); T(c.rate, LG.fmtRate(d.ratePerMin));
+    // The 98 % interval goes under the rate (a second, smaller line drawn from data-range), so the column
+    // never truncates the figure itself.
+    const range = typeof d.rateLowPerMin === 'number' && typeof d.rateHighPerMin === 'number' && d.ratePerMin !== null
+      ? LG.fmtRateRange(d.ratePerMin, d.rateLowPerMin, d.rateHighPerMin).replace(/^.*\(|\)$/g, '') : '';
+    if ((c.rate.dataset.range || '') !== range) {
+      c.rate.dataset.range = range;
+      c.rate.title = range ? '98 % interval: ' + range + ' /min' : '';
+    }
     T(c.eta, LG.fmtEta(d.etaSec));
     c.eta.classList.toggle('soon', d.etaSec !== null && d.etaSec !== undefined && d.etaSec < 600);
   }
@@ -217,7 +225,7 @@
       skus.set(s.sku, st);
       if (!order.includes(s.sku)) { order.push(s.sku); rowsEl.append(st.tr); rebuildSelect(); }
     }
-    for (const k of ['name', 'sellable', 'onHand', 'reserved', 'held', 'sold', 'paused', 'level', 'ratePerMin', 'etaSec', 'substitute']) {
+    for (const k of ['name', 'sellable', 'onHand', 'reserved', 'held', 'sold', 'paused', 'level', 'ratePerMin', 'rateLowPerMin', 'rateHighPerMin', 'etaSec', 'substitute']) {
       if (k in s) st.data[k] = s[k];
     }
     addPoint(st.chart, nowSec(), st.data.sellable, st.data.ratePerMin === undefined ? null : st.data.ratePerMin);
@@ -345,7 +353,7 @@
     const facts = [];
     if (m.previousLevel) facts.push('was ' + m.previousLevel);
     if (typeof m.sellable === 'number') facts.push(LG.fmtInt(m.sellable) + ' sellable');
-    if (typeof m.ratePerMin === 'number') facts.push(LG.fmtRate(m.ratePerMin));
+    if (typeof m.ratePerMin === 'number') facts.push(LG.fmtRateRange(m.ratePerMin, m.rateLowPerMin, m.rateHighPerMin));
     if (typeof m.etaSec === 'number') facts.push('out in ' + LG.fmtEta(m.etaSec));
     if (typeof m.safetyLine === 'number') facts.push('safety line ' + LG.fmtInt(m.safetyLine));
     const acts = h('div', 'acts');
@@ -366,7 +374,11 @@
     ackBtn.type = 'button';
     const state = h('span', 'state');
     acts.append(ackBtn, state);
-    li.append(head, h('div', 'facts', facts.join(' · ')), acts);
+    li.append(head, h('div', 'facts', facts.join(' · ')));
+    // Why: the figures behind the alert (baseline and recent rates, the surge score against its limit, the line
+    // crossed), as the engine wrote them.
+    if (typeof m.why === 'string' && m.why) li.append(h('div', 'why', m.why));
+    li.append(acts);
     const entry = { msg: m, el: li, acked: false };
     ackBtn.addEventListener('click', async () => {
       ackBtn.disabled = true;
