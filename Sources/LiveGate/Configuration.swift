@@ -247,7 +247,7 @@ extension Configuration {
             settings.trendBaselineTime = Int64(try alerts.seconds("trendBaselineSeconds", default: 7200) * 1e9)
             settings.trendWarmUp = Int64(try alerts.seconds("trendWarmUpSeconds", default: 1200, allowZero: true) * 1e9)
             settings.trendFalseAlarmTime = Int64(
-                try alerts.number("trendFalseAlarmHours", default: 1000, range: 1...1_000_000) * 3600 * 1e9)
+                try alerts.number("trendFalseAlarmHours", default: 300, range: 1...1_000_000) * 3600 * 1e9)
             settings.danmakuInterval = Int64(try alerts.seconds("danmakuIntervalSeconds", default: 10) * 1e9)
             settings.payThroughMemory = Int64(try alerts.seconds("payThroughMemorySeconds", default: 1800) * 1e9)
             if var fields = try alerts.object("defaultPolicy") { settings.defaultPolicy = try fields.policy(base: settings.defaultPolicy) }

@@ -12,10 +12,10 @@ public struct AlertConfiguration: Sendable, Hashable {
     /// The time constant τ of the exponentially weighted moving average that gives the smoothed ("current")
     /// rate, in nanoseconds. Default 5 minutes, the default trend window: the current rate is then about as
     /// steady as a window's rate (±13 % at 6 units per minute, against ±21 % with 2 minutes), yet it follows a
-    /// change continuously rather than in window steps. A surge is caught by the trend level, not by this rate.
+    /// change continuously rather than in window steps. A surge is caught by the trend level's surge test.
     public var smoothingTime: Int64
-    /// After a launch marker, no trend is raised from the rate ratio for this long, in nanoseconds. Use at least
-    /// two trend windows so the pre-launch window has left the comparison. Default 10 minutes.
+    /// After a launch marker, the trend test neither scores nor raises for this long, in nanoseconds, and its
+    /// baseline follows the launch's new rate. Default 10 minutes.
     public var launchQuietPeriod: Int64
     /// The least time between two injected danmaku for one SKU, in nanoseconds. Default 10 seconds.
     public var danmakuInterval: Int64
@@ -24,15 +24,15 @@ public struct AlertConfiguration: Sendable, Hashable {
     public var payThroughMemory: Int64
     /// The time constant of the trend level's baseline rate (an EWMA the surge test compares sales with), in
     /// nanoseconds. Long enough that a surge does not become its own baseline before it is caught, short enough
-    /// to follow a show's slow changes. Default 30 minutes.
+    /// to follow a show's slow changes. Default 2 hours.
     public var trendBaselineTime: Int64 = 120 * SkuPolicy.minute
     /// How long a SKU must have sold before the trend level can fire (the baseline and the dispersion need
     /// history), in nanoseconds. Default 20 minutes.
     public var trendWarmUp: Int64 = 20 * SkuPolicy.minute
     /// The trend test's false-alarm scale, in nanoseconds: its limit is the logarithm of the
     /// dispersion-adjusted sales expected in this time, so that steady sales raise a false trend about once in
-    /// this time or less, at any rate. Default 1,000 hours.
-    public var trendFalseAlarmTime: Int64 = 1000 * 60 * SkuPolicy.minute
+    /// this time or less, at any rate. Default 300 hours.
+    public var trendFalseAlarmTime: Int64 = 300 * 60 * SkuPolicy.minute
     /// The policy of a SKU added without one.
     public var defaultPolicy: SkuPolicy
     /// Banner, danmaku, host-hint and stock-reply texts, and the stock-question keywords.
@@ -82,13 +82,13 @@ public struct AlertConfiguration: Sendable, Hashable {
             throw AlertConfigurationError.invalidSetting(field: "payThroughMemory", reason: "must be at least 1 s")
         }
         guard trendBaselineTime >= SkuPolicy.minute, trendBaselineTime <= 24 * 60 * SkuPolicy.minute else {
-            throw AlertConfigurationError.invalidSetting(field: "trendBaseline", reason: "must be between 1 min and 24 h")
+            throw AlertConfigurationError.invalidSetting(field: "trendBaselineSeconds", reason: "must be between 1 min and 24 h")
         }
         guard trendWarmUp >= 0, trendWarmUp <= 24 * 60 * SkuPolicy.minute else {
-            throw AlertConfigurationError.invalidSetting(field: "trendWarmUp", reason: "must be between 0 and 24 h")
+            throw AlertConfigurationError.invalidSetting(field: "trendWarmUpSeconds", reason: "must be between 0 and 24 h")
         }
         guard trendFalseAlarmTime >= 60 * SkuPolicy.minute else {
-            throw AlertConfigurationError.invalidSetting(field: "trendFalseAlarm", reason: "must be at least 1 h")
+            throw AlertConfigurationError.invalidSetting(field: "trendFalseAlarmHours", reason: "must be at least 1")
         }
         try check(defaultPolicy)
         try templates.validate()

@@ -89,18 +89,19 @@ extension AlertEngine {
             let decay = AlertEngine.decay(from: state.smoothedAt, to: now, timeConstant: configuration.smoothingTime)
             ratePerSecond = state.smoothedMass * decay * Double(SkuPolicy.second) / Double(configuration.smoothingTime)
         }
-        // The rate's interval: the smoothed mass is about the units of the last τ; with dispersion φ it carries
-        // the information of n / φ Poisson units, and a square root stabilises a Poisson count's variance, so
-        // the interval is φ (√(n/φ) ± z/2)² / τ with z = 2.326 (98 % two-sided, 99 % on each side).
+        // The rate's interval. An EWMA of time constant τ has the variance of a plain count over 2τ (its
+        // kernel's squared integral is τ/2), so it weighs like n = rate × 2τ units; with dispersion φ those carry
+        // the information of n/φ Poisson units, and a square root stabilises a Poisson count's variance: the
+        // interval is φ (√(n/φ) ± z/2)² / 2τ with z = 2.326 (98 % two-sided, 99 % on each side).
         let phi = state.surge.dispersion
         var rateLow = 0.0
         var rateHigh = 0.0
         if ratePerSecond > 0 {
-            let tau = Double(configuration.smoothingTime) / Double(SkuPolicy.second)
-            let root = (ratePerSecond * tau / phi).squareRoot()
+            let span = 2 * Double(configuration.smoothingTime) / Double(SkuPolicy.second)
+            let root = (ratePerSecond * span / phi).squareRoot()
             let halfZ = AlertEngine.intervalZ / 2
-            rateLow = phi * max(0, root - halfZ) * max(0, root - halfZ) / tau
-            rateHigh = phi * (root + halfZ) * (root + halfZ) / tau
+            rateLow = phi * max(0, root - halfZ) * max(0, root - halfZ) / span
+            rateHigh = phi * (root + halfZ) * (root + halfZ) / span
         }
         let sellable = state.figures.sellable
         let timeToStockOut: Double? = ratePerSecond > 0 ? Double(sellable) / ratePerSecond : nil
@@ -210,7 +211,7 @@ extension AlertEngine {
             )
         )
 
-        let isQuiet = state.launchAt != .min && now - state.launchAt < configuration.launchQuietPeriod
+        let isQuiet = self.isQuiet(index, at: now)
         let recent = Double(raw.recent)
         let minimumVolume = Double(policy.trendMinimumVolume)
         // Enter: the surge test's score reaches its limit (see SurgeDetector), on at least the minimum volume.
@@ -276,17 +277,28 @@ extension AlertEngine {
             skuIndex: index, sku: ids[index], level: to, previousLevel: from, transition: transition, reason: reason,
             time: now, metrics: metrics, action: SuggestedAction(level: to),
             substitute: to >= .emergency ? policy.substitute : nil, banner: banner, danmaku: danmaku,
-            hostHint: templates.hostHint.render(values), why: explanation(reason, index: index, metrics: metrics)
+            hostHint: templates.hostHint.render(values),
+            why: explanation(reason, index: index, metrics: metrics, holds: transition != .raised)
         )
     }
 
     /// Why a level stands, in the figures an operator can judge (English, for the console and logs).
-    func explanation(_ reason: AlertReason, index: Int, metrics m: SkuMetrics) -> String {
+    ///
+    /// - Parameter holds: whether the level was lowered to (rather than raised at) this reason's level: then the
+    ///   text says why the level still stands, which is the hold condition, not the raise condition.
+    func explanation(_ reason: AlertReason, index: Int, metrics m: SkuMetrics, holds: Bool = false) -> String {
         let policy = policies[index]
         let f = AlertEngine.figure
         let rate = "\(f(m.ratePerMinute))/min (98 %: \(f(m.rateLowPerMinute))–\(f(m.rateHighPerMinute)))"
         let lead = "\(f(Double(policy.restockLeadTime) / Double(SkuPolicy.minute))) min"
         switch reason {
+        case .surge where holds:
+            return "trend holds: sales \(f(m.recentRatePerMinute))/min over the last "
+                + "\(f(Double(policy.trendWindowSeconds) / 60)) min, still above the rate before the surge by the "
+                + "\(f(policy.hysteresisMargin * 100)) % margin (baseline now \(f(m.baselineRatePerMinute))/min)"
+        case .timeToStockOut where holds:
+            return "emergency holds: sellable \(m.sellable) would still run out before a \(lead) restock at the "
+                + "recent rates; rate \(rate)"
         case .surge:
             let ratio = m.baselineRatePerMinute > 0 ? " (\(f(m.recentRatePerMinute / m.baselineRatePerMinute))×)" : ""
             return "sales \(f(m.recentRatePerMinute))/min over the last \(f(Double(policy.trendWindowSeconds) / 60)) min "

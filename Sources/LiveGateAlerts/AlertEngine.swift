@@ -34,8 +34,8 @@ import Darwin
 /// moving average of demand with time constant τ = ``AlertConfiguration/smoothingTime``: at a sale of `q`
 /// units, `mass ← mass · e^(−Δt/τ) + q`, and the rate is `mass · e^(−Δt/τ) / τ`.
 ///
-/// *Why EWMA and not Holt's linear trend:* the acceleration is already measured, robustly, by the two-window
-/// ratio that drives the trend level; Holt's trend term would measure it a second time from one-second
+/// *Why EWMA and not Holt's linear trend:* a change in the rate is already tested, with a known false-alarm
+/// rate, by the trend level's surge test (``SurgeDetector``); Holt's trend term would measure it a second time from one-second
 /// buckets of a few integer sales each, where it mostly amplifies noise, and it would then extrapolate a launch
 /// spike into a huge forecast rate (and a spurious emergency). An EWMA has one parameter, is unbiased for a
 /// steady rate, reacts within τ to a real change, handles irregular event times exactly in O(1) with no
@@ -48,11 +48,13 @@ import Darwin
 /// ``AlertConfiguration/payThroughMemory``, give the share of current reservations that will probably come back.
 ///
 /// ## Levels
-/// - **trend**: recent window ≥ k × previous window with at least the minimum volume in the recent window (not
-///   within ``AlertConfiguration/launchQuietPeriod`` of a launch marker), or the sold count crossed the watch
-///   mark within the last window;
+/// - **trend**: the surge test's score (``SurgeDetector``: a dispersion-adjusted Poisson CUSUM for a rise to
+///   k × the baseline rate) reaches its limit, with at least the minimum volume in the recent window (never
+///   within ``AlertConfiguration/launchQuietPeriod`` of a launch marker, nor before the warm-up), or the sold
+///   count crossed the watch mark within the last window;
 /// - **threshold**: sellable ≤ safety line;
-/// - **emergency**: time to stock-out < restock lead time, or sellable ≤ emergency line;
+/// - **emergency**: time to stock-out at the low end of the rate's 98 % interval < restock lead time, or
+///   sellable ≤ emergency line;
 /// - **soldout**: sellable = 0; it falls when sellable clears the emergency line, or on a restock.
 /// Hysteresis, cooldown and restock re-arming are described in ``AlertDebouncer``: a latch is raised at once,
 /// and falls only when its condition has cleared by a margin and it has been up for ``SkuPolicy/cooldown``,
@@ -63,7 +65,7 @@ import Darwin
 ///   kept falling (at 7 sales a minute a five-minute window is only good to ±17 %);
 /// - unit lines (safety minimum, emergency line) clear by the margin, at least one unit; soldout clears once
 ///   sellable exceeds the emergency line;
-/// - trend holds while the recent window stays above the previous window *at the time trend was raised* by the
+/// - trend holds while the recent window stays above the baseline rate *at the time trend was raised* by the
 ///   margin (the surge has not ended), on the minimum volume less the margin, or for one window after the
 ///   watch mark was crossed.
 ///
@@ -185,7 +187,7 @@ public struct AlertEngine: Sendable {
         let newFigures = observation.figures
 
         buckets.advance(ring: index, sums: &states[index].sums, to: second)
-        let armed = states[index].surge.isArmed(at: now, configuration: configuration)
+        let armed = states[index].surge.isArmed(at: now, configuration: configuration) && !isQuiet(index, at: now)
         states[index].surge.record(
             units: kind.isDemand ? Double(quantity) : 0, at: now, factor: policy.trendFactor, armed: armed,
             configuration: configuration)
@@ -239,7 +241,7 @@ public struct AlertEngine: Sendable {
         let second = AlertEngine.second(of: now)
         for index in states.indices where !states[index].isIdle {
             buckets.advance(ring: index, sums: &states[index].sums, to: second)
-            let armed = states[index].surge.isArmed(at: now, configuration: configuration)
+            let armed = states[index].surge.isArmed(at: now, configuration: configuration) && !isQuiet(index, at: now)
             states[index].surge.record(
                 units: 0, at: now, factor: policies[index].trendFactor, armed: armed, configuration: configuration)
             evaluate(index, now: now, restocked: false, into: &events)
@@ -270,7 +272,15 @@ public struct AlertEngine: Sendable {
         guard index >= 0 && index < states.count else { throw .unknownSku(index) }
         try configuration.check(policy)
         let now = advanceTime(to: now)
+        let old = policies[index]
         policies[index] = policy
+        if old.trendFactor != policy.trendFactor || old.trendWindow != policy.trendWindow {
+            // A score built for another surge ratio, and a held trend's baseline counted in another window, no
+            // longer mean anything: the test starts again from its baseline.
+            states[index].surge.score = 0
+            let baseline = states[index].surge.baselineRate(at: now, timeConstant: configuration.trendBaselineTime)
+            states[index].trendBaseline = AlertEngine.units((baseline * Double(policy.trendWindowSeconds)).rounded())
+        }
         buckets.advance(ring: index, sums: &states[index].sums, to: AlertEngine.second(of: now))
         buckets.recompute(ring: index, sums: &states[index].sums, window: policy.trendWindowSeconds)
         evaluate(index, now: now, restocked: false, into: &events)
@@ -285,6 +295,14 @@ public struct AlertEngine: Sendable {
     public mutating func markLaunch(sku index: Int, at now: Int64) {
         precondition(index >= 0 && index < states.count, "unknown alert SKU index \(index)")
         states[index].launchAt = advanceTime(to: now)
+        // A launch changes what "normal" sales are: the trend test starts cold, with a new baseline and warm-up.
+        states[index].surge = SurgeDetector()
+    }
+
+    /// Whether SKU `index` is in a launch's quiet period at `now`: the trend test neither raises nor scores.
+    func isQuiet(_ index: Int, at now: Int64) -> Bool {
+        let launchAt = states[index].launchAt
+        return launchAt != .min && now - launchAt < configuration.launchQuietPeriod
     }
 
     /// Storage accounting for the memory bound: bucket counts are fixed per SKU.

@@ -78,21 +78,31 @@ struct SurgeDetector: Sendable, Hashable {
         guard countWeight > 0.05, countMean > 0 else { return 1 }
         let mean = countMean / countWeight
         let variance = max(0, countSquare / countWeight - mean * mean)
-        let minutes = countWeight * (2 - SurgeDetector.dispersionWeight) / SurgeDetector.dispersionWeight
+        // The effective number of minutes behind an EWMA of weight w and total weight W: W(2 − w) / (w(2 − W)).
+        let w = SurgeDetector.dispersionWeight
+        let minutes = countWeight * (2 - w) / (w * (2 - min(countWeight, 1.999)))
         return max(1, variance / mean * (1 + 1 / minutes.squareRoot()))
     }
 
     /// Closes the minutes before `second`'s minute into the dispersion estimate.
-    mutating func advanceMinute(toSecond second: Int64) {
+    ///
+    /// A minute is counted at most at `mean + 5 √(φ·mean) + 5` units, so that one burst (a flash sale, a bulk
+    /// order) does not inflate φ for hours; minutes closed while a surge is suspected (`counting` false) are
+    /// left out, so a surge does not blunt its own detection.
+    mutating func advanceMinute(toSecond second: Int64, counting: Bool = true) {
         let now = second >= 0 ? second / 60 : (second - 59) / 60
         guard minute != .min, now > minute else {
             if minute == .min { minute = now }
             return
         }
         let w = SurgeDetector.dispersionWeight
-        countMean = countMean * (1 - w) + w * minuteUnits
-        countSquare = countSquare * (1 - w) + w * minuteUnits * minuteUnits
-        countWeight = countWeight * (1 - w) + w
+        if counting {
+            let mean = countWeight > 0.05 ? countMean / countWeight : minuteUnits
+            let counted = min(minuteUnits, mean + 5 * (dispersion * mean).squareRoot() + 5)
+            countMean = countMean * (1 - w) + w * counted
+            countSquare = countSquare * (1 - w) + w * counted * counted
+            countWeight = countWeight * (1 - w) + w
+        }
         // The minutes between without a sale count as zeros, in closed form.
         let empty = Double(min(now - minute - 1, 100_000))
         if empty > 0 {
@@ -123,9 +133,26 @@ struct SurgeDetector: Sendable, Hashable {
     /// - Parameters:
     ///   - units: units sold at `now` (0 to only let time pass).
     ///   - factor: the surge ratio k the test is tuned to (``SkuPolicy/trendFactor``).
-    ///   - armed: whether to score (else the score stays 0).
+    ///   - armed: whether to score (else the score stays 0): the baseline is ready and no launch is quiet.
     mutating func record(units: Double, at now: Int64, factor: Double, armed: Bool, configuration: AlertConfiguration) {
         let timeConstant = configuration.trendBaselineTime
+        // A SKU that has not sold for at least the baseline's time constant, so long that its baseline holds
+        // less than a unit, starts cold again:
+        // scoring a reopened SKU against a near-zero baseline would call its first sales a surge.
+        if units > 0, historyStart != .min, now - baselineAt >= timeConstant,
+            baselineMass * AlertEngine.decay(from: baselineAt, to: now, timeConstant: timeConstant) < 1
+        {
+            self = SurgeDetector()
+        }
+        // While the score is past a third of its limit, a surge may be under way: over that time the baseline
+        // stands still (no decay, no new sales, and its history does not lengthen), so that a surge does not
+        // become its own baseline before it is caught. Steady sales pass a third of the limit rarely and briefly.
+        let wasSuspect = armed && score > 0 && score >= max(limit(at: now, configuration: configuration) / 4, 2.5)
+        if wasSuspect, baselineAt != .min, now > baselineAt {
+            let frozen = now - baselineAt
+            historyStart = min(now, historyStart &+ frozen)
+            baselineAt = now
+        }
         if armed {
             let rate = baselineRate(at: now, timeConstant: timeConstant)
             let phi = dispersion
@@ -138,20 +165,13 @@ struct SurgeDetector: Sendable, Hashable {
             score = 0
         }
         scoreAt = now
-        // While the score is past half its limit, a surge may be under way: the baseline stands still (no
-        // decay, no new sales) so that the surge does not become its own baseline before it is caught. In steady
-        // sales the score passes half its limit rarely (about once per √ of the false-alarm time) and briefly.
-        let isSuspect = armed && score >= limit(at: now, configuration: configuration) / 3
-        if isSuspect {
-            baselineAt = now
-        }
         guard units > 0 else { return }
         if historyStart == .min { historyStart = now }
-        if !isSuspect {
+        if !wasSuspect {
             baselineMass = baselineMass * AlertEngine.decay(from: baselineAt, to: now, timeConstant: timeConstant) + units
             baselineAt = now
         }
-        advanceMinute(toSecond: AlertEngine.second(of: now))
+        advanceMinute(toSecond: AlertEngine.second(of: now), counting: !wasSuspect)
         minuteUnits += units
     }
 }

@@ -22,7 +22,8 @@ public struct SkuPolicy: Hashable, Sendable {
     public var restockLeadTime: Int64
     /// How much of the lead time's sales the safety line covers. Default 1.5.
     public var safetyFactor: Double
-    /// Trend level: the recent window's sales must be at least this many times the previous window's. Default 2.
+    /// Trend level: the smallest surge worth an alert, as a ratio to the baseline rate; the surge test is tuned
+    /// to detect a rise to this many times the baseline (see `SurgeDetector`). Default 2.
     public var trendFactor: Double
     /// The length of each of the two velocity windows, in nanoseconds, a whole number of seconds; two must fit
     /// in the alert engine's horizon. Default 5 minutes.
@@ -149,11 +150,11 @@ extension SkuPolicy {
         Field(
             name: "trendFactor", deprecatedNames: [], shortName: "k", kind: .number(\.trendFactor),
             minimum: 1, minimumExclusive: true, maximum: 100,
-            summary: "trend alert when the recent rate is this many times the previous"),
+            summary: "the smallest surge worth a trend alert: the trend test looks for a rise to this many times the baseline rate"),
         Field(
             name: "trendWindowSeconds", deprecatedNames: ["trendWindowSec"], shortName: "window",
             kind: .seconds(\.trendWindow, wholeSeconds: true), minimum: 1, minimumExclusive: false, maximum: 43_200,
-            summary: "length of each rate window, whole seconds; two must fit in alerts.horizonSeconds"),
+            summary: "length of the recent window (the rate shown and the trend's minimum volume and hold), whole seconds; two must fit in alerts.horizonSeconds"),
         Field(
             name: "trendMinimumVolume", deprecatedNames: [], shortName: "volume", kind: .count(\.trendMinimumVolume),
             minimum: 0, minimumExclusive: false, maximum: 1e9,

@@ -25,14 +25,17 @@ enum AlertsBench: BenchScenario {
 
     static func run(_ options: BenchOptions) throws -> Int32 {
         let hours = Double(try options.integer("--hours", default: 300))
-        let seeds = try options.integer("--seeds", default: 40)
+        let seeds = try options.integer("--seeds", default: 50)
         guard hours >= 1, seeds >= 1 else { throw BenchUsageError(description: "--hours ≥ 1, --seeds ≥ 1") }
         if let trace = options.string("--trace") {
             // --trace RATE,FACTOR,SEED: the trend test's figures each minute of one surge show.
+            // --trace RATE,FACTOR,SEED[,RAMP]: the surge starts at 2:00 and ramps over RAMP minutes (default 10).
             let parts = trace.split(separator: ",").compactMap { Double($0) }
-            guard parts.count == 3 else { throw BenchUsageError(description: "--trace RATE,FACTOR,SEED") }
-            let show = AlertSimulation.Show(
-                baseRatePerMinute: parts[0], surgeFactor: parts[1], minutes: 180, seed: UInt64(parts[2]))
+            guard (3...5).contains(parts.count) else { throw BenchUsageError(description: "--trace RATE,FACTOR,SEED[,RAMP[,START]]") }
+            var show = AlertSimulation.Show(
+                baseRatePerMinute: parts[0], surgeFactor: parts[1], minutes: 190, seed: UInt64(parts[2]))
+            show.rampMinutes = parts.count >= 4 ? parts[3] : 10
+            if parts.count == 5 { show.surgeStartMinute = parts[4] }
             _ = try AlertSimulation.run(show) { minute, m in
                 writeStandardOutput(String(
                     format: "%5.0f  level %@  recent %.1f  baseline %.2f  score %.2f / %.2f  φ %.2f  armed %@\n", minute,
@@ -42,18 +45,17 @@ enum AlertsBench: BenchScenario {
             return 0
         }
         let rates: [Double] = [0.5, 2, 10, 100, 1000]
-        let factors: [Double] = [2, 3]
+        let factors: [Double] = [1.5, 2, 3]
         let configuration = AlertConfiguration()
         let falseAlarmMinutes = 300.0 * 60
         var rows: [Row] = []
         let started = Date()
         for rate in rates {
             var row = Row(rate: rate)
-            // Flat: the hours as 30-hour shows, each from a cold start.
-            let showMinutes = 30.0 * 60
+            // Flat: the hours as 6-hour shows, each from a cold start.
             var seed: UInt64 = 1
             while row.flatHours < hours {
-                let minutes = min(showMinutes, (hours - row.flatHours) * 60)
+                let minutes = min(360, (hours - row.flatHours) * 60)
                 let outcome = try AlertSimulation.run(
                     AlertSimulation.Show(baseRatePerMinute: rate, minutes: minutes, seed: seed), configuration: configuration)
                 row.falseTrends += outcome.falseTrends.count
@@ -70,11 +72,15 @@ enum AlertsBench: BenchScenario {
                 row.emergencyShows += 1
                 row.earlyEmergencies += outcome.earlyEmergencies.count
             }
-            // Surges: two hours flat, then a 3-minute ramp to ×k, held for an hour.
+            // Surges: a 10-minute ramp to ×k at a random time between 1 and 2 hours in, held for an hour.
             for factor in factors {
                 for index in 0..<seeds {
-                    let show = AlertSimulation.Show(
-                        baseRatePerMinute: rate, surgeFactor: factor, minutes: 180, seed: 20_000 + UInt64(index))
+                    var mix = SplitMix64(seed: 30_000 + UInt64(index))
+                    var show = AlertSimulation.Show(
+                        baseRatePerMinute: rate, surgeFactor: factor, minutes: 0, seed: 20_000 + UInt64(index))
+                    show.rampMinutes = 10
+                    show.surgeStartMinute = 60 + 60 * mix.unit()
+                    show.minutes = show.surgeStartMinute + 70
                     let outcome = try AlertSimulation.run(show, configuration: configuration)
                     row.shows[factor, default: 0] += 1
                     row.surgeFalseTrends += outcome.falseTrends.count
@@ -87,10 +93,14 @@ enum AlertsBench: BenchScenario {
             rows.append(row)
         }
         let seconds = Date().timeIntervalSince(started)
-        func median(_ values: [Double]) -> Double? {
+        func quantile(_ values: [Double], _ q: Double) -> Double? {
             guard !values.isEmpty else { return nil }
             let sorted = values.sorted()
-            return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+            return sorted[min(sorted.count - 1, Int((Double(sorted.count - 1) * q).rounded()))]
+        }
+        /// The issue's Lorden bound for a Poisson rate change: ln(γ) / (λ₀ (ρ ln ρ − ρ + 1)), γ in minutes.
+        func poissonBound(_ rate: Double, _ factor: Double) -> Double {
+            log(falseAlarmMinutes) / (rate * (factor * log(factor) - factor + 1))
         }
         func f(_ value: Double?) -> String { value.map { String(format: "%.1f", $0) } ?? "–" }
         if options.flag("--json") {
@@ -100,30 +110,35 @@ enum AlertsBench: BenchScenario {
                     "\"earlyEmergencies\":\(row.earlyEmergencies)", "\"surgeShowFalseTrends\":\(row.surgeFalseTrends)",
                 ]
                 for factor in factors {
-                    let k = Int(factor)
+                    let k = String(factor)
+                    let delays = row.delays[factor] ?? []
                     fields.append("\"x\(k)Detected\":\(row.detected[factor] ?? 0)")
                     fields.append("\"x\(k)Shows\":\(row.shows[factor] ?? 0)")
-                    fields.append("\"x\(k)MedianDelayMin\":\(median(row.delays[factor] ?? []).map { String($0) } ?? "null")")
-                    let bound = AlertSimulation.detectionBound(rate: row.rate, factor: factor, noise: 0.3, falseAlarmMinutes: falseAlarmMinutes)
-                    fields.append("\"x\(k)BoundMin\":\(bound)")
+                    fields.append("\"x\(k)MedianDelayMin\":\(quantile(delays, 0.5).map { String($0) } ?? "null")")
+                    fields.append("\"x\(k)P95DelayMin\":\(quantile(delays, 0.95).map { String($0) } ?? "null")")
+                    fields.append("\"x\(k)PoissonBoundMin\":\(poissonBound(row.rate, factor))")
+                    let noise = AlertSimulation.detectionBound(rate: row.rate, factor: factor, noise: 0.3, falseAlarmMinutes: falseAlarmMinutes)
+                    fields.append("\"x\(k)NoiseBoundMin\":\(noise)")
                 }
                 writeStandardOutput("{" + fields.joined(separator: ",") + "}\n")
             }
         } else {
-            var text = "alerts: default policy, ±30 % per-minute noise; flat \(f(hours)) h per rate; \(seeds) surge shows per cell (\(f(seconds)) s)\n"
-            text += "rate/min  flat false trends  early emergencies  ×2 caught  ×2 median delay (bound)  ×3 caught  ×3 median delay (bound)\n"
+            var text = "alerts: default policy, ±30 % per-minute noise; flat \(f(hours)) h per rate (6-hour shows); "
+                + "\(seeds) surge shows per cell, 10-minute ramp at a random time (\(f(seconds)) s)\n"
+            text += "rate/min  false trends  early emergencies | per surge ×k: caught, median and p95 delay in min, median ÷ Poisson bound [bound with the noise]\n"
             for row in rows {
-                var line = String(format: "%8.1f  %17d  %8d in %2d shows", row.rate, row.falseTrends, row.earlyEmergencies, row.emergencyShows)
+                var line = String(format: "%8.1f  %12d  %6d in %2d shows", row.rate, row.falseTrends, row.earlyEmergencies, row.emergencyShows)
                 for factor in factors {
-                    let shows = row.shows[factor] ?? 0
-                    let caught = row.detected[factor] ?? 0
-                    let bound = AlertSimulation.detectionBound(rate: row.rate, factor: factor, noise: 0.3, falseAlarmMinutes: falseAlarmMinutes)
-                    line += String(format: "  %4d/%-4d", caught, shows)
-                    line += "  " + "\(f(median(row.delays[factor] ?? []))) min (\(f(bound)))".padding(toLength: 22, withPad: " ", startingAt: 0)
+                    let delays = row.delays[factor] ?? []
+                    let median = quantile(delays, 0.5)
+                    let bound = poissonBound(row.rate, factor)
+                    let noise = AlertSimulation.detectionBound(rate: row.rate, factor: factor, noise: 0.3, falseAlarmMinutes: falseAlarmMinutes)
+                    line += " | ×\(f(factor)) \(row.detected[factor] ?? 0)/\(row.shows[factor] ?? 0) \(f(median)) \(f(quantile(delays, 0.95))) "
+                        + "\(median.map { String(format: "%.1f×", $0 / bound) } ?? "–") [\(f(noise))]"
                 }
                 text += line + (row.surgeFalseTrends > 0 ? "  (+\(row.surgeFalseTrends) false before surges)" : "") + "\n"
             }
-            text += "bound: Lorden's ln(n)/KL for one false alarm in 300 h, with the noise as dispersion 1 + rate·0.3²/3\n"
+            text += "Poisson bound: ln(γ)/(λ₀(ρ ln ρ − ρ + 1)), γ = 300 h; [bound with the noise]: the same with λ₀/φ, φ = 1 + λ₀·0.3²/3 per minute\n"
             writeStandardOutput(text)
         }
         return 0
