@@ -7,7 +7,7 @@ import LiveGateCore
 /// fast ×2 and ×3 surges are caught, against the statistical bound, at several base rates.
 enum AlertsBench: BenchScenario {
     static let name = "alerts"
-    static let summary = "alert quality on seeded shows: false trends, early emergencies, surge detection  [--hours H] [--seeds N] [--json]"
+    static let summary = "alert quality on seeded shows: false trends, early emergencies, surge detection  [--hours H] [--seeds N] [--ramp MIN] [--json]"
     static let isHidden = false
 
     /// One base rate's figures.
@@ -26,6 +26,7 @@ enum AlertsBench: BenchScenario {
     static func run(_ options: BenchOptions) throws -> Int32 {
         let hours = Double(try options.integer("--hours", default: 300))
         let seeds = try options.integer("--seeds", default: 50)
+        let ramp = Double(try options.integer("--ramp", default: 10))
         guard hours >= 1, seeds >= 1 else { throw BenchUsageError(description: "--hours ≥ 1, --seeds ≥ 1") }
         if let trace = options.string("--trace") {
             // --trace RATE,FACTOR,SEED: the trend test's figures each minute of one surge show.
@@ -78,7 +79,7 @@ enum AlertsBench: BenchScenario {
                     var mix = SplitMix64(seed: 30_000 + UInt64(index))
                     var show = AlertSimulation.Show(
                         baseRatePerMinute: rate, surgeFactor: factor, minutes: 0, seed: 20_000 + UInt64(index))
-                    show.rampMinutes = 10
+                    show.rampMinutes = ramp
                     show.surgeStartMinute = 60 + 60 * mix.unit()
                     show.minutes = show.surgeStartMinute + 70
                     let outcome = try AlertSimulation.run(show, configuration: configuration)
@@ -124,7 +125,7 @@ enum AlertsBench: BenchScenario {
             }
         } else {
             var text = "alerts: default policy, ±30 % per-minute noise; flat \(f(hours)) h per rate (6-hour shows); "
-                + "\(seeds) surge shows per cell, 10-minute ramp at a random time (\(f(seconds)) s)\n"
+                + "\(seeds) surge shows per cell, \(f(ramp))-minute ramp at a random time (\(f(seconds)) s)\n"
             text += "rate/min  false trends  early emergencies | per surge ×k: caught, median and p95 delay in min, median ÷ Poisson bound [bound with the noise]\n"
             for row in rows {
                 var line = String(format: "%8.1f  %12d  %6d in %2d shows", row.rate, row.falseTrends, row.earlyEmergencies, row.emergencyShows)
