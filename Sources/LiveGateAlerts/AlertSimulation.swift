@@ -31,6 +31,18 @@ public enum AlertSimulation {
         public var onHand: Int64 = 1_000_000_000
         /// The seed of the show's random draws.
         public var seed: UInt64
+        /// A slow drift: the rate grows linearly to this factor over ``driftMinutes`` from the start; nil for none.
+        public var driftFactor: Double?
+        /// How long the drift takes, minutes.
+        public var driftMinutes: Double = 120
+        /// A flash-sale burst: this many extra units sold over the 10 seconds from ``burstMinute``.
+        public var burstUnits: Int64 = 0
+        /// When the burst starts, minutes.
+        public var burstMinute: Double = 120
+        /// A restock of ``restockUnits`` at this minute; nil for none.
+        public var restockMinute: Double?
+        /// The restock's units.
+        public var restockUnits: Int64 = 0
 
         /// Creates a show.
         public init(baseRatePerMinute: Double, surgeFactor: Double? = nil, minutes: Double, seed: UInt64) {
@@ -42,14 +54,16 @@ public enum AlertSimulation {
 
         /// The rate at `minute` without the noise, per minute.
         public func trueRate(atMinute minute: Double) -> Double {
-            guard let factor = surgeFactor, minute >= surgeStartMinute else { return baseRatePerMinute }
+            var rate = baseRatePerMinute
+            if let drift = driftFactor { rate *= 1 + (drift - 1) * min(1, minute / driftMinutes) }
+            guard let factor = surgeFactor, minute >= surgeStartMinute else { return rate }
             let progress = min(1, (minute - surgeStartMinute) / max(rampMinutes, 1e-9))
-            return baseRatePerMinute * (1 + (factor - 1) * progress)
+            return rate * (1 + (factor - 1) * progress)
         }
     }
 
     /// What the engine raised during a show.
-    public struct Outcome: Sendable, Hashable {
+    public struct Outcome: Sendable {
         /// Minutes at which trend was raised before the surge began (all of them, in a flat show).
         public var falseTrends: [Double] = []
         /// The first trend raised at or after the surge began, minutes after the ramp's start; nil if none.
@@ -60,6 +74,8 @@ public enum AlertSimulation {
         public var emergencies: [Double] = []
         /// When the show sold out, minutes; nil if it did not.
         public var soldOutMinute: Double?
+        /// Every level raised, with its minute and reason, in order.
+        public var raises: [(minute: Double, level: AlertLevel, reason: AlertReason)] = []
     }
 
     /// Runs `show` through a fresh engine with `policy` and `configuration`.
@@ -74,6 +90,7 @@ public enum AlertSimulation {
         var random = SplitMix64(seed: show.seed &* 0x9E37_79B9_7F4A_7C15 &+ 1)
         var outcome = Outcome()
         var sold: Int64 = 0
+        var onHand = show.onHand
         var factor = 1.0
         var events: [AlertEvent] = []
         let seconds = Int(show.minutes * 60)
@@ -82,20 +99,33 @@ public enum AlertSimulation {
             if second % 60 == 1 { factor = 1 + show.noise * (2 * random.unit() - 1) }
             let minute = Double(second) / 60
             let rate = show.trueRate(atMinute: minute)
-            let units = min(poisson(rate * factor / 60, &random), show.onHand - sold)
+            var units = poisson(rate * factor / 60, &random)
+            if show.burstUnits > 0, minute > show.burstMinute, minute <= show.burstMinute + 10.0 / 60 {
+                units += show.burstUnits / 10
+            }
+            units = min(units, onHand - sold)
             let now = Int64(second) * SkuPolicy.second
             events.removeAll(keepingCapacity: true)
+            if let restockAt = show.restockMinute, second == Int(restockAt * 60) {
+                onHand += show.restockUnits
+                engine.record(
+                    StockObservation(
+                        sku: sku, time: now, kind: .restock, quantity: show.restockUnits,
+                        figures: StockFigures(onHand: onHand, sold: sold)),
+                    into: &events)
+            }
             if units > 0 {
                 sold += units
                 engine.record(
                     StockObservation(
                         sku: sku, time: now, kind: .paidUnreserved, quantity: units,
-                        figures: StockFigures(onHand: show.onHand, sold: sold)),
+                        figures: StockFigures(onHand: onHand, sold: sold)),
                     into: &events)
             } else {
                 engine.tick(now: now, into: &events)
             }
             for event in events where event.transition == .raised {
+                outcome.raises.append((minute, event.level, event.reason))
                 switch event.level {
                 case .trend where event.reason == .surge:
                     if let start = show.surgeFactor.map({ _ in show.surgeStartMinute }), minute >= start {
@@ -105,14 +135,14 @@ public enum AlertSimulation {
                     }
                 case .emergency where event.reason == .timeToStockOut:
                     outcome.emergencies.append(minute)
-                    let trueTimeToStockOut = Double(show.onHand - sold) / rate
+                    let trueTimeToStockOut = Double(onHand - sold) / rate
                     if trueTimeToStockOut > 1.5 * leadMinutes { outcome.earlyEmergencies.append(minute) }
                 default:
                     break
                 }
             }
             if let everyMinute, second % 60 == 0 { everyMinute(minute, engine.metrics(forSku: sku, now: now)) }
-            if sold >= show.onHand, outcome.soldOutMinute == nil { outcome.soldOutMinute = minute }
+            if sold >= onHand, outcome.soldOutMinute == nil { outcome.soldOutMinute = minute }
         }
         return outcome
     }

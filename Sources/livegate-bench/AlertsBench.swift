@@ -23,6 +23,24 @@ enum AlertsBench: BenchScenario {
         var surgeFalseTrends = 0
     }
 
+    /// The issue's special cases at 10 orders a minute: a restock mid-sale, a flash-sale burst and a slow drift.
+    static func specialShows() -> [(String, AlertSimulation.Show)] {
+        var restock = AlertSimulation.Show(baseRatePerMinute: 10, minutes: 240, seed: 7)
+        restock.onHand = 1500
+        restock.restockMinute = 120
+        restock.restockUnits = 1000
+        var burst = AlertSimulation.Show(baseRatePerMinute: 10, minutes: 240, seed: 7)
+        burst.onHand = 3000
+        burst.burstUnits = 1000
+        var drift = AlertSimulation.Show(baseRatePerMinute: 10, minutes: 240, seed: 7)
+        drift.onHand = 3000
+        drift.driftFactor = 1.5
+        return [
+            ("1,500 units, restock of 1,000 at 2:00", restock), ("3,000 units, flash burst of 1,000 units in 10 s at 2:00", burst),
+            ("3,000 units, slow drift +50 % over 2 h", drift),
+        ]
+    }
+
     static func run(_ options: BenchOptions) throws -> Int32 {
         let hours = Double(try options.integer("--hours", default: 300))
         let seeds = try options.integer("--seeds", default: 50)
@@ -140,6 +158,15 @@ enum AlertsBench: BenchScenario {
                 text += line + (row.surgeFalseTrends > 0 ? "  (+\(row.surgeFalseTrends) false before surges)" : "") + "\n"
             }
             text += "Poisson bound: ln(γ)/(λ₀(ρ ln ρ − ρ + 1)), γ = 300 h; [bound with the noise]: the same with λ₀/φ, φ = 1 + λ₀·0.3²/3 per minute\n"
+            text += "what fires (10/min, 4 h, default policy, 30 min lead; level@h:mm, reason):\n"
+            for (label, show) in specialShows() {
+                let outcome = try AlertSimulation.run(show, configuration: configuration)
+                let raised = outcome.raises.map { raise -> String in
+                    let minutes = Int(raise.minute)
+                    return "\(raise.level)@\(minutes / 60):\(String(format: "%02d", minutes % 60)) (\(raise.reason))"
+                }
+                text += "  \(label): " + (raised.isEmpty ? "nothing" : raised.joined(separator: ", ")) + "\n"
+            }
             writeStandardOutput(text)
         }
         return 0
