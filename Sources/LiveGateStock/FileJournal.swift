@@ -82,9 +82,17 @@ public final class FileJournal: Journal, @unchecked Sendable {
         try DataDirectory.create(directory)
         let lockPath = directory + "/LOCK"
         let fd = try Self.io(lockPath) { () throws(IOError) in try Syscall.open(lockPath, flags: O_RDWR | O_CREAT) }
-        let isLocked: Bool
+        var isLocked = false
         do {
-            isLocked = try Self.io(lockPath) { () throws(IOError) in try Syscall.lockExclusively(fd: fd) }
+            // A few short retries before "in use": a child process forked by another thread of this process
+            // (posix_spawn) holds a copy of a just-closed lock descriptor until it execs, a few milliseconds at
+            // most, and the lock lives as long as any copy does. Another gateway on the directory holds it for
+            // good and is still refused, 50 ms later.
+            for attempt in 0..<10 {
+                isLocked = try Self.io(lockPath) { () throws(IOError) in try Syscall.lockExclusively(fd: fd) }
+                if isLocked { break }
+                if attempt < 9 { usleep(5_000) }
+            }
         } catch {
             Syscall.close(fd: fd)
             throw error
