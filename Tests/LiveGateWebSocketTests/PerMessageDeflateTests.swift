@@ -7,30 +7,7 @@ import Testing
 private func parseCompressed(
     _ bytes: [UInt8], pieces: [Int], maxMessage: Int = 1 << 20, inflater: MessageInflater? = MessageInflater()
 ) -> [Parsed] {
-    var parser = WebSocketFrameParser(maxMessageBytes: maxMessage, inflater: inflater)
-    var events: [Parsed] = []
-    var offset = 0
-    for size in pieces where offset < bytes.count {
-        let end = min(bytes.count, offset + size)
-        var piece = Array(bytes[offset..<end])
-        offset = end
-        do {
-            try piece.withUnsafeMutableBytes { buffer in
-                try parser.parse(buffer) { event in
-                    switch event {
-                    case .message(let opcode, let payload): events.append(.message(opcode, Array(payload)))
-                    case .ping(let payload): events.append(.ping(Array(payload)))
-                    case .pong(let payload): events.append(.pong(Array(payload)))
-                    case .close(let code, let reason): events.append(.close(code?.rawValue, reason))
-                    }
-                }
-            }
-        } catch {
-            events.append(.error(error as! WebSocketProtocolError))
-            return events
-        }
-    }
-    return events
+    parse(bytes, pieces: pieces, maxMessage: maxMessage, inflater: inflater)
 }
 
 /// The raw DEFLATE form of `payload` as permessage-deflate sends it (tail removed).

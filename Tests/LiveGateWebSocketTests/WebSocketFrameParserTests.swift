@@ -11,9 +11,10 @@ enum Parsed: Equatable {
     case error(WebSocketProtocolError)
 }
 
-/// Parses `bytes` fed in `pieces` (each copied, so in-place unmasking is per piece).
-func parse(_ bytes: [UInt8], pieces: [Int], maxMessage: Int = 1 << 20) -> [Parsed] {
-    var parser = WebSocketFrameParser(maxMessageBytes: maxMessage)
+/// Parses `bytes` fed in `pieces` (each copied, so in-place unmasking is per piece), with `inflater` when
+/// permessage-deflate is negotiated.
+func parse(_ bytes: [UInt8], pieces: [Int], maxMessage: Int = 1 << 20, inflater: MessageInflater? = nil) -> [Parsed] {
+    var parser = WebSocketFrameParser(maxMessageBytes: maxMessage, inflater: inflater)
     var events: [Parsed] = []
     var offset = 0
     for size in pieces where offset < bytes.count {
