@@ -97,6 +97,12 @@ extension RoomSession {
             var id: String?
             do {
                 guard opcode == .text else { throw ProtocolError(.badMessage, "messages are JSON text frames") }
+                // An order in its common shape skips the dictionary (OrderScanner.swift).
+                if let scanned = OrderScanner.scan(payload) {
+                    id = scanned.id
+                    actions.append(try order(scanned.message, id: scanned.id, rooms: rooms))
+                    return
+                }
                 let value: JSONValue
                 do throws(JSONParseError) {
                     value = try JSONValue.parse(bytes: payload, maximumDepth: 32)
