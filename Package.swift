@@ -30,6 +30,9 @@ let package = Package(
         .target(name: "LiveGateWebSocket", dependencies: ["LiveGateCore", "LiveGateHTTP", "COpenSSL", "CZlib"]),
         // The stock core: ledger, commands, journal, snapshot, recovery.
         .target(name: "LiveGateStock", dependencies: ["LiveGateCore", "LiveGateSystem"]),
+        // A Redis client on the event loops: RESP2/RESP3 codec with limits, URL, pipelined
+        // non-blocking connection with reconnect and backoff (the cluster's transport).
+        .target(name: "LiveGateRedis", dependencies: ["LiveGateCore", "LiveGatePOSIX"]),
         // The alert engine: velocity windows, levels, templates. Pure, driven by core time.
         .target(name: "LiveGateAlerts", dependencies: ["LiveGateCore"]),
         // The gateway: config, routes, connections, server. Its pages (Pages/: HTML, CSS, JavaScript)
@@ -65,6 +68,7 @@ let package = Package(
         .testTarget(name: "LiveGatePOSIXTests", dependencies: ["LiveGatePOSIX"]),
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateWebSocketTests", dependencies: ["LiveGateWebSocket"]),
+        .testTarget(name: "LiveGateRedisTests", dependencies: ["LiveGateRedis", "LiveGatePOSIX", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateReplayTests", dependencies: ["LiveGateReplay", "LiveGateTestSupport"]),

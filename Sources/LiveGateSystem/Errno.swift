@@ -32,6 +32,13 @@ public struct IOError: Error, CustomStringConvertible, Sendable {
     public let syscall: String
 
     public var description: String { "\(syscall) failed: \(errno)" }
+
+    /// An error for a call that reports its errno another way (`SO_ERROR` after a
+    /// non-blocking `connect`, `getaddrinfo`).
+    public init(errno: Errno, syscall: String) {
+        self.errno = errno
+        self.syscall = syscall
+    }
 }
 
 /// The outcome of a non-blocking call: done, or it would have blocked.

@@ -1,0 +1,357 @@
+import LiveGateCore
+import LiveGatePOSIX
+
+/// Why a command got no reply from the server.
+public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// Not connected (connecting, backing off, or stopped): the command was not sent.
+    case notConnected(String)
+    /// The connection was lost after the command was written: it may or may not have run.
+    case connectionLost(String)
+    /// The server answered with an error reply (`-ERR …`).
+    case server(String)
+
+    public var description: String {
+        switch self {
+        case .notConnected(let why): "redis not connected: \(why)"
+        case .connectionLost(let why): "redis connection lost: \(why)"
+        case .server(let message): "redis error: \(message)"
+        }
+    }
+}
+
+/// A Redis connection owned by one event loop: commands are written as they come (pipelined:
+/// many in flight, answered in order), replies are parsed as they arrive, and a lost connection
+/// is reopened with exponential backoff (50 ms doubling to 2 s). Every method runs on the loop
+/// thread; other threads use `loop.execute`.
+///
+/// A command sent while the client is not ready fails at once with ``RedisError/notConnected(_:)``
+/// and one that was in flight when the connection dropped with ``RedisError/connectionLost(_:)``:
+/// the caller decides whether to retry (safe for idempotent writes such as `XADD` with an
+/// explicit id). After each (re)connection the client logs in (`AUTH`) and selects the URL's
+/// database before it reports ``State/ready``.
+public final class RedisClient: EventHandler {
+    public enum State: Equatable, Sendable {
+        case idle
+        case connecting
+        case handshaking
+        case ready
+        case backingOff(untilMilliseconds: UInt64)
+        case stopped
+    }
+
+    public typealias Completion = (Result<RESPValue, RedisError>) -> Void
+
+    public let url: RedisURL
+    private unowned let loop: EventLoop
+    public private(set) var state: State = .idle
+    /// Called on the loop thread at every state change.
+    public var onStateChange: ((State) -> Void)?
+    /// Called for out-of-band RESP3 pushes.
+    public var onPush: ((RESPValue) -> Void)?
+
+    private var fd: CInt = -1
+    private var registration: EventRegistration?
+    private var parser: RESPParser
+    private var outbound: [UInt8] = []
+    private var outboundStart = 0
+    /// Completions of the commands written, in order; the handshake's come first.
+    private var pending: [Completion] = []
+    private var pendingStart = 0
+    private var backoff: UInt64 = 50
+    private var lastError = "not started"
+    /// Connections made since start (the first included) and replies received.
+    public private(set) var connectionCount = 0
+    public private(set) var reconnectCount = 0
+
+    public init(url: RedisURL, loop: EventLoop, limits: RESPParser.Limits = RESPParser.Limits()) {
+        self.url = url
+        self.loop = loop
+        self.parser = RESPParser(limits: limits)
+    }
+
+    /// Commands written whose reply has not arrived.
+    public var inFlightCount: Int { pending.count - pendingStart }
+
+    /// Connects (and keeps reconnecting until ``stop()``).
+    public func start() {
+        precondition(loop.inEventLoop, "RedisClient.start called off its loop")
+        guard state == .idle else { return }
+        connect()
+    }
+
+    /// Closes the connection; in-flight commands fail with `connectionLost`.
+    public func stop() {
+        precondition(loop.inEventLoop, "RedisClient.stop called off its loop")
+        disconnect(reason: "stopped")
+        setState(.stopped)
+    }
+
+    /// Sends one command; `completion` runs on the loop with its reply (an error reply is
+    /// ``RedisError/server(_:)``).
+    public func send(_ arguments: [String], completion: @escaping Completion) {
+        precondition(loop.inEventLoop, "RedisClient.send called off its loop")
+        guard state == .ready else {
+            completion(.failure(.notConnected(lastError)))
+            return
+        }
+        RESPEncoder.append(arguments, to: &outbound)
+        pending.append(completion)
+        flush()
+    }
+
+    /// Sends a command whose arguments are raw bytes.
+    public func send(bytes arguments: [[UInt8]], completion: @escaping Completion) {
+        precondition(loop.inEventLoop, "RedisClient.send called off its loop")
+        guard state == .ready else {
+            completion(.failure(.notConnected(lastError)))
+            return
+        }
+        RESPEncoder.append(arguments, to: &outbound)
+        pending.append(completion)
+        flush()
+    }
+
+    /// Sends several commands in one write (one round trip); `completion` gets their replies
+    /// in order once the last has arrived, or the first failure that stopped them all.
+    public func pipeline(_ commands: [[String]], completion: @escaping (Result<[RESPValue], RedisError>) -> Void) {
+        precondition(loop.inEventLoop, "RedisClient.pipeline called off its loop")
+        guard state == .ready else {
+            completion(.failure(.notConnected(lastError)))
+            return
+        }
+        guard !commands.isEmpty else {
+            completion(.success([]))
+            return
+        }
+        var replies: [RESPValue] = []
+        replies.reserveCapacity(commands.count)
+        var failed = false
+        for (index, command) in commands.enumerated() {
+            RESPEncoder.append(command, to: &outbound)
+            let isLast = index == commands.count - 1
+            pending.append { result in
+                switch result {
+                case .success(let value): replies.append(value)
+                case .failure(.server(let message)): replies.append(.error(message))
+                case .failure(let error):
+                    if !failed {
+                        failed = true
+                        completion(.failure(error))
+                    }
+                    return
+                }
+                if isLast && !failed { completion(.success(replies)) }
+            }
+        }
+        flush()
+    }
+
+    // MARK: - Connection
+
+    private func setState(_ new: State) {
+        guard new != state else { return }
+        state = new
+        onStateChange?(new)
+    }
+
+    private func connect() {
+        if url.usesTLS {
+            lastError = "rediss:// (TLS) is not supported yet"
+            Log.event(.error, "redis_unsupported", ["url": url.description, "reason": lastError])
+            setState(.stopped)
+            return
+        }
+        setState(.connecting)
+        do {
+            let (newFD, isConnected) = try Posix.connectTCP(host: url.host, port: url.port)
+            fd = newFD
+            registration = try loop.register(fd: fd, events: Epoll.readable | Epoll.writable, handler: self)
+            if isConnected { connected() }
+        } catch {
+            lost(reason: "\(error)")
+        }
+    }
+
+    private func connected() {
+        connectionCount += 1
+        if connectionCount > 1 { reconnectCount += 1 }
+        setState(.handshaking)
+        // The login and the database, pipelined; ready when both answered.
+        var steps: [[String]] = []
+        if let password = url.password {
+            steps.append(url.user.map { ["AUTH", $0, password] } ?? ["AUTH", password])
+        }
+        if url.database != 0 { steps.append(["SELECT", String(url.database)]) }
+        guard !steps.isEmpty else {
+            becomeReady()
+            return
+        }
+        var remaining = steps.count
+        for step in steps {
+            RESPEncoder.append(step, to: &outbound)
+            pending.append { [weak self] result in
+                guard let self else { return }
+                switch result {
+                case .success:
+                    remaining -= 1
+                    if remaining == 0 { self.becomeReady() }
+                case .failure(let error):
+                    // A refused login will not succeed by retrying fast: back off like any failure.
+                    if remaining > 0 {
+                        remaining = 0
+                        self.lost(reason: "\(step[0]) refused: \(error)")
+                    }
+                }
+            }
+        }
+        flush()
+    }
+
+    private func becomeReady() {
+        backoff = 50
+        lastError = "ready"
+        Log.event(.info, "redis_ready", ["url": url.description, "connections": String(connectionCount)])
+        setState(.ready)
+    }
+
+    /// Closes the socket and fails what was in flight.
+    private func disconnect(reason: String) {
+        if let registration {
+            loop.deregister(registration)
+            self.registration = nil
+        }
+        if fd >= 0 {
+            Posix.close(fd: fd)
+            fd = -1
+        }
+        outbound.removeAll(keepingCapacity: false)
+        outboundStart = 0
+        parser = RESPParser(limits: parser.limits)
+        let failed = pending[pendingStart...]
+        pending = []
+        pendingStart = 0
+        for completion in failed { completion(.failure(.connectionLost(reason))) }
+    }
+
+    /// The connection failed or dropped: fail what was in flight, then retry after the backoff.
+    private func lost(reason: String) {
+        guard state != .stopped else { return }
+        let wasReady = state == .ready
+        lastError = reason
+        disconnect(reason: reason)
+        guard state != .stopped else { return }  // a completion stopped the client
+        let delay = backoff
+        backoff = min(backoff * 2, 2_000)
+        Log.event(wasReady ? .warning : .info, "redis_down", ["url": url.description, "reason": reason, "retryMs": String(delay)])
+        setState(.backingOff(untilMilliseconds: Posix.monotonicMilliseconds() + delay))
+        loop.schedule(afterMilliseconds: delay) { [weak self] in
+            guard let self, case .backingOff = self.state else { return }
+            self.connect()
+        }
+    }
+
+    // MARK: - I/O
+
+    public func handleEvent(_ events: UInt32) {
+        guard fd >= 0 else { return }
+        if state == .connecting {
+            guard events & (Epoll.writable | Epoll.errorOrHangup) != 0 else { return }
+            if let error = Posix.pendingSocketError(fd: fd) {
+                lost(reason: "\(error)")
+                return
+            }
+            connected()
+        }
+        if events & Epoll.writable != 0 { flush() }
+        if events & (Epoll.readable | Epoll.hangup) != 0 { readAvailable() }
+    }
+
+    private func flush() {
+        guard fd >= 0, state != .connecting else { return }
+        while outboundStart < outbound.count {
+            let result: IOResult<Int>
+            do {
+                result = try outbound.withUnsafeBytes { raw throws(IOError) in
+                    try Posix.write(fd: fd, UnsafeRawBufferPointer(rebasing: raw[outboundStart...]))
+                }
+            } catch {
+                lost(reason: "\(error)")
+                return
+            }
+            switch result {
+            case .processed(let count): outboundStart += count
+            case .wouldBlock:
+                watch(writable: true)
+                return
+            }
+        }
+        outbound.removeAll(keepingCapacity: outbound.capacity <= 1 << 20)
+        outboundStart = 0
+        watch(writable: false)
+    }
+
+    private var isWatchingWritable = true
+
+    private func watch(writable: Bool) {
+        guard let registration, writable != isWatchingWritable else { return }
+        isWatchingWritable = writable
+        loop.modify(registration, events: writable ? Epoll.readable | Epoll.writable : Epoll.readable)
+    }
+
+    private func readAvailable() {
+        let buffer = loop.readBuffer
+        while fd >= 0 {
+            let result: IOResult<Int>
+            do {
+                result = try Posix.read(fd: fd, into: buffer)
+            } catch {
+                lost(reason: "\(error)")
+                return
+            }
+            switch result {
+            case .wouldBlock: return
+            case .processed(0):
+                lost(reason: "the server closed the connection")
+                return
+            case .processed(let count):
+                parser.append(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                deliverReplies()
+            }
+        }
+    }
+
+    private func deliverReplies() {
+        while fd >= 0 {
+            let value: RESPValue?
+            do {
+                value = try parser.next()
+            } catch {
+                lost(reason: "\(error)")
+                return
+            }
+            guard let value else { return }
+            if case .push = value {
+                onPush?(value)
+                continue
+            }
+            guard pendingStart < pending.count else {
+                lost(reason: "a reply nobody asked for")
+                return
+            }
+            let completion = pending[pendingStart]
+            pendingStart += 1
+            if pendingStart == pending.count {
+                pending.removeAll(keepingCapacity: true)
+                pendingStart = 0
+            } else if pendingStart >= 1024 && pendingStart * 2 >= pending.count {
+                pending.removeFirst(pendingStart)
+                pendingStart = 0
+            }
+            if case .error(let message) = value {
+                completion(.failure(.server(message)))
+            } else {
+                completion(.success(value))
+            }
+        }
+    }
+}
