@@ -167,6 +167,10 @@ extension Configuration {
         do {
             root = try JSONValue.parseJSON5(data)
         } catch {
+            // Foundation says only "The given data was not valid JSON.": find where and why.
+            if let diagnosis = JSON5Diagnosis.diagnose([UInt8](data)) {
+                throw ConfigurationError(message: "not valid JSON5: \(diagnosis)")
+            }
             let detail = (error as? DecodingError).flatMap { error -> String? in
                 if case .dataCorrupted(let context) = error {
                     return (context.underlyingError.map { "\($0)" }) ?? context.debugDescription

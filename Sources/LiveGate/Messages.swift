@@ -57,10 +57,11 @@ enum Messages {
             writer.field("substitute", event.substitute)
             writer.field("at", event.time / 1_000_000)
             writer.field("why", event.why)
-        case .banner(let sku, let level, let text):
+        case .banner(let sku, let level, let text, let left):
             writer.field("sku", sku)
             writer.field("level", level.description)
             writer.field("text", text)
+            writer.field("left", text == nil ? nil : left)
             writer.field("withdrawn", text == nil)
         case .danmaku(let from, let role, let text, let isSystem):
             writer.field("from", from)
@@ -91,11 +92,18 @@ enum Messages {
         writer.field("sold", stock?.sold ?? 0)
         writer.field("paused", stock?.isPaused ?? false)
         writer.field("level", level(of: stock, figures: figures).description)
-        writer.field("ratePerMin", figures?.metrics.ratePerMinute)
-        let hasRate = (figures?.metrics.ratePerMinute ?? 0) > 0
+        // Nothing sellable sells nothing: a sold-out SKU shows no rate and no time to stock-out
+        // (the rate at which it sold out is in its `alert`).
+        let isSoldOut = (stock?.sellable ?? 0) <= 0
+        let rate = isSoldOut ? figures.map { _ in 0.0 } : figures?.metrics.ratePerMinute
+        writer.field("ratePerMin", rate)
+        let hasRate = (rate ?? 0) > 0
         writer.field("rateLowPerMin", hasRate ? figures?.metrics.rateLowPerMinute : nil)
         writer.field("rateHighPerMin", hasRate ? figures?.metrics.rateHighPerMinute : nil)
-        writer.field("etaSec", figures?.metrics.timeToStockOutSeconds.map { Int64($0.rounded()) })
+        writer.field("etaSec", hasRate ? figures?.metrics.timeToStockOutSeconds.map { Int64($0.rounded()) } : nil)
+        // Core time (ms) the rate and time to stock-out are for: they are re-sent as time alone
+        // moves them, and a page can show their age.
+        writer.field("at", figures.map { $0.metrics.time / 1_000_000 })
         writer.field("substitute", sku.substitute)
     }
 
@@ -115,7 +123,7 @@ enum Messages {
     /// `snapshot`: the whole room, sent first to every subscriber.
     static func writeSnapshot(
         _ writer: inout JSONWriter, room: RoomRegistry.Room, skus: [(SkuState, AlertBatch.Figures?)], seq: UInt64,
-        rev: UInt64, epoch: String, reset: Bool = false
+        rev: UInt64, epoch: String, reset: Bool = false, banners: [RoomRegistry.Banner] = []
     ) {
         begin(&writer, .snapshot)
         writer.field("room", room.id)
@@ -129,6 +137,17 @@ enum Messages {
         for (sku, figures) in skus {
             writer.beginObject()
             writeSkuFields(&writer, sku: sku, stock: sku.stock, figures: figures)
+            writer.endObject()
+        }
+        writer.endArray()
+        // The banners standing now, so a late joiner (or a reset) shows what viewers see.
+        writer.beginArray("banners")
+        for banner in banners {
+            writer.beginObject()
+            writer.field("sku", banner.sku)
+            writer.field("level", banner.level.description)
+            writer.field("text", banner.text)
+            writer.field("left", banner.left)
             writer.endObject()
         }
         writer.endArray()

@@ -92,6 +92,26 @@ final class RoomRegistry: RoomView, Sendable {
         var featuredBeforeSwitch: String?
     }
 
+    /// A viewers' banner standing for a SKU: the text viewers were last sent and its figure.
+    struct Banner: Sendable, Equatable {
+        var sku: String
+        var level: AlertLevel
+        var text: String
+        var left: Int64
+        /// The room's own "switch to B" banner (its text is the room's, kept true to B's stock
+        /// here), rather than the alert engine's (kept true by the engine's observer).
+        var switchName: String? = nil
+        /// When it was last sent (monotonic ns), and whether a newer figure waits for the interval.
+        var sentAt: UInt64 = 0
+        var isPending = false
+    }
+
+    /// The least time between two refreshes of a switch banner: at most two a second.
+    static let bannerInterval: UInt64 = 500_000_000
+
+    /// The switch banner's text for `name` with `left` units.
+    static func switchBannerText(name: String, left: Int64) -> String { "\(name) 现货\(left)件" }
+
     /// What a durable batch changed, for the streams: each changed SKU with its figures and
     /// conflation key, and each alert event with its id.
     struct BatchChanges: Sendable {
@@ -113,6 +133,8 @@ final class RoomRegistry: RoomView, Sendable {
 
         var changes: [Change] = []
         var alerts: [Alert] = []
+        /// Banners re-sent with newer figures, with the rooms that list their SKU.
+        var banners: [(banner: Banner, rooms: [String])] = []
         var rev: UInt64 = 0
     }
 
@@ -120,6 +142,8 @@ final class RoomRegistry: RoomView, Sendable {
         var skus: [String: SkuState] = [:]
         /// The alert engine's latest figures per SKU.
         var figures: [String: AlertBatch.Figures] = [:]
+        /// The viewers' banner standing per SKU.
+        var banners: [String: Banner] = [:]
         /// Each SKU's current policy (for the `policy` command, which changes some fields).
         var policies: [String: SkuPolicy] = [:]
         /// When each room last got an automatic stock reply (monotonic ms).
@@ -199,7 +223,7 @@ final class RoomRegistry: RoomView, Sendable {
 
     /// Takes in a durable batch: the new stock figures and the alert engine's, and numbers the
     /// batch's alerts. Returns what the streams must say about it.
-    func apply(_ publications: [StockPublication], alerts: AlertBatch?) -> BatchChanges {
+    func apply(_ publications: [StockPublication], alerts: AlertBatch?, now: UInt64 = 0) -> BatchChanges {
         state.withLock { state in
             if let alerts {
                 for (sku, figures) in alerts.figures { state.figures[sku] = figures }
@@ -212,6 +236,10 @@ final class RoomRegistry: RoomView, Sendable {
             }
             for event in alerts?.events ?? [] where !changedSkus.contains(event.sku) {
                 changedSkus.append(event.sku)
+            }
+            // Figures that moved with core time alone (a rate decaying without sales) are published too.
+            for sku in alerts?.figures.keys.sorted() ?? [] where !changedSkus.contains(sku) {
+                changedSkus.append(sku)
             }
             var changes = BatchChanges(rev: state.rev)
             for skuId in changedSkus {
@@ -228,6 +256,38 @@ final class RoomRegistry: RoomView, Sendable {
                 changes.alerts.append(BatchChanges.Alert(
                     id: "\(event.sku)-\(state.rev)-\(state.alertCounter)", event: event, name: sku.name,
                     rooms: state.roomsBySku[event.sku] ?? []))
+                switch event.banner {
+                case .show(let text):
+                    state.banners[event.sku] = Banner(sku: event.sku, level: event.level, text: text, left: event.sellable, sentAt: now)
+                case .withdraw:
+                    state.banners[event.sku] = nil
+                case .unchanged:
+                    break
+                }
+            }
+            for refresh in alerts?.banners ?? [] {
+                let banner = Banner(sku: refresh.sku, level: refresh.level, text: refresh.text, left: refresh.left, sentAt: now)
+                state.banners[refresh.sku] = banner
+                changes.banners.append((banner, state.roomsBySku[refresh.sku] ?? []))
+            }
+            // A switch banner ("B 现货140件") follows B's stock: at most two a second, the last
+            // figure at the next batch after the interval (the core ticks at least once a second).
+            for (skuId, banner) in state.banners where banner.switchName != nil {
+                guard changedSkus.contains(skuId) || banner.isPending, let left = state.skus[skuId]?.stock?.sellable,
+                      let name = banner.switchName else { continue }
+                let text = Self.switchBannerText(name: name, left: left)
+                guard text != banner.text else { state.banners[skuId]?.isPending = false; continue }
+                if now &- banner.sentAt < Self.bannerInterval && now >= banner.sentAt {
+                    state.banners[skuId]?.isPending = true
+                    continue
+                }
+                var updated = banner
+                updated.text = text
+                updated.left = left
+                updated.sentAt = now
+                updated.isPending = false
+                state.banners[skuId] = updated
+                changes.banners.append((updated, state.roomsBySku[skuId] ?? []))
             }
             return changes
         }
@@ -247,6 +307,25 @@ final class RoomRegistry: RoomView, Sendable {
     /// Records a policy the stock core accepted.
     func setPolicy(_ policy: SkuPolicy, for sku: String) {
         state.withLock { $0.policies[sku] = policy }
+    }
+
+    /// Records the room's switch banner for `sku` (nil withdraws the SKU's banner).
+    func setSwitchBanner(sku: String, level: AlertLevel, name: String?, left: Int64, now: UInt64) {
+        state.withLock { state in
+            guard let name else { state.banners[sku] = nil; return }
+            state.banners[sku] = Banner(
+                sku: sku, level: level, text: Self.switchBannerText(name: name, left: left), left: left, switchName: name,
+                sentAt: now)
+        }
+    }
+
+    /// Removes the room's switch banners (an undo), returning their SKUs.
+    func clearSwitchBanners(room: String) -> [String] {
+        state.withLock { state in
+            let skus = (state.rooms[room]?.skus ?? []).filter { state.banners[$0]?.switchName != nil }
+            for sku in skus { state.banners[sku] = nil }
+            return skus
+        }
     }
 
     /// Applies a journaled change of the featured SKU.
@@ -348,13 +427,15 @@ final class RoomRegistry: RoomView, Sendable {
     /// Read the position before calling: the rooms take in a batch before its messages are
     /// numbered, so the figures are then at least as new as `seq`.
     func snapshot(room: String, seq: UInt64, epoch: String, reset: Bool = false) -> JSONWriter? {
-        let copied: (Room, [(SkuState, AlertBatch.Figures?)], UInt64)? = state.withLock { state in
+        let copied: (Room, [(SkuState, AlertBatch.Figures?)], UInt64, [Banner])? = state.withLock { state in
             guard let roomState = state.rooms[room] else { return nil }
-            return (roomState, roomState.skus.compactMap { id in state.skus[id].map { ($0, state.figures[id]) } }, state.rev)
+            return (roomState, roomState.skus.compactMap { id in state.skus[id].map { ($0, state.figures[id]) } }, state.rev,
+                    roomState.skus.compactMap { state.banners[$0] })
         }
-        guard let (roomState, skus, rev) = copied else { return nil }
+        guard let (roomState, skus, rev, banners) = copied else { return nil }
         var writer = JSONWriter(capacity: 256 + 320 * skus.count)
-        Messages.writeSnapshot(&writer, room: roomState, skus: skus, seq: seq, rev: rev, epoch: epoch, reset: reset)
+        Messages.writeSnapshot(
+            &writer, room: roomState, skus: skus, seq: seq, rev: rev, epoch: epoch, reset: reset, banners: banners)
         return writer
     }
 }

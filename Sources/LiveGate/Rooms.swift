@@ -61,7 +61,7 @@ final class Rooms: Sendable {
     /// `alert` to operators, a `banner` and an injected `danmaku` to viewers.
     func batchDurable(_ batch: DurableBatch<AlertBatch>) {
         let alerts = batch.annotation
-        let changes = registry.apply(batch.publications, alerts: alerts)
+        let changes = registry.apply(batch.publications, alerts: alerts, now: Self.monotonicNow())
         let now = Int64(Date().timeIntervalSince1970)
         let orderStamp = takeOrderStamp(upTo: batch.publications.map(\.rev).max() ?? 0)
         var outgoing: [StreamHub.Outgoing] = []
@@ -85,9 +85,11 @@ final class Rooms: Sendable {
                 outgoing.append(.init(room: room, audience: .operator, message: .alert(id: alert.id, event: event, name: alert.name)))
                 switch event.banner {
                 case .show(let text):
-                    outgoing.append(.init(room: room, audience: .viewer, message: .banner(sku: event.sku, level: event.level, text: text)))
+                    outgoing.append(.init(room: room, audience: .viewer, message: .banner(
+                        sku: event.sku, level: event.level, text: text, left: event.sellable)))
                 case .withdraw:
-                    outgoing.append(.init(room: room, audience: .viewer, message: .banner(sku: event.sku, level: event.level, text: nil)))
+                    outgoing.append(.init(room: room, audience: .viewer, message: .banner(
+                        sku: event.sku, level: event.level, text: nil, left: nil)))
                 case .unchanged:
                     break
                 }
@@ -98,7 +100,20 @@ final class Rooms: Sendable {
                 }
             }
         }
+        for (banner, rooms) in changes.banners {
+            for room in rooms {
+                outgoing.append(.init(room: room, audience: .viewer, message: .banner(
+                    sku: banner.sku, level: banner.level, text: banner.text, left: banner.left)))
+            }
+        }
         streams.publish(outgoing, rev: changes.rev)
+    }
+
+    /// Monotonic nanoseconds (the switch banner's throttle).
+    static func monotonicNow() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
     /// Notes when an order with a durable result at `rev` arrived; its stock message is then
@@ -169,11 +184,19 @@ final class Rooms: Sendable {
             let left = stock?.sellable ?? 0
             publish(room: room, audiences: [.host], .roomHint(
                 sku: change.featured, canSell: left, level: level, text: "换品:改推\(name),现有\(left)件 / switch to \(name), \(left) in stock"))
-            publish(room: room, audiences: [.viewer], .banner(sku: change.featured, level: level, text: "\(name) 现货\(left)件"))
+            registry.setSwitchBanner(sku: change.featured, level: level, name: name, left: left, now: Self.monotonicNow())
+            publish(room: room, audiences: [.viewer], .banner(
+                sku: change.featured, level: level, text: RoomRegistry.switchBannerText(name: name, left: left), left: left))
         case .undo:
             publish(room: room, audiences: [.host], .roomHint(
                 sku: change.featured, canSell: stock?.sellable ?? 0, level: level, text: "改回\(name) / back to \(name)"))
-            publish(room: room, audiences: [.viewer], .banner(sku: change.featured, level: level, text: nil))
+            registry.setSwitchBanner(sku: change.featured, level: level, name: nil, left: 0, now: Self.monotonicNow())
+            publish(room: room, audiences: [.viewer], .banner(sku: change.featured, level: level, text: nil, left: nil))
+            // The substitute's "in stock" banner goes too: it no longer stands for anything pitched.
+            for sku in registry.clearSwitchBanners(room: room) where sku != change.featured {
+                let skuLevel = Messages.level(of: registry.sku(sku)?.stock)
+                publish(room: room, audiences: [.viewer], .banner(sku: sku, level: skuLevel, text: nil, left: nil))
+            }
         }
     }
 

@@ -19,8 +19,9 @@ enum StreamMessage: Sendable, Equatable {
     case roomHint(sku: String, canSell: Int64, level: AlertLevel, text: String)
     /// A level transition, for operators.
     case alert(id: String, event: AlertEvent, name: String)
-    /// The viewers' scarcity banner for a SKU (`text`), or its withdrawal (`nil`).
-    case banner(sku: String, level: AlertLevel, text: String?)
+    /// The viewers' scarcity banner for a SKU (`text`, rendered with `left` sellable units), or
+    /// its withdrawal (`nil`). Re-sent with the new figure while it stands (at most two a second).
+    case banner(sku: String, level: AlertLevel, text: String?, left: Int64?)
     /// A chat line, or a system line (announcement, auto-reply, alert).
     case danmaku(from: String, role: String, text: String, isSystem: Bool)
     /// The SKU the host now pitches.

@@ -107,7 +107,8 @@ extension AlertEngine {
         let timeToStockOut: Double? = ratePerSecond > 0 ? Double(sellable) / ratePerSecond : nil
         let needed = ratePerSecond * Double(policy.restockLeadTime) / Double(SkuPolicy.second)
         let safetyLine = AlertEngine.safetyLine(policy, ratePerSecond: ratePerSecond)
-        let restock = max(0, AlertEngine.units((needed - Double(sellable)).rounded(.up)))
+        let restock = AlertEngine.suggestedRestock(
+            needed: needed, sellable: sellable, onHand: state.figures.onHand, policy: policy)
         let decided = state.paidMass + state.lostMass
         let lostShare = decided > 0 ? state.lostMass / decided : 0
         let mayFreeUp = AlertEngine.units((Double(state.figures.reserved) * lostShare).rounded())
@@ -142,6 +143,32 @@ extension AlertEngine {
             baselineRatePerMinute: raw.baselinePerSecond * 60, trendScore: raw.trendScore,
             trendLimit: raw.trendLimit, dispersion: raw.dispersion, trendArmed: raw.trendArmed
         )
+    }
+
+    /// What to restock: the lead time's expected sales at the smoothed rate less what is sellable, at least 0 and
+    /// at most one more lot (``restockCap(onHand:policy:)``): a rate measured over minutes (a launch spike, a burst)
+    /// extrapolated over hours of lead time must not suggest "restock 12,935" for a SKU that came in a lot of 500.
+    ///
+    /// - Complexity: O(1).
+    static func suggestedRestock(needed: Double, sellable: Int64, onHand: Int64, policy: SkuPolicy) -> Int64 {
+        let uncapped = max(0, units((needed - Double(sellable)).rounded(.up)))
+        return min(uncapped, restockCap(onHand: onHand, policy: policy))
+    }
+
+    /// The most a suggestion asks for: one more lot of the size the SKU has had (`onHand`, which counts the units
+    /// sold), or the safety minimum if that is larger. A bound an operator can check against the order they placed,
+    /// and one that grows with every restock the sale really needed.
+    static func restockCap(onHand: Int64, policy: SkuPolicy) -> Int64 {
+        max(onHand, policy.safetyMinimum, 1)
+    }
+
+    /// The viewers' banner of SKU `index` rendered with the figures at `now`, or nil when its level shows none
+    /// (below threshold): how the gateway keeps a banner's figure following the stock between transitions.
+    ///
+    /// - Complexity: O(1) plus the rendering (allocates the text).
+    public func bannerText(forSku index: Int, now: Int64) -> String? {
+        guard let template = templates.banner(for: states[index].debouncer.level) else { return nil }
+        return template.render(templateValues(index, metrics: metrics(forSku: index, now: now)))
     }
 
     /// The values templates render with.
@@ -273,12 +300,15 @@ extension AlertEngine {
             }
         }
 
+        var why = explanation(reason, index: index, metrics: metrics, holds: transition != .raised)
+        if SuggestedAction(level: to) != .none && metrics.suggestedRestockQuantity > 0 {
+            why += "; " + restockExplanation(index, metrics: metrics)
+        }
         return AlertEvent(
             skuIndex: index, sku: ids[index], level: to, previousLevel: from, transition: transition, reason: reason,
             time: now, metrics: metrics, action: SuggestedAction(level: to),
             substitute: to >= .emergency ? policy.substitute : nil, banner: banner, danmaku: danmaku,
-            hostHint: templates.hostHint.render(values),
-            why: explanation(reason, index: index, metrics: metrics, holds: transition != .raised)
+            hostHint: templates.hostHint.render(values), why: why
         )
     }
 
@@ -322,6 +352,22 @@ extension AlertEngine {
         case .cleared:
             return "cleared: sellable \(m.sellable), rate \(rate)"
         }
+    }
+
+    /// How the suggested restock quantity was reached, e.g. "restock 475: the 120 min lead time's expected sales at
+    /// 4.2/min (504) less 29 sellable" or "…, capped at one more lot of 500 (on hand, sold included)".
+    func restockExplanation(_ index: Int, metrics m: SkuMetrics) -> String {
+        let policy = policies[index]
+        let f = AlertEngine.figure
+        let leadMinutes = Double(policy.restockLeadTime) / Double(SkuPolicy.minute)
+        let expected = AlertEngine.units((m.ratePerMinute * leadMinutes).rounded(.up))
+        var text = "restock \(m.suggestedRestockQuantity): the \(f(leadMinutes)) min lead time's expected sales at "
+            + "\(f(m.ratePerMinute))/min (\(expected)) less \(m.sellable) sellable"
+        let cap = AlertEngine.restockCap(onHand: states[index].figures.onHand, policy: policy)
+        if m.suggestedRestockQuantity >= cap && expected - m.sellable > cap {
+            text += ", capped at one more lot of \(cap) (on hand, sold included)"
+        }
+        return text
     }
 
     /// The z of the rate's interval: 2.326, 98 % two-sided (99 % on each side).

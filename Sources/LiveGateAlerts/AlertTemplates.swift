@@ -8,10 +8,10 @@
 /// | `{name}` | the SKU's display name |
 /// | `{left}` | sellable units ("can sell") |
 /// | `{substitute}` | the substitute SKU's name, or ``substituteFallback`` when none is set |
-/// | `{eta_min}` | minutes to stock-out at the current rate, rounded up; `-` when the rate is zero |
-/// | `{free}` | unpaid reserved units that will probably come back (``SkuMetrics/mayFreeUp``) |
+/// | `{eta_min}` | minutes to stock-out at the current rate, rounded up (its clause is left out without a rate or when nothing is left) |
+/// | `{free}` | unpaid reserved units that will probably come back (``SkuMetrics/mayFreeUp``; its clause is left out at 0) |
 /// | `{free_min}` | the minutes within which they may come back (the reservation timeout, rounded up) |
-/// | `{rate}` | the current rate in units per minute, one decimal |
+/// | `{rate}` | the current rate in units per minute, one decimal (its clause is left out without a rate) |
 ///
 /// ``validate()`` rejects any other placeholder, naming the template and the placeholder; config load calls it,
 /// so a typo fails at start, never at sale time.
@@ -248,29 +248,74 @@ struct Template: Sendable, Hashable {
         self.segments = segments
     }
 
-    /// Renders the template with `values`.
+    /// The characters that end a clause: a clause with nothing to say is left out up to its separator.
+    static let clauseSeparators: Set<Character> = [",", ",", ";", ";", "。"]
+
+    /// Renders the template with `values`, leaving out every clause with nothing to say.
+    ///
+    /// A clause is the text up to a separator (`,` `,` `;` `;` `。`). It has nothing to say when it holds
+    /// `{free}` or `{free_min}` and no reserved unit is expected to free up, or `{eta_min}` or `{rate}` and there
+    /// is no rate (nothing sold lately) or nothing left: "约0件未付款…释放", "约0分钟卖完" and "约-分钟卖完"
+    /// are never printed. The clause before a left-out one takes its separator ("A, B; C" without B reads
+    /// "A; C"), and a text ending in left-out clauses ends with the last kept one.
     ///
     /// - Complexity: O(output length).
     func render(_ values: TemplateValues) -> String {
         var out = ""
+        var clause = ""
+        var isSilent = false
+        // The separator owed after the last kept clause (nil: no clause kept yet).
+        var owed: String? = nil
+        let hasRate = values.ratePerMinute > 0 && values.left > 0
+        func finish(_ separator: String) {
+            if isSilent {
+                if owed != nil { owed = separator }
+            } else {
+                if let owed { out += owed }
+                out += owed == nil ? String(clause.drop(while: { $0 == " " })) : clause
+                owed = separator
+            }
+            clause = ""
+            isSilent = false
+        }
         for segment in segments {
             switch segment {
-            case .literal(let text): out += text
-            case .name: out += values.name
-            case .left: out += String(values.left)
-            case .substitute: out += values.substitute
-            case .etaMinutes:
-                if let seconds = values.timeToStockOutSeconds {
-                    out += String(Int64((seconds / 60).rounded(.up)))
-                } else {
-                    out += "-"
+            case .literal(let text):
+                for character in text {
+                    if Self.clauseSeparators.contains(character) {
+                        finish(String(character))
+                    } else {
+                        clause.append(character)
+                    }
                 }
-            case .free: out += String(values.free)
-            case .freeMinutes: out += String((values.freeWithinSeconds + 59) / 60)
+            case .name: clause += values.name
+            case .left: clause += String(values.left)
+            case .substitute: clause += values.substitute
+            case .etaMinutes:
+                if hasRate, let seconds = values.timeToStockOutSeconds, seconds > 0 {
+                    clause += String(Int64((seconds / 60).rounded(.up)))
+                } else {
+                    isSilent = true
+                }
+            case .free:
+                if values.free > 0 { clause += String(values.free) } else { isSilent = true }
+            case .freeMinutes:
+                if values.free > 0 { clause += String((values.freeWithinSeconds + 59) / 60) } else { isSilent = true }
             case .rate:
-                let tenths = Int64((values.ratePerMinute * 10).rounded())
-                out += "\(tenths / 10).\(tenths % 10)"
+                if hasRate {
+                    let tenths = Int64((values.ratePerMinute * 10).rounded())
+                    clause += "\(tenths / 10).\(tenths % 10)"
+                } else {
+                    isSilent = true
+                }
             }
+        }
+        if clause.isEmpty && !isSilent {
+            // The text ended with a separator: keep it after the last kept clause.
+            if let owed { out += owed }
+        } else {
+            finish("")
+            if let owed { out += owed }
         }
         return out
     }

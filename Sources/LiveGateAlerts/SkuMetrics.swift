@@ -37,7 +37,8 @@ public struct SkuMetrics: Sendable, Hashable {
     public var timeToStockOutSeconds: Double?
     /// `max(safetyMinimum, ceil(rate × restockLeadTime × safetyFactor))`, in units.
     public var safetyLine: Int64
-    /// `ceil(rate × restockLeadTime − sellable)`, at least 0: what to order now to last until a restock arrives.
+    /// `ceil(rate × restockLeadTime − sellable)`, at least 0 and at most one more lot (`max(onHand, safetyMinimum)`,
+    /// `onHand` counting the units sold): what to order now to last until a restock arrives.
     public var suggestedRestockQuantity: Int64
     /// The low end of the rate's 98 % interval, units per minute (0 when the rate is 0): the cautious rate the
     /// emergency level's time to stock-out uses.

@@ -64,6 +64,15 @@ public protocol StockObserver: AnyObject {
 
     /// The observer's state for the snapshot about to be written.
     func snapshotExtension() -> SnapshotExtension
+
+    /// Core time (ns) by which the observer wants to see time move again even if nothing
+    /// changes (a throttled publication falls due), or `Int64.max`. With the live clock the
+    /// writer then runs a journaled tick by that time (at most one a second otherwise).
+    var nextTickAt: Int64 { get }
+}
+
+extension StockObserver {
+    public var nextTickAt: Int64 { .max }
 }
 
 /// A durable batch as the release thread hands it out: the changed SKUs' states, then what the

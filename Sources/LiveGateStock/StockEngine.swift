@@ -463,13 +463,16 @@ public final class StockEngine: @unchecked Sendable {
                     probeStorage()
                 }
             } else if configuration.clock == .live, ledger.nextExpiryAt != Int64.max || observer != nil {
-                let wait = max(0, min(ledger.nextExpiryAt - Self.wallClock(), 1_000_000_000))
+                let wanted = min(ledger.nextExpiryAt, observer?.nextTickAt ?? .max)
+                let wait = max(0, min(wanted - Self.wallClock(), 1_000_000_000))
                 if wakeup.wait(timeout: .now() + .nanoseconds(Int(wait) + 1_000_000)) == .timedOut {
                     if !isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent) { wakeup.wait() }
                     // Expiries fall due; or the observer (alert engine) has not seen time move for a
                     // second: a journaled tick, so a replay sees time move at the same moments.
                     let now = Self.wallClock()
-                    if ledger.nextExpiryAt <= now || (observer != nil && now - lastObservedAt >= 1_000_000_000) {
+                    if ledger.nextExpiryAt <= now || (observer?.nextTickAt ?? .max) <= now
+                        || (observer != nil && now - lastObservedAt >= 1_000_000_000)
+                    {
                         segments.append([Entry(command: .tick(to: 0), completion: { _ in })])
                         return true
                     }

@@ -12,7 +12,8 @@ let usage = """
     signed with the configuration's tokenSecret) for a role in a room.
 
     options:
-      --config PATH      configuration file (default: Config/livegate.json5)
+      --config PATH      configuration file (default: Config/livegate.json5 in the working
+                         directory, else in the first directory above the executable that has one)
       --port N           listen on port N instead of the configured one (0: any free port)
       --host ADDRESS     listen on ADDRESS instead of the configured one
       --io-threads N     event loops (0: one per CPU the process may run on)
@@ -128,16 +129,41 @@ while let argument = arguments.popFirst() {
     }
 }
 
+/// Where the configuration is without `--config`: `Config/livegate.json5` in the working
+/// directory, else in the directory of the executable's package (walking up from the binary,
+/// e.g. `.build/release/livegate` → the clone). Refuses, naming every place it looked, rather
+/// than start on built-in defaults with no rooms.
+func defaultConfigurationPath() -> String {
+    let relative = "Config/livegate.json5"
+    let manager = FileManager.default
+    var looked: [String] = []
+    let cwd = manager.currentDirectoryPath
+    looked.append(cwd)
+    if manager.fileExists(atPath: relative) { return relative }
+    let executable = (try? manager.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    var directory = URL(fileURLWithPath: executable).standardizedFileURL.deletingLastPathComponent()
+    while true {
+        let candidate = directory.appendingPathComponent(relative).path
+        if !looked.contains(directory.path) {
+            looked.append(directory.path)
+            if manager.fileExists(atPath: candidate) { return candidate }
+        }
+        let parent = directory.deletingLastPathComponent()
+        if parent.path == directory.path || directory.path == "/" { break }
+        directory = parent
+    }
+    fail("""
+        no configuration file: looked for \(relative) in the working directory (\(cwd)) and in every \
+        directory above the executable (\(looked.dropFirst().joined(separator: ", "))). \
+        Pass --config PATH (the repository ships Config/livegate.json5).
+        """)
+}
+
 var configuration: Configuration
 do {
-    if let configPath {
-        configuration = try Configuration.load(path: configPath)
-    } else if FileManager.default.fileExists(atPath: "Config/livegate.json5") {
-        configPath = "Config/livegate.json5"
-        configuration = try Configuration.load(path: "Config/livegate.json5")
-    } else {
-        configuration = Configuration()
-    }
+    let path = configPath ?? defaultConfigurationPath()
+    configPath = path
+    configuration = try Configuration.load(path: path)
 } catch {
     fail("\(error)")
 }
@@ -169,7 +195,9 @@ let server = gateway.server
 if configuration.tokenSecret == Configuration.demoTokenSecret {
     Log.warning("livegate: tokenSecret is the shipped demo secret: anyone can mint tokens; set your own before going live")
 }
-Log.info("livegate: configuration \(configPath ?? "(built-in defaults)"), \(server.loopCount) I/O thread(s), data in \(configuration.dataDir)")
+let dataPath = configuration.dataDir.hasPrefix("/")
+    ? configuration.dataDir : FileManager.default.currentDirectoryPath + "/" + configuration.dataDir
+Log.info("livegate: configuration \(configPath ?? "?"), \(server.loopCount) I/O thread(s), data in \(dataPath)")
 Log.info("livegate: listening on http://\(configuration.host):\(server.port) (ws:// on the same port)")
 if server.tlsPort != 0 {
     Log.info("livegate: listening on https://\(configuration.host):\(server.tlsPort) (wss:// on the same port; certificate \(configuration.tlsCertificateChain))")

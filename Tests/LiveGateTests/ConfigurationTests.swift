@@ -15,7 +15,7 @@ struct ConfigurationTests {
         var loaded = try Configuration.load(path: path)
         #expect(loaded.rooms.map(\.id) == ["demo"])
         #expect(loaded.skus.count == 3)
-        #expect(loaded.skus[1].policy.restockLeadTime == 1800 * 1_000_000_000)  // defaults without a policy object
+        #expect(loaded.skus[1].policy.restockLeadTime == 1200 * 1_000_000_000)  // alerts.defaultPolicy without a policy object
         #expect(loaded.alerts.templates.thresholdDanmaku == "最后{left}件,手慢无")
         loaded.skus = []
         loaded.rooms = []

@@ -82,7 +82,7 @@ struct ProtocolExampleTests {
                                    banner: .unchanged, danmaku: nil, hostHint: "h")
             stream(.alert(id: "i", event: event, name: "S"))
         case .hint?: stream(.hint(sku, AlertBatch.Figures(metrics: metrics, hostHint: "h", stockReply: nil)))
-        case .banner?: stream(.banner(sku: "s", level: .threshold, text: "t"))
+        case .banner?: stream(.banner(sku: "s", level: .threshold, text: "t", left: 3))
         case .ack?: stream(.ack(alert: "a", by: "b"))
         case .launch?: stream(.launch(sku: "s", remaining: 2))
         case .featured?: stream(.featured(sku: "s"))

@@ -54,6 +54,45 @@ def free_port():
         return s.getsockname()[1]
 
 
+
+def png_alpha_max(path):
+    """The largest alpha value in an RGBA PNG (8-bit, not interlaced): 0 means fully transparent."""
+    import struct
+    import zlib
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, idat, width, height, colour, depth = 8, b"", 0, 0, 0, 0
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            width, height, depth, colour = struct.unpack(">IIBB", chunk[:10])
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    if colour != 6 or depth != 8:
+        raise CheckFailed(f"screenshot is not 8-bit RGBA (colour type {colour}, depth {depth})")
+    raw, bpp, stride = zlib.decompress(idat), 4, width * 4
+    prev, out, i, alpha = bytearray(stride), 0, 0, 0
+    for _ in range(height):
+        ftype, line = raw[i], bytearray(raw[i + 1:i + 1 + stride])
+        i += 1 + stride
+        for x in range(stride):
+            a = line[x - bpp] if x >= bpp else 0
+            b, c = prev[x], (prev[x - bpp] if x >= bpp else 0)
+            if ftype == 1:
+                line[x] = (line[x] + a) & 255
+            elif ftype == 2:
+                line[x] = (line[x] + b) & 255
+            elif ftype == 3:
+                line[x] = (line[x] + ((a + b) >> 1)) & 255
+            elif ftype == 4:
+                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
+                line[x] = (line[x] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        alpha = max(alpha, max(line[3::4]))
+        prev = line
+    return alpha
+
 class Gateway:
     """The livegate process under test: started, killed and restarted by PID."""
 
@@ -241,12 +280,20 @@ class Suite:
         """Pages without a token, or with a refused one, say so plainly."""
         ctx = self.browser.new_context(viewport=VIEWPORT)
         try:
-            for path, name in (("/console", "console-notoken"), ("/host", "host-notoken"), ("/overlay", "overlay-notoken")):
+            for path, name in (("/console", "console-notoken"), ("/host?preview=1", "host-notoken"),
+                               ("/overlay?preview=1", "overlay-notoken")):
                 page = self.open_page(ctx, name, path)
                 self.wait(page, "() => document.body.classList.contains('blocked') && "
                                 "document.getElementById('notice').textContent.includes('A token is needed')",
                           what=f"{path} without a token shows the notice")
             self.shot(page, "overlay-no-token.png")
+            # On air (no preview=1) the overlay and the teleprompter paint no error box.
+            for path, name in (("/overlay", "overlay-onair-notoken"), ("/host?token=not.a.token", "host-onair-badtoken")):
+                page = self.open_page(ctx, name, path)
+                self.wait(page, "() => ['notoken', 'refused'].includes(document.documentElement.dataset.conn)",
+                          what=f"{path} knows it cannot connect")
+                if page.evaluate("() => document.body.classList.contains('blocked')"):
+                    raise CheckFailed(f"{path} (on air) shows the error box")
             page = self.open_page(ctx, "console-badtoken", "/console?token=not.a.token")
             self.wait(page, "() => document.body.classList.contains('blocked') && "
                             "document.getElementById('notice').textContent.includes('was refused')",
@@ -733,6 +780,170 @@ class Suite:
         finally:
             ctx.close()
 
+
+    # ---------- issue #17: the figures on air are true ----------
+    def command(self, message):
+        """Sends an operator command through the console's socket; returns the result or raises."""
+        answer = self.console.evaluate("(m) => window.__lgConsole.conn.command(m)", message)
+        if answer.get("type") != "result" or not answer.get("ok", True):
+            raise CheckFailed(f"{message['type']} refused: {answer}")
+        return answer
+
+    BANNER_LEFT = "() => { const b = document.getElementById('banner'); " \
+                  "return b.classList.contains('show') && b.dataset.left !== '' ? Number(b.dataset.left) : null; }"
+
+    def check_banner_follows_stock(self):
+        """The overlay's banner figure follows 100 stock changes of its SKU, never stale by more than 1 s
+        (the gateway re-sends it at most twice a second), and a late joiner shows the same banner."""
+        before = self.stock()[FEATURED]["sellable"]
+        # A safety minimum above the stock raises threshold (and its banner) with hundreds of units left.
+        self.command({"type": "policy", "sku": FEATURED, "safetyMinimum": before + 1000})
+        try:
+            self.wait(self.overlay, f"() => ({self.BANNER_LEFT})() === {before}", what=f"banner shows {before}")
+            changes, worst, shown = [], 0.0, set()
+            for n in range(100):
+                # Paced like a busy sale (about 20 orders a second), so the 2-a-second banner shows its steps.
+                self.overlay.wait_for_timeout(40)
+                self.order(FEATURED, 1)
+                changes.append((time.monotonic(), before - n - 1))
+                left = self.overlay.evaluate(self.BANNER_LEFT)
+                now = time.monotonic()
+                if left is None:
+                    raise CheckFailed(f"the banner went away during the sale (change {n + 1})")
+                shown.add(left)
+                # Since when has the truth been below the figure shown? (never above the sellable for long)
+                first_below = next((t for t, v in changes if v < left), None)
+                if first_below is not None:
+                    worst = max(worst, now - first_below)
+            final = before - 100
+            start = time.monotonic()
+            self.wait(self.overlay, f"() => ({self.BANNER_LEFT})() === {final}", timeout=3000,
+                      what=f"banner shows the final {final}")
+            settle = time.monotonic() - start
+            text = self.overlay.text_content("#banner .text")
+            if str(final) not in text:
+                raise CheckFailed(f"banner text {text!r} does not carry the figure {final}")
+            self.note(f"banner followed 100 changes: {len(shown)} figures shown, worst staleness {worst:.2f} s, "
+                      f"final {final} shown {settle:.2f} s after the last change; text {text!r}")
+            if worst > 1.3:
+                raise CheckFailed(f"the banner figure was above the sellable for {worst:.2f} s (budget 1 s)")
+            if len(shown) < 3:
+                raise CheckFailed(f"the banner showed only {sorted(shown)} over 100 changes")
+            self.shot(self.overlay, "overlay-banner-live.png", omit_background=True)
+            # A late joiner (a new OBS source) shows the standing banner from its snapshot.
+            ctx = self.browser.new_context(viewport=VIEWPORT)
+            try:
+                late = self.open_page(ctx, "overlay-late", "/overlay?token=" + self.tokens["viewer2"])
+                self.wait(late, f"() => ({self.BANNER_LEFT})() === {final}", what="a late overlay shows the banner")
+            finally:
+                ctx.close()
+        finally:
+            self.command({"type": "policy", "sku": FEATURED, "safetyMinimum": 30})
+
+    def check_rate_decays(self):
+        """With no sale, the published rate falls with core time (re-sent as it moves) and pages show it."""
+        url = f"ws://127.0.0.1:{self.port}/ws?token={self.tokens['viewer2']}"
+        rates, stamps = [], []
+        with ws_connect(url, open_timeout=10, max_size=None) as ws:
+            snap = json.loads(ws.recv(timeout=10))
+            first = next(s for s in snap["skus"] if s["sku"] == FEATURED)
+            if not first.get("ratePerMin"):
+                raise CheckFailed(f"no rate to decay: {first.get('ratePerMin')}")
+            rates.append(first["ratePerMin"])
+            console_before = self.console.text_content(f"tr[data-sku='{FEATURED}'] td.rate")
+            deadline = time.monotonic() + 45
+            while time.monotonic() < deadline and len(rates) < 3:
+                try:
+                    msg = json.loads(ws.recv(timeout=max(0.1, deadline - time.monotonic())))
+                except TimeoutError:
+                    break
+                if msg.get("type") == "stock" and msg.get("sku") == FEATURED and msg.get("ratePerMin") is not None:
+                    if msg["sold"] != first["sold"]:
+                        raise CheckFailed("a sale happened during the no-sale check")
+                    rates.append(msg["ratePerMin"])
+                    stamps.append(msg.get("at"))
+        if len(rates) < 3 or not all(b < a for a, b in zip(rates, rates[1:])):
+            raise CheckFailed(f"rate did not decay without sales within 45 s: {rates}")
+        self.wait(self.console, "([sku, before]) => document.querySelector(`tr[data-sku='${sku}'] td.rate`).textContent !== before",
+                  [FEATURED, console_before], what="the console's rate moves without sales")
+        console_after = self.console.text_content(f"tr[data-sku='{FEATURED}'] td.rate")
+        self.note(f"no sales: ratePerMin {' → '.join(f'{r:.2f}' for r in rates)} (at {stamps}); console {console_before} → {console_after}")
+
+    def check_expired_token_on_air(self):
+        """An overlay with an expired token (OBS mode, no preview=1) stays transparent, retries with
+        backoff and says why in its own console log, never on air."""
+        cmd = [self.args.bin, "token", "--config", self.args.config, "--room", ROOM, "--role", "viewer", "--sub", "obs-old",
+               "--ttl", "1"]
+        token = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=20).stdout.strip()
+        time.sleep(2.1)          # the token's one second runs out
+        ctx = self.browser.new_context(viewport=VIEWPORT)
+        try:
+            page = ctx.new_page()
+            page.set_default_timeout(WAIT_MS)
+            warnings, sockets = [], []
+            page.on("console", lambda m: warnings.append(m.text) if m.type in ("warning", "error") else None)
+            page.on("websocket", lambda ws: sockets.append(ws.url))
+            page.goto(self.base + "/overlay?token=" + token)
+            self.wait(page, "() => document.documentElement.dataset.conn === 'refused'", what="overlay sees the refusal")
+            path = self.shot(page, "overlay-expired-token.png", omit_background=True)
+            alpha = png_alpha_max(path)
+            blocked = page.evaluate("() => document.body.classList.contains('blocked')")
+            # It tries again by itself (first retry after 5 s).
+            deadline = time.monotonic() + 8
+            while len(sockets) < 2 and time.monotonic() < deadline:
+                page.wait_for_timeout(200)
+            if alpha != 0 or blocked:
+                raise CheckFailed(f"the overlay painted on air with an expired token (max alpha {alpha}, blocked {blocked})")
+            if len(sockets) < 2:
+                raise CheckFailed(f"the overlay did not retry after the refusal ({len(sockets)} connection(s) in 8 s)")
+            if not any("token refused" in w and "expired" in w for w in warnings):
+                raise CheckFailed(f"no console log of the refusal: {warnings}")
+            self.note(f"expired token: transparent (max alpha {alpha}), {len(sockets)} attempts, log: {warnings[0]!r}")
+            # With preview=1 the reason is shown in plain words.
+            page.goto(self.base + "/overlay?preview=1&token=" + token)
+            self.wait(page, "() => document.body.classList.contains('blocked') && "
+                            "document.getElementById('notice').textContent.includes('was refused')",
+                      what="the preview explains the refusal")
+        finally:
+            ctx.close()
+
+    def check_seven_digits(self):
+        """Figures up to 7 digits fit at 1280 and 1920 wide on the teleprompter (the level badge stays on
+        screen) and on the overlay's banner."""
+        truth = self.stock()[FEATURED]
+        extra = 1_234_567 - truth["sellable"]
+        self.command({"type": "restock", "sku": FEATURED, "qty": extra, "source": "browser test"})
+        self.command({"type": "policy", "sku": FEATURED, "safetyMinimum": 2_000_000})
+        try:
+            self.figures_equal(FEATURED, 1_234_567, what="after the big restock")
+            self.wait(self.overlay, f"() => ({self.BANNER_LEFT})() === 1234567", what="banner with 7 digits")
+            for w, h in ((1280, 720), (1920, 1080)):
+                for page in (self.host, self.overlay):
+                    page.set_viewport_size({"width": w, "height": h})
+                problems = self.host.evaluate(
+                    "(sku) => { const W = innerWidth, H = innerHeight, out = [];"
+                    " for (const sel of ['.figure', '.levelword', '.unit']) {"
+                    "  const e = document.querySelector(`.prompt[data-sku='${sku}'] ${sel}`); const r = e.getBoundingClientRect();"
+                    "  if (r.width === 0 || r.left < 0 || r.right > W + .5 || r.bottom > H + .5) out.push(`${sel} ${Math.round(r.left)}..${Math.round(r.right)} of ${W}`); }"
+                    " return out; }", FEATURED)
+                problems += self.overlay.evaluate(
+                    "() => { const W = innerWidth, out = [], b = document.getElementById('banner'), t = b.querySelector('.text');"
+                    " const r = b.getBoundingClientRect(); if (r.left < 0 || r.right > W + .5) out.push(`banner ${r.left}..${r.right}`);"
+                    " if (t.scrollWidth > t.clientWidth + 1) out.push(`banner text clipped ${t.scrollWidth} > ${t.clientWidth}`);"
+                    " return out; }")
+                figure = self.host.text_content(f".prompt[data-sku='{FEATURED}'] .figure")
+                self.shot(self.host, f"host-7-digits-{w}.png")
+                self.shot(self.overlay, f"overlay-7-digits-{w}.png", omit_background=True)
+                if problems:
+                    raise CheckFailed(f"at {w}x{h}: {problems}")
+                self.note(f"{w}x{h}: teleprompter {figure!r} and badge on screen; banner "
+                          f"{self.overlay.text_content('#banner .text')!r} unclipped")
+        finally:
+            for page in (self.host, self.overlay):
+                page.set_viewport_size(VIEWPORT)
+            self.command({"type": "policy", "sku": FEATURED, "safetyMinimum": 30})
+            self.command({"type": "hold", "sku": FEATURED, "qty": extra})
+
     # ---------- running ----------
     def note(self, text):
         print(f"      {text}")
@@ -807,6 +1018,10 @@ class Suite:
                 self.overlay.evaluate("() => document.documentElement.classList.add('preview')")
                 self.shot(self.overlay, "overlay-preview.png")
                 self.overlay.evaluate("() => document.documentElement.classList.remove('preview')")
+                self.run_check("the overlay banner's figure follows 100 stock changes (≤ 1 s stale)", self.check_banner_follows_stock)
+                self.run_check("the rate decays with no sales, on the wire and on the console", self.check_rate_decays)
+                self.run_check("7-digit figures fit at 1280 and 1920 (teleprompter badge, overlay banner)", self.check_seven_digits)
+                self.run_check("an expired token on air: the overlay stays transparent and retries", self.check_expired_token_on_air)
                 self.run_check("drain (1012): the overlay reconnects at once and resumes", self.check_drain_resume)
                 self.run_check("gateway killed and restarted: reconnecting…, then the right figures", self.check_restart)
                 ctx.close()

@@ -85,7 +85,10 @@
   }
 
   // ---------- the room connection ----------
-  // opts: { onSnapshot(msg), onMessage(msg), onState(state, detail), onReconnect() }
+  // opts: { onSnapshot(msg), onMessage(msg), onState(state, detail), onReconnect(), retryRefused }
+  // retryRefused: a page on air (an OBS source) keeps trying a refused token with a long backoff
+  // (5 s doubling to 60 s) instead of giving up, so a token fixed on the server (a secret rotated
+  // back, a room created) brings it back without anyone touching OBS.
   // states: notoken, connecting, live, reconnecting, refused
   function connect(opts) {
     const conn = {
@@ -156,10 +159,21 @@
         conn.pending.clear();
         if (ev.code === 1008) {
           // The token was refused (missing, malformed, expired, foreign, unknown room):
-          // retrying will not help.
+          // retrying the same token soon will not help.
+          conn.refusals = (conn.refusals || 0) + 1;
+          if (opts.retryRefused) {
+            const delay = Math.min(60000, 5000 * Math.pow(2, Math.min(conn.refusals - 1, 4)));
+            console.warn('livegate: token refused (' + (ev.reason || 'policy violation') + '); retrying in ' +
+              Math.round(delay / 1000) + ' s');
+            setState('refused', ev.reason || 'token refused');
+            clearTimeout(retryTimer);
+            retryTimer = setTimeout(open, delay);
+            return;
+          }
           setState('refused', ev.reason || 'token refused');
           return;
         }
+        conn.refusals = 0;
         // A connection that worked for a while starts the backoff afresh.
         if (conn.gotMessage && performance.now() - conn.openedAt > 5000) conn.attempts = 0;
         conn.gotMessage = false;

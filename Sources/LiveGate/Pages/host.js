@@ -56,7 +56,10 @@
       if (d.paused) cls += ' paused';
       if (v.el.className !== cls) v.el.className = cls;
       T(v.name, d.name || sku);
-      T(v.figure, LG.fmtInt(canSell));
+      const shown = LG.fmtInt(canSell);
+      T(v.figure, shown);
+      // The figure's size follows its length, so 7 digits still fit beside the level badge.
+      if (v.figure.style.getPropertyValue('--chars') !== String(shown.length)) v.figure.style.setProperty('--chars', String(shown.length));
       v.figure.dataset.value = String(canSell);
       v.figure.dataset.level = level;
       T(v.levelword, d.paused ? '暂停 PAUSED' : (LEVEL_WORD[level] || ''));
@@ -103,11 +106,17 @@
         break;
     }
   }
+  // A teleprompter can be captured as an OBS source too: without preview=1 it never paints a
+  // full-screen error; the status pill says "token refused" while it retries, and the page's
+  // console log says why. With preview=1 it explains the problem in plain words.
+  const isPreview = LG.params.has('preview');
   LG.connect({
-    onSnapshot, onMessage,
+    onSnapshot, onMessage, retryRefused: !isPreview,
     onState(state, detail) {
       LG.renderConn(connEl, state, detail);
-      if (state === 'notoken' || state === 'refused') LG.showBlocked(state, detail, 'host');
+      if (state !== 'notoken' && state !== 'refused') return;
+      if (isPreview) LG.showBlocked(state, detail, 'host');
+      else if (state === 'notoken') console.warn('livegate host: no token in the page URL (add ?token=…)');
     },
   });
 })();
