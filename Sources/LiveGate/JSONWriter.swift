@@ -108,6 +108,18 @@ struct JSONWriter {
         needsComma = true
     }
 
+    /// An integer under a key chosen at run time.
+    mutating func field(_ key: DynamicKey, _ value: Int) {
+        self.key(key)
+        integer(Int64(value))
+    }
+
+    /// A number under a key chosen at run time, as the shortest text that reads back to it.
+    mutating func field(_ key: DynamicKey, exactly value: Double) {
+        self.key(key)
+        if value.isFinite { rawNumber(value) } else { null() }
+    }
+
     /// A number as the shortest text that reads back to it (integers without a fraction).
     mutating func rawNumber(_ value: Double) {
         if value == value.rounded() && abs(value) < 1e15 {

@@ -20,6 +20,15 @@ struct Series: Sendable {
         var level: String
     }
 
+    /// An operator's command that changed the SKU (restock, hold, pause, switch…), for the chart.
+    struct Action: Sendable, Equatable {
+        var time: Int64
+        /// What was done, in words, e.g. "restock +200".
+        var action: String
+        /// The operator (the token's `sub`).
+        var by: String
+    }
+
     /// Seconds per bucket.
     let bucketSeconds: Int64
     /// Buckets kept.
@@ -27,6 +36,7 @@ struct Series: Sendable {
     private(set) var points: [Point] = []
     private var start = 0
     private(set) var markers: [Marker] = []
+    private(set) var actions: [Action] = []
 
     init(bucketSeconds: Int64 = 10, capacity: Int = 4320) {
         self.bucketSeconds = bucketSeconds
@@ -57,6 +67,12 @@ struct Series: Sendable {
     mutating func mark(time: Int64, level: String) {
         markers.append(Marker(time: time, level: level))
         if markers.count > 1000 { markers.removeFirst(markers.count - 1000) }
+    }
+
+    /// Records an operator's action at `time`; the newest 200 are kept.
+    mutating func act(time: Int64, action: String, by: String) {
+        actions.append(Action(time: time, action: action, by: by))
+        if actions.count > 200 { actions.removeFirst(actions.count - 200) }
     }
 
     private var lastIndex: Int? {

@@ -15,6 +15,11 @@ final class SeriesStore: Sendable {
         series.withLock { $0[sku, default: Series()].mark(time: time, level: level) }
     }
 
+    /// Records an operator's action on a SKU at `time` (operator commands only, never orders).
+    func act(sku: String, time: Int64, action: String, by: String) {
+        series.withLock { $0[sku, default: Series()].act(time: time, action: action, by: by) }
+    }
+
     /// A SKU's series since `since` as JSON (the caller checks that the room has the SKU).
     func json(room: String, sku: String, since: Int64) -> [UInt8] {
         let copy = series.withLock { $0[sku] } ?? Series()
@@ -38,6 +43,15 @@ final class SeriesStore: Sendable {
             writer.beginObject()
             writer.field("t", marker.time)
             writer.field("level", marker.level)
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.beginArray("actions")
+        for action in copy.actions where action.time >= since {
+            writer.beginObject()
+            writer.field("t", action.time)
+            writer.field("action", action.action)
+            writer.field("by", action.by)
             writer.endObject()
         }
         writer.endArray()
