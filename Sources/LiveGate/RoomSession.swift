@@ -129,6 +129,10 @@ final class RoomSession: WebSocketSession {
             connection.hardBudget = budgets.priorityHardBytes
         }
         for frame in frames { connection.send(frame) }
+        // Counted before a console's own presence message is written, so it counts itself.
+        let publication = services.rooms.presence.change(
+            room: claims.room, role: claims.role, page: page, by: 1, now: Posix.monotonicMilliseconds())
+        services.rooms.publishPresence(room: claims.room, publication, loop: connection.eventLoop)
         if audience == .operator {
             for frame in services.rooms.consoleJoinFrames(room: claims.room) { connection.send(frame) }
         }
@@ -136,9 +140,6 @@ final class RoomSession: WebSocketSession {
         connection.loopContext.subscribe(connection, room: claims.room, audience: audience, startSeq: seq)
         services.metrics.joined(claims.role)
         hasJoined = true
-        let publication = services.rooms.presence.change(
-            room: claims.room, role: claims.role, page: page, by: 1, now: Posix.monotonicMilliseconds())
-        services.rooms.publishPresence(room: claims.room, publication, loop: connection.eventLoop)
         Log.event(.info, "join", [
             "fd": "\(connection.fd)", "room": claims.room, "role": claims.role.rawValue, "sub": claims.subject,
             "resumed": isResumed ? "true" : "false", "seq": "\(seq)",
