@@ -27,14 +27,18 @@ enum PageKind: UInt8, Sendable, CaseIterable {
 /// message). Written only when the alert engine reports a level transition or an operator
 /// acknowledges one: never on the per-order path.
 final class AlertLog: Sendable {
-    /// One alert as the room's streams carried it.
+    /// One alert as the room's streams carried it: its fields encoded once, when it happened (or read back
+    /// from the archive after a restart).
     struct Entry: Sendable, Equatable {
         var id: String
-        var event: AlertEvent
-        var name: String
+        var sku: String
+        /// The level it reached.
+        var level: String
+        /// The `alert` message's fields without `type`, `room`, `seq`, `rev` and the braces.
+        var fields: [UInt8]
         /// Who acknowledged it, once someone did.
         var acknowledgedBy: String?
-        /// Core time (ns) the SKU left normal; kept while its level moves between non-normal levels.
+        /// When the SKU left normal (ms since 1970); kept while its level moves between non-normal levels.
         var openSince: Int64
     }
 
@@ -59,9 +63,15 @@ final class AlertLog: Sendable {
         }
     }
 
+    private struct State: Sendable {
+        var rooms: [String: RoomAlerts] = [:]
+        /// Bumped by every change (the archive writes only when it moved).
+        var generation: UInt64 = 0
+    }
+
     /// Alerts kept per room.
     let capacity: Int
-    private let rooms = Mutex<[String: RoomAlerts]>([:])
+    private let state = Mutex(State())
 
     init(capacity: Int = 100) {
         precondition(capacity > 0)
@@ -74,44 +84,72 @@ final class AlertLog: Sendable {
     func record(_ alerts: [RoomRegistry.BatchChanges.Alert]) {
         guard !alerts.isEmpty else { return }
         let capacity = capacity
-        rooms.withLock { rooms in
-            for alert in alerts {
+        // Encoded once, outside the lock.
+        let encoded = alerts.map { alert in
+            var fields = JSONWriter(capacity: 768)
+            Messages.writeAlertFields(&fields, id: alert.id, event: alert.event, name: alert.name)
+            return fields.json
+        }
+        state.withLock { state in
+            for (alert, fields) in zip(alerts, encoded) {
                 for room in alert.rooms {
-                    var log = rooms[room] ?? RoomAlerts()
+                    var log = state.rooms[room] ?? RoomAlerts()
                     let sku = alert.event.sku
-                    let since = log.open[sku]?.openSince ?? alert.event.time
-                    let entry = Entry(id: alert.id, event: alert.event, name: alert.name, acknowledgedBy: nil, openSince: since)
+                    let since = log.open[sku]?.openSince ?? alert.event.time / 1_000_000
+                    let entry = Entry(
+                        id: alert.id, sku: sku, level: alert.event.level.description, fields: fields, acknowledgedBy: nil,
+                        openSince: since)
                     if alert.event.level == .normal {
                         log.open[sku] = nil
                     } else {
                         log.open[sku] = entry
                     }
                     log.append(entry, capacity: capacity)
-                    rooms[room] = log
+                    state.rooms[room] = log
                 }
             }
+            state.generation &+= 1
         }
     }
 
     /// Marks alert `id` of `room` acknowledged by `subject` (in the history and among the open ones).
     func acknowledge(room: String, id: String, by subject: String) {
-        rooms.withLock { rooms in
-            guard var log = rooms[room] else { return }
+        state.withLock { state in
+            guard var log = state.rooms[room] else { return }
             if let index = log.recent.firstIndex(where: { $0.id == id }), log.recent[index].acknowledgedBy == nil {
                 log.recent[index].acknowledgedBy = subject
             }
             for (sku, entry) in log.open where entry.id == id && entry.acknowledgedBy == nil {
                 log.open[sku]?.acknowledgedBy = subject
             }
-            rooms[room] = log
+            state.rooms[room] = log
+            state.generation &+= 1
         }
     }
 
     /// The room's open alerts (in the order of `skus`) and its recent alerts, oldest first.
     func contents(room: String, skus: [String]) -> (open: [Entry], recent: [Entry]) {
-        rooms.withLock { rooms in
-            guard let log = rooms[room] else { return ([], []) }
+        state.withLock { state in
+            guard let log = state.rooms[room] else { return ([], []) }
             return (skus.compactMap { log.open[$0] }, log.ordered)
+        }
+    }
+
+    /// Every room's alerts and the generation they are at (for the archive).
+    func archive() -> (generation: UInt64, rooms: [String: RoomAlerts]) {
+        state.withLock { ($0.generation, $0.rooms) }
+    }
+
+    /// Puts back the alerts archived before a restart (start-up, before any alert).
+    func restore(_ rooms: [String: RoomAlerts]) {
+        let capacity = capacity
+        state.withLock { state in
+            for (room, archived) in rooms {
+                var log = RoomAlerts()
+                log.open = archived.open
+                for entry in archived.ordered.suffix(capacity) { log.append(entry, capacity: capacity) }
+                state.rooms[room] = log
+            }
         }
     }
 }

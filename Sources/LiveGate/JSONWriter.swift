@@ -136,6 +136,39 @@ struct JSONWriter {
         string(value)
     }
 
+    /// A string or null element of an array.
+    mutating func element(_ value: String?) {
+        comma()
+        if let value { string(value) } else { null() }
+    }
+
+    /// An integer element of an array.
+    mutating func element(_ value: Int64) {
+        comma()
+        integer(value)
+    }
+
+    /// A number (or null) element of an array, as the shortest text that reads back to it.
+    mutating func element(exactly value: Double?) {
+        comma()
+        if let value, value.isFinite { rawNumber(value) } else { null() }
+    }
+
+    /// Opens an array that is an element of an array.
+    mutating func beginArrayElement() {
+        comma()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    /// Writes object fields already encoded (`"a":1,"b":2`, from a writer that wrote only fields).
+    mutating func rawFields(_ fields: [UInt8]) {
+        guard !fields.isEmpty else { return }
+        comma()
+        bytes.append(contentsOf: fields)
+        needsComma = true
+    }
+
     private mutating func null() {
         bytes.append(contentsOf: [UInt8(ascii: "n"), UInt8(ascii: "u"), UInt8(ascii: "l"), UInt8(ascii: "l")])
         needsComma = true

@@ -173,8 +173,8 @@ enum Messages {
         writer.beginArray("open")
         for entry in open {
             writer.beginObject()
-            writeAlertFields(&writer, id: entry.id, event: entry.event, name: entry.name)
-            writer.field("openSince", entry.openSince / 1_000_000)
+            writer.rawFields(entry.fields)
+            writer.field("openSince", entry.openSince)
             writer.field("ackedBy", entry.acknowledgedBy)
             writer.endObject()
         }
@@ -194,7 +194,7 @@ enum Messages {
         writer.beginArray("recent")
         for entry in recent {
             writer.beginObject()
-            writeAlertFields(&writer, id: entry.id, event: entry.event, name: entry.name)
+            writer.rawFields(entry.fields)
             writer.field("ackedBy", entry.acknowledgedBy)
             writer.endObject()
         }

@@ -163,8 +163,11 @@ final class Rooms: Sendable {
     /// off the per-message path.
     func consoleJoinFrames(room: String) -> [SharedBytes] {
         let levels = registry.levels(in: room)
-        let (open, recent) = alertLog.contents(room: room, skus: levels.map(\.sku.id))
-        let openSkus = Set(open.map(\.event.sku))
+        let (logged, recent) = alertLog.contents(room: room, skus: levels.map(\.sku.id))
+        // An alert archived before a restart whose SKU is back to normal now is not open any more.
+        let current = Dictionary(levels.map { ($0.sku.id, $0.level) }, uniquingKeysWith: { first, _ in first })
+        let open = logged.filter { current[$0.sku].map { $0 != .normal } ?? false }
+        let openSkus = Set(open.map(\.sku))
         // A level raised before a restart has no alert in memory: the console still learns it is open.
         let restored = levels.filter { $0.level != .normal && !openSkus.contains($0.sku.id) }
         var alerts = JSONWriter(capacity: 1024 + 900 * (open.count + recent.count))

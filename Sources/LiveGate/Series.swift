@@ -43,6 +43,19 @@ struct Series: Sendable {
         self.capacity = capacity
     }
 
+    /// A series read back from the archive (oldest points first; the newest `capacity` are kept).
+    init(bucketSeconds: Int64 = 10, capacity: Int = 4320, points: [Point], markers: [Marker], actions: [Action]) {
+        self.init(bucketSeconds: bucketSeconds, capacity: capacity)
+        self.points = Array(points.suffix(capacity))
+        self.markers = Array(markers.suffix(1000))
+        self.actions = Array(actions.suffix(200))
+    }
+
+    /// Every point kept, oldest first.
+    var orderedPoints: [Point] {
+        points.count < capacity ? points : Array(points[start...] + points[..<start])
+    }
+
     /// Records the SKU's figures at `time` (seconds since 1970).
     ///
     /// - Complexity: O(1) amortized.
@@ -82,7 +95,6 @@ struct Series: Sendable {
 
     /// The points at or after `since`, oldest first.
     func points(since: Int64) -> [Point] {
-        let ordered = points.count < capacity ? points : Array(points[start...] + points[..<start])
-        return ordered.filter { $0.time >= since }
+        orderedPoints.filter { $0.time >= since }
     }
 }

@@ -33,7 +33,7 @@ struct ConsoleStateTests {
         #expect(open.map(\.id) == ["a2", "b1"])
         // Open since the SKU left normal, not since its latest level.
         let openSince: Int64? = open.first?.openSince
-        #expect(openSince == Int64(100_000_000_000))
+        #expect(openSince == Int64(100_000))  // ms
         #expect(recent.map(\.id) == ["a1", "a2", "b1"])
         log.acknowledge(room: "r", id: "a2", by: "olly")
         log.record([Self.alert("b2", Self.event("b", .normal, from: .threshold, at: 200))])
@@ -206,5 +206,74 @@ struct ConsoleStateTests {
         let actions = try #require(body["actions"] as? [[String: Any]])
         #expect(actions.map { $0["action"] as? String } == ["policy changed", "restock +25"])
         #expect(actions.last?["by"] as? String == "t")
+    }
+
+    @Test func theArchiveReadsBackWhatItWrote() throws {
+        var series = Series(bucketSeconds: 10, capacity: 3)
+        for time in [100, 110, 120, 130] { series.record(time: Int64(time), sellable: Int64(200 - time), sold: Int64(time), ratePerMin: time == 130 ? 2.25 : nil) }
+        series.mark(time: 125, level: "threshold")
+        series.act(time: 126, action: "restock +5", by: "olly \"the\" op")
+        let log = AlertLog(capacity: 100)
+        log.record([Self.alert("a1", Self.event("a", .soldout, from: .normal, at: 100))])
+        log.acknowledge(room: "r", id: "a1", by: "olly")
+        let bytes = ConsoleArchive.encode(series: ["a": series], alerts: log.archive().rooms, savedAt: 1)
+        let (readSeries, readAlerts) = try ConsoleArchive.decode(Data(bytes))
+        #expect(readSeries["a"]?.orderedPoints == series.orderedPoints)
+        #expect(readSeries["a"]?.orderedPoints.map(\.time) == [110, 120, 130])
+        #expect(readSeries["a"]?.markers == series.markers)
+        #expect(readSeries["a"]?.actions == series.actions)
+        let restored = AlertLog(capacity: 100)
+        restored.restore(readAlerts)
+        #expect(restored.contents(room: "r", skus: ["a"]).open == log.contents(room: "r", skus: ["a"]).open)
+        #expect(restored.contents(room: "r", skus: ["a"]).recent.map(\.acknowledgedBy) == ["olly"])
+        // Damage is refused with where, never trusted.
+        #expect(throws: ConsoleArchive.FormatError.self) { try ConsoleArchive.decode(Data(#"{"version":1,"series":[{"sku":"a","bucketSec":10,"points":[[1,2]],"markers":[],"actions":[]}],"alerts":[]}"#.utf8)) }
+        #expect(throws: ConsoleArchive.FormatError.self) { try ConsoleArchive.decode(Data(#"{"version":1,"series":[],"alerts":[{"room":"r","open":[],"recent":[{"id":"x","sku":"a","level":"soldout","openSince":1,"ackedBy":null,"fields":"\"a\":1}],\"b\":{"}]}]}"#.utf8)) }
+    }
+
+    @Test func chartsAndAlertHistorySurviveARestart() throws {
+        let kept = NSTemporaryDirectory() + "livegate-console-archive-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: kept) }
+        var alertId = ""
+        do {
+            let room = try RoomFixture { $0.dataDir = kept }
+            let (op, _) = try room.join(.operator, sub: "olly")
+            op.sendJSON(["type": "restock", "id": "r", "sku": "hoodie", "qty": 5])
+            op.sendJSON(["type": "hold", "id": "h", "sku": "hoodie", "qty": 15])
+            let alert = try #require(Self.next(op, "alert"))
+            alertId = try #require(alert["id"] as? String)
+            op.sendJSON(["type": "ack", "id": "k", "alert": alertId])
+            #expect(Self.next(op, "ack") != nil)
+        }
+        let room = try RoomFixture { $0.dataDir = kept }
+        let late = try TestClient(port: room.port)
+        #expect(late.upgrade(path: "/ws?token=\(room.token(.operator))") == 101)
+        _ = late.readJSON()
+        let alerts = try #require(late.readJSON())
+        let open = try #require(alerts["open"] as? [[String: Any]])
+        #expect(open.first?["id"] as? String == alertId)
+        #expect(open.first?["ackedBy"] as? String == "olly")
+        #expect(open.first?["level"] as? String == "soldout")
+        #expect((alerts["recent"] as? [[String: Any]])?.last?["id"] as? String == alertId)
+        let http = try TestClient(port: room.port)
+        http.send("GET /v1/rooms/demo/series?sku=hoodie&since=0&token=\(room.token(.operator)) HTTP/1.1\r\nHost: x\r\n\r\n")
+        let response = try #require(http.readResponse())
+        let body = try #require(try JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any])
+        #expect((body["actions"] as? [[String: Any]])?.map { $0["action"] as? String } == ["restock +5", "hold 15"])
+        #expect((body["alerts"] as? [[String: Any]])?.first?["level"] as? String == "soldout")
+        #expect(((body["points"] as? [[String: Any]])?.count ?? 0) >= 1)
+    }
+
+    @Test func aDamagedArchiveIsReportedAndIgnored() throws {
+        let kept = NSTemporaryDirectory() + "livegate-console-damaged-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: kept) }
+        try FileManager.default.createDirectory(atPath: kept, withIntermediateDirectories: true)
+        try Data("{\"version\":1,\"series\":[{\"sku\":".utf8).write(to: URL(fileURLWithPath: kept + "/console.json"))
+        let room = try RoomFixture { $0.dataDir = kept }
+        let late = try TestClient(port: room.port)
+        #expect(late.upgrade(path: "/ws?token=\(room.token(.operator))") == 101)
+        #expect(late.readJSON()?["type"] as? String == "snapshot")
+        let alerts = try #require(late.readJSON())
+        #expect((alerts["recent"] as? [[String: Any]])?.isEmpty == true)
     }
 }

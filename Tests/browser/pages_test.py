@@ -678,6 +678,47 @@ class Suite:
         finally:
             ctx.close()
 
+    def check_mid_sale_screens(self):
+        """Screenshots of the console in the middle of a sale (1280x720 and a phone): orders coming in, the
+        featured SKU held down to its last units (an alert), the cap sold out. The figures on screen are checked
+        against the server's before each screenshot."""
+        held = {}
+        try:
+            for k in range(24):
+                self.order(FEATURED, 1 + k % 3)
+                if k % 3 == 0:
+                    self.order(SUBSTITUTE, 2)
+            for sku, keep in ((FEATURED, 18), ("cap", 0)):
+                sellable = self.stock()[sku]["sellable"]
+                held[sku] = sellable - keep
+                self.console.select_option("#cmd-sku", sku)
+                self.console.fill("#cmd-qty", str(held[sku]))
+                self.console.click("button[data-cmd='hold']")
+                self.wait(self.console, self.LOG_TOP, ["hold", "ok"], what=f"hold on {sku}")
+            self.console.select_option("#cmd-sku", FEATURED)
+            truth = self.stock()
+            for sku, s in truth.items():
+                self.wait(self.console, self.CONSOLE_SELLABLE, [sku, s["sellable"]], what=f"console figure of {sku} mid-sale")
+            self.wait(self.console, "(sku) => window.__lgConsole.openAlerts.has(sku)", FEATURED, what="the featured SKU's alert is open")
+            self.console.wait_for_timeout(400)
+            self.shot(self.console, "console-sale.png")
+            ctx = self.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            try:
+                phone = self.open_page(ctx, "phone-sale", "/console?token=" + self.tokens["operator"])
+                for sku, s in truth.items():
+                    self.wait(phone, self.CONSOLE_SELLABLE, [sku, s["sellable"]], what=f"phone figure of {sku} mid-sale")
+                phone.wait_for_timeout(400)
+                self.shot(phone, "console-sale-phone.png")
+            finally:
+                ctx.close()
+            self.note("mid-sale: " + ", ".join(f"{sku} {s['sellable']} {s['level']}" for sku, s in truth.items()))
+        finally:
+            for sku, qty in held.items():
+                self.console.select_option("#cmd-sku", sku)
+                self.console.fill("#cmd-qty", str(qty))
+                self.console.click("button[data-cmd='release']")
+                self.wait(self.console, self.LOG_TOP, ["release", "ok"], what=f"release on {sku}")
+
     def check_fifty_skus(self):
         """A real room with 50 SKUs (made with createRoom and addSku, sold from over HTTP): the console lists them,
         loads their series from the server and draws every chart with its axes and the operator actions."""
@@ -770,6 +811,8 @@ class Suite:
         """Kill the gateway, restart it on the same data dir: 'reconnecting…', then the right figures, no reload."""
         for page in (self.console, self.host, self.overlay):
             page.evaluate("() => { window.__sameDocument = 42; }")
+        killed_at = time.time()
+        loads_before = self.console.evaluate("() => window.__lgConsole.seriesLoaded || 0")
         self.allowed = [r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/ws\?token=.*' failed",
                         r"ERR_CONNECTION_REFUSED"]
         try:
@@ -792,6 +835,12 @@ class Suite:
         truth = self.stock()
         for sku, s in truth.items():
             self.wait(self.console, self.CONSOLE_SELLABLE, [sku, s["sellable"]], what=f"console after restart ({sku})")
+        # The console reloads its charts from the server and keeps what it saw before the crash.
+        self.wait(self.console, "(n) => (window.__lgConsole.seriesLoaded || 0) > n", loads_before, what="series reloaded after the restart")
+        kept = self.console.evaluate("([sku, t]) => window.__lgConsole.skus.get(sku).chart.pts.filter(p => p[0] < t - 1).length",
+                                     [FEATURED, killed_at])
+        if kept < 1:
+            raise CheckFailed("the console's chart lost the points from before the restart")
         self.wait(self.console, "() => !document.body.classList.contains('stale') && "
                                 "!document.querySelector(\"button[data-cmd='restock']\").disabled",
                   what="console figures and buttons back after the restart")
@@ -805,6 +854,28 @@ class Suite:
         # and the live stream works again
         self.order(FEATURED, 2)
         self.figures_equal(FEATURED, truth[FEATURED]["sellable"] - 2, what="order after restart")
+
+    def check_history_after_restart(self):
+        """After a restart (SIGTERM, as a deploy does) a console opened afresh still gets the charts from before
+        (points, alert markers, operator actions) and the alert history: the gateway keeps them in console.json."""
+        restarted_at = time.time()
+        self.gateway.stop()
+        self.gateway.start()
+        ctx = self.browser.new_context(viewport=VIEWPORT)
+        try:
+            page = self.open_page(ctx, "console-after-restart", "/console?token=" + self.tokens["operator"])
+            self.wait(page, "() => (window.__lgConsole.seriesLoaded || 0) >= 1", what="series loaded")
+            got = page.evaluate("""([sku, t]) => { const c = window.__lgConsole.skus.get(sku).chart;
+                return { old: c.pts.filter(p => p[0] < t - 2).length, markers: c.markers.length,
+                         actions: c.actions.map(a => a.action), alerts: window.__lgConsole.alerts.size }; }""",
+                                [FEATURED, restarted_at])
+            self.note(f"after the restart a fresh console has {got['old']} points from before it, {got['markers']} alert markers, "
+                      f"actions {got['actions'][:4]}, {got['alerts']} alerts in its history")
+            if got["old"] < 1 or not any(a.startswith("restock +100") for a in got["actions"]) or got["alerts"] < 1 or got["markers"] < 1:
+                raise CheckFailed(f"history lost across the restart: {got}")
+            self.shot(page, "console-after-restart.png")
+        finally:
+            ctx.close()
 
     def check_load(self):
         """Optional: the console with 50 SKUs and 6 hours of series, then 100 stock updates/s for 10 s
@@ -1076,6 +1147,8 @@ class Suite:
                 self.run_check("a late console shows open alerts (since, why, ack) and history; presence; refused token",
                                self.check_late_console)
                 self.run_check("the console on a phone (390x844): one SKU per card, figures first", self.check_console_phone)
+                self.run_check("screenshots of the console mid-sale (1280x720, phone), figures checked first",
+                               self.check_mid_sale_screens)
                 self.run_check("a real 50-SKU room: series from the server, charts with axes and operator actions",
                                self.check_fifty_skus)
                 self.shot(self.console, "console.png")
@@ -1086,6 +1159,8 @@ class Suite:
                 self.run_check("drain (1012): the overlay reconnects at once and resumes", self.check_drain_resume)
                 self.run_check("gateway killed and restarted: reconnecting…, then the right figures", self.check_restart)
                 ctx.close()
+                self.run_check("after a restart a fresh console gets the charts and the alert history from before",
+                               self.check_history_after_restart)
                 self.run_check("alert engine messages render (mocked socket): alert + ack, hint, banner",
                                self.check_alert_engine_mocked)
                 if not self.args.skip_load:

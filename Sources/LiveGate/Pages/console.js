@@ -208,15 +208,21 @@
       g.beginPath(); g.moveTo(mx - 4 * dpr, top - 7 * dpr); g.lineTo(mx + 4 * dpr, top - 7 * dpr); g.lineTo(mx, top - 1 * dpr); g.closePath(); g.fill();
     }
     // operator actions: a diamond on the time axis, labelled on the detail chart
-    let lastLabelX = -1e9;
-    for (const a of c.actions) {
+    // Labels from the newest back, each only where it does not overlap the one after it.
+    let labelLeft = 1e9;
+    for (let i = c.actions.length - 1; i >= 0; i--) {
+      const a = c.actions[i];
       const ax = Math.round(x(a.t)), ay = bottom;
       g.fillStyle = ACTION;
       g.beginPath(); g.moveTo(ax, ay - 4 * dpr); g.lineTo(ax + 4 * dpr, ay); g.lineTo(ax, ay + 4 * dpr); g.lineTo(ax - 4 * dpr, ay); g.closePath(); g.fill();
-      if (big && ax - lastLabelX > 70 * dpr) {
-        g.textBaseline = 'bottom'; g.textAlign = 'left';
-        g.fillText(a.action, Math.min(ax + 3 * dpr, right - g.measureText(a.action).width), ay - 5 * dpr);
-        lastLabelX = ax;
+      if (big) {
+        const width = g.measureText(a.action).width;
+        const lx = Math.min(ax + 3 * dpr, right - width);
+        if (lx + width + 6 * dpr <= labelLeft && lx >= left) {
+          g.textBaseline = 'bottom'; g.textAlign = 'left';
+          g.fillText(a.action, lx, ay - 5 * dpr);
+          labelLeft = lx;
+        }
       }
     }
   }
@@ -409,7 +415,15 @@
       }
     }
     const lastT = pts.length ? pts[pts.length - 1][0] : -Infinity;
-    for (const p of st.chart.pts) if (p[0] > lastT) pts.push(p);   // live points that came meanwhile
+    // What this page saw that the server's series lacks (live points that came meanwhile, or the
+    // seconds before a gateway crash that its archive had not written yet) is kept.
+    const bucket = Math.max(1, body.bucketSec || 10), covered = new Set(pts.map((p) => Math.floor(p[0] / bucket)));
+    let merged = false;
+    for (const p of st.chart.pts) {
+      if (p[0] > lastT) pts.push(p);
+      else if (!covered.has(Math.floor(p[0] / bucket))) { pts.push(p); merged = true; }
+    }
+    if (merged) pts.sort((a, b) => a[0] - b[0]);
     st.chart.pts = compact(pts);
     st.chart.fromSeries = true;
     const markers = [];
@@ -484,7 +498,8 @@
         head.append(h('span', 'lvl', o.level), h('span', 'sku', o.name || nameOf(o.sku)),
           h('span', 'at', since ? 'since ' + hhmm(since) + ' (' + LG.fmtEta(now - since) + ')' : 'since before the restart'));
         li.append(head);
-        if (o.why) li.append(h('div', 'why', o.why));
+        // The figures behind the alert are those of its last level change, so say when that was.
+        if (o.why) li.append(h('div', 'why', (o.at ? 'at ' + LG.fmtClock(markerTime(o.at)) + ': ' : '') + o.why));
         if (o.ackedBy) li.append(h('div', 'state', 'acknowledged by ' + o.ackedBy));
         else if (o.id) {
           const b = h('button', 'ack', 'Acknowledge'); b.type = 'button';
@@ -611,7 +626,7 @@
     for (const r of ((p && p.refused) || [])) {
       if (nowSec() - r.at > 3600) continue;
       const who = r.page || r.role;
-      const chip = LG.h('span', 'ref', who + ': ' + r.reason + ', ' + ago(r.at));
+      const chip = LG.h('span', 'ref', who + ': ' + r.reason + ', ' + ago(r.at) + (r.sub ? ' (' + r.sub + ')' : ''));
       chip.title = 'a ' + r.role + ' connection' + (r.sub ? ' (' + r.sub + ')' : '') + ' was refused at ' + LG.fmtClock(r.at) +
         '; mint a new token for it (livegate token --role ' + r.role + ')';
       chip.dataset.role = r.role;
