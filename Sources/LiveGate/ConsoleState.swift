@@ -5,7 +5,12 @@ import Synchronization
 /// The page a connection says it is (`/ws?…&page=`), for presence only: an overlay and a
 /// phone viewer both hold viewer tokens, and the console wants to know about the overlay.
 enum PageKind: UInt8, Sendable, CaseIterable {
-    case console, host, overlay
+    /// The operator console (`/console`).
+    case console
+    /// The host's teleprompter (`/host`).
+    case host
+    /// The viewer overlay of the stream (`/overlay`, an OBS browser source).
+    case overlay
 
     /// The name in the URL and on the wire.
     var name: String {
@@ -53,6 +58,9 @@ final class AlertLog: Sendable {
         /// The recent alerts, oldest first.
         var ordered: [Entry] { Array(recent[start...] + recent[..<start]) }
 
+        /// Adds the newest alert, forgetting the oldest past `capacity`.
+        ///
+        /// - Complexity: O(1).
         mutating func append(_ entry: Entry, capacity: Int) {
             if recent.count < capacity {
                 recent.append(entry)
@@ -63,6 +71,7 @@ final class AlertLog: Sendable {
         }
     }
 
+    /// Every room's alerts, behind one lock.
     private struct State: Sendable {
         var rooms: [String: RoomAlerts] = [:]
         /// Bumped by every change (the archive writes only when it moved).
@@ -178,6 +187,7 @@ final class Presence: Sendable {
         var refused: [Refusal?] = Array(repeating: nil, count: Role.allCases.count)
     }
 
+    /// A room's presence and its publication throttle.
     private struct RoomState: Sendable {
         var snapshot = Snapshot()
         /// When a `presence` message was last published (monotonic ms).
@@ -195,8 +205,11 @@ final class Presence: Sendable {
 
     /// What to do after a change: publish now, publish after a delay (ms), or nothing (one is due already).
     enum Publication: Equatable, Sendable {
+        /// Publish this snapshot now.
         case now(Snapshot)
+        /// Publish after this many milliseconds (``Presence/takeScheduled(room:now:)`` then gives the snapshot).
         case after(UInt64)
+        /// A publication is already scheduled; it will carry this change.
         case none
     }
 

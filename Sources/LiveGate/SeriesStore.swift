@@ -3,6 +3,7 @@ import Synchronization
 /// Every SKU's ``Series`` (sellable, sold and rate over the session, alert markers), for the
 /// console's charts (`GET /v1/rooms/{room}/series`).
 final class SeriesStore: Sendable {
+    /// Every SKU's series, behind one lock.
     private struct State: Sendable {
         var series: [String: Series] = [:]
         /// Bumped by every change (the archive writes only when it moved).
