@@ -17,6 +17,8 @@ public final class Gateway: Sendable {
     let tokens: TokenAuthority
     let metrics = GatewayMetrics()
     let store: RoomStore
+    /// The consoles' charts and alert history, kept across restarts.
+    let archive: ConsoleArchive
 
     /// Opens the stock core in `dataDir` (recovering it), seeds the configured SKUs it does
     /// not have yet, and prepares the server. Nothing listens until ``start()``.
@@ -29,6 +31,8 @@ public final class Gateway: Sendable {
         store = RoomStore(dataDirectory: configuration.dataDir)
         tokens = TokenAuthority(secret: configuration.tokenSecret)
         try DataDirectory.create(configuration.dataDir)
+        archive = ConsoleArchive(dataDirectory: configuration.dataDir, rooms: rooms)
+        archive.restore()
         var stockConfiguration = StockConfiguration()
         stockConfiguration.clock = configuration.stockClock
         stockConfiguration.snapshotEvery = configuration.snapshotEvery
@@ -133,6 +137,7 @@ public final class Gateway: Sendable {
             return RoomAPI.handle(head, body: body, rooms: rooms, core: core, tokens: tokens, metrics: metrics)
         }
         try server.start(router: router)
+        archive.start()
     }
 
     /// Order → flush latency so far for an audience: observations and mean seconds (tests, metrics).
@@ -146,6 +151,7 @@ public final class Gateway: Sendable {
     public func shutdown(drainWaves: Int = 0) {
         server.shutdown(drainWaves: drainWaves)
         core.stop()
+        archive.stop()
     }
 }
 

@@ -108,6 +108,18 @@ struct JSONWriter {
         needsComma = true
     }
 
+    /// An integer under a key chosen at run time.
+    mutating func field(_ key: DynamicKey, _ value: Int) {
+        self.key(key)
+        integer(Int64(value))
+    }
+
+    /// A number under a key chosen at run time, as the shortest text that reads back to it.
+    mutating func field(_ key: DynamicKey, exactly value: Double) {
+        self.key(key)
+        if value.isFinite { rawNumber(value) } else { null() }
+    }
+
     /// A number as the shortest text that reads back to it (integers without a fraction).
     mutating func rawNumber(_ value: Double) {
         if value == value.rounded() && abs(value) < 1e15 {
@@ -122,6 +134,39 @@ struct JSONWriter {
     mutating func element(_ value: String) {
         comma()
         string(value)
+    }
+
+    /// A string or null element of an array.
+    mutating func element(_ value: String?) {
+        comma()
+        if let value { string(value) } else { null() }
+    }
+
+    /// An integer element of an array.
+    mutating func element(_ value: Int64) {
+        comma()
+        integer(value)
+    }
+
+    /// A number (or null) element of an array, as the shortest text that reads back to it.
+    mutating func element(exactly value: Double?) {
+        comma()
+        if let value, value.isFinite { rawNumber(value) } else { null() }
+    }
+
+    /// Opens an array that is an element of an array.
+    mutating func beginArrayElement() {
+        comma()
+        bytes.append(UInt8(ascii: "["))
+        needsComma = false
+    }
+
+    /// Writes object fields already encoded (`"a":1,"b":2`, from a writer that wrote only fields).
+    mutating func rawFields(_ fields: [UInt8]) {
+        guard !fields.isEmpty else { return }
+        comma()
+        bytes.append(contentsOf: fields)
+        needsComma = true
     }
 
     private mutating func null() {

@@ -1,4 +1,5 @@
 import LiveGateAlerts
+import LiveGateCore
 import LiveGateStock
 
 /// The server → client messages of Protocol/README.md, written with ``JSONWriter``.
@@ -36,27 +37,7 @@ enum Messages {
             writer.field("text", text)
             writer.field("substitute", nil as String?)
         case .alert(let id, let event, let name):
-            writer.field("id", id)
-            writer.field("sku", event.sku)
-            writer.field("name", name)
-            writer.field("level", event.level.description)
-            writer.field("previousLevel", event.previousLevel.description)
-            writer.field("transition", event.transition.description)
-            writer.field("reason", event.reason.description)
-            writer.field("sellable", event.sellable)
-            writer.field("ratePerMin", event.ratePerMinute as Double?)
-            writer.field("rateLowPerMin", event.ratePerMinute > 0 ? event.metrics.rateLowPerMinute : nil)
-            writer.field("rateHighPerMin", event.ratePerMinute > 0 ? event.metrics.rateHighPerMinute : nil)
-            writer.field("baselinePerMin", event.metrics.baselineRatePerMinute)
-            writer.field("trendScore", event.metrics.trendScore)
-            writer.field("trendLimit", event.metrics.trendLimit)
-            writer.field("etaSec", event.timeToStockOutSeconds.map { Int64($0.rounded()) })
-            writer.field("safetyLine", event.safetyLine)
-            writer.field("suggestedAction", "\(event.action)")
-            writer.field("suggestedQty", event.suggestedRestockQuantity)
-            writer.field("substitute", event.substitute)
-            writer.field("at", event.time / 1_000_000)
-            writer.field("why", event.why)
+            writeAlertFields(&writer, id: id, event: event, name: name)
         case .banner(let sku, let level, let text, let left):
             writer.field("sku", sku)
             writer.field("level", level.description)
@@ -76,7 +57,149 @@ enum Messages {
         case .ack(let alert, let by):
             writer.field("alert", alert)
             writer.field("by", by)
+        case .presence(let presence):
+            writePresenceFields(&writer, presence)
+        case .policies(let entries):
+            writePolicyFields(&writer, entries)
         }
+        writer.endObject()
+    }
+
+    /// An alert's fields (the `alert` message without `type`, `room`, `seq`, `rev`).
+    static func writeAlertFields(_ writer: inout JSONWriter, id: String, event: AlertEvent, name: String) {
+        writer.field("id", id)
+        writer.field("sku", event.sku)
+        writer.field("name", name)
+        writer.field("level", event.level.description)
+        writer.field("previousLevel", event.previousLevel.description)
+        writer.field("transition", event.transition.description)
+        writer.field("reason", event.reason.description)
+        writer.field("sellable", event.sellable)
+        writer.field("ratePerMin", event.ratePerMinute as Double?)
+        writer.field("rateLowPerMin", event.ratePerMinute > 0 ? event.metrics.rateLowPerMinute : nil)
+        writer.field("rateHighPerMin", event.ratePerMinute > 0 ? event.metrics.rateHighPerMinute : nil)
+        writer.field("baselinePerMin", event.metrics.baselineRatePerMinute)
+        writer.field("trendScore", event.metrics.trendScore)
+        writer.field("trendLimit", event.metrics.trendLimit)
+        writer.field("etaSec", event.timeToStockOutSeconds.map { Int64($0.rounded()) })
+        writer.field("safetyLine", event.safetyLine)
+        writer.field("suggestedAction", "\(event.action)")
+        writer.field("suggestedQty", event.suggestedRestockQuantity)
+        writer.field("substitute", event.substitute)
+        writer.field("at", event.time / 1_000_000)
+        writer.field("why", event.why)
+    }
+
+    /// `presence`'s fields: connections per role and per page, the last refusal per role.
+    static func writePresenceFields(_ writer: inout JSONWriter, _ presence: Presence.Snapshot) {
+        writer.key("roles")
+        writer.beginObject()
+        for (index, role) in Role.allCases.enumerated() { writer.field(role.rawValue.withStaticKey, presence.roles[index]) }
+        writer.endObject()
+        writer.key("pages")
+        writer.beginObject()
+        for page in PageKind.allCases { writer.field(page.name.withStaticKey, presence.pages[Int(page.rawValue)]) }
+        writer.endObject()
+        writer.beginArray("refused")
+        for (index, role) in Role.allCases.enumerated() {
+            guard let refusal = presence.refused[index] else { continue }
+            writer.beginObject()
+            writer.field("role", role.rawValue)
+            writer.field("page", refusal.page?.name)
+            writer.field("sub", refusal.subject)
+            writer.field("reason", refusal.reason)
+            writer.field("at", refusal.at)
+            writer.endObject()
+        }
+        writer.endArray()
+    }
+
+    /// `policies`' fields: the policy field table (so a console can build its editor) and each SKU's values.
+    static func writePolicyFields(_ writer: inout JSONWriter, _ entries: [PolicyEntry]) {
+        writer.beginArray("fields")
+        for field in SkuPolicy.fields {
+            writer.beginObject()
+            writer.field("name", field.name)
+            let kind = switch field.kind {
+            case .count: "count"
+            case .seconds(_, let whole): whole ? "wholeSeconds" : "seconds"
+            case .number: "number"
+            }
+            writer.field("kind", kind)
+            writer.key("min")
+            writer.rawNumber(field.minimum)
+            writer.field("minExclusive", field.minimumExclusive)
+            writer.key("max")
+            writer.rawNumber(field.maximum)
+            writer.field("summary", field.summary)
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.beginArray("skus")
+        for entry in entries {
+            writer.beginObject()
+            writer.field("sku", entry.sku)
+            writer.field("substitute", entry.policy.substitute)
+            writer.key("values")
+            writer.beginObject()
+            for field in SkuPolicy.fields { writer.field(field.name.withStaticKey, exactly: entry.policy.value(of: field)) }
+            writer.endObject()
+            writer.endObject()
+        }
+        writer.endArray()
+    }
+
+    /// A message for one operator right after it joins (`presence`, `policies`): the stream message's
+    /// fields without `seq` and `rev`, as it is not numbered on the stream.
+    static func writeJoinMessage(_ writer: inout JSONWriter, _ message: StreamMessage, room: String) {
+        begin(&writer, message.kind)
+        writer.field("room", room)
+        switch message {
+        case .presence(let presence): writePresenceFields(&writer, presence)
+        case .policies(let entries): writePolicyFields(&writer, entries)
+        default: break
+        }
+        writer.endObject()
+    }
+
+    /// `alerts`: a room's open alerts (the latest alert of each SKU whose level is not normal, with
+    /// `openSince`, or the level alone when it was raised before a restart) and its last alerts, oldest
+    /// first, each with `ackedBy`.
+    static func writeAlerts(
+        _ writer: inout JSONWriter, room: String, open: [AlertLog.Entry], restored: [(sku: SkuState, level: AlertLevel)],
+        recent: [AlertLog.Entry]
+    ) {
+        begin(&writer, .alerts)
+        writer.field("room", room)
+        writer.beginArray("open")
+        for entry in open {
+            writer.beginObject()
+            writer.rawFields(entry.fields)
+            writer.field("openSince", entry.openSince)
+            writer.field("ackedBy", entry.acknowledgedBy)
+            writer.endObject()
+        }
+        for (sku, level) in restored {
+            writer.beginObject()
+            writer.field("id", nil as String?)
+            writer.field("sku", sku.id)
+            writer.field("name", sku.name)
+            writer.field("level", level.description)
+            writer.field("sellable", sku.stock?.sellable ?? 0)
+            writer.field("openSince", nil as Int64?)
+            writer.field("why", "level \(level.description) was raised before the gateway last restarted; its alert is not in memory")
+            writer.field("ackedBy", nil as String?)
+            writer.endObject()
+        }
+        writer.endArray()
+        writer.beginArray("recent")
+        for entry in recent {
+            writer.beginObject()
+            writer.rawFields(entry.fields)
+            writer.field("ackedBy", entry.acknowledgedBy)
+            writer.endObject()
+        }
+        writer.endArray()
         writer.endObject()
     }
 

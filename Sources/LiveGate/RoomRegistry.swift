@@ -304,6 +304,27 @@ final class RoomRegistry: RoomView, Sendable {
         }
     }
 
+    /// Each SKU of `room` with the level it shows now (as in its `stock` messages).
+    func levels(in room: String) -> [(sku: SkuState, level: AlertLevel)] {
+        state.withLock { state in
+            (state.rooms[room]?.skus ?? []).compactMap { id in
+                state.skus[id].map { ($0, Messages.level(of: $0.stock, figures: state.figures[id])) }
+            }
+        }
+    }
+
+    /// The policies of `room`'s SKUs, in the room's order.
+    func policies(in room: String) -> [PolicyEntry] {
+        state.withLock { state in
+            (state.rooms[room]?.skus ?? []).compactMap { id in state.policies[id].map { PolicyEntry(sku: id, policy: $0) } }
+        }
+    }
+
+    /// The rooms that list `sku`.
+    func rooms(listing sku: String) -> [String] {
+        state.withLock { $0.roomsBySku[sku] ?? [] }
+    }
+
     /// Records a policy the stock core accepted.
     func setPolicy(_ policy: SkuPolicy, for sku: String) {
         state.withLock { $0.policies[sku] = policy }

@@ -36,8 +36,20 @@ final class RoomSession: WebSocketSession {
     private var services: RoomServices { shared.value }
     /// The protocol state; `nil` when the token was refused.
     private var machine: StateMachine?
-    private let refusal: TokenError?
+    /// Why the token was refused, and its claims when its signature was valid (an expired token): the
+    /// refusal is then shown to the room's consoles. Boxed: a refused connection is rare.
+    private final class Refusal {
+        let error: TokenError
+        let claims: TokenClaims?
+        init(_ error: TokenError, claims: TokenClaims?) {
+            self.error = error
+            self.claims = claims
+        }
+    }
+    private let refusal: Refusal?
     private var hasJoined = false
+    /// The page the client says it is (`page=` in the URL), for presence.
+    private let page: PageKind?
 
     private let resumeFrom: UInt64?
     private let resumeEpoch: String?
@@ -72,22 +84,33 @@ final class RoomSession: WebSocketSession {
         let services = shared.value
         resumeFrom = head.queryParameter("since").flatMap { UInt64($0) }
         resumeEpoch = head.queryParameter("epoch")
+        page = PageKind(name: head.queryParameter("page"))
+        let token = head.queryParameter("token") ?? bearerToken(head)
         do {
-            guard let token = head.queryParameter("token") ?? bearerToken(head) else { throw TokenError.missing }
+            guard let token else { throw TokenError.missing }
             machine = StateMachine(claims: try services.tokens.verify(token, now: Int64(Date().timeIntervalSince1970)))
             refusal = nil
         } catch let error as TokenError {
-            refusal = error
+            // An expired token with a good signature still says truly which room and role it was for.
+            let claims = error == .expired ? token.flatMap { try? services.tokens.verify($0, now: .min) } : nil
+            refusal = Refusal(error, claims: claims)
         } catch {
-            refusal = .malformed("\(error)")
+            refusal = Refusal(.malformed("\(error)"), claims: nil)
         }
     }
 
     func connectionDidOpen(_ connection: Connection) {
         guard let claims = machine?.claims else {
-            let reason = refusal.map { "\($0)" } ?? "refused"
+            let reason = refusal.map { "\($0.error)" } ?? "refused"
             Log.event(.info, "ws_refused", ["fd": "\(connection.fd)", "reason": reason])
             connection.close(.policyViolation, reason: reason)
+            if let claims = refusal?.claims, services.rooms.registry.hasRoom(claims.room) {
+                let record = Presence.Refusal(
+                    reason: reason, at: Int64(Date().timeIntervalSince1970), subject: claims.subject, page: page)
+                let publication = services.rooms.presence.refused(
+                    room: claims.room, role: claims.role, record, now: Posix.monotonicMilliseconds())
+                services.rooms.publishPresence(room: claims.room, publication, loop: connection.eventLoop)
+            }
             return
         }
         let audience = Audience(claims.role)
@@ -106,6 +129,13 @@ final class RoomSession: WebSocketSession {
             connection.hardBudget = budgets.priorityHardBytes
         }
         for frame in frames { connection.send(frame) }
+        // Counted before a console's own presence message is written, so it counts itself.
+        let publication = services.rooms.presence.change(
+            room: claims.room, role: claims.role, page: page, by: 1, now: Posix.monotonicMilliseconds())
+        services.rooms.publishPresence(room: claims.room, publication, loop: connection.eventLoop)
+        if audience == .operator {
+            for frame in services.rooms.consoleJoinFrames(room: claims.room) { connection.send(frame) }
+        }
         if isResumed { Log.debug("fd \(connection.fd): resumed after seq \(resumeFrom ?? 0) with \(frames.count) message(s)") }
         connection.loopContext.subscribe(connection, room: claims.room, audience: audience, startSeq: seq)
         services.metrics.joined(claims.role)
@@ -121,6 +151,9 @@ final class RoomSession: WebSocketSession {
         if hasJoined, let claims = machine?.claims {
             services.metrics.left(claims.role)
             hasJoined = false
+            let publication = services.rooms.presence.change(
+                room: claims.room, role: claims.role, page: page, by: -1, now: Posix.monotonicMilliseconds())
+            services.rooms.publishPresence(room: claims.room, publication, loop: connection.eventLoop)
         }
     }
 
@@ -179,6 +212,7 @@ final class RoomSession: WebSocketSession {
         case .submit(let command, let submission):
             submit(command, submission, connection: connection, subject: claims.subject)
         case .publish(let room, let audiences, let message):
+            if case .ack(let alert, let by) = message { rooms.alertLog.acknowledge(room: room, id: alert, by: by) }
             rooms.publish(room: room, audiences: audiences, message)
         case .createRoom(let room, let id):
             guard rooms.createRoom(room) else {
@@ -240,6 +274,7 @@ final class RoomSession: WebSocketSession {
         guard let room = machine?.claims.room else { return }
         let loop = connection.eventLoop, operatorConnection = connection.handle
         Log.event(.info, "launch", ["room": room, "by": subject, "sku": sku, "in": "\(seconds)"])
+        rooms.series.act(sku: sku, time: Int64(Date().timeIntervalSince1970), action: "launch in \(seconds) s", by: subject)
         for remaining in stride(from: seconds, through: 1, by: -1) {
             loop.schedule(afterMilliseconds: UInt64(seconds - remaining) * 1000) {
                 rooms.publish(room: room, audiences: Audience.everyone, .launch(sku: sku, remaining: Int64(remaining)))
@@ -269,6 +304,8 @@ final class RoomSession: WebSocketSession {
         let shared = self.shared
         let isOrder = submission.kind == .order
         let changesRoom = submission.followUp != nil
+        // What an operator's command did, for the SKU's chart (never computed for an order).
+        let action = isOrder ? nil : Self.chartLabel(of: command, followUp: submission.followUp)
         let arrivedAt = Posix.monotonicNanoseconds()
         let status = shared.value.core.submit(command) { result in
             let rooms = shared.value.rooms
@@ -288,8 +325,12 @@ final class RoomSession: WebSocketSession {
                 Log.event(.info, "sku_created", ["room": room, "sku": stored.id])
             case .setPolicy(let policy, let sku) where succeeded:
                 rooms.registry.setPolicy(policy, for: sku)
+                rooms.publishPolicy(policy, for: sku)
             default:
                 break
+            }
+            if let action, succeeded {
+                rooms.series.act(sku: action.sku, time: Int64(Date().timeIntervalSince1970), action: action.text, by: subject)
             }
             var writer = JSONWriter()
             Messages.writeResult(&writer, id: submission.id, command: submission.kind, result: result, sku: submission.sku)
@@ -316,6 +357,31 @@ final class RoomSession: WebSocketSession {
         case .unavailable:
             execute(.reply(.error(id: submission.id, ProtocolError(.unavailable, "the stock core is not accepting commands"))),
                     on: connection)
+        }
+    }
+}
+
+extension RoomSession {
+    /// An operator command as the SKU's chart labels it ("restock +200", "switch from A"), or `nil` for what
+    /// is not drawn (ticks, orders).
+    static func chartLabel(of command: StockCommand, followUp: Submission.FollowUp?) -> (sku: String, text: String)? {
+        switch command {
+        case .restock(let sku, let quantity, _): return (sku, "restock +\(quantity)")
+        case .adjust(let sku, let onHand, _): return (sku, "count: on hand \(onHand)")
+        case .hold(let sku, let quantity): return (sku, "hold \(quantity)")
+        case .release(let sku, let quantity): return (sku, "release \(quantity)")
+        case .pause(let sku): return (sku, "pause")
+        case .resume(let sku): return (sku, "resume")
+        case .setPolicy(let sku, _): return (sku, "policy changed")
+        case .createSku(let sku, let onHand, _): return (sku, "created with \(onHand)")
+        case .setNote:
+            guard case .commitFeatured(let change)? = followUp else { return nil }
+            switch change.kind {
+            case .feature: return (change.featured, "featured")
+            case .switchover: return (change.featured, "switch from \(change.beforeSwitch ?? "?")")
+            case .undo: return (change.featured, "undo switch")
+            }
+        case .order, .tick, .readSkus, .readOrder: return nil
         }
     }
 }

@@ -12,6 +12,10 @@ final class Rooms: Sendable {
     let registry: RoomRegistry
     let streams: StreamHub
     let series: SeriesStore
+    /// Open alerts and the last alerts of each room, for consoles that join late.
+    let alertLog = AlertLog()
+    /// Who is connected to each room (for consoles).
+    let presence = Presence()
     /// Every loop's context (drains reach each loop's viewers).
     private let contexts: [LoopBound<LoopContext>]
     /// Arrival times (monotonic ns) of orders whose results are durable, by their rev (release
@@ -78,6 +82,7 @@ final class Rooms: Sendable {
                 }
             }
         }
+        alertLog.record(changes.alerts)
         for alert in changes.alerts {
             let event = alert.event
             series.mark(sku: event.sku, time: now, level: event.level.description)
@@ -166,6 +171,51 @@ final class Rooms: Sendable {
     func seriesJSON(room: String, sku: String, since: Int64) -> [UInt8]? {
         guard registry.room(room, contains: sku) else { return nil }
         return series.json(room: room, sku: sku, since: since)
+    }
+
+    /// What an operator gets right after its snapshot (or resumed messages): the room's open and recent
+    /// alerts (`alerts`), who is connected (`presence`) and the SKU policies (`policies`). Built per join,
+    /// off the per-message path.
+    func consoleJoinFrames(room: String) -> [SharedBytes] {
+        let levels = registry.levels(in: room)
+        let (logged, recent) = alertLog.contents(room: room, skus: levels.map(\.sku.id))
+        // An alert archived before a restart whose SKU is back to normal now is not open any more.
+        let current = Dictionary(levels.map { ($0.sku.id, $0.level) }, uniquingKeysWith: { first, _ in first })
+        let open = logged.filter { current[$0.sku].map { $0 != .normal } ?? false }
+        let openSkus = Set(open.map(\.sku))
+        // A level raised before a restart has no alert in memory: the console still learns it is open.
+        let restored = levels.filter { $0.level != .normal && !openSkus.contains($0.sku.id) }
+        var alerts = JSONWriter(capacity: 1024 + 900 * (open.count + recent.count))
+        Messages.writeAlerts(&alerts, room: room, open: open, restored: restored, recent: recent)
+        var presence = JSONWriter()
+        Messages.writeJoinMessage(&presence, .presence(self.presence.snapshot(room: room)), room: room)
+        var policies = JSONWriter(capacity: 2048)
+        Messages.writeJoinMessage(&policies, .policies(registry.policies(in: room)), room: room)
+        return [alerts.makeTextFrame(), presence.makeTextFrame(), policies.makeTextFrame()]
+    }
+
+    /// Publishes a room's presence now or after `publication`'s delay (on `loop`, the caller's), at most
+    /// once per ``Presence/interval``.
+    func publishPresence(room: String, _ publication: Presence.Publication, loop: EventLoop) {
+        switch publication {
+        case .none:
+            return
+        case .now(let snapshot):
+            publish(room: room, audiences: [.operator], .presence(snapshot))
+        case .after(let delay):
+            let presence = self.presence
+            loop.schedule(afterMilliseconds: delay) { [self] in
+                let snapshot = presence.takeScheduled(room: room, now: Posix.monotonicMilliseconds())
+                publish(room: room, audiences: [.operator], .presence(snapshot))
+            }
+        }
+    }
+
+    /// Tells a SKU's rooms' operators its new policy.
+    func publishPolicy(_ policy: SkuPolicy, for sku: String) {
+        for room in registry.rooms(listing: sku) {
+            publish(room: room, audiences: [.operator], .policies([PolicyEntry(sku: sku, policy: policy)]))
+        }
     }
 
     /// Applies a journaled change of the featured SKU and tells every stream: `featured` to all;

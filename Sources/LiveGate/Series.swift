@@ -20,6 +20,15 @@ struct Series: Sendable {
         var level: String
     }
 
+    /// An operator's command that changed the SKU (restock, hold, pause, switch…), for the chart.
+    struct Action: Sendable, Equatable {
+        var time: Int64
+        /// What was done, in words, e.g. "restock +200".
+        var action: String
+        /// The operator (the token's `sub`).
+        var by: String
+    }
+
     /// Seconds per bucket.
     let bucketSeconds: Int64
     /// Buckets kept.
@@ -27,10 +36,24 @@ struct Series: Sendable {
     private(set) var points: [Point] = []
     private var start = 0
     private(set) var markers: [Marker] = []
+    private(set) var actions: [Action] = []
 
     init(bucketSeconds: Int64 = 10, capacity: Int = 4320) {
         self.bucketSeconds = bucketSeconds
         self.capacity = capacity
+    }
+
+    /// A series read back from the archive (oldest points first; the newest `capacity` are kept).
+    init(bucketSeconds: Int64 = 10, capacity: Int = 4320, points: [Point], markers: [Marker], actions: [Action]) {
+        self.init(bucketSeconds: bucketSeconds, capacity: capacity)
+        self.points = Array(points.suffix(capacity))
+        self.markers = Array(markers.suffix(1000))
+        self.actions = Array(actions.suffix(200))
+    }
+
+    /// Every point kept, oldest first.
+    var orderedPoints: [Point] {
+        points.count < capacity ? points : Array(points[start...] + points[..<start])
     }
 
     /// Records the SKU's figures at `time` (seconds since 1970).
@@ -59,6 +82,12 @@ struct Series: Sendable {
         if markers.count > 1000 { markers.removeFirst(markers.count - 1000) }
     }
 
+    /// Records an operator's action at `time`; the newest 200 are kept.
+    mutating func act(time: Int64, action: String, by: String) {
+        actions.append(Action(time: time, action: action, by: by))
+        if actions.count > 200 { actions.removeFirst(actions.count - 200) }
+    }
+
     private var lastIndex: Int? {
         guard !points.isEmpty else { return nil }
         return points.count < capacity ? points.count - 1 : (start + capacity - 1) % capacity
@@ -66,7 +95,6 @@ struct Series: Sendable {
 
     /// The points at or after `since`, oldest first.
     func points(since: Int64) -> [Point] {
-        let ordered = points.count < capacity ? points : Array(points[start...] + points[..<start])
-        return ordered.filter { $0.time >= since }
+        orderedPoints.filter { $0.time >= since }
     }
 }

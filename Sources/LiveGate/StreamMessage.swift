@@ -1,10 +1,13 @@
 import LiveGateAlerts
+import LiveGateCore
 import LiveGateStock
 
 /// The `type` of every message the server sends (Protocol/README.md); the raw value is what
 /// goes on the wire.
 enum ServerMessageKind: String, Sendable, CaseIterable {
-    case snapshot, stock, alert, hint, banner, featured, launch, danmaku, ack
+    case snapshot, stock, alert, hint, banner, featured, launch, danmaku, ack, presence, policies
+    /// Sent to an operator right after its snapshot (or resumed messages) only: open alerts and history.
+    case alerts
     case result, error, pong
 }
 
@@ -30,6 +33,10 @@ enum StreamMessage: Sendable, Equatable {
     case launch(sku: String, remaining: Int64)
     /// An operator acknowledged an alert.
     case ack(alert: String, by: String)
+    /// Who is connected to the room (operators; throttled).
+    case presence(Presence.Snapshot)
+    /// SKU policies after a change (operators).
+    case policies([PolicyEntry])
 
     /// The message's `type`.
     var kind: ServerMessageKind {
@@ -42,6 +49,8 @@ enum StreamMessage: Sendable, Equatable {
         case .featured: .featured
         case .launch: .launch
         case .ack: .ack
+        case .presence: .presence
+        case .policies: .policies
         }
     }
 
@@ -49,4 +58,10 @@ enum StreamMessage: Sendable, Equatable {
     static func systemLine(_ text: String) -> StreamMessage {
         .danmaku(from: "livegate", role: "system", text: text, isSystem: true)
     }
+}
+
+/// A SKU's policy as the `policies` message carries it.
+struct PolicyEntry: Sendable, Equatable {
+    var sku: String
+    var policy: SkuPolicy
 }

@@ -87,6 +87,10 @@ struct ProtocolExampleTests {
         case .launch?: stream(.launch(sku: "s", remaining: 2))
         case .featured?: stream(.featured(sku: "s"))
         case .pong?: Messages.writePong(&writer, id: "i")
+        case .presence?: stream(.presence(Presence.Snapshot()))
+        case .policies?: stream(.policies([PolicyEntry(sku: "s", policy: SkuPolicy())]))
+        case .alerts?:
+            Messages.writeAlerts(&writer, room: "r", open: [], restored: [], recent: [])
         case nil: return []
         }
         guard case .object(let object)? = try? JSONValue.parse(Data(writer.json)) else { return [] }
@@ -110,8 +114,43 @@ struct ProtocolExampleTests {
         let type = String(name.split(separator: ".")[1])
         #expect(object["type"] == .string(type))
         #expect(Set(object.keys) == Self.encodedKeys(of: type), "\(name)")
-        if case .array(let skus)? = object["skus"], case .object(let first)? = skus.first {
+        if type == "snapshot", case .array(let skus)? = object["skus"], case .object(let first)? = skus.first {
             #expect(Set(first.keys) == Self.encodedKeys(of: "stock").subtracting(["type", "room", "seq", "rev"]))
+        }
+        if type == "alerts" {
+            // Open alerts and recent ones have the alert's fields, plus openSince / ackedBy.
+            let alertFields = Self.encodedKeys(of: "alert").subtracting(["type", "room", "seq", "rev"])
+            guard case .array(let open)? = object["open"], case .array(let recent)? = object["recent"],
+                  case .object(let firstOpen)? = open.first, case .object(let firstRecent)? = recent.first
+            else {
+                Issue.record("\(name) needs an open and a recent alert")
+                return
+            }
+            #expect(Set(firstOpen.keys) == alertFields.union(["openSince", "ackedBy"]))
+            #expect(Set(firstRecent.keys) == alertFields.union(["ackedBy"]))
+        }
+        if type == "presence", case .array(let refused)? = object["refused"], case .object(let first)? = refused.first {
+            var writer = JSONWriter()
+            var presence = Presence.Snapshot()
+            presence.refused[2] = Presence.Refusal(reason: "token expired", at: 1, subject: "s", page: .overlay)
+            Messages.writePresenceFields(&writer, presence)
+            let written = String(decoding: writer.json, as: UTF8.self)
+            let keys = first.keys.sorted()
+            #expect(keys == ["at", "page", "reason", "role", "sub"], "\(written)")
+        }
+        if type == "policies", case .array(let skus)? = object["skus"], case .object(let first)? = skus.first,
+           case .object(let values)? = first["values"] {
+            #expect(Set(values.keys) == Set(SkuPolicy.fields.map(\.name)))
+        }
+    }
+
+    /// The messages an operator gets on join (`presence`, `policies`) are the stream messages without `seq` and `rev`.
+    @Test func joinMessagesAreTheStreamMessagesWithoutSeq() throws {
+        for message in [StreamMessage.presence(Presence.Snapshot()), .policies([PolicyEntry(sku: "s", policy: SkuPolicy())])] {
+            var writer = JSONWriter()
+            Messages.writeJoinMessage(&writer, message, room: "r")
+            guard case .object(let object) = try JSONValue.parse(Data(writer.json)) else { throw ProtocolError(.badMessage, "not an object") }
+            #expect(Set(object.keys) == Self.encodedKeys(of: message.kind.rawValue).subtracting(["seq", "rev"]))
         }
     }
 }

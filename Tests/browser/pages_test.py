@@ -173,10 +173,12 @@ class Suite:
         self.series_404 = 0
 
     # ---------- setup ----------
-    def token(self, role, sub, channel=None):
-        cmd = [self.args.bin, "token", "--config", self.args.config, "--room", ROOM, "--role", role, "--sub", sub]
+    def token(self, role, sub, channel=None, ttl=None, room=ROOM):
+        cmd = [self.args.bin, "token", "--config", self.args.config, "--room", room, "--role", role, "--sub", sub]
         if channel:
             cmd += ["--channel", channel]
+        if ttl:
+            cmd += ["--ttl", str(ttl)]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=20)
         return out.stdout.strip()
 
@@ -524,6 +526,303 @@ class Suite:
                 self.pending_xfail.append(("system reply to 还有货吗 on the overlay",
                                            "no system danmaku within 3 s (the alert engine's auto-reply is not in the gateway yet)"))
 
+    # ---------- the operator's workflow in the console ----------
+    DIALOG_OPEN = "() => !document.getElementById('dialog').hidden"
+    LOG_TOP = ("([what, cls]) => { const li = document.querySelector('#cmd-log li'); "
+               "return li && li.classList.contains(cls) && li.textContent.includes(what); }")
+
+    def confirm_dialog(self, page, expect_title, fields=None):
+        self.wait(page, self.DIALOG_OPEN, what=f"confirmation dialog for {expect_title}")
+        title = page.text_content("#dialog-title")
+        if expect_title not in title:
+            raise CheckFailed(f"dialog title {title!r}, expected {expect_title!r}")
+        for name, value in (fields or {}).items():
+            page.fill(f"#dialog-fields [name='{name}']", str(value))
+        page.click("#dialog-ok")
+
+    def check_console_switch(self):
+        """Switch… from the console (with its confirmation) reaches the host (a 'switch to' hint) and the
+        overlay (a banner for the substitute); Undo switch… goes back; a cancelled confirmation sends nothing."""
+        c = self.console
+        c.bring_to_front()
+        c.select_option("#cmd-sku", FEATURED)
+        sent_before = self.frames["console"].count("result")
+        c.click("button[data-cmd='switch']")
+        self.wait(c, self.DIALOG_OPEN, what="switch asks for confirmation")
+        body = c.text_content("#dialog-body")
+        if "host" not in body or "banner" not in body:
+            raise CheckFailed(f"the confirmation does not say what goes on air: {body!r}")
+        c.click("#dialog-cancel")
+        self.wait(c, "() => document.getElementById('dialog').hidden", what="cancel closes the dialog")
+        time.sleep(0.3)
+        if self.frames["console"].count("result") != sent_before or self.stock_featured() != FEATURED:
+            raise CheckFailed("a cancelled switch was sent")
+        c.click("button[data-cmd='switch']")
+        self.confirm_dialog(c, "Switch from")
+        self.wait(c, self.LOG_TOP, ["switch", "ok"], what="switch's result in the command log")
+        self.wait(self.host, "(sku) => { const e = document.querySelector(`.prompt[data-sku='${sku}'] .hint`); "
+                             "return e && /switch to/.test(e.textContent); }", SUBSTITUTE,
+                  what="the host shows 'switch to' the substitute")
+        self.wait(self.overlay, "(sku) => { const b = document.getElementById('banner'); "
+                                "return b.classList.contains('show') && b.dataset.sku === sku; }", SUBSTITUTE,
+                  what="the overlay shows the substitute's banner")
+        self.note(f"host hint: {self.host.text_content(f'.prompt[data-sku={SUBSTITUTE!r}] .hint')}; "
+                  f"overlay banner: {self.overlay.text_content('#banner .text')}")
+        self.wait(c, "(sku) => document.getElementById('featured').textContent.includes('regular')", SUBSTITUTE,
+                  what="the console shows the new featured SKU")
+        self.shot(self.host, "host-switch.png")
+        c.click("button[data-cmd='undo']")
+        self.confirm_dialog(c, "Undo")
+        self.wait(c, self.LOG_TOP, ["undo", "ok"], what="undo's result in the command log")
+        self.wait(self.host, self.HOST_FIGURE, [FEATURED, self.stock()[FEATURED]["sellable"]], what="the host is back on the featured SKU")
+        self.wait(self.overlay, "() => !document.getElementById('banner').classList.contains('show')", what="banner withdrawn")
+        # A second undo has nothing to undo: the error is shown.
+        c.click("button[data-cmd='undo']")
+        self.confirm_dialog(c, "Undo")
+        self.wait(c, "() => { const li = document.querySelector('#cmd-log li'); return li && li.classList.contains('fail') && "
+                     "/nothing to undo/.test(li.textContent); }", what="'nothing to undo' shown")
+
+    def stock_featured(self):
+        status, body = self.http("GET", f"/v1/rooms/{ROOM}/stock", token=self.tokens["operator"])
+        return json.loads(body)["featured"]
+
+    def check_console_launch_policy_drain(self):
+        """Launch… counts down on the console and opens sales; Policy… refuses an out-of-range value naming the
+        field and saves a good one; Drain… sends the viewers away (the overlay comes back)."""
+        c = self.console
+        c.bring_to_front()
+        sku = "cap"
+        c.select_option("#cmd-sku", sku)
+        # launch of a SKU on sale: the server's refusal is shown
+        c.click("button[data-cmd='launch']")
+        self.confirm_dialog(c, "Launch", {"countdown": 1})
+        self.wait(c, "() => { const li = document.querySelector('#cmd-log li'); return li && li.classList.contains('fail') && "
+                     "/pause/.test(li.textContent); }", what="launch of a SKU on sale refused, reason shown")
+        c.click("button[data-cmd='pause']")
+        self.confirm_dialog(c, "Pause")
+        self.wait(c, self.LOG_TOP, ["pause", "ok"], what="pause's result")
+        self.wait(c, "(sku) => document.querySelector(`tr[data-sku='${sku}']`).classList.contains('is-paused')", sku, what="paused tag")
+        c.click("button[data-cmd='launch']")
+        self.wait(c, self.DIALOG_OPEN, what="launch dialog")
+        c.fill("#dialog-fields [name='countdown']", "99")
+        c.click("#dialog-ok")
+        self.wait(c, "() => document.querySelector(\"#dialog-fields label[data-field='countdown']\").classList.contains('bad')",
+                  what="a countdown out of range is refused in the dialog, naming the field")
+        c.fill("#dialog-fields [name='countdown']", "2")
+        c.click("#dialog-ok")
+        self.wait(c, "() => /opens in \\d s/.test(document.getElementById('launch-bar').textContent)", what="countdown shown")
+        self.shot(c, "console-launch.png")
+        self.wait(c, "() => /on sale/.test(document.getElementById('launch-bar').textContent)", what="launch: sales open")
+        self.wait(c, self.LOG_TOP, ["launch", "ok"], what="launch's result")
+        if self.stock()[sku]["paused"]:
+            raise CheckFailed("cap still paused after the launch")
+        # policy: a bad value is refused naming the field, the dialog stays open; a good one is saved
+        c.click("button[data-cmd='policy']")
+        self.wait(c, self.DIALOG_OPEN, what="policy editor")
+        c.fill("#dialog-fields [name='trendFactor']", "1")
+        c.click("#dialog-ok")
+        self.wait(c, "() => { const l = document.querySelector(\"#dialog-fields label[data-field='trendFactor']\"); "
+                     "return l.classList.contains('bad') && /trendFactor/.test(document.getElementById('dialog-error').textContent); }",
+                  what="the server's error names trendFactor in the editor")
+        self.shot(c, "console-policy-error.png")
+        c.fill("#dialog-fields [name='trendFactor']", "2.5")
+        c.fill("#dialog-fields [name='safetyMinimum']", "33")
+        c.click("#dialog-ok")
+        self.wait(c, "() => document.getElementById('dialog').hidden", what="the editor closes once saved")
+        self.wait(c, "(sku) => { const p = window.__lgConsole.policies.get(sku); return p && p.values.safetyMinimum === 33 && "
+                     "p.values.trendFactor === 2.5; }", sku, what="the console has the saved policy (policies message)")
+        # drain, from its dialog: the overlay is sent away and comes back
+        with self.overlay.expect_websocket(timeout=WAIT_MS):
+            c.click("button[data-cmd='drain']")
+            self.confirm_dialog(c, "Drain", {"waves": 1, "seconds": 0})
+        self.wait(c, self.LOG_TOP, ["drain", "ok"], what="drain's result")
+        self.wait(self.overlay, "() => document.documentElement.dataset.conn === 'live'", what="overlay back after the drain")
+
+    def check_late_console(self):
+        """A console opened late gets the open alerts (level, since when, why, who acknowledged) and the alert
+        history from the server, and shows who is connected and the last refused token."""
+        c = self.console
+        c.bring_to_front()
+        sku = "cap"
+        sellable = self.stock()[sku]["sellable"]
+        c.select_option("#cmd-sku", sku)
+        c.fill("#cmd-qty", str(sellable))
+        c.click("button[data-cmd='hold']")
+        self.wait(c, "(sku) => window.__lgConsole.openAlerts.has(sku)", sku, what="sold-out alert open on the first console")
+        alert_id = c.evaluate("(sku) => window.__lgConsole.openAlerts.get(sku).id", sku)
+        c.click(f"#alert-feed .alert[data-alert='{alert_id}'] button.ack")
+        self.wait(c, f"() => document.querySelector(\"#alert-feed .alert[data-alert='{alert_id}']\").classList.contains('acked')",
+                  what="acknowledged")
+        # an expired overlay token: minted with a 1 s life, used 2 s later
+        expired = self.token("viewer", "obs-overlay-old", ttl=1)
+        time.sleep(2.2)
+        ctx = self.browser.new_context(viewport=VIEWPORT)
+        try:
+            refused_page = ctx.new_page()
+            refused_page.on("console", lambda m: None)
+            self.allowed = [r"WebSocket connection to .* failed", r"token expired"]
+            refused_page.goto(self.base + "/overlay?token=" + expired)
+            late = self.open_page(ctx, "late-console", "/console?token=" + self.tokens["operator"])
+            self.wait(late, "(sku) => { const li = document.querySelector(`#open-alerts li[data-sku='${sku}']`); "
+                            "return li && /soldout/i.test(li.textContent) && /since \\d\\d:\\d\\d/.test(li.textContent) && "
+                            "li.querySelector('.why') && /acknowledged by olly/.test(li.textContent); }", sku,
+                      what="the late console lists the open sold-out alert with since when, why and who acknowledged it")
+            self.wait(late, "(id) => { const a = document.querySelector(`#alert-feed .alert[data-alert='${id}']`); "
+                            "return a && a.classList.contains('acked'); }", alert_id,
+                      what="the late console's history has the alert, acknowledged")
+            self.wait(late, "(sku) => /since \\d\\d:\\d\\d/.test(document.querySelector(`tr[data-sku='${sku}'] .since`).textContent)",
+                      sku, what="the SKU's row says since when its level holds")
+            # presence: host page and overlay connected, and the refused overlay token
+            self.wait(late, "() => document.getElementById('pres-host').classList.contains('on') && "
+                            "document.getElementById('pres-overlay').classList.contains('on')",
+                      what="presence: host page and overlay shown connected")
+            self.wait(late, "() => /overlay: token expired, \\d+ s ago/.test(document.getElementById('refused').textContent)",
+                      timeout=WAIT_MS, what="presence: the overlay's expired token shown")
+            self.note(f"late console: open {late.text_content('#open-alerts')[:120]!r}; "
+                      f"presence {late.text_content('#presence')!r}; refused {late.text_content('#refused')!r}")
+            self.shot(late, "console-late.png")
+            # the host page goes away: the console says so (presence is pushed, throttled to 1/s)
+            host2 = self.open_page(ctx, "host-2", "/host?token=" + self.tokens["host"])
+            self.wait(late, "() => /2 on/.test(document.getElementById('pres-host').textContent)", what="two host pages")
+            host2.close()
+            self.wait(late, "() => document.getElementById('pres-host').textContent.trim() === 'host on'", what="one host page again")
+        finally:
+            self.allowed = []
+            ctx.close()
+            c.fill("#cmd-qty", str(sellable))
+            c.click("button[data-cmd='release']")
+        self.wait(c, "(sku) => !window.__lgConsole.openAlerts.has(sku)", sku, what="the alert closes after the release")
+
+    def check_console_phone(self):
+        """The console on a phone (390×844): one SKU per card, the stock figure first and large."""
+        ctx = self.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+        try:
+            page = self.open_page(ctx, "phone-console", "/console?token=" + self.tokens["operator"])
+            truth = self.stock()
+            for sku, s in truth.items():
+                self.wait(page, self.CONSOLE_SELLABLE, [sku, s["sellable"]], what=f"phone console shows {sku}")
+            boxes = page.evaluate("""() => [...document.querySelectorAll('#sku-rows tr')].map(tr => {
+                const card = tr.getBoundingClientRect(), fig = tr.querySelector('td.sellable').getBoundingClientRect();
+                const name = tr.querySelector('td.name').getBoundingClientRect();
+                return { sku: tr.dataset.sku, card: [card.left, card.top, card.width, card.height],
+                         fig: [fig.left, fig.top, fig.width, fig.height], nameTop: name.top,
+                         size: parseFloat(getComputedStyle(tr.querySelector('td.sellable')).fontSize),
+                         scroll: document.documentElement.scrollWidth }; })""")
+            for b in boxes:
+                if b["scroll"] > 390 + 1:
+                    raise CheckFailed(f"the page is {b['scroll']} px wide on a 390 px phone")
+                left, top, width, height = b["fig"]
+                if width <= 0 or left < 0 or left + width > 390 or b["size"] < 28:
+                    raise CheckFailed(f"{b['sku']}: figure box {b['fig']} font {b['size']}px not readable on the phone")
+                if top > b["nameTop"]:
+                    raise CheckFailed(f"{b['sku']}: the figure is not first in its card")
+                if b["card"][2] < 300:
+                    raise CheckFailed(f"{b['sku']}: card {b['card'][2]} px wide: not one SKU per card")
+            if boxes[0]["fig"][1] > 844:
+                raise CheckFailed("the first figure is below the first screen")
+            self.note("phone: " + ", ".join(f"{b['sku']} figure {b['size']:.0f}px at y={b['fig'][1]:.0f}" for b in boxes))
+            self.shot(page, "console-phone.png")
+        finally:
+            ctx.close()
+
+    def check_mid_sale_screens(self):
+        """Screenshots of the console in the middle of a sale (1280x720 and a phone): orders coming in, the
+        featured SKU held down to its last units (an alert), the cap sold out. The figures on screen are checked
+        against the server's before each screenshot."""
+        held = {}
+        try:
+            for k in range(24):
+                self.order(FEATURED, 1 + k % 3)
+                if k % 3 == 0:
+                    self.order(SUBSTITUTE, 2)
+            for sku, keep in ((FEATURED, 18), ("cap", 0)):
+                sellable = self.stock()[sku]["sellable"]
+                held[sku] = sellable - keep
+                self.console.select_option("#cmd-sku", sku)
+                self.console.fill("#cmd-qty", str(held[sku]))
+                self.console.click("button[data-cmd='hold']")
+                self.wait(self.console, self.LOG_TOP, ["hold", "ok"], what=f"hold on {sku}")
+            self.console.select_option("#cmd-sku", FEATURED)
+            truth = self.stock()
+            for sku, s in truth.items():
+                self.wait(self.console, self.CONSOLE_SELLABLE, [sku, s["sellable"]], what=f"console figure of {sku} mid-sale")
+            self.wait(self.console, "(sku) => window.__lgConsole.openAlerts.has(sku)", FEATURED, what="the featured SKU's alert is open")
+            self.console.wait_for_timeout(400)
+            self.shot(self.console, "console-sale.png")
+            ctx = self.browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            try:
+                phone = self.open_page(ctx, "phone-sale", "/console?token=" + self.tokens["operator"])
+                for sku, s in truth.items():
+                    self.wait(phone, self.CONSOLE_SELLABLE, [sku, s["sellable"]], what=f"phone figure of {sku} mid-sale")
+                phone.wait_for_timeout(400)
+                self.shot(phone, "console-sale-phone.png")
+            finally:
+                ctx.close()
+            self.note("mid-sale: " + ", ".join(f"{sku} {s['sellable']} {s['level']}" for sku, s in truth.items()))
+        finally:
+            for sku, qty in held.items():
+                self.console.select_option("#cmd-sku", sku)
+                self.console.fill("#cmd-qty", str(qty))
+                self.console.click("button[data-cmd='release']")
+                self.wait(self.console, self.LOG_TOP, ["release", "ok"], what=f"release on {sku}")
+
+    def check_fifty_skus(self):
+        """A real room with 50 SKUs (made with createRoom and addSku, sold from over HTTP): the console lists them,
+        loads their series from the server and draws every chart with its axes and the operator actions."""
+        room = f"fifty{os.getpid()}"
+        with ws_connect(f"ws://127.0.0.1:{self.port}/ws?token={self.tokens['operator']}", open_timeout=5) as ws:
+            ws.recv(timeout=5)
+            ws.send(json.dumps({"type": "createRoom", "id": "c", "room": room, "title": "Fifty SKUs", "skus": []}))
+            self.ws_wait_result(ws, "c")
+        op = self.token("operator", "olly", room=room)
+        connector = self.token("connector", "tb-bridge", channel="taobao", room=room)
+        skus = [f"{room}-sku-{i:02d}" for i in range(50)]
+        with ws_connect(f"ws://127.0.0.1:{self.port}/ws?token={op}", open_timeout=5) as ws:
+            ws.recv(timeout=5)
+            for i, sku in enumerate(skus):
+                ws.send(json.dumps({"type": "addSku", "id": f"a{i}", "sku": sku, "name": f"商品 {i:02d}", "onHand": 1000 + 37 * i}))
+                self.ws_wait_result(ws, f"a{i}")
+            ws.send(json.dumps({"type": "restock", "id": "r", "sku": skus[0], "qty": 250}))
+            self.ws_wait_result(ws, "r")
+        orders = [{"orderId": f"F-{os.getpid()}-{k}", "channel": "taobao", "sku": skus[k % 50], "qty": 1 + k % 4, "state": "paid"}
+                  for k in range(400)]
+        status, body = self.http("POST", "/v1/orders", orders, token=connector)
+        if status != 200:
+            raise CheckFailed(f"orders for the 50-SKU room: {status} {body[:200]!r}")
+        ctx = self.browser.new_context(viewport=VIEWPORT)
+        try:
+            page = self.open_page(ctx, "console-50", "/console?token=" + op)
+            self.wait(page, "() => window.__lgConsole.skus.size === 50", what="50 SKUs listed")
+            self.wait(page, "() => (window.__lgConsole.seriesLoaded || 0) >= 1 && "
+                            "[...window.__lgConsole.skus.values()].every(s => s.chart.fromSeries && s.chart.pts.length >= 1)",
+                      timeout=20_000, what="series of the 50 SKUs loaded from the server")
+            first = page.evaluate("(sku) => window.__lgConsole.skus.get(sku).chart.actions.map(a => a.action)", skus[0])
+            if not any("restock +250" in a for a in first) or not any("created" in a for a in first):
+                raise CheckFailed(f"operator actions of {skus[0]} not in its chart: {first}")
+            # every visible chart has drawn pixels, the axes included (ink in the left label gutter)
+            ink = page.evaluate("""() => [...document.querySelectorAll('#sku-rows tr')].slice(0, 6).map(tr => {
+                const cv = tr.querySelector('canvas'), g = cv.getContext('2d');
+                const d = g.getImageData(0, 0, Math.max(1, Math.floor(cv.width * 0.08)), cv.height).data;
+                let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n; })""")
+            if not all(n > 20 for n in ink):
+                raise CheckFailed(f"charts without axis labels: ink in the label gutter {ink}")
+            page.click(f"tr[data-sku='{skus[0]}']")
+            page.wait_for_timeout(300)
+            self.shot(page, "console-50-skus-real.png")
+            self.note(f"50-SKU room: series loaded for 50, actions of {skus[0]}: {first}")
+        finally:
+            ctx.close()
+
+    def ws_wait_result(self, ws, id_):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            m = json.loads(ws.recv(timeout=10))
+            if m.get("id") == id_ and m.get("type") in ("result", "error"):
+                if m["type"] == "error" or m.get("ok") is False:
+                    raise CheckFailed(f"command {id_} refused: {m}")
+                return m
+        raise CheckFailed(f"no answer to {id_}")
+
     def check_drain_resume(self):
         """The operator's `drain` closes the viewers with 1012: the overlay reconnects at once with
         since/epoch, resumes without a snapshot, and shows what comes next (XFAIL on a gateway
@@ -559,12 +858,20 @@ class Suite:
         """Kill the gateway, restart it on the same data dir: 'reconnecting…', then the right figures, no reload."""
         for page in (self.console, self.host, self.overlay):
             page.evaluate("() => { window.__sameDocument = 42; }")
+        killed_at = time.time()
+        loads_before = self.console.evaluate("() => window.__lgConsole.seriesLoaded || 0")
         self.allowed = [r"WebSocket connection to 'ws://127\.0\.0\.1:\d+/ws\?token=.*' failed",
                         r"ERR_CONNECTION_REFUSED"]
         try:
             self.gateway.kill()
-            for page, name in ((self.console, "console"), (self.host, "teleprompter")):
-                self.wait(page, self.CONN_TEXT, "reconnecting…", what=f"{name} shows 'reconnecting…'")
+            self.wait(self.host, self.CONN_TEXT, "reconnecting…", what="teleprompter shows 'reconnecting…'")
+            # The console says for how long, greys its figures and disables its commands.
+            self.wait(self.console, "() => /^reconnecting… \\(since \\d+ s\\)$/.test(document.getElementById('conn').textContent)",
+                      what="console shows 'reconnecting… (since N s)'")
+            self.wait(self.console, "() => document.body.classList.contains('stale') && "
+                                    "[...document.querySelectorAll('#cmd-form button')].every(b => b.disabled) && "
+                                    "getComputedStyle(document.querySelector('.skus')).filter.includes('grayscale')",
+                      what="console greys its figures and disables its buttons while reconnecting")
             self.shot(self.host, "host-reconnecting.png")
             self.shot(self.console, "console-reconnecting.png")
             self.gateway.start()
@@ -575,6 +882,15 @@ class Suite:
         truth = self.stock()
         for sku, s in truth.items():
             self.wait(self.console, self.CONSOLE_SELLABLE, [sku, s["sellable"]], what=f"console after restart ({sku})")
+        # The console reloads its charts from the server and keeps what it saw before the crash.
+        self.wait(self.console, "(n) => (window.__lgConsole.seriesLoaded || 0) > n", loads_before, what="series reloaded after the restart")
+        kept = self.console.evaluate("([sku, t]) => window.__lgConsole.skus.get(sku).chart.pts.filter(p => p[0] < t - 1).length",
+                                     [FEATURED, killed_at])
+        if kept < 1:
+            raise CheckFailed("the console's chart lost the points from before the restart")
+        self.wait(self.console, "() => !document.body.classList.contains('stale') && "
+                                "!document.querySelector(\"button[data-cmd='restock']\").disabled",
+                  what="console figures and buttons back after the restart")
         self.wait(self.host, self.HOST_FIGURE, [FEATURED, truth[FEATURED]["sellable"]], what="teleprompter after restart")
         for page in (self.console, self.host, self.overlay):
             if page.evaluate("() => window.__sameDocument") != 42:
@@ -585,6 +901,28 @@ class Suite:
         # and the live stream works again
         self.order(FEATURED, 2)
         self.figures_equal(FEATURED, truth[FEATURED]["sellable"] - 2, what="order after restart")
+
+    def check_history_after_restart(self):
+        """After a restart (SIGTERM, as a deploy does) a console opened afresh still gets the charts from before
+        (points, alert markers, operator actions) and the alert history: the gateway keeps them in console.json."""
+        restarted_at = time.time()
+        self.gateway.stop()
+        self.gateway.start()
+        ctx = self.browser.new_context(viewport=VIEWPORT)
+        try:
+            page = self.open_page(ctx, "console-after-restart", "/console?token=" + self.tokens["operator"])
+            self.wait(page, "() => (window.__lgConsole.seriesLoaded || 0) >= 1", what="series loaded")
+            got = page.evaluate("""([sku, t]) => { const c = window.__lgConsole.skus.get(sku).chart;
+                return { old: c.pts.filter(p => p[0] < t - 2).length, markers: c.markers.length,
+                         actions: c.actions.map(a => a.action), alerts: window.__lgConsole.alerts.size }; }""",
+                                [FEATURED, restarted_at])
+            self.note(f"after the restart a fresh console has {got['old']} points from before it, {got['markers']} alert markers, "
+                      f"actions {got['actions'][:4]}, {got['alerts']} alerts in its history")
+            if got["old"] < 1 or not any(a.startswith("restock +100") for a in got["actions"]) or got["alerts"] < 1 or got["markers"] < 1:
+                raise CheckFailed(f"history lost across the restart: {got}")
+            self.shot(page, "console-after-restart.png")
+        finally:
+            ctx.close()
 
     def check_load(self):
         """Optional: the console with 50 SKUs and 6 hours of series, then 100 stock updates/s for 10 s
@@ -1013,6 +1351,17 @@ class Suite:
                                self.check_threshold_banner)
                 self.run_check("an announcement shows on the overlay as a system line", self.check_announce)
                 self.run_check("a viewer's danmaku shows on the overlay", self.check_viewer_danmaku)
+                self.run_check("console: switch (confirmed) reaches host and overlay; undo; errors shown",
+                               self.check_console_switch)
+                self.run_check("console: launch with countdown, policy editing with the server's field errors, drain",
+                               self.check_console_launch_policy_drain)
+                self.run_check("a late console shows open alerts (since, why, ack) and history; presence; refused token",
+                               self.check_late_console)
+                self.run_check("the console on a phone (390x844): one SKU per card, figures first", self.check_console_phone)
+                self.run_check("screenshots of the console mid-sale (1280x720, phone), figures checked first",
+                               self.check_mid_sale_screens)
+                self.run_check("a real 50-SKU room: series from the server, charts with axes and operator actions",
+                               self.check_fifty_skus)
                 self.shot(self.console, "console.png")
                 self.shot(self.overlay, "overlay.png", omit_background=True)
                 self.overlay.evaluate("() => document.documentElement.classList.add('preview')")
@@ -1025,6 +1374,8 @@ class Suite:
                 self.run_check("drain (1012): the overlay reconnects at once and resumes", self.check_drain_resume)
                 self.run_check("gateway killed and restarted: reconnecting…, then the right figures", self.check_restart)
                 ctx.close()
+                self.run_check("after a restart a fresh console gets the charts and the alert history from before",
+                               self.check_history_after_restart)
                 self.run_check("alert engine messages render (mocked socket): alert + ack, hint, banner",
                                self.check_alert_engine_mocked)
                 if not self.args.skip_load:

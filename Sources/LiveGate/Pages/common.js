@@ -106,6 +106,9 @@
     function url() {
       const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
       let u = proto + '//' + location.host + '/ws?token=' + encodeURIComponent(token);
+      // Which page this is (console, host, overlay): the server counts it for the console's presence.
+      const page = location.pathname.replace(/^\/+|\/+$/g, '');
+      if (/^(console|host|overlay)$/.test(page)) u += '&page=' + page;
       if (conn.seq !== null && conn.epoch !== null) {
         u += '&since=' + encodeURIComponent(conn.seq) + '&epoch=' + encodeURIComponent(conn.epoch);
       }
