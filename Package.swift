@@ -40,7 +40,7 @@ let package = Package(
         .target(
             name: "LiveGate",
             dependencies: [
-                "COpenSSL", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateTLS",
+                "COpenSSL", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateHTTP", "LiveGateRedis", "LiveGateTLS",
                 "LiveGateWebSocket", "LiveGateStock", "LiveGateSystem",
             ],
             plugins: ["EmbedPages"]
@@ -51,7 +51,7 @@ let package = Package(
         .plugin(name: "EmbedPages", capability: .buildTool(), dependencies: ["embed-pages"], path: "Sources/EmbedPagesPlugin"),
         // Replays a scripted live sale through a real gateway and writes the report (`livegate replay`).
         .target(name: "LiveGateReplay", dependencies: ["LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGateStock"]),
-        .executableTarget(name: "livegate", dependencies: ["LiveGate", "LiveGateReplay"]),
+        .executableTarget(name: "livegate", dependencies: ["LiveGate", "LiveGateRedis", "LiveGateReplay"]),
         // Benchmarks (`livegate-bench stock`, `fanout`, `latency`, `idle`, `connect`, `ingest`, `slow`),
         // their epoll load generator (a WebSocket client, optionally over TLS), and the stock crash-test child.
         .executableTarget(
@@ -63,7 +63,7 @@ let package = Package(
             dependencies: ["LiveGate", "LiveGateHTTP", "LiveGateReplay", "LiveGateStock", "LiveGateWebSocket"]),
 
         // What several test targets share: a seeded generator, temporary directories, the built executables.
-        .target(name: "LiveGateTestSupport", dependencies: ["LiveGateCore"], path: "Tests/LiveGateTestSupport"),
+        .target(name: "LiveGateTestSupport", dependencies: ["LiveGateCore", "LiveGatePOSIX", "LiveGateRedis"], path: "Tests/LiveGateTestSupport"),
         .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGatePOSIXTests", dependencies: ["LiveGatePOSIX"]),
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP", "LiveGateTestSupport"]),
@@ -77,8 +77,8 @@ let package = Package(
         .testTarget(
             name: "LiveGateTests",
             dependencies: [
-                "LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateStock", "LiveGateTestSupport",
-                "LiveGateWebSocket",
+                "LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateRedis", "LiveGateStock",
+                "LiveGateTestSupport", "LiveGateWebSocket",
             ]
         ),
     ]

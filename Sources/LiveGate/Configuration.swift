@@ -1,6 +1,7 @@
 import Foundation
 import LiveGateAlerts
 import LiveGateCore
+import LiveGateRedis
 import LiveGatePOSIX
 import LiveGateStock
 
@@ -121,6 +122,8 @@ public struct Configuration: Sendable, Equatable {
     public var alerts = AlertConfiguration()
     /// Serve the load generator's plain pub/sub protocol on `/bench` and `/bench/pub`.
     public var benchPubSub = false
+    /// The cluster over Redis (`nil`: one process, no Redis; see ClusterPublisher.swift).
+    public var cluster: ClusterSettings?
     /// Largest danmaku text, in characters.
     public var danmakuMaxCharacters = 120
     /// Danmaku a connection may send per 10 seconds.
@@ -285,6 +288,35 @@ extension Configuration {
             try config.alerts.validate()
         } catch {
             throw ConfigurationError(message: "alerts: \(error)")
+        }
+        if var cluster = try reader.object("cluster") {
+            let text = try cluster.requiredString("redis")
+            let url: RedisURL
+            do {
+                url = try RedisURL(parsing: text)
+            } catch {
+                throw ConfigurationError(message: "cluster.redis: \(error)")
+            }
+            guard !url.usesTLS else {
+                throw ConfigurationError(message: "cluster.redis: rediss:// (TLS to Redis) is not built yet; use redis:// on a private network")
+            }
+            var settings = ClusterSettings(redis: url)
+            let role = try cluster.string("role", default: "core")
+            guard let parsed = ClusterSettings.Role(rawValue: role) else {
+                throw ConfigurationError(message: "cluster.role: '\(role)': only core is built so far (edges are next, issue #19)")
+            }
+            settings.role = parsed
+            settings.prefix = try cluster.string("prefix", default: settings.prefix)
+            guard !settings.prefix.isEmpty, !settings.prefix.contains(" ") else {
+                throw ConfigurationError(message: "cluster.prefix: a non-empty key prefix without spaces")
+            }
+            settings.streamLength = try cluster.int("streamLength", default: max(settings.streamLength, config.historySize),
+                                                    range: 100...100_000_000)
+            guard settings.streamLength >= config.historySize else {
+                throw ConfigurationError(message: "cluster.streamLength: at least streams.historySize (\(config.historySize)), the resume window")
+            }
+            try cluster.finish()
+            config.cluster = settings
         }
         if var bench = try reader.object("bench") {
             config.benchPubSub = try bench.bool("pubSub", default: false)

@@ -19,6 +19,8 @@ public final class Gateway: Sendable {
     let store: RoomStore
     /// The consoles' charts and alert history, kept across restarts.
     let archive: ConsoleArchive
+    /// The room streams' publisher to Redis, when the cluster is configured.
+    let cluster: ClusterPublisher?
 
     /// Opens the stock core in `dataDir` (recovering it), seeds the configured SKUs it does
     /// not have yet, and prepares the server. Nothing listens until ``start()``.
@@ -32,6 +34,10 @@ public final class Gateway: Sendable {
         tokens = TokenAuthority(secret: configuration.tokenSecret)
         try DataDirectory.create(configuration.dataDir)
         archive = ConsoleArchive(dataDirectory: configuration.dataDir, rooms: rooms)
+        let firstLoop = server.firstLoop
+        let cluster = configuration.cluster.map { ClusterPublisher(settings: $0, epoch: rooms.streams.epoch, loop: firstLoop) }
+        self.cluster = cluster
+        if let cluster { rooms.streams.setTap { cluster.publish($0) } }
         archive.restore()
         var stockConfiguration = StockConfiguration()
         stockConfiguration.clock = configuration.stockClock
@@ -120,7 +126,7 @@ public final class Gateway: Sendable {
         router.webSocketEndpoints["/ws"] = WebSocketEndpoint(
             path: "/ws", maxMessageBytes: configuration.maxMessageBytes,
             makeSession: { [shared = RoomSession.SharedServices(services)] head in RoomSession(head: head, services: shared) })
-        let rooms = self.rooms, core = self.core, tokens = self.tokens, metrics = self.metrics
+        let rooms = self.rooms, core = self.core, tokens = self.tokens, metrics = self.metrics, clusterStats = self.cluster?.stats
         let stats = server.stats
         let metricsToken = configuration.metricsToken
         router.httpHandler = { head, body, info in
@@ -132,12 +138,13 @@ public final class Gateway: Sendable {
                 }
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
-                return .respond(HTTPResponse(status: .ok, headers: headers, body: Array(metrics.render(server: stats, core: core).utf8)))
+                return .respond(HTTPResponse(status: .ok, headers: headers, body: Array(metrics.render(server: stats, core: core, cluster: clusterStats).utf8)))
             }
             return RoomAPI.handle(head, body: body, rooms: rooms, core: core, tokens: tokens, metrics: metrics)
         }
         try server.start(router: router)
         archive.start()
+        cluster?.start()
     }
 
     /// Order → flush latency so far for an audience: observations and mean seconds (tests, metrics).
@@ -150,6 +157,7 @@ public final class Gateway: Sendable {
     /// are first sent away with 1012 in that many waves over half the grace period.
     public func shutdown(drainWaves: Int = 0) {
         server.shutdown(drainWaves: drainWaves)
+        cluster?.stop()
         core.stop()
         archive.stop()
     }

@@ -37,7 +37,7 @@ final class GatewayMetrics: Sendable {
     }
 
     /// The Prometheus text exposition (version 0.0.4).
-    func render(server: ServerStats, core: StockEngine) -> String {
+    func render(server: ServerStats, core: StockEngine, cluster: ClusterPublisher.Stats? = nil) -> String {
         var text = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Int)]) {
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -88,6 +88,20 @@ final class GatewayMetrics: Sendable {
             text += server.orderToDelivery[audience.rawValue].render(name: "livegate_order_delivery_seconds", labels: "role=\"\(audience)\"")
         }
         metric("livegate_core_available", "gauge", "1 when the stock core accepts commands.", [("", core.isAvailable ? 1 : 0)])
+        if let cluster {
+            metric("livegate_redis_ready", "gauge", "1 when the Redis connection is logged in and ready.",
+                   [("", cluster.ready.load(ordering: .relaxed))])
+            metric("livegate_redis_reconnects_total", "counter", "Redis connections made again after a loss.",
+                   [("", cluster.reconnects.load(ordering: .relaxed))])
+            metric("livegate_redis_published_total", "counter", "Room stream messages written to Redis streams.",
+                   [("", cluster.published.load(ordering: .relaxed))])
+            metric("livegate_redis_queued", "gauge", "Room stream messages waiting for Redis.",
+                   [("", cluster.queued.load(ordering: .relaxed))])
+            metric("livegate_redis_dropped_total", "counter", "Room stream messages dropped while Redis was away too long.",
+                   [("", cluster.dropped.load(ordering: .relaxed))])
+            metric("livegate_redis_round_trip_microseconds", "gauge", "The last publishing pipeline's round trip.",
+                   [("", cluster.lastRoundTripMicroseconds.load(ordering: .relaxed))])
+        }
         return text
     }
 }

@@ -82,6 +82,8 @@ public final class Server: Sendable {
 
     /// The number of event loops.
     public var loopCount: Int { group.loops.count }
+    /// The first event loop (where the cluster's Redis client lives).
+    var firstLoop: EventLoop { group.loops[0] }
 
     /// Open connections right now.
     public var openConnections: Int { stats.openConnections.load(ordering: .relaxed) }

@@ -68,6 +68,13 @@ final class StreamHub: Sendable {
     private let contexts: [LoopBound<LoopContext>]
     /// Changes whenever stream history is lost (each process start, as history is not kept).
     let epoch: String
+    /// Also gets every committed publication, in commit order (the cluster's publisher).
+    private let tap = Mutex<(@Sendable ([Delivery]) -> Void)?>(nil)
+
+    /// Sets the function that gets every committed publication after the loops got it.
+    func setTap(_ body: @escaping @Sendable ([Delivery]) -> Void) {
+        tap.withLock { $0 = body }
+    }
 
     init(historySize: Int, contexts: [LoopBound<LoopContext>], compression: StreamCompression? = nil) {
         state = Mutex(State())
@@ -163,10 +170,12 @@ final class StreamHub: Sendable {
                 return state.outbox
             }
             if batches.isEmpty { return }
+            let tap = self.tap.withLock { $0 }
             for deliveries in batches {
                 for context in contexts {
                     context.execute { $0.deliver(deliveries) }
                 }
+                tap?(deliveries)
             }
         }
     }

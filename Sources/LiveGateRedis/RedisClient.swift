@@ -59,6 +59,8 @@ public final class RedisClient: EventHandler {
     private var pendingStart = 0
     private var backoff: UInt64 = 50
     private var lastError = "not started"
+    private var lastLoggedReason = ""
+    private var lastLoggedAt: UInt64 = 0
     /// Connections made since start (the first included) and replies received.
     public private(set) var connectionCount = 0
     public private(set) var reconnectCount = 0
@@ -242,7 +244,13 @@ public final class RedisClient: EventHandler {
         guard state != .stopped else { return }  // a completion stopped the client
         let delay = backoff
         backoff = min(backoff * 2, 2_000)
-        Log.event(wasReady ? .warning : .info, "redis_down", ["url": url.description, "reason": reason, "retryMs": String(delay)])
+        // One line per outage and per new reason, then one every 30 s while it lasts.
+        let now = Posix.monotonicMilliseconds()
+        if wasReady || reason != lastLoggedReason || now >= lastLoggedAt + 30_000 {
+            lastLoggedReason = reason
+            lastLoggedAt = now
+            Log.event(.warning, "redis_down", ["url": url.description, "reason": reason, "retryMs": String(delay)])
+        }
         setState(.backingOff(untilMilliseconds: Posix.monotonicMilliseconds() + delay))
         loop.schedule(afterMilliseconds: delay) { [weak self] in
             guard let self, case .backingOff = self.state else { return }

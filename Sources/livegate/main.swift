@@ -1,5 +1,6 @@
 import Foundation
 import LiveGate
+import LiveGateRedis
 import LiveGateCore
 import LiveGatePOSIX
 
@@ -25,6 +26,8 @@ let usage = """
       --bench-pubsub     serve the load generator's pub/sub protocol on /bench and /bench/pub
       --compression on|off  permessage-deflate (RFC 7692) for clients that offer it (webSocket.compression)
       --compression-min N   messages under N bytes go out uncompressed (webSocket.compressionMinimumBytes)
+      --redis URL        publish the room streams to Redis (redis://[:PASSWORD@]HOST[:PORT][/DB]); the
+                         cluster's core half (cluster in the config), edges are not built yet
       --log-level LEVEL  debug, info, warning or error
       -h, --help         show this help
 
@@ -119,6 +122,21 @@ while let argument = arguments.popFirst() {
         let text = value(for: argument, from: &arguments)
         guard let bytes = Int(text), bytes >= 0 else { fail("--compression-min: '\(text)' is not a byte count") }
         overrides.append { $0.compressionMinimumBytes = bytes }
+    case "--redis":
+        let text = value(for: argument, from: &arguments)
+        let url: RedisURL
+        do {
+            url = try RedisURL(parsing: text)
+        } catch {
+            fail("--redis: \(error)")
+        }
+        if url.usesTLS { fail("--redis: rediss:// (TLS to Redis) is not built yet; use redis:// on a private network") }
+        overrides.append { configuration in
+            var settings = configuration.cluster ?? ClusterSettings(redis: url)
+            settings.redis = url
+            settings.streamLength = max(settings.streamLength, configuration.historySize)
+            configuration.cluster = settings
+        }
     case "--log-level":
         let text = value(for: argument, from: &arguments)
         let levels: [String: Log.Level] = ["debug": .debug, "info": .info, "warning": .warning, "error": .error]

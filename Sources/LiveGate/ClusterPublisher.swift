@@ -1,0 +1,185 @@
+import LiveGateCore
+import LiveGatePOSIX
+import LiveGateRedis
+import Synchronization
+
+/// Where a node of a cluster finds Redis and what it does there (`cluster` in the config,
+/// `--redis URL`). Only the core's half exists so far: it publishes its room streams.
+public struct ClusterSettings: Equatable, Sendable {
+    public enum Role: String, Sendable {
+        case core
+    }
+
+    public var redis: RedisURL
+    public var role: Role = .core
+    /// The first part of every key, so several gateways can share one Redis.
+    public var prefix = "livegate"
+    /// Entries kept per Redis stream (`XADD … MAXLEN ~ N`); at least the resume window.
+    public var streamLength = 10_000
+
+    public init(redis: RedisURL) {
+        self.redis = redis
+    }
+}
+
+/// The core's half of the cluster (issue #19, first step): every committed room stream
+/// message goes to a Redis Stream per room stream, in `seq` order, once per message (never per
+/// viewer), pipelined: what accumulated while a pipeline was out goes in the next one, so a busy
+/// core makes one round trip per batch of messages.
+///
+/// - Keys: `{prefix}:epoch` holds the current epoch; each room stream is the stream
+///   `{prefix}:{epoch}:{room}:{audience}`, trimmed to about ``ClusterSettings/streamLength``.
+///   A restarted core has a new epoch and so new streams: a reader sees the epoch change,
+///   exactly as a viewer of one process does.
+/// - Entries: the id is `0-{seq}`, the fields `m` (the message's JSON, as viewers get it) and
+///   `k` (the conflation key; 0 for an event that must not be dropped).
+/// - Faults: while Redis is away the messages wait in a bounded queue (oldest dropped past
+///   `maximumQueued`, counted, logged: a reader then sees a gap in `seq` and resets) and go out
+///   when the client is ready again. A pipeline lost with its connection is sent again; entries
+///   that had landed are refused as "equal or smaller" ids, which counts as done, so each
+///   message is in the stream once.
+final class ClusterPublisher: @unchecked Sendable {
+    struct Entry {
+        let key: String
+        let seq: UInt64
+        let payload: String
+        let conflationKey: UInt32
+    }
+
+    /// Counters for `/metrics`.
+    final class Stats: Sendable {
+        let published = Atomic<Int>(0)
+        let queued = Atomic<Int>(0)
+        let dropped = Atomic<Int>(0)
+        let reconnects = Atomic<Int>(0)
+        let ready = Atomic<Int>(0)
+        let lastRoundTripMicroseconds = Atomic<Int>(0)
+    }
+
+    let settings: ClusterSettings
+    let epoch: String
+    let stats = Stats()
+    private let loop: EventLoop
+    private let client: RedisClient
+    private let maximumQueued: Int
+    // Loop-confined.
+    private var queue: [Entry] = []
+    private var queueStart = 0
+    private var inFlight = 0
+    private var isEpochWritten = false
+
+    init(settings: ClusterSettings, epoch: String, loop: EventLoop, maximumQueued: Int = 1_000_000) {
+        self.settings = settings
+        self.epoch = epoch
+        self.loop = loop
+        self.maximumQueued = maximumQueued
+        client = RedisClient(url: settings.redis, loop: loop)
+    }
+
+    /// Connects (and keeps reconnecting).
+    func start() {
+        loop.execute { [self] in
+            client.onStateChange = { [weak self] state in
+                guard let self else { return }
+                self.stats.ready.store(state == .ready ? 1 : 0, ordering: .relaxed)
+                self.stats.reconnects.store(self.client.reconnectCount, ordering: .relaxed)
+                if state == .ready {
+                    self.isEpochWritten = false
+                    self.sendIfIdle()
+                }
+            }
+            client.start()
+            Log.event(.info, "cluster_core", ["redis": settings.redis.description, "prefix": settings.prefix, "epoch": epoch])
+        }
+    }
+
+    func stop() {
+        loop.execute { [self] in client.stop() }
+    }
+
+    /// The key of a room stream.
+    func key(room: String, audience: Audience) -> String {
+        "\(settings.prefix):\(epoch):\(room):\(audience)"
+    }
+
+    /// Takes a committed publication (any thread; called in commit order).
+    func publish(_ deliveries: [Delivery]) {
+        var entries: [Entry] = []
+        entries.reserveCapacity(deliveries.count)
+        for delivery in deliveries where delivery.room != BenchSubscriberSession.topic {
+            entries.append(Entry(
+                key: key(room: delivery.room, audience: delivery.audience), seq: delivery.seq,
+                payload: Self.payload(of: delivery.frame), conflationKey: delivery.key))
+        }
+        guard !entries.isEmpty else { return }
+        loop.execute { [self] in enqueue(entries) }
+    }
+
+    /// The JSON text inside an unmasked server text frame.
+    static func payload(of frame: SharedBytes) -> String {
+        let bytes = frame.buffer
+        guard bytes.count >= 2 else { return "" }
+        let length = bytes[1] & 0x7F
+        let offset = length == 126 ? 4 : length == 127 ? 10 : 2
+        guard bytes.count >= offset else { return "" }
+        return String(decoding: UnsafeRawBufferPointer(rebasing: bytes[offset...]), as: UTF8.self)
+    }
+
+    private var queuedCount: Int { queue.count - queueStart }
+
+    private func enqueue(_ entries: [Entry]) {
+        queue.append(contentsOf: entries)
+        let excess = queuedCount - inFlight - maximumQueued
+        if excess > 0 {
+            // Drop the oldest entries not in flight: readers will see the gap and reset.
+            queue.removeSubrange((queueStart + inFlight)..<(queueStart + inFlight + excess))
+            stats.dropped.add(excess, ordering: .relaxed)
+            Log.event(.warning, "cluster_dropped", ["entries": String(excess), "reason": "redis not keeping up or away"])
+        }
+        stats.queued.store(queuedCount, ordering: .relaxed)
+        sendIfIdle()
+    }
+
+    private func sendIfIdle() {
+        guard client.state == .ready, inFlight == 0, queuedCount > 0 || !isEpochWritten else { return }
+        var commands: [[String]] = []
+        if !isEpochWritten { commands.append(["SET", "\(settings.prefix):epoch", epoch]) }
+        let count = min(queuedCount, 4096)
+        let length = String(settings.streamLength)
+        for entry in queue[queueStart..<(queueStart + count)] {
+            commands.append(["XADD", entry.key, "MAXLEN", "~", length, "0-\(entry.seq)", "m", entry.payload, "k", String(entry.conflationKey)])
+        }
+        inFlight = count
+        let wroteEpoch = !isEpochWritten
+        let sentAt = Posix.monotonicNanoseconds()
+        client.pipeline(commands) { [weak self] result in
+            guard let self else { return }
+            self.inFlight = 0
+            switch result {
+            case .success(let replies):
+                self.stats.lastRoundTripMicroseconds.store(Int((Posix.monotonicNanoseconds() - sentAt) / 1000), ordering: .relaxed)
+                if wroteEpoch { self.isEpochWritten = true }
+                for reply in replies {
+                    // An id at or below the stream's last one: that entry landed before a lost connection.
+                    if case .error(let message) = reply, !message.contains("equal or smaller") {
+                        Log.event(.error, "cluster_publish_refused", ["reason": String(message.prefix(200))])
+                    }
+                }
+                self.queueStart += count
+                if self.queueStart == self.queue.count {
+                    self.queue.removeAll(keepingCapacity: self.queue.capacity <= 65_536)
+                    self.queueStart = 0
+                } else if self.queueStart >= 4096 && self.queueStart * 2 >= self.queue.count {
+                    self.queue.removeFirst(self.queueStart)
+                    self.queueStart = 0
+                }
+                self.stats.published.add(count, ordering: .relaxed)
+                self.stats.queued.store(self.queuedCount, ordering: .relaxed)
+                self.sendIfIdle()
+            case .failure:
+                // Kept; sent again when the client is ready (its state change calls sendIfIdle).
+                break
+            }
+        }
+    }
+}

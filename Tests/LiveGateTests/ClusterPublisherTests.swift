@@ -1,0 +1,174 @@
+import Foundation
+import Synchronization
+import LiveGateRedis
+import LiveGateTestSupport
+import Testing
+
+@testable import LiveGate
+
+/// The core's half of the cluster against a real `redis-server`: every room stream message a
+/// viewer gets is in the room stream's Redis Stream, byte for byte, in `seq` order, once; a Redis
+/// outage loses nothing that the core published meanwhile.
+@Suite(.serialized)
+struct ClusterPublisherTests {
+    /// The entries of a Redis stream: (id, m).
+    static func entries(_ harness: ClientHarness, key: String) throws -> [(id: String, message: String)] {
+        let reply = try #require(try harness.call(["XRANGE", key, "-", "+"])?.get())
+        return (reply.elements ?? []).compactMap { entry in
+            guard let fields = entry.elements, let id = fields.first?.string, let pairs = fields.last?.elements,
+                  let index = pairs.firstIndex(where: { $0.string == "m" }), index + 1 < pairs.count,
+                  let message = pairs[index + 1].string
+            else { return nil }
+            return (id, message)
+        }
+    }
+
+    /// Waits (bounded) until `key` holds `count` entries.
+    static func waitForEntries(_ harness: ClientHarness, key: String, count: Int, seconds: Double = 10) -> Int {
+        let deadline = Date().addingTimeInterval(seconds)
+        var length = 0
+        while Date() < deadline {
+            if case .success(.integer(let value))? = harness.call(["XLEN", key]) {
+                length = Int(value)
+                if length >= count { return length }
+            }
+            usleep(20_000)
+        }
+        return length
+    }
+
+    /// Reads the viewer's messages until a `stock` of `sku` with `sellable`; every message with a
+    /// `seq`, as (seq, text).
+    static func readUntil(_ viewer: TestClient, sku: String, sellable: Int) throws -> [(seq: Int, text: String)] {
+        var seen: [(seq: Int, text: String)] = []
+        for _ in 0..<500 {
+            guard let frame = viewer.readFrame() else { break }
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any])
+            if let seq = object["seq"] as? Int { seen.append((seq, String(decoding: frame.payload, as: UTF8.self))) }
+            if object["type"] as? String == "stock", object["sku"] as? String == sku, object["sellable"] as? Int == sellable {
+                return seen
+            }
+        }
+        Issue.record("no stock of \(sku) at \(sellable) among \(seen.count) messages")
+        return seen
+    }
+
+    @Test func roomStreamsGoToRedisInOrderByteForByte() throws {
+        let redis = try RedisServer()
+        let url = RedisURL(host: "127.0.0.1", port: redis.port)
+        let room = try RoomFixture { configuration in
+            var settings = ClusterSettings(redis: url)
+            settings.prefix = "lgtest"
+            configuration.cluster = settings
+        }
+        let reader = try ClientHarness(url: url)
+        #expect(reader.waitUntilReady())
+        let (viewer, snapshot) = try room.join(.viewer)
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        let epoch = try #require(snapshot["epoch"] as? String)
+        let publisher = try #require(room.gateway.cluster)
+        let key = publisher.key(room: "demo", audience: .viewer)
+        #expect(key == "lgtest:\(epoch):demo:viewer")
+
+        // 8 orders of 1 on a stock of 10 (no sold-out alert in the way): 8 stock messages to viewers.
+        for index in 1...8 {
+            connector.sendJSON(["type": "order", "orderId": "R-\(index)", "sku": "hoodie", "qty": 1, "state": "paid"])
+        }
+        let seen = try Self.readUntil(viewer, sku: "hoodie", sellable: 2)
+        let lastSeq = try #require(seen.last?.seq)
+        let firstSeen = try #require(seen.first?.seq)
+        #expect(seen.map(\.seq) == Array(firstSeen...lastSeq), "the viewer sees every seq after its snapshot")
+        #expect(Self.waitForEntries(reader, key: key, count: lastSeq) >= lastSeq)
+        let stored = try Self.entries(reader, key: key)
+        // Every message of the stream is there once, in seq order, with the ids the seqs.
+        #expect(Array(stored.prefix(lastSeq).map(\.id)) == (1...lastSeq).map { "0-\($0)" })
+        #expect(Set(stored.map(\.id)).count == stored.count)
+        for message in seen {
+            #expect(stored[message.seq - 1].message == message.text, "seq \(message.seq)")
+        }
+        #expect(try reader.call(["GET", "lgtest:epoch"])?.get().string == epoch)
+    }
+
+    /// Redis stops while orders go on: the core keeps its messages, reconnects when Redis is
+    /// back, and the stream has every one of them, contiguous, none twice.
+    @Test func aRedisOutageLosesNothingPublishedMeanwhile() throws {
+        let redis = try RedisServer()
+        let url = RedisURL(host: "127.0.0.1", port: redis.port)
+        let room = try RoomFixture { configuration in
+            configuration.cluster = ClusterSettings(redis: url)
+        }
+        let (viewer, _) = try room.join(.viewer)
+        let (connector, _) = try room.join(.connector, channel: "douyin")
+        let publisher = try #require(room.gateway.cluster)
+        let key = publisher.key(room: "demo", audience: .viewer)
+        do {
+            let reader = try ClientHarness(url: url)
+            #expect(reader.waitUntilReady())
+            connector.sendJSON(["type": "order", "orderId": "O-0", "sku": "cap", "qty": 1, "state": "paid"])
+            #expect(viewer.read(type: "stock") != nil)
+            #expect(Self.waitForEntries(reader, key: key, count: 1) >= 1)
+        }
+        redis.stop()
+        for index in 1...30 {
+            connector.sendJSON(["type": "order", "orderId": "O-\(index)", "sku": "cap", "qty": 1, "state": "paid"])
+        }
+        let during = try Self.readUntil(viewer, sku: "cap", sellable: 69)
+        let lastSeq = try #require(during.last?.seq)
+        let firstDuring = try #require(during.first?.seq)
+        #expect(during.count >= 1, "viewers are served while Redis is away")
+        usleep(300_000)
+        try redis.start()  // empty: nothing was saved
+        let reader = try ClientHarness(url: url)
+        #expect(reader.waitUntilReady())
+        let expected = lastSeq - firstDuring + 1
+        #expect(Self.waitForEntries(reader, key: key, count: expected) >= expected)
+        let stored = try Self.entries(reader, key: key)
+        let ids = stored.map(\.id)
+        // What was published while Redis was down is all there, in order, once, as viewers got it
+        // (the restarted Redis is empty: what it held before is gone, which readers see as a gap).
+        let fromOutage = stored.filter { Int($0.id.dropFirst(2)).map { $0 >= firstDuring } ?? false }
+        #expect(fromOutage.map(\.id).prefix(expected) == ArraySlice((firstDuring...lastSeq).map { "0-\($0)" }))
+        for message in during {
+            #expect(fromOutage.first { $0.id == "0-\(message.seq)" }?.message == message.text, "seq \(message.seq)")
+        }
+        #expect(Set(ids).count == ids.count)
+        #expect(publisher.stats.reconnects.load(ordering: .relaxed) >= 1)
+        #expect(publisher.stats.dropped.load(ordering: .relaxed) == 0)
+        let http = try TestClient(port: room.port)
+        http.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        let metrics = try #require(http.readResponse())
+        #expect(metrics.body.contains("livegate_redis_ready 1"))
+        #expect(metrics.body.contains("livegate_redis_published_total"))
+    }
+}
+
+struct ClusterConfigurationTests {
+    @Test func theClusterSectionIsReadAndCheckedByName() throws {
+        let config = try Configuration.parse(Data(
+            "{ cluster: { redis: 'redis://:pw@10.0.0.5:6390/2', prefix: 'room7', streamLength: 50000 } }".utf8))
+        let cluster = try #require(config.cluster)
+        #expect(cluster.redis == RedisURL(host: "10.0.0.5", port: 6390, password: "pw", database: 2))
+        #expect(cluster.prefix == "room7")
+        #expect(cluster.streamLength == 50_000)
+        #expect(cluster.role == .core)
+        #expect(try Configuration.parse(Data("{ port: 9000 }".utf8)).cluster == nil, "no cluster unless asked")
+
+        let cases: [(String, String)] = [
+            ("{ cluster: { } }", "redis"),
+            ("{ cluster: { redis: 'http://x' } }", "cluster.redis"),
+            ("{ cluster: { redis: 'rediss://x' } }", "not built yet"),
+            ("{ cluster: { redis: 'redis://x', role: 'edge' } }", "only core is built so far"),
+            ("{ cluster: { redis: 'redis://x', prefix: 'a b' } }", "cluster.prefix"),
+            ("{ streams: { historySize: 5000 }, cluster: { redis: 'redis://x', streamLength: 1000 } }", "at least streams.historySize"),
+            ("{ cluster: { redis: 'redis://x', stream: 5 } }", "stream"),
+        ]
+        for (text, expected) in cases {
+            do {
+                _ = try Configuration.parse(Data(text.utf8))
+                Issue.record("\(text) was accepted")
+            } catch {
+                #expect("\(error)".contains(expected), "\(text): \(error)")
+            }
+        }
+    }
+}
