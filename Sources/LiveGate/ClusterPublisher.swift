@@ -40,6 +40,7 @@ public struct ClusterSettings: Equatable, Sendable {
 ///   message is in the stream once.
 final class ClusterPublisher: @unchecked Sendable {
     struct Entry {
+        let stream: StreamID
         let key: String
         let seq: UInt64
         let payload: String
@@ -54,7 +55,11 @@ final class ClusterPublisher: @unchecked Sendable {
         let reconnects = Atomic<Int>(0)
         let ready = Atomic<Int>(0)
         let lastRoundTripMicroseconds = Atomic<Int>(0)
+        let snapshots = Atomic<Int>(0)
     }
+
+    /// A room stream's snapshot now and the `seq` it reflects (the JSON a joining subscriber gets).
+    typealias SnapshotProvider = @Sendable (_ room: String, _ audience: Audience) -> (seq: UInt64, json: [UInt8])?
 
     let settings: ClusterSettings
     let epoch: String
@@ -62,18 +67,39 @@ final class ClusterPublisher: @unchecked Sendable {
     private let loop: EventLoop
     private let client: RedisClient
     private let maximumQueued: Int
+    private let snapshot: SnapshotProvider?
+    /// Milliseconds between two snapshot writes of the same stream.
+    private let snapshotInterval: UInt64
     // Loop-confined.
     private var queue: [Entry] = []
     private var queueStart = 0
     private var inFlight = 0
     private var isEpochWritten = false
+    /// Streams whose snapshot in Redis is older than their last message.
+    private var staleSnapshots: Set<StreamID> = []
+    /// Every stream published so far (a Redis that comes back empty gets all their snapshots again).
+    private var knownStreams: Set<StreamID> = []
+    private var isSnapshotTimerSet = false
 
-    init(settings: ClusterSettings, epoch: String, loop: EventLoop, maximumQueued: Int = 1_000_000) {
+    struct StreamID: Hashable {
+        let room: String
+        let audience: Audience
+    }
+
+    init(settings: ClusterSettings, epoch: String, loop: EventLoop, maximumQueued: Int = 1_000_000,
+         snapshotIntervalMilliseconds: UInt64 = 250, snapshot: SnapshotProvider? = nil) {
         self.settings = settings
         self.epoch = epoch
         self.loop = loop
         self.maximumQueued = maximumQueued
+        self.snapshot = snapshot
+        snapshotInterval = snapshotIntervalMilliseconds
         client = RedisClient(url: settings.redis, loop: loop)
+    }
+
+    /// The key of a room stream's latest snapshot.
+    func snapshotKey(room: String, audience: Audience) -> String {
+        key(room: room, audience: audience) + ":snapshot"
     }
 
     /// Connects (and keeps reconnecting).
@@ -85,7 +111,9 @@ final class ClusterPublisher: @unchecked Sendable {
                 self.stats.reconnects.store(self.client.reconnectCount, ordering: .relaxed)
                 if state == .ready {
                     self.isEpochWritten = false
+                    self.staleSnapshots = self.knownStreams
                     self.sendIfIdle()
+                    self.scheduleSnapshots()
                 }
             }
             client.start()
@@ -108,6 +136,7 @@ final class ClusterPublisher: @unchecked Sendable {
         entries.reserveCapacity(deliveries.count)
         for delivery in deliveries where delivery.room != BenchSubscriberSession.topic {
             entries.append(Entry(
+                stream: StreamID(room: delivery.room, audience: delivery.audience),
                 key: key(room: delivery.room, audience: delivery.audience), seq: delivery.seq,
                 payload: Self.payload(of: delivery.frame), conflationKey: delivery.key))
         }
@@ -165,6 +194,11 @@ final class ClusterPublisher: @unchecked Sendable {
                         Log.event(.error, "cluster_publish_refused", ["reason": String(message.prefix(200))])
                     }
                 }
+                for entry in self.queue[self.queueStart..<(self.queueStart + count)] {
+                    self.staleSnapshots.insert(entry.stream)
+                    self.knownStreams.insert(entry.stream)
+                }
+                self.scheduleSnapshots()
                 self.queueStart += count
                 if self.queueStart == self.queue.count {
                     self.queue.removeAll(keepingCapacity: self.queue.capacity <= 65_536)
@@ -179,6 +213,43 @@ final class ClusterPublisher: @unchecked Sendable {
             case .failure:
                 // Kept; sent again when the client is ready (its state change calls sendIfIdle).
                 break
+            }
+        }
+    }
+
+    // MARK: - Snapshots
+
+    /// Writes the snapshots of the streams that changed, at most every `snapshotInterval`.
+    private func scheduleSnapshots() {
+        guard snapshot != nil, !isSnapshotTimerSet, !staleSnapshots.isEmpty else { return }
+        isSnapshotTimerSet = true
+        loop.schedule(afterMilliseconds: snapshotInterval) { [weak self] in
+            guard let self else { return }
+            self.isSnapshotTimerSet = false
+            self.writeSnapshots()
+        }
+    }
+
+    /// One `SET` per changed stream, pipelined: the snapshot and, in it, the `seq` it reflects.
+    /// Written after the stream's entries up to that point were acknowledged, so a reader that
+    /// takes the snapshot and then reads the stream after its `seq` misses nothing.
+    private func writeSnapshots() {
+        guard let snapshot, client.state == .ready, !staleSnapshots.isEmpty else { return }
+        let streams = staleSnapshots
+        staleSnapshots.removeAll()
+        var commands: [[String]] = []
+        for stream in streams {
+            guard let (_, json) = snapshot(stream.room, stream.audience) else { continue }
+            commands.append(["SET", snapshotKey(room: stream.room, audience: stream.audience), String(decoding: json, as: UTF8.self)])
+        }
+        guard !commands.isEmpty else { return }
+        client.pipeline(commands) { [weak self] result in
+            guard let self else { return }
+            if case .failure = result {
+                // Written again once the client is ready.
+                self.staleSnapshots.formUnion(streams)
+            } else {
+                self.stats.snapshots.add(commands.count, ordering: .relaxed)
             }
         }
     }

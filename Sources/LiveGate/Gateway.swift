@@ -35,7 +35,15 @@ public final class Gateway: Sendable {
         try DataDirectory.create(configuration.dataDir)
         archive = ConsoleArchive(dataDirectory: configuration.dataDir, rooms: rooms)
         let firstLoop = server.firstLoop
-        let cluster = configuration.cluster.map { ClusterPublisher(settings: $0, epoch: rooms.streams.epoch, loop: firstLoop) }
+        let cluster = configuration.cluster.map { settings in
+            ClusterPublisher(settings: settings, epoch: rooms.streams.epoch, loop: firstLoop) { room, audience in
+                // The position first: the registry's figures are then at least as new as it.
+                guard let seq = rooms.streams.position(room: room, audience: audience),
+                      let writer = rooms.registry.snapshot(room: room, seq: seq, epoch: rooms.streams.epoch)
+                else { return nil }
+                return (seq, writer.json)
+            }
+        }
         self.cluster = cluster
         if let cluster { rooms.streams.setTap { cluster.publish($0) } }
         archive.restore()

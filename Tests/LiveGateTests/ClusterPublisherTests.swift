@@ -87,6 +87,28 @@ struct ClusterPublisherTests {
             #expect(stored[message.seq - 1].message == message.text, "seq \(message.seq)")
         }
         #expect(try reader.call(["GET", "lgtest:epoch"])?.get().string == epoch)
+
+        // The latest snapshot of the stream, with the seq it reflects: taken with the stream after
+        // that seq, it gives what a viewer has now (a reader at another node starts from it).
+        let snapshotKey = publisher.snapshotKey(room: "demo", audience: .viewer)
+        #expect(snapshotKey == key + ":snapshot")
+        let deadline = Date().addingTimeInterval(10)
+        var found: [String: Any]?
+        while Date() < deadline {
+            if let text = try reader.call(["GET", snapshotKey])?.get().string,
+               let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+               (object["seq"] as? Int ?? 0) >= lastSeq {
+                found = object
+                break
+            }
+            usleep(20_000)
+        }
+        let latest = try #require(found, "a snapshot at seq \(lastSeq) or later")
+        #expect(latest["type"] as? String == "snapshot")
+        #expect(latest["epoch"] as? String == epoch)
+        let skus = try #require(latest["skus"] as? [[String: Any]])
+        #expect(skus.first { $0["sku"] as? String == "hoodie" }?["sellable"] as? Int == 2)
+        #expect(publisher.stats.snapshots.load(ordering: .relaxed) >= 1)
     }
 
     /// Redis stops while orders go on: the core keeps its messages, reconnects when Redis is
@@ -132,6 +154,20 @@ struct ClusterPublisherTests {
             #expect(fromOutage.first { $0.id == "0-\(message.seq)" }?.message == message.text, "seq \(message.seq)")
         }
         #expect(Set(ids).count == ids.count)
+        // The restarted (empty) Redis gets the snapshot again, with the figures after the outage.
+        let snapshotKey = publisher.snapshotKey(room: "demo", audience: .viewer)
+        let deadline = Date().addingTimeInterval(10)
+        var sellable: Int?
+        while Date() < deadline {
+            if let text = try reader.call(["GET", snapshotKey])?.get().string,
+               let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+               let skus = object["skus"] as? [[String: Any]] {
+                sellable = skus.first { $0["sku"] as? String == "cap" }?["sellable"] as? Int
+                if sellable == 69 { break }
+            }
+            usleep(20_000)
+        }
+        #expect(sellable == 69)
         #expect(publisher.stats.reconnects.load(ordering: .relaxed) >= 1)
         #expect(publisher.stats.dropped.load(ordering: .relaxed) == 0)
         let http = try TestClient(port: room.port)
