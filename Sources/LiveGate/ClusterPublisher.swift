@@ -7,7 +7,10 @@ import Synchronization
 /// `--redis URL`). Only the core's half exists so far: it publishes its room streams.
 public struct ClusterSettings: Equatable, Sendable {
     public enum Role: String, Sendable {
+        /// Owns the stock core and publishes the room streams to Redis.
         case core
+        /// Holds viewers and follows the core's streams in Redis (Edge.swift).
+        case edge
     }
 
     public var redis: RedisURL

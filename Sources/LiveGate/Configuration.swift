@@ -303,7 +303,7 @@ extension Configuration {
             var settings = ClusterSettings(redis: url)
             let role = try cluster.string("role", default: "core")
             guard let parsed = ClusterSettings.Role(rawValue: role) else {
-                throw ConfigurationError(message: "cluster.role: '\(role)': only core is built so far (edges are next, issue #19)")
+                throw ConfigurationError(message: "cluster.role: expected core or edge, got '\(role)'")
             }
             settings.role = parsed
             settings.prefix = try cluster.string("prefix", default: settings.prefix)

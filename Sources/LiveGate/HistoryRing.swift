@@ -18,6 +18,14 @@ struct HistoryRing: Sendable {
         if newest - oldest + 1 > UInt64(frames.count) { oldest = newest - UInt64(frames.count) + 1 }
     }
 
+    /// Forgets every frame: the next one recorded is `seq + 1` (an edge starting a stream
+    /// from a snapshot at `seq`, or after a gap).
+    mutating func restart(after seq: UInt64) {
+        for index in frames.indices { frames[index] = nil }
+        newest = seq
+        oldest = seq + 1
+    }
+
     /// The frames after `since`, or `nil` when some of them are no longer held.
     func frames(after since: UInt64) -> [SharedBytes]? {
         guard since <= newest, since + 1 >= oldest else { return nil }

@@ -67,7 +67,9 @@ final class StreamHub: Sendable {
     /// Every loop's context: each publication goes to all of them.
     private let contexts: [LoopBound<LoopContext>]
     /// Changes whenever stream history is lost (each process start, as history is not kept).
-    let epoch: String
+    /// An edge takes the core's (``setEpoch(_:)``), so `since`/`epoch` resume works at any node.
+    var epoch: String { epochState.withLock { $0 } }
+    private let epochState: Mutex<String>
     /// Also gets every committed publication, in commit order (the cluster's publisher).
     private let tap = Mutex<(@Sendable ([Delivery]) -> Void)?>(nil)
 
@@ -81,7 +83,7 @@ final class StreamHub: Sendable {
         self.historySize = historySize
         self.compression = compression
         self.contexts = contexts
-        epoch = String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 36)
+        epochState = Mutex(String(UInt64(Date().timeIntervalSince1970 * 1000), radix: 36))
     }
 
     /// Adds the streams of a room (nothing when it has them).
@@ -129,6 +131,36 @@ final class StreamHub: Sendable {
         }
         guard let reserved else { return }
         commit(reserved.ticket, [Delivery(room: room, audience: audience, seq: reserved.seq, frame: frame)])
+    }
+
+    // MARK: - Edge
+
+    /// An edge: takes the core's epoch.
+    func setEpoch(_ epoch: String) {
+        epochState.withLock { $0 = epoch }
+    }
+
+    /// An edge: the stream continues from a snapshot at `seq` (its history is forgotten).
+    func restartRemote(room: String, audience: Audience, after seq: UInt64) {
+        state.withLock { state in
+            guard state.streams[room] != nil else { return }
+            state.streams[room]![audience.rawValue].reserved = seq
+            state.streams[room]![audience.rawValue].committed = seq
+            state.streams[room]![audience.rawValue].history.restart(after: seq)
+        }
+    }
+
+    /// An edge: sends a message the core numbered, as it is. The caller gives each stream's
+    /// messages in order and without gaps (``restartRemote(room:audience:after:)`` first after one).
+    func publishRemote(room: String, audience: Audience, seq: UInt64, frame: SharedBytes, key: UInt32) {
+        let ticket: UInt64? = state.withLock { state in
+            guard state.streams[room] != nil else { return nil }
+            state.streams[room]![audience.rawValue].reserved = seq
+            defer { state.nextTicket += 1 }
+            return state.nextTicket
+        }
+        guard let ticket else { return }
+        commit(ticket, [Delivery(room: room, audience: audience, seq: seq, frame: frame, key: key)])
     }
 
     /// The position a new subscriber of a stream starts after.

@@ -26,8 +26,10 @@ let usage = """
       --bench-pubsub     serve the load generator's pub/sub protocol on /bench and /bench/pub
       --compression on|off  permessage-deflate (RFC 7692) for clients that offer it (webSocket.compression)
       --compression-min N   messages under N bytes go out uncompressed (webSocket.compressionMinimumBytes)
-      --redis URL        publish the room streams to Redis (redis://[:PASSWORD@]HOST[:PORT][/DB]); the
-                         cluster's core half (cluster in the config), edges are not built yet
+      --redis URL        join a cluster over Redis (redis://[:PASSWORD@]HOST[:PORT][/DB]; cluster in the
+                         config): as the core (default) publish the room streams to it
+      --edge             as an edge: serve the configured rooms' viewers from the core's streams in
+                         Redis (no stock core here; needs --redis)
       --log-level LEVEL  debug, info, warning or error
       -h, --help         show this help
 
@@ -137,6 +139,11 @@ while let argument = arguments.popFirst() {
             settings.streamLength = max(settings.streamLength, configuration.historySize)
             configuration.cluster = settings
         }
+    case "--edge":
+        overrides.append { configuration in
+            guard configuration.cluster != nil else { fail("--edge needs --redis URL (or a cluster section)") }
+            configuration.cluster?.role = .edge
+        }
     case "--log-level":
         let text = value(for: argument, from: &arguments)
         let levels: [String: Log.Level] = ["debug": .debug, "info": .info, "warning": .warning, "error": .error]
@@ -202,14 +209,23 @@ if isMintingToken {
 }
 
 Signals.blockTerminationSignals()
-let gateway: Gateway
+let server: Server
+let shutdown: (Int) -> Void
 do {
-    gateway = try Gateway(configuration: configuration)
-    try gateway.start()
+    if configuration.cluster?.role == .edge {
+        let edge = try EdgeGateway(configuration: configuration)
+        try edge.start()
+        server = edge.server
+        shutdown = { edge.shutdown(drainWaves: $0) }
+    } else {
+        let gateway = try Gateway(configuration: configuration)
+        try gateway.start()
+        server = gateway.server
+        shutdown = { gateway.shutdown(drainWaves: $0) }
+    }
 } catch {
     fail("cannot start: \(error)", code: 1)
 }
-let server = gateway.server
 if configuration.tokenSecret == Configuration.demoTokenSecret {
     Log.warning("livegate: tokenSecret is the shipped demo secret: anyone can mint tokens; set your own before going live")
 }
@@ -242,7 +258,7 @@ while true {
     Log.info("livegate: \(Signals.name(signal)) received: closing \(server.openConnections) connection(s)")
     // SIGTERM (an orchestrated restart) sends viewers away in waves with 1012 first, so they
     // do not all reconnect at once; SIGINT (Ctrl-C) closes everything with 1001 at once.
-    gateway.shutdown(drainWaves: signal == SIGTERM ? 5 : 0)
+    shutdown(signal == SIGTERM ? 5 : 0)
     Log.info("livegate: stopped")
     exit(0)
 }

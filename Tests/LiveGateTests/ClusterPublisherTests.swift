@@ -2,6 +2,7 @@ import Foundation
 import Synchronization
 import LiveGateRedis
 import LiveGateTestSupport
+import LiveGateWebSocket
 import Testing
 
 @testable import LiveGate
@@ -193,7 +194,7 @@ struct ClusterConfigurationTests {
             ("{ cluster: { } }", "redis"),
             ("{ cluster: { redis: 'http://x' } }", "cluster.redis"),
             ("{ cluster: { redis: 'rediss://x' } }", "not built yet"),
-            ("{ cluster: { redis: 'redis://x', role: 'edge' } }", "only core is built so far"),
+            ("{ cluster: { redis: 'redis://x', role: 'relay' } }", "expected core or edge"),
             ("{ cluster: { redis: 'redis://x', prefix: 'a b' } }", "cluster.prefix"),
             ("{ streams: { historySize: 5000 }, cluster: { redis: 'redis://x', streamLength: 1000 } }", "at least streams.historySize"),
             ("{ cluster: { redis: 'redis://x', stream: 5 } }", "stream"),
@@ -206,5 +207,121 @@ struct ClusterConfigurationTests {
                 #expect("\(error)".contains(expected), "\(text): \(error)")
             }
         }
+    }
+}
+
+/// A core and an edge in one process, over a real `redis-server`: the edge's viewers get what the
+/// core's viewers get, byte for byte, and resume works from either node with the core's epoch.
+@Suite(.serialized)
+struct EdgeTests {
+    final class Edge {
+        let gateway: EdgeGateway
+        var port: Int { gateway.server.port }
+
+        init(redis: RedisURL, prefix: String = "livegate") throws {
+            var configuration = RoomFixture.configuration(dataDir: NSTemporaryDirectory() + "livegate-edge-unused")
+            var settings = ClusterSettings(redis: redis)
+            settings.role = .edge
+            settings.prefix = prefix
+            configuration.cluster = settings
+            gateway = try EdgeGateway(configuration: configuration)
+            try gateway.start()
+        }
+
+        deinit { gateway.shutdown() }
+
+        /// Waits (bounded) until /readyz says ready.
+        func waitUntilReady(seconds: Double = 10) throws -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                let http = try TestClient(port: port)
+                http.send("GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+                if http.readResponse()?.status == 200 { return true }
+                usleep(50_000)
+            }
+            return false
+        }
+    }
+
+    /// Messages with a seq after `after`, until a stock of `sku` at `sellable`.
+    static func read(_ client: TestClient, after: Int, sku: String, sellable: Int) throws -> [(seq: Int, text: String)] {
+        try ClusterPublisherTests.readUntil(client, sku: sku, sellable: sellable).filter { $0.seq > after }
+    }
+
+    @Test func anEdgeViewerGetsWhatACoreViewerGetsAndResumesAnywhere() throws {
+        let redis = try RedisServer()
+        let url = RedisURL(host: "127.0.0.1", port: redis.port)
+        let core = try RoomFixture { $0.cluster = ClusterSettings(redis: url) }
+        let edge = try Edge(redis: url)
+        #expect(try edge.waitUntilReady(), "the edge follows the core")
+
+        let token = core.token(.viewer, sub: "v1")
+        let atEdge = try TestClient(port: edge.port)
+        #expect(atEdge.upgrade(path: "/ws?token=\(token)") == 101)
+        let edgeSnapshot = try #require(atEdge.readJSON())
+        #expect(edgeSnapshot["type"] as? String == "snapshot")
+        let (atCore, coreSnapshot) = try core.join(.viewer, sub: "v2")
+        let epoch = try #require(coreSnapshot["epoch"] as? String)
+        #expect(edgeSnapshot["epoch"] as? String == epoch, "the edge speaks the core's epoch")
+        #expect((edgeSnapshot["skus"] as? [[String: Any]])?.first?["sellable"] as? Int == 10)
+
+        let (connector, _) = try core.join(.connector, channel: "taobao")
+        for index in 1...5 {
+            connector.sendJSON(["type": "order", "orderId": "E-\(index)", "sku": "hoodie", "qty": 1, "state": "paid"])
+        }
+        let start = max(edgeSnapshot["seq"] as? Int ?? 0, coreSnapshot["seq"] as? Int ?? 0)
+        let fromEdge = try Self.read(atEdge, after: start, sku: "hoodie", sellable: 5)
+        let fromCore = try Self.read(atCore, after: start, sku: "hoodie", sellable: 5)
+        #expect(!fromEdge.isEmpty)
+        #expect(fromEdge.map(\.seq) == fromCore.map(\.seq), "the same messages, in the same order")
+        #expect(fromEdge.map(\.text) == fromCore.map(\.text), "byte for byte")
+        let lastSeen = try #require(fromEdge.last?.seq)
+
+        // The edge viewer leaves; three more orders; it comes back at the core with since/epoch
+        // and gets exactly what it missed, without a snapshot; the same at the edge.
+        atEdge.sendFrame(.close, [0x03, 0xE8])
+        for index in 6...8 {
+            connector.sendJSON(["type": "order", "orderId": "E-\(index)", "sku": "hoodie", "qty": 1, "state": "paid"])
+        }
+        let missed = try Self.read(atCore, after: lastSeen, sku: "hoodie", sellable: 2)
+        #expect(!missed.isEmpty)
+        for port in [core.port, edge.port] {
+            let back = try TestClient(port: port)
+            #expect(back.upgrade(path: "/ws?token=\(token)&since=\(lastSeen)&epoch=\(epoch)") == 101)
+            var resumed: [(seq: Int, text: String)] = []
+            let deadline = Date().addingTimeInterval(10)
+            while resumed.count < missed.count && Date() < deadline, let frame = back.readFrame() {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any])
+                #expect(object["type"] as? String != "snapshot", "a resume, not a snapshot (port \(port))")
+                if let seq = object["seq"] as? Int { resumed.append((seq, String(decoding: frame.payload, as: UTF8.self))) }
+            }
+            #expect(resumed.map(\.seq) == missed.map(\.seq), "port \(port)")
+            #expect(resumed.map(\.text) == missed.map(\.text), "port \(port)")
+        }
+    }
+
+    @Test func anEdgeSendsOtherRolesToTheCoreAndAnswersMessagesClearly() throws {
+        let redis = try RedisServer()
+        let url = RedisURL(host: "127.0.0.1", port: redis.port)
+        let core = try RoomFixture { $0.cluster = ClusterSettings(redis: url) }
+        let edge = try Edge(redis: url)
+        #expect(try edge.waitUntilReady())
+        let host = try TestClient(port: edge.port)
+        #expect(host.upgrade(path: "/ws?token=\(core.token(.operator))") == 101)
+        let close = try #require(host.readFrame())
+        #expect(close.opcode == 8)
+        #expect(closeCode(close.payload) == 1008)
+        #expect(String(decoding: close.payload.dropFirst(2), as: UTF8.self).contains("connects to the core"))
+
+        let viewer = try TestClient(port: edge.port)
+        #expect(viewer.upgrade(path: "/ws?token=\(core.token(.viewer))") == 101)
+        #expect(viewer.read(type: "snapshot") != nil)
+        viewer.sendJSON(["type": "danmaku", "text": "hi"])
+        let error = try #require(viewer.read(type: "error"))
+        #expect(error["code"] as? String == "unavailable")
+
+        let http = try TestClient(port: edge.port)
+        http.send("POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
+        #expect(http.readResponse()?.status == 404)
     }
 }

@@ -17,6 +17,15 @@ final class RoomFixture {
 
     init(_ adjust: (inout Configuration) -> Void = { _ in }) throws {
         dataDir = NSTemporaryDirectory() + "livegate-room-\(UUID().uuidString)"
+        var configuration = Self.configuration(dataDir: dataDir)
+        adjust(&configuration)
+        authority = TokenAuthority(secret: configuration.tokenSecret)
+        gateway = try Gateway(configuration: configuration)
+        try gateway.start()
+    }
+
+    /// The fixture's configuration: 127.0.0.1:0, two loops, rooms `demo` and `side`.
+    static func configuration(dataDir: String) -> Configuration {
         var configuration = Configuration()
         configuration.host = "127.0.0.1"
         configuration.port = 0
@@ -36,10 +45,7 @@ final class RoomFixture {
             RoomSpec(id: "demo", title: "Demo", skus: ["hoodie", "cap"], featured: "hoodie"),
             RoomSpec(id: "side", title: "Side", skus: ["other"], featured: nil),
         ]
-        adjust(&configuration)
-        authority = TokenAuthority(secret: configuration.tokenSecret)
-        gateway = try Gateway(configuration: configuration)
-        try gateway.start()
+        return configuration
     }
 
     deinit {
