@@ -59,6 +59,7 @@ final class ClusterPublisher: @unchecked Sendable {
         let ready = Atomic<Int>(0)
         let lastRoundTripMicroseconds = Atomic<Int>(0)
         let snapshots = Atomic<Int>(0)
+        let refusals = Atomic<Int>(0)
     }
 
     /// A room stream's snapshot now and the `seq` it reflects (the JSON a joining subscriber gets).
@@ -77,6 +78,8 @@ final class ClusterPublisher: @unchecked Sendable {
     private var queue: [Entry] = []
     private var queueStart = 0
     private var inFlight = 0
+    /// A pipeline is out (or a retry after a refusal is waiting): one at a time, in order.
+    private var isPipelineOutstanding = false
     private var isEpochWritten = false
     /// Streams whose snapshot in Redis is older than their last message.
     private var staleSnapshots: Set<StreamID> = []
@@ -89,7 +92,7 @@ final class ClusterPublisher: @unchecked Sendable {
         let audience: Audience
     }
 
-    init(settings: ClusterSettings, epoch: String, loop: EventLoop, maximumQueued: Int = 1_000_000,
+    init(settings: ClusterSettings, epoch: String, loop: EventLoop, maximumQueued: Int = 200_000,
          snapshotIntervalMilliseconds: UInt64 = 250, snapshot: SnapshotProvider? = nil) {
         self.settings = settings
         self.epoch = epoch
@@ -163,62 +166,96 @@ final class ClusterPublisher: @unchecked Sendable {
         queue.append(contentsOf: entries)
         let excess = queuedCount - inFlight - maximumQueued
         if excess > 0 {
-            // Drop the oldest entries not in flight: readers will see the gap and reset.
-            queue.removeSubrange((queueStart + inFlight)..<(queueStart + inFlight + excess))
-            stats.dropped.add(excess, ordering: .relaxed)
-            Log.event(.warning, "cluster_dropped", ["entries": String(excess), "reason": "redis not keeping up or away"])
+            // Drop the oldest entries not in flight, a tenth of the bound at a time (so a full
+            // queue does not move all of itself per publication): readers see the gap and reset.
+            let dropped = min(queuedCount - inFlight, max(excess, maximumQueued / 10))
+            queue.removeSubrange((queueStart + inFlight)..<(queueStart + inFlight + dropped))
+            stats.dropped.add(dropped, ordering: .relaxed)
+            Log.event(.warning, "cluster_dropped", ["entries": String(dropped), "reason": "redis away or not keeping up"])
         }
         stats.queued.store(queuedCount, ordering: .relaxed)
         sendIfIdle()
     }
 
+    /// Sends the next pipeline unless one is out: the epoch (after each connection), then up to
+    /// 4,096 entries, each stream's expiry pushed out (a past epoch's streams go away by themselves).
     private func sendIfIdle() {
-        guard client.state == .ready, inFlight == 0, queuedCount > 0 || !isEpochWritten else { return }
+        guard client.state == .ready, !isPipelineOutstanding, queuedCount > 0 || !isEpochWritten else { return }
         var commands: [[String]] = []
-        if !isEpochWritten { commands.append(["SET", "\(settings.prefix):epoch", epoch]) }
+        let wroteEpoch = !isEpochWritten
+        if wroteEpoch { commands.append(["SET", "\(settings.prefix):epoch", epoch]) }
         let count = min(queuedCount, 4096)
         let length = String(settings.streamLength)
+        var keys: Set<String> = []
         for entry in queue[queueStart..<(queueStart + count)] {
             commands.append(["XADD", entry.key, "MAXLEN", "~", length, "0-\(entry.seq)", "m", entry.payload, "k", String(entry.conflationKey)])
+            keys.insert(entry.key)
         }
+        let firstEntry = commands.count - count
+        let expiry = String(Self.expiryMilliseconds)
+        for key in keys.sorted() {
+            commands.append(["PEXPIRE", key, expiry])
+            commands.append(["PEXPIRE", key + ":snapshot", expiry])
+        }
+        isPipelineOutstanding = true
         inFlight = count
-        let wroteEpoch = !isEpochWritten
         let sentAt = Posix.monotonicNanoseconds()
         client.pipeline(commands) { [weak self] result in
             guard let self else { return }
+            self.isPipelineOutstanding = false
             self.inFlight = 0
-            switch result {
-            case .success(let replies):
-                self.stats.lastRoundTripMicroseconds.store(Int((Posix.monotonicNanoseconds() - sentAt) / 1000), ordering: .relaxed)
-                if wroteEpoch { self.isEpochWritten = true }
-                for reply in replies {
-                    // An id at or below the stream's last one: that entry landed before a lost connection.
-                    if case .error(let message) = reply, !message.contains("equal or smaller") {
-                        Log.event(.error, "cluster_publish_refused", ["reason": String(message.prefix(200))])
-                    }
-                }
-                for entry in self.queue[self.queueStart..<(self.queueStart + count)] {
-                    self.staleSnapshots.insert(entry.stream)
-                    self.knownStreams.insert(entry.stream)
-                }
-                self.scheduleSnapshots()
-                self.queueStart += count
-                if self.queueStart == self.queue.count {
-                    self.queue.removeAll(keepingCapacity: self.queue.capacity <= 65_536)
-                    self.queueStart = 0
-                } else if self.queueStart >= 4096 && self.queueStart * 2 >= self.queue.count {
-                    self.queue.removeFirst(self.queueStart)
-                    self.queueStart = 0
-                }
-                self.stats.published.add(count, ordering: .relaxed)
-                self.stats.queued.store(self.queuedCount, ordering: .relaxed)
-                self.sendIfIdle()
-            case .failure:
+            guard case .success(let replies) = result else {
                 // Kept; sent again when the client is ready (its state change calls sendIfIdle).
-                break
+                return
             }
+            self.stats.lastRoundTripMicroseconds.store(Int((Posix.monotonicNanoseconds() - sentAt) / 1000), ordering: .relaxed)
+            // The entries Redis took, up to the first it refused for another reason than "already
+            // there" (an id at or below the stream's last: it landed before a lost connection).
+            var taken = 0
+            var refusal: String?
+            if wroteEpoch, case .error(let message) = replies.first { refusal = message }
+            if refusal == nil {
+                for reply in replies[firstEntry..<(firstEntry + count)] {
+                    if case .error(let message) = reply, !message.contains("equal or smaller") {
+                        refusal = message
+                        break
+                    }
+                    taken += 1
+                }
+                if wroteEpoch { self.isEpochWritten = true }
+            }
+            for entry in self.queue[self.queueStart..<(self.queueStart + taken)] {
+                self.staleSnapshots.insert(entry.stream)
+                self.knownStreams.insert(entry.stream)
+            }
+            self.scheduleSnapshots()
+            self.queueStart += taken
+            if self.queueStart == self.queue.count {
+                self.queue.removeAll(keepingCapacity: self.queue.capacity <= 65_536)
+                self.queueStart = 0
+            } else if self.queueStart >= 4096 && self.queueStart * 2 >= self.queue.count {
+                self.queue.removeFirst(self.queueStart)
+                self.queueStart = 0
+            }
+            self.stats.published.add(taken, ordering: .relaxed)
+            self.stats.queued.store(self.queuedCount, ordering: .relaxed)
+            if let refusal {
+                // LOADING, READONLY, OOM, MISCONF, NOAUTH…: kept, and tried again in a second.
+                self.stats.refusals.add(1, ordering: .relaxed)
+                Log.event(.error, "cluster_publish_refused", ["reason": String(refusal.prefix(200)), "retryMs": "1000"])
+                self.isPipelineOutstanding = true
+                self.loop.schedule(afterMilliseconds: 1_000) { [weak self] in
+                    self?.isPipelineOutstanding = false
+                    self?.sendIfIdle()
+                }
+                return
+            }
+            self.sendIfIdle()
         }
     }
+
+    /// How long a stream and its snapshot stay in Redis after their last message: a day.
+    static let expiryMilliseconds = 24 * 3_600_000
 
     // MARK: - Snapshots
 
@@ -243,7 +280,8 @@ final class ClusterPublisher: @unchecked Sendable {
         var commands: [[String]] = []
         for stream in streams {
             guard let (_, json) = snapshot(stream.room, stream.audience) else { continue }
-            commands.append(["SET", snapshotKey(room: stream.room, audience: stream.audience), String(decoding: json, as: UTF8.self)])
+            commands.append(["SET", snapshotKey(room: stream.room, audience: stream.audience), String(decoding: json, as: UTF8.self),
+                             "PX", String(Self.expiryMilliseconds)])
         }
         guard !commands.isEmpty else { return }
         client.pipeline(commands) { [weak self] result in

@@ -99,6 +99,8 @@ final class GatewayMetrics: Sendable {
                    [("", cluster.queued.load(ordering: .relaxed))])
             metric("livegate_redis_dropped_total", "counter", "Room stream messages dropped while Redis was away too long.",
                    [("", cluster.dropped.load(ordering: .relaxed))])
+            metric("livegate_redis_refusals_total", "counter", "Publishing pipelines Redis refused in part (LOADING, READONLY, OOM…), retried.",
+                   [("", cluster.refusals.load(ordering: .relaxed))])
             metric("livegate_redis_snapshots_total", "counter", "Room stream snapshots written to Redis.",
                    [("", cluster.snapshots.load(ordering: .relaxed))])
             metric("livegate_redis_round_trip_microseconds", "gauge", "The last publishing pipeline's round trip.",

@@ -104,7 +104,9 @@ extension AlertEngine {
             rateHigh = phi * (root + halfZ) * (root + halfZ) / span
         }
         let sellable = state.figures.sellable
-        let timeToStockOut: Double? = ratePerSecond > 0 ? Double(sellable) / ratePerSecond : nil
+        // No forecast past ~31 years: a rate decayed to almost nothing says nothing, and the
+        // figure must stay far inside Int64 when pages get it in whole seconds.
+        let timeToStockOut: Double? = ratePerSecond > 0 ? (Double(sellable) / ratePerSecond).nilIfBeyond(1e9) : nil
         let needed = ratePerSecond * Double(policy.restockLeadTime) / Double(SkuPolicy.second)
         let safetyLine = AlertEngine.safetyLine(policy, ratePerSecond: ratePerSecond)
         let restock = AlertEngine.suggestedRestock(
@@ -440,5 +442,12 @@ public struct DanmakuRateLimiter: Sendable, Hashable {
         if let last = lastSent[sku], now - last < interval { return false }
         lastSent[sku] = now
         return true
+    }
+}
+
+extension Double {
+    /// Self when finite and at most `limit`, else nil.
+    func nilIfBeyond(_ limit: Double) -> Double? {
+        isFinite && self <= limit ? self : nil
     }
 }

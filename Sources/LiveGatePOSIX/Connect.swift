@@ -19,10 +19,21 @@ extension Posix {
             throw IOError(errno: Errno(rawValue: EHOSTUNREACH), syscall: "getaddrinfo \(host)")
         }
         defer { freeaddrinfo(list) }
-        let fd = try Syscall.blocking("socket") {
-            socket(first.pointee.ai_family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        // IPv4 first when the name has both (`localhost` is often ::1 first, while a server
+        // started with --bind 127.0.0.1 listens on IPv4 only).
+        var chosen = first
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let entry = cursor {
+            if entry.pointee.ai_family == AF_INET {
+                chosen = entry
+                break
+            }
+            cursor = entry.pointee.ai_next
         }
-        let result = Glibc.connect(fd, first.pointee.ai_addr, first.pointee.ai_addrlen)
+        let fd = try Syscall.blocking("socket") {
+            socket(chosen.pointee.ai_family, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_NONBLOCK.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        }
+        let result = Glibc.connect(fd, chosen.pointee.ai_addr, chosen.pointee.ai_addrlen)
         if result == 0 {
             setNoDelay(fd: fd)
             return (fd, true)

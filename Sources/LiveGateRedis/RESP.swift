@@ -327,8 +327,9 @@ public struct RESPParser: Sendable {
                 case UInt8(ascii: ">"): return .push(values)
                 case UInt8(ascii: "%"): return .map(values)
                 case UInt8(ascii: "|"):
-                    // An attribute describes the value that follows; the value is what counts.
-                    return try value(depth: depth)
+                    // An attribute describes the value that follows; the value is what counts
+                    // (one level deeper, so a run of attributes meets the depth limit).
+                    return try value(depth: depth + 1)
                 default: return .array(values)
                 }
             default:

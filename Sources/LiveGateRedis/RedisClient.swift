@@ -61,6 +61,14 @@ public final class RedisClient: EventHandler {
     private var lastError = "not started"
     private var lastLoggedReason = ""
     private var lastLoggedAt: UInt64 = 0
+    private var connectStartedAt: UInt64 = 0
+    /// When the last reply arrived, or a command was written while none was in flight.
+    private var lastProgressAt: UInt64 = 0
+    /// Milliseconds a connection attempt may take.
+    public var connectTimeout: UInt64 = 5_000
+    /// Milliseconds commands may wait for a reply before the connection counts as lost (longer
+    /// than any `BLOCK` the caller uses).
+    public var replyTimeout: UInt64 = 10_000
     /// Connections made since start (the first included) and replies received.
     public private(set) var connectionCount = 0
     public private(set) var reconnectCount = 0
@@ -79,13 +87,30 @@ public final class RedisClient: EventHandler {
         precondition(loop.inEventLoop, "RedisClient.start called off its loop")
         guard state == .idle else { return }
         connect()
+        watchdog()
+    }
+
+    /// Every second: a connection attempt that takes longer than ``connectTimeout`` or commands
+    /// without a reply for ``replyTimeout`` mean the connection is gone even without a reset (a
+    /// partition, a host that lost power): it is closed and opened again.
+    private func watchdog() {
+        loop.schedule(afterMilliseconds: 1_000) { [weak self] in
+            guard let self, self.state != .stopped else { return }
+            let now = Posix.monotonicMilliseconds()
+            if self.state == .connecting, now >= self.connectStartedAt + self.connectTimeout {
+                self.lost(reason: "connect timed out after \(self.connectTimeout / 1000) s")
+            } else if self.fd >= 0, self.inFlightCount > 0, now >= self.lastProgressAt + self.replyTimeout {
+                self.lost(reason: "no reply for \(self.replyTimeout / 1000) s")
+            }
+            self.watchdog()
+        }
     }
 
     /// Closes the connection; in-flight commands fail with `connectionLost`.
     public func stop() {
         precondition(loop.inEventLoop, "RedisClient.stop called off its loop")
-        disconnect(reason: "stopped")
         setState(.stopped)
+        disconnect(reason: "stopped")
     }
 
     /// Sends one command; `completion` runs on the loop with its reply (an error reply is
@@ -96,6 +121,7 @@ public final class RedisClient: EventHandler {
             completion(.failure(.notConnected(lastError)))
             return
         }
+        if inFlightCount == 0 { lastProgressAt = Posix.monotonicMilliseconds() }
         RESPEncoder.append(arguments, to: &outbound)
         pending.append(completion)
         flush()
@@ -108,6 +134,7 @@ public final class RedisClient: EventHandler {
             completion(.failure(.notConnected(lastError)))
             return
         }
+        if inFlightCount == 0 { lastProgressAt = Posix.monotonicMilliseconds() }
         RESPEncoder.append(arguments, to: &outbound)
         pending.append(completion)
         flush()
@@ -125,6 +152,7 @@ public final class RedisClient: EventHandler {
             completion(.success([]))
             return
         }
+        if inFlightCount == 0 { lastProgressAt = Posix.monotonicMilliseconds() }
         var replies: [RESPValue] = []
         replies.reserveCapacity(commands.count)
         var failed = false
@@ -164,10 +192,12 @@ public final class RedisClient: EventHandler {
             return
         }
         setState(.connecting)
+        connectStartedAt = Posix.monotonicMilliseconds()
         do {
             let (newFD, isConnected) = try Posix.connectTCP(host: url.host, port: url.port)
             fd = newFD
             registration = try loop.register(fd: fd, events: Epoll.readable | Epoll.writable, handler: self)
+            isWatchingWritable = true
             if isConnected { connected() }
         } catch {
             lost(reason: "\(error)")
@@ -189,6 +219,7 @@ public final class RedisClient: EventHandler {
             return
         }
         var remaining = steps.count
+        lastProgressAt = Posix.monotonicMilliseconds()
         for step in steps {
             RESPEncoder.append(step, to: &outbound)
             pending.append { [weak self] result in
@@ -240,8 +271,6 @@ public final class RedisClient: EventHandler {
         guard state != .stopped else { return }
         let wasReady = state == .ready
         lastError = reason
-        disconnect(reason: reason)
-        guard state != .stopped else { return }  // a completion stopped the client
         let delay = backoff
         backoff = min(backoff * 2, 2_000)
         // One line per outage and per new reason, then one every 30 s while it lasts.
@@ -251,7 +280,11 @@ public final class RedisClient: EventHandler {
             lastLoggedAt = now
             Log.event(.warning, "redis_down", ["url": url.description, "reason": reason, "retryMs": String(delay)])
         }
+        // Not ready before the completions run: one that sends again is refused, not queued
+        // ahead of the next connection's login.
         setState(.backingOff(untilMilliseconds: Posix.monotonicMilliseconds() + delay))
+        disconnect(reason: reason)
+        guard case .backingOff = state else { return }  // a completion stopped the client
         loop.schedule(afterMilliseconds: delay) { [weak self] in
             guard let self, case .backingOff = self.state else { return }
             self.connect()
@@ -346,6 +379,7 @@ public final class RedisClient: EventHandler {
                 lost(reason: "a reply nobody asked for")
                 return
             }
+            lastProgressAt = Posix.monotonicMilliseconds()
             let completion = pending[pendingStart]
             pendingStart += 1
             if pendingStart == pending.count {

@@ -44,6 +44,22 @@ public struct RedisURL: Equatable, Sendable, CustomStringConvertible {
         } else {
             throw fail("expected redis://HOST[:PORT][/DB] or rediss://")
         }
+        // The login first (it may hold '/', '?' or '#'): up to the last '@'. Nothing of it is
+        // echoed in an error.
+        user = nil
+        password = nil
+        if let at = rest.lastIndex(of: "@") {
+            let login = rest[..<at]
+            rest = rest[rest.index(after: at)...]
+            if let colon = login.firstIndex(of: ":") {
+                let name = login[..<colon]
+                user = name.isEmpty ? nil : try Self.percentDecoded(name, fail)
+                password = try Self.percentDecoded(login[login.index(after: colon)...], fail)
+            } else {
+                // `redis://secret@host`: a lone userinfo is the password, as redis-cli reads it.
+                password = try Self.percentDecoded(login, fail)
+            }
+        }
         if let query = rest.firstIndex(where: { $0 == "?" || $0 == "#" }) {
             throw fail("query and fragment are not supported ('\(rest[query...])')")
         }
@@ -59,20 +75,6 @@ public struct RedisURL: Equatable, Sendable, CustomStringConvertible {
             }
         }
         self.database = database
-        user = nil
-        password = nil
-        if let at = rest.lastIndex(of: "@") {
-            let login = rest[..<at]
-            rest = rest[rest.index(after: at)...]
-            if let colon = login.firstIndex(of: ":") {
-                let name = login[..<colon]
-                user = name.isEmpty ? nil : try Self.percentDecoded(name, fail)
-                password = try Self.percentDecoded(login[login.index(after: colon)...], fail)
-            } else {
-                // `redis://secret@host`: a lone userinfo is the password, as redis-cli reads it.
-                password = try Self.percentDecoded(login, fail)
-            }
-        }
         var hostPart = rest
         var port = 6379
         if hostPart.hasPrefix("[") {

@@ -279,3 +279,26 @@ struct AlertLevelTests {
         #expect(answers == [true, false, true, true])
     }
 }
+
+/// A rate decayed to almost nothing gives no time to stock-out rather than one past Int64's range
+/// (pages get it in whole seconds; `Int64(x)` of a larger double traps).
+struct DecayedRateTests {
+    @Test func aNearlyZeroRateHasNoTimeToStockOut() throws {
+        var configuration = AlertConfiguration()
+        configuration.smoothingTime = seconds(5)
+        var ledger = try TestLedger(configuration: configuration)
+        let sku = try ledger.addSku("tee", onHand: 1_000_000, policy: handPolicy(cooldown: minutes(1)))
+        for index in 0..<30 { _ = ledger.sell(sku, at: seconds(Double(index))) }
+        let busy = ledger.engine.metrics(forSku: sku, now: seconds(30))
+        #expect(busy.timeToStockOutSeconds != nil, "a live rate has a forecast")
+        for later in [seconds(400), minutes(30), minutes(59)] {
+            let quiet = ledger.engine.metrics(forSku: sku, now: later)
+            if let eta = quiet.timeToStockOutSeconds {
+                #expect(eta.isFinite && eta <= 1e9, "at \(later): \(eta)")
+                #expect(Int64(exactly: eta.rounded()) != nil)
+            }
+        }
+        let quiet = ledger.engine.metrics(forSku: sku, now: minutes(59))
+        #expect(quiet.timeToStockOutSeconds == nil, "rate \(quiet.ratePerMinute)/min says nothing about a stock-out")
+    }
+}

@@ -108,6 +108,10 @@ struct RESPTests {
                 #expect(error.reason == reason, "\(text.debugDescription): \(error)")
             }
         }
+        // A run of attributes counts as nesting.
+        var attributes = RESPParser(limits: limits)
+        attributes.append(Array((String(repeating: "|0\r\n", count: 50) + ":1\r\n").utf8))
+        #expect(throws: RESPParseError.self) { _ = try attributes.next() }
         // Within the limits, the same shapes parse.
         var parser = RESPParser(limits: limits)
         parser.append(Array("$10\r\n0123456789\r\n*3\r\n:1\r\n:2\r\n*1\r\n:3\r\n".utf8))
@@ -153,6 +157,8 @@ struct RedisURLTests {
         #expect(try RedisURL(parsing: "redis://app:pw@h/") == RedisURL(host: "h", user: "app", password: "pw"))
         #expect(try RedisURL(parsing: "redis://pw@h") == RedisURL(host: "h", password: "pw"))
         #expect(try RedisURL(parsing: "rediss://[::1]:6390/2") == RedisURL(host: "::1", port: 6390, database: 2, usesTLS: true))
+        // A password with '/', '?', '#' or '@' unencoded: the login ends at the last '@'.
+        #expect(try RedisURL(parsing: "redis://:a/b?c#d@h:7/1") == RedisURL(host: "h", port: 7, password: "a/b?c#d", database: 1))
     }
 
     @Test func badURLsSayWhatIsWrongWithoutThePassword() {
@@ -164,6 +170,7 @@ struct RedisURLTests {
             ("redis://", "the host is missing"),
             ("redis://:pw@h?x=1", "query and fragment are not supported"),
             ("redis://:top%zzsecret@h", "a bad percent escape"),
+            ("redis://:se/cret@h:x", "bad port 'x'"),
         ]
         for (text, expected) in cases {
             do {

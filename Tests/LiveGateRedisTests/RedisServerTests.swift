@@ -96,6 +96,32 @@ struct RedisServerTests {
         #expect(states.last == .ready)
     }
 
+    /// A server that stops answering without closing (SIGSTOP, as a partition or a lost host
+    /// looks): the command fails once the reply timeout passes, and the client reconnects by
+    /// itself when the server answers again.
+    @Test func aServerThatStopsAnsweringIsNoticed() throws {
+        let server = try RedisServer()
+        let harness = try ClientHarness(url: RedisURL(host: "127.0.0.1", port: server.port))
+        #expect(harness.waitUntilReady())
+        harness.onLoop { client in
+            client.replyTimeout = 1_500
+            client.connectTimeout = 1_000
+        }
+        server.pause()
+        let started = Date()
+        guard case .failure(let error)? = harness.call(["PING"]) else {
+            Issue.record("PING to a frozen server should fail")
+            server.resume()
+            return
+        }
+        let waited = Date().timeIntervalSince(started)
+        #expect(error == .connectionLost("no reply for 1 s"), "\(error)")
+        #expect(waited >= 1.4 && waited < 5, "failed after \(waited) s")
+        server.resume()
+        #expect(harness.waitUntilReady(seconds: 10))
+        #expect(try harness.call(["PING"])?.get() == .simpleString("PONG"))
+    }
+
     @Test func aServerThatIsNotThereIsRetriedNotFatal() throws {
         let port = try RedisServer.freePort()
         let harness = try ClientHarness(url: RedisURL(host: "127.0.0.1", port: port))

@@ -75,9 +75,20 @@ public final class RedisServer {
         throw SetupError(description: "redis-server did not listen on \(port) within 10 s")
     }
 
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is answered.
+    public func pause() {
+        if pid > 0 { kill(pid, SIGSTOP) }
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    public func resume() {
+        if pid > 0 { kill(pid, SIGCONT) }
+    }
+
     /// Stops the server by its PID (SIGKILL: nothing of it needs to be kept) and reaps it.
     public func stop() {
         guard pid > 0 else { return }
+        kill(pid, SIGCONT)
         kill(pid, SIGKILL)
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

@@ -210,6 +210,46 @@ struct ClusterConfigurationTests {
     }
 }
 
+/// Redis refuses writes for a while (out of memory): nothing is counted as published that is
+/// not in the stream, and once Redis takes writes again every message lands, in order, once.
+@Suite(.serialized)
+struct ClusterRefusalTests {
+    @Test func refusedEntriesAreRetriedNotLost() throws {
+        let redis = try RedisServer()
+        let url = RedisURL(host: "127.0.0.1", port: redis.port)
+        let room = try RoomFixture { $0.cluster = ClusterSettings(redis: url) }
+        let admin = try ClientHarness(url: url)
+        #expect(admin.waitUntilReady())
+        let publisher = try #require(room.gateway.cluster)
+        let key = publisher.key(room: "demo", audience: .viewer)
+        let (viewer, _) = try room.join(.viewer)
+        let (connector, _) = try room.join(.connector, channel: "kuaishou")
+        connector.sendJSON(["type": "order", "orderId": "M-0", "sku": "cap", "qty": 1, "state": "paid"])
+        _ = try ClusterPublisherTests.readUntil(viewer, sku: "cap", sellable: 99)
+        #expect(ClusterPublisherTests.waitForEntries(admin, key: key, count: 1) >= 1)
+        let before = try ClusterPublisherTests.entries(admin, key: key).count
+
+        #expect(try admin.call(["CONFIG", "SET", "maxmemory-policy", "noeviction"])?.get() == .simpleString("OK"))
+        #expect(try admin.call(["CONFIG", "SET", "maxmemory", "1"])?.get() == .simpleString("OK"))
+        for index in 1...10 {
+            connector.sendJSON(["type": "order", "orderId": "M-\(index)", "sku": "cap", "qty": 1, "state": "paid"])
+        }
+        let during = try ClusterPublisherTests.readUntil(viewer, sku: "cap", sellable: 89)
+        let deadline = Date().addingTimeInterval(5)
+        while publisher.stats.refusals.load(ordering: .relaxed) == 0 && Date() < deadline { usleep(20_000) }
+        #expect(publisher.stats.refusals.load(ordering: .relaxed) >= 1, "Redis refused the writes")
+        #expect(try ClusterPublisherTests.entries(admin, key: key).count == before, "nothing landed")
+        #expect(publisher.stats.queued.load(ordering: .relaxed) >= 1, "the refused entries are kept")
+
+        #expect(try admin.call(["CONFIG", "SET", "maxmemory", "0"])?.get() == .simpleString("OK"))
+        let lastSeq = try #require(during.last?.seq)
+        #expect(ClusterPublisherTests.waitForEntries(admin, key: key, count: lastSeq) >= lastSeq)
+        let ids = try ClusterPublisherTests.entries(admin, key: key).map(\.id)
+        #expect(ids == (1...lastSeq).map { "0-\($0)" })
+        #expect(publisher.stats.dropped.load(ordering: .relaxed) == 0)
+    }
+}
+
 /// A core and an edge in one process, over a real `redis-server`: the edge's viewers get what the
 /// core's viewers get, byte for byte, and resume works from either node with the core's epoch.
 @Suite(.serialized)
