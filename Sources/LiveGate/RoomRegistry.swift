@@ -101,6 +101,9 @@ final class RoomRegistry: RoomView, Sendable {
         /// The room's own "switch to B" banner (its text is the room's, kept true to B's stock
         /// here), rather than the alert engine's (kept true by the engine's observer).
         var switchName: String? = nil
+        /// The room whose switch banner it is (nil for the alert engine's, which every room listing
+        /// the SKU shows).
+        var switchRoom: String? = nil
         /// When it was last sent (monotonic ns), and whether a newer figure waits for the interval.
         var sentAt: UInt64 = 0
         var isPending = false
@@ -277,7 +280,8 @@ final class RoomRegistry: RoomView, Sendable {
                       let name = banner.switchName else { continue }
                 let text = Self.switchBannerText(name: name, left: left)
                 guard text != banner.text else { state.banners[skuId]?.isPending = false; continue }
-                if now &- banner.sentAt < Self.bannerInterval && now >= banner.sentAt {
+                // A sold-out figure never waits: "B 现货3件" must not stand over an empty stock.
+                if left > 0 && now &- banner.sentAt < Self.bannerInterval && now >= banner.sentAt {
                     state.banners[skuId]?.isPending = true
                     continue
                 }
@@ -287,7 +291,7 @@ final class RoomRegistry: RoomView, Sendable {
                 updated.sentAt = now
                 updated.isPending = false
                 state.banners[skuId] = updated
-                changes.banners.append((updated, state.roomsBySku[skuId] ?? []))
+                changes.banners.append((updated, banner.switchRoom.map { [$0] } ?? state.roomsBySku[skuId] ?? []))
             }
             return changes
         }
@@ -331,19 +335,22 @@ final class RoomRegistry: RoomView, Sendable {
     }
 
     /// Records the room's switch banner for `sku` (nil withdraws the SKU's banner).
-    func setSwitchBanner(sku: String, level: AlertLevel, name: String?, left: Int64, now: UInt64) {
+    func setSwitchBanner(room: String, sku: String, level: AlertLevel, name: String?, left: Int64, now: UInt64) {
         state.withLock { state in
-            guard let name else { state.banners[sku] = nil; return }
+            guard let name else {
+                if state.banners[sku]?.switchRoom == room { state.banners[sku] = nil }
+                return
+            }
             state.banners[sku] = Banner(
                 sku: sku, level: level, text: Self.switchBannerText(name: name, left: left), left: left, switchName: name,
-                sentAt: now)
+                switchRoom: room, sentAt: now)
         }
     }
 
     /// Removes the room's switch banners (an undo), returning their SKUs.
     func clearSwitchBanners(room: String) -> [String] {
         state.withLock { state in
-            let skus = (state.rooms[room]?.skus ?? []).filter { state.banners[$0]?.switchName != nil }
+            let skus = (state.rooms[room]?.skus ?? []).filter { state.banners[$0]?.switchRoom == room }
             for sku in skus { state.banners[sku] = nil }
             return skus
         }
@@ -451,7 +458,7 @@ final class RoomRegistry: RoomView, Sendable {
         let copied: (Room, [(SkuState, AlertBatch.Figures?)], UInt64, [Banner])? = state.withLock { state in
             guard let roomState = state.rooms[room] else { return nil }
             return (roomState, roomState.skus.compactMap { id in state.skus[id].map { ($0, state.figures[id]) } }, state.rev,
-                    roomState.skus.compactMap { state.banners[$0] })
+                    roomState.skus.compactMap { state.banners[$0] }.filter { $0.switchRoom == nil || $0.switchRoom == room })
         }
         guard let (roomState, skus, rev, banners) = copied else { return nil }
         var writer = JSONWriter(capacity: 256 + 320 * skus.count)

@@ -234,13 +234,13 @@ final class Rooms: Sendable {
             let left = stock?.sellable ?? 0
             publish(room: room, audiences: [.host], .roomHint(
                 sku: change.featured, canSell: left, level: level, text: "换品:改推\(name),现有\(left)件 / switch to \(name), \(left) in stock"))
-            registry.setSwitchBanner(sku: change.featured, level: level, name: name, left: left, now: Self.monotonicNow())
+            registry.setSwitchBanner(room: room, sku: change.featured, level: level, name: name, left: left, now: Self.monotonicNow())
             publish(room: room, audiences: [.viewer], .banner(
                 sku: change.featured, level: level, text: RoomRegistry.switchBannerText(name: name, left: left), left: left))
         case .undo:
             publish(room: room, audiences: [.host], .roomHint(
                 sku: change.featured, canSell: stock?.sellable ?? 0, level: level, text: "改回\(name) / back to \(name)"))
-            registry.setSwitchBanner(sku: change.featured, level: level, name: nil, left: 0, now: Self.monotonicNow())
+            registry.setSwitchBanner(room: room, sku: change.featured, level: level, name: nil, left: 0, now: Self.monotonicNow())
             publish(room: room, audiences: [.viewer], .banner(sku: change.featured, level: level, text: nil, left: nil))
             // The substitute's "in stock" banner goes too: it no longer stands for anything pitched.
             for sku in registry.clearSwitchBanners(room: room) where sku != change.featured {

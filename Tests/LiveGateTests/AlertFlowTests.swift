@@ -201,6 +201,53 @@ struct AlertFlowTests {
         #expect(op.read(type: "error")?["field"] as? String == "sku")  // the cap has no substitute
     }
 
+    /// A switch banner is the switching room's: another room that sells the same SKU never shows
+    /// it, neither live nor in its snapshot.
+    @Test func aSwitchBannerStaysInItsRoom() throws {
+        let room = try RoomFixture { configuration in
+            var policy = SkuPolicy()
+            policy.substitute = "cap"
+            configuration.skus[0] = SkuSpec(id: "hoodie", name: "Hoodie", onHand: 10, substitute: "cap", policy: policy)
+            // No level of its own at these figures: the banners the cap gets are the switch's.
+            var quiet = RoomFixture.quietPolicy
+            quiet.emergencyLine = 0
+            configuration.skus[1] = SkuSpec(id: "cap", name: "Cap", onHand: 50, substitute: nil, policy: quiet)
+            configuration.rooms.append(RoomSpec(id: "third", title: "Third", skus: ["cap"], featured: "cap"))
+        }
+        let (op, _) = try room.join(.operator)
+        let (viewer, _) = try room.join(.viewer)
+        let (elsewhere, _) = try room.join(.viewer, room: "third")
+        let (connector, _) = try room.join(.connector, channel: "taobao")
+        op.sendJSON(["type": "switch", "id": "s", "sku": "hoodie"])
+        #expect(op.read(type: "result")?["ok"] as? Bool == true)
+        #expect(viewer.read(type: "banner")?["left"] as? Int == 50)
+        usleep(600_000)  // past the throttle: the first sale's figure goes out at once
+        // One sale, alone in its batch: the demo room's banner follows it; the third room, which
+        // also sells the cap, gets the stock change and never the demo room's switch banner.
+        connector.sendJSON(["type": "order", "orderId": "SB-1", "sku": "cap", "qty": 1, "state": "paid"])
+        #expect(connector.read(type: "result")?["ok"] as? Bool == true)
+        let followed = try #require(viewer.read(type: "banner"))
+        #expect(followed["left"] as? Int == 49)
+        #expect((followed["text"] as? String ?? "").contains("现货49"))
+        // A marker after the sale's messages: everything the third room got for the sale comes before it.
+        let (thirdOperator, _) = try room.join(.operator, room: "third")
+        thirdOperator.sendJSON(["type": "announce", "text": "marker-after-sale"])
+        var bannerTexts: [String] = []
+        var sawStock = false
+        for _ in 0..<50 {
+            guard let message = elsewhere.readJSON() else { break }
+            if message["type"] as? String == "banner" { bannerTexts.append(message["text"] as? String ?? "") }
+            if message["type"] as? String == "stock", message["sellable"] as? Int == 49 { sawStock = true }
+            if (message["text"] as? String) == "marker-after-sale" { break }
+        }
+        #expect(sawStock)
+        #expect(!bannerTexts.contains { $0.contains("现货") }, "\(bannerTexts)")
+        let (late, lateSnapshot) = try room.join(.viewer, room: "third")
+        _ = late
+        let lateTexts = (lateSnapshot["banners"] as? [[String: Any]] ?? []).map { $0["text"] as? String ?? "" }
+        #expect(!lateTexts.contains { $0.contains("现货") }, "\(lateTexts)")
+    }
+
     @Test func aSwitchIsJournaledAndSurvivesARestartAndSoDoesItsUndo() throws {
         let kept = NSTemporaryDirectory() + "livegate-switch-restart-\(UUID().uuidString)"
         defer { try? FileManager.default.removeItem(atPath: kept) }
