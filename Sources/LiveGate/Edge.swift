@@ -57,7 +57,9 @@ public final class EdgeGateway: Sendable {
                 headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
                 return .respond(HTTPResponse(status: .ok, headers: headers, body: Array(mirror.metrics().utf8)))
             default:
-                return .respond(.text(.notFound, "an edge serves /ws (viewers), /readyz and /metrics; orders and the API go to the core"))
+                // The pages and /healthz are the router's; the room API is the core's.
+                guard head.path.hasPrefix("/v1/") else { return nil }
+                return .respond(.text(.notFound, "this node is an edge: it serves viewers (/ws, the pages); orders and the API go to the core"))
             }
         }
         try server.start(router: router)

@@ -231,7 +231,11 @@ if configuration.tokenSecret == Configuration.demoTokenSecret {
 }
 let dataPath = configuration.dataDir.hasPrefix("/")
     ? configuration.dataDir : FileManager.default.currentDirectoryPath + "/" + configuration.dataDir
-Log.info("livegate: configuration \(configPath ?? "?"), \(server.loopCount) I/O thread(s), data in \(dataPath)")
+if configuration.cluster?.role == .edge {
+    Log.info("livegate: edge: configuration \(configPath ?? "?"), \(server.loopCount) I/O thread(s), rooms \(configuration.rooms.map(\.id).joined(separator: ", ")) from the core through Redis (no data directory)")
+} else {
+    Log.info("livegate: configuration \(configPath ?? "?"), \(server.loopCount) I/O thread(s), data in \(dataPath)")
+}
 Log.info("livegate: listening on http://\(configuration.host):\(server.port) (ws:// on the same port)")
 if server.tlsPort != 0 {
     Log.info("livegate: listening on https://\(configuration.host):\(server.tlsPort) (wss:// on the same port; certificate \(configuration.tlsCertificateChain))")

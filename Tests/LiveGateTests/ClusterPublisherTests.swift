@@ -362,6 +362,14 @@ struct EdgeTests {
 
         let http = try TestClient(port: edge.port)
         http.send("POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
-        #expect(http.readResponse()?.status == 404)
+        let refused = try #require(http.readResponse())
+        #expect(refused.status == 404)
+        #expect(refused.body.contains("go to the core"))
+        // The pages are served at the edge too (an OBS overlay's socket goes to the page's origin).
+        let page = try TestClient(port: edge.port)
+        page.send("GET /overlay HTTP/1.1\r\nHost: x\r\n\r\n")
+        let overlay = try #require(page.readResponse())
+        #expect(overlay.status == 200)
+        #expect(overlay.body.contains("<html") || overlay.body.contains("<!doctype") || overlay.body.contains("<!DOCTYPE"))
     }
 }
