@@ -340,6 +340,57 @@ struct EdgeTests {
         }
     }
 
+    /// Redis restarts (empty) while orders go on: the edge's viewer gets every message after
+    /// the outage in order with no gap, or is sent away (1012) to take a fresh snapshot; never a
+    /// silent gap. Here the core's queue covers the outage, so the stream goes on unbroken.
+    @Test func aRedisRestartLeavesNoSilentGapAtTheEdge() throws {
+        let redis = try RedisServer()
+        let url = RedisURL(host: "127.0.0.1", port: redis.port)
+        let core = try RoomFixture { $0.cluster = ClusterSettings(redis: url) }
+        let edge = try Edge(redis: url)
+        #expect(try edge.waitUntilReady())
+        let viewer = try TestClient(port: edge.port)
+        #expect(viewer.upgrade(path: "/ws?token=\(core.token(.viewer))") == 101)
+        let snapshot = try #require(viewer.readJSON())
+        let (connector, _) = try core.join(.connector, channel: "douyin")
+        connector.sendJSON(["type": "order", "orderId": "RR-0", "sku": "cap", "qty": 1, "state": "paid"])
+        let before = try ClusterPublisherTests.readUntil(viewer, sku: "cap", sellable: 99)
+        redis.stop()
+        for index in 1...6 {
+            connector.sendJSON(["type": "order", "orderId": "RR-\(index)", "sku": "cap", "qty": 1, "state": "paid"])
+            #expect(connector.read(type: "result")?["ok"] as? Bool == true, "orders go on at the core")
+        }
+        usleep(300_000)
+        try redis.start()
+        var seqs = [snapshot["seq"] as? Int ?? 0] + before.map(\.seq)
+        var finalSellable: Int?
+        var closedWith: UInt16?
+        let deadline = Date().addingTimeInterval(15)
+        while Date() < deadline, finalSellable != 93 {
+            guard let frame = viewer.readFrame() else { break }
+            if frame.opcode == 8 {
+                closedWith = closeCode(frame.payload)
+                break
+            }
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any])
+            if let seq = object["seq"] as? Int { seqs.append(seq) }
+            if object["type"] as? String == "stock", object["sku"] as? String == "cap" { finalSellable = object["sellable"] as? Int }
+        }
+        if let closedWith {
+            // Sent away: it must be 1012, and a new join gets the true figures.
+            #expect(closedWith == 1012)
+            #expect(try edge.waitUntilReady())
+            let again = try TestClient(port: edge.port)
+            #expect(again.upgrade(path: "/ws?token=\(core.token(.viewer))") == 101)
+            let fresh = try #require(again.read(type: "snapshot"))
+            let cap = (fresh["skus"] as? [[String: Any]])?.first { $0["sku"] as? String == "cap" }
+            #expect(cap?["sellable"] as? Int == 93)
+        } else {
+            #expect(finalSellable == 93, "every order reached the edge's viewer")
+            #expect(seqs == Array(seqs[0]...(seqs.last ?? 0)), "no gap: \(seqs)")
+        }
+    }
+
     @Test func anEdgeSendsOtherRolesToTheCoreAndAnswersMessagesClearly() throws {
         let redis = try RedisServer()
         let url = RedisURL(host: "127.0.0.1", port: redis.port)
