@@ -103,6 +103,10 @@ public final class Server: Sendable {
             try reloadTLS()
         }
         let tlsContext: @Sendable () -> TLSContext? = { [weak self] in self?.currentTLSContext }
+        if configuration.plainListener || configuration.tlsPort == nil {
+            try Listener.checkPortIsFree(host: configuration.host, port: port)
+        }
+        try Listener.checkPortIsFree(host: configuration.host, port: tlsPort)
         // Listeners are bound here (so the port is known when this returns), then handed to
         // their loop, which starts watching them before it handles any event.
         for context in contexts {

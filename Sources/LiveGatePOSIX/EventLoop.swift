@@ -273,6 +273,7 @@ public final class EventLoopGroup: Sendable {
     /// The loops.
     public let loops: [EventLoop]
     private let finished: [DispatchSemaphore]
+    private let isStarted = Atomic<Bool>(false)
 
     /// Creates `count` loops (not yet running).
     public init(count: Int) throws {
@@ -282,6 +283,7 @@ public final class EventLoopGroup: Sendable {
 
     /// Starts one thread per loop.
     public func start() {
+        guard !isStarted.exchange(true, ordering: .acquiringAndReleasing) else { return }
         for (loop, done) in zip(loops, finished) {
             let thread = Thread {
                 loop.run()
@@ -293,9 +295,11 @@ public final class EventLoopGroup: Sendable {
         }
     }
 
-    /// Stops every loop and waits for their threads to return.
+    /// Stops every loop and waits for their threads to return (at once when they never started:
+    /// a server whose start failed is shut down all the same).
     public func stopAndWait() {
         for loop in loops { loop.stop() }
+        guard isStarted.load(ordering: .acquiring) else { return }
         for done in finished { done.wait() }
     }
 }

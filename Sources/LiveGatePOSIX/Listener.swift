@@ -181,10 +181,52 @@ public final class Listener: EventHandler {
 public enum ListenerError: Error, CustomStringConvertible {
     /// The host is not a numeric IPv4 or IPv6 address.
     case badAddress(String)
+    /// Another socket listens on the port (another livegate, say: `SO_REUSEPORT` would otherwise
+    /// let two processes share it silently).
+    case portInUse(String, Int)
 
     public var description: String {
         switch self {
         case .badAddress(let host): return "'\(host)' is not a numeric IPv4 or IPv6 address"
+        case .portInUse(let host, let port):
+            return "\(host):\(port) is in use by another process (another livegate?); stop it or choose another --port"
         }
+    }
+}
+
+extension Listener {
+    /// Throws ``ListenerError/portInUse(_:_:)`` when something already listens on `host:port`.
+    /// The listeners bind with `SO_REUSEPORT` (one per loop); a probe without it fails where
+    /// another process holds the port, whether or not that process used `SO_REUSEPORT` too.
+    public static func checkPortIsFree(host: String, port: Int) throws {
+        guard port != 0 else { return }
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        let isV6 = inet_pton(AF_INET, host, &v4) != 1 && inet_pton(AF_INET6, host, &v6) == 1
+        let fd = socket(isV6 ? AF_INET6 : AF_INET, CInt(SOCK_STREAM.rawValue) | CInt(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return }
+        defer { Posix.close(fd: fd) }
+        var one: CInt = 1
+        _ = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<CInt>.size))
+        let result: CInt
+        if isV6 {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = in_port_t(UInt16(port).bigEndian)
+            address.sin6_addr = v6
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        } else {
+            guard inet_pton(AF_INET, host, &v4) == 1 else { return }  // a bad host is reported by the listener
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = in_port_t(UInt16(port).bigEndian)
+            address.sin_addr = v4
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        if result != 0 && Glibc.errno == EADDRINUSE { throw ListenerError.portInUse(host, port) }
     }
 }

@@ -90,6 +90,23 @@ extension TestClient {
     }
 }
 
+/// A second gateway on a port the first one holds is refused at start, not let in to share it.
+struct PortInUseTests {
+    @Test func aSecondGatewayOnTheSamePortIsRefused() throws {
+        let first = try RoomFixture()
+        do {
+            _ = try RoomFixture { $0.port = first.port }
+            Issue.record("a second gateway started on port \(first.port)")
+        } catch {
+            #expect("\(error)".contains("in use by another process"), "\(error)")
+        }
+        // The first one still serves.
+        let http = try TestClient(port: first.port)
+        http.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(http.readResponse()?.status == 200)
+    }
+}
+
 @Suite(.serialized)
 struct RoomTests {
     @Test func anOrderReachesEveryRoleInItsShape() throws {
