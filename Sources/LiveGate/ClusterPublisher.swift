@@ -92,7 +92,7 @@ final class ClusterPublisher: @unchecked Sendable {
         let audience: Audience
     }
 
-    init(settings: ClusterSettings, epoch: String, loop: EventLoop, maximumQueued: Int = 200_000,
+    init(settings: ClusterSettings, epoch: String, loop: EventLoop, rooms: [String] = [], maximumQueued: Int = 200_000,
          snapshotIntervalMilliseconds: UInt64 = 250, snapshot: SnapshotProvider? = nil) {
         self.settings = settings
         self.epoch = epoch
@@ -101,6 +101,9 @@ final class ClusterPublisher: @unchecked Sendable {
         self.snapshot = snapshot
         snapshotInterval = snapshotIntervalMilliseconds
         client = RedisClient(url: settings.redis, loop: loop)
+        // Every stream of the configured rooms has a snapshot in Redis from the first connection
+        // on, before its first message: an edge can serve a room that has been quiet since start.
+        knownStreams = Set(rooms.flatMap { room in Audience.allCases.map { StreamID(room: room, audience: $0) } })
     }
 
     /// The key of a room stream's latest snapshot.

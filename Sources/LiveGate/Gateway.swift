@@ -36,7 +36,9 @@ public final class Gateway: Sendable {
         archive = ConsoleArchive(dataDirectory: configuration.dataDir, rooms: rooms)
         let firstLoop = server.firstLoop
         let cluster = configuration.cluster.map { settings in
-            ClusterPublisher(settings: settings, epoch: rooms.streams.epoch, loop: firstLoop) { room, audience in
+            ClusterPublisher(
+                settings: settings, epoch: rooms.streams.epoch, loop: firstLoop, rooms: configuration.rooms.map(\.id)
+            ) { room, audience in
                 // The position first: the registry's figures are then at least as new as it.
                 guard let seq = rooms.streams.position(room: room, audience: audience),
                       let writer = rooms.registry.snapshot(room: room, seq: seq, epoch: rooms.streams.epoch)

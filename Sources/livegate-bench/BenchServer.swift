@@ -22,6 +22,8 @@ final class BenchServer {
         var viewerHardBudgetBytes = 512 << 20
         /// CPU to pin the server to (-1: no pinning).
         var cpu = 0
+        /// More command-line arguments (`--redis URL`, `--edge`).
+        var extraArguments: [String] = []
     }
 
     let pid: Int32
@@ -111,7 +113,7 @@ final class BenchServer {
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
 
         process = Process()
-        let arguments = ["--config", configPath]
+        let arguments = ["--config", configPath] + setup.extraArguments
         if setup.cpu >= 0 {
             process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
             process.arguments = ["-c", String(setup.cpu), binary] + arguments
@@ -135,6 +137,18 @@ final class BenchServer {
             }
             usleep(20_000)
         }
+    }
+
+    /// Waits until `/readyz` answers 200 (an edge following the core), bounded.
+    func waitUntilReady(seconds: Double) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let result = try Self.runTool("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(port)/readyz"])
+            if result.output == "200" { return }
+            usleep(50_000)
+        }
+        let text = (try? String(contentsOfFile: directory + "/server.log", encoding: .utf8)) ?? ""
+        throw BenchUsageError(description: "the node on port \(port) was not ready within \(Int(seconds)) s: \(text.suffix(2000))")
     }
 
     /// `s00`, `s01`, … (two digits at least).
@@ -232,3 +246,68 @@ func prepareLoadGenerator(cpu: Int) {
 
 /// CPUs this process may run on now (sched_getaffinity).
 func livegateCPUCount() -> Int { Int(livegate_affinity_cpu_count()) }
+
+/// A `redis-server` for one cluster run (Debian's, pinned like the server), on a free loopback
+/// port with nothing saved, stopped by its PID.
+final class BenchRedis {
+    static let binary = "/usr/bin/redis-server"
+    let port: Int
+    let pid: Int32
+    private let process: Process
+    private let directory: String
+    var url: String { "redis://127.0.0.1:\(port)" }
+
+    init(cpu: Int) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
+            throw BenchUsageError(description: "no \(Self.binary): apt-get install -y redis-server")
+        }
+        port = BenchServer.freePort()
+        directory = NSTemporaryDirectory() + "livegate-bench-redis-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let arguments = [Self.binary, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                         "--dir", directory, "--logfile", directory + "/redis.log"]
+        process = Process()
+        if cpu >= 0 {
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+            process.arguments = ["-c", String(cpu)] + arguments
+        } else {
+            process.executableURL = URL(fileURLWithPath: Self.binary)
+            process.arguments = Array(arguments.dropFirst())
+        }
+        try process.run()
+        pid = process.processIdentifier
+        let deadline = Date().addingTimeInterval(10)
+        while commandsProcessed() == 0 {
+            guard process.isRunning, Date() < deadline else {
+                stop()
+                throw BenchUsageError(description: "redis-server did not start on port \(port)")
+            }
+            usleep(20_000)
+        }
+    }
+
+    /// `total_commands_processed` from `INFO stats` (0 when it does not answer).
+    func commandsProcessed() -> Int {
+        guard let result = try? BenchServer.runTool("/usr/bin/redis-cli", ["-p", String(port), "INFO", "stats"]),
+              let line = result.output.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("total_commands_processed:") })
+        else { return 0 }
+        return Int(line.split(separator: ":").last ?? "") ?? 0
+    }
+
+    /// User + system CPU seconds so far.
+    func cpuSeconds() -> Double {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")")
+        else { return 0 }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    func stop() {
+        if process.isRunning {
+            kill(pid, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+}

@@ -13,6 +13,9 @@ struct FanoutShape {
     var useTLS: Bool
     /// Server compression on and every viewer offering permessage-deflate.
     var deflate = false
+    /// Edges of a cluster (0: one process). With edges: a `redis-server`, a core that takes the
+    /// orders, and this many edges that hold the viewers (round-robin).
+    var edges = 0
 }
 
 /// Runs one fan-out run against a fresh server and returns its figures.
@@ -24,9 +27,22 @@ func runFanout(_ shape: FanoutShape, network: NetworkOptions, scenario: String) 
     setup.useTLS = shape.useTLS
     setup.compression = shape.deflate
     setup.cpu = network.serverCPU
+    let redis = shape.edges > 0 ? try BenchRedis(cpu: network.serverCPU) : nil
+    defer { redis?.stop() }
+    if let redis { setup.extraArguments = ["--redis", redis.url] }
     let server = try BenchServer(setup)
     defer { server.stop() }
+    var edges: [BenchServer] = []
+    defer { for edge in edges { edge.stop() } }
+    for _ in 0..<shape.edges {
+        var edgeSetup = setup
+        edgeSetup.extraArguments += ["--edge"]
+        let edge = try BenchServer(edgeSetup)
+        edges.append(edge)
+        try edge.waitUntilReady(seconds: 20)
+    }
     let generator = try LoadGenerator(port: shape.useTLS ? server.tlsPort : server.port, useTLS: shape.useTLS)
+    generator.viewerPorts = edges.map { UInt16($0.port) }
     generator.sourceAddressCount = max(1, (shape.viewers + 3999) / 4000)
     generator.offersDeflate = shape.deflate
     let deadline = monotonicNanoseconds() + UInt64(network.timeoutSeconds * 1e9)
@@ -67,7 +83,10 @@ func runFanout(_ shape: FanoutShape, network: NetworkOptions, scenario: String) 
         return figures
     }
 
-    let serverCPU = server.cpuSeconds()
+    func nodesCPU() -> Double { server.cpuSeconds() + edges.reduce(0) { $0 + $1.cpuSeconds() } + (redis?.cpuSeconds() ?? 0) }
+    let serverCPU = nodesCPU()
+    let redisCPU = redis?.cpuSeconds() ?? 0
+    let redisCommands = redis?.commandsProcessed() ?? 0
     let ownCPU = ownCPUSeconds()
     let start = monotonicNanoseconds()
     let end = driver.publish(count: shape.count, window: shape.window, rate: shape.rate, deadline: deadline)
@@ -101,7 +120,14 @@ func runFanout(_ shape: FanoutShape, network: NetworkOptions, scenario: String) 
     figures.set("lat_p99_ns", driver.histogram.quantile(0.99))
     figures.set("lat_p999_ns", driver.histogram.quantile(0.999))
     figures.set("lat_max_ns", Double(driver.histogram.maximum))
-    figures.set("server_cpu_pct", (server.cpuSeconds() - serverCPU) / wall * 100)
+    figures.set("server_cpu_pct", (nodesCPU() - serverCPU) / wall * 100)
+    if let redis {
+        figures.set("edges", edges.count)
+        figures.set("redis_cpu_pct", (redis.cpuSeconds() - redisCPU) / wall * 100)
+        // Every Redis command in the run (the core's XADDs, PEXPIREs and SETs, the edges' XREADs
+        // and GETs) per stock change published.
+        figures.set("redis_commands_per_message", Double(redis.commandsProcessed() - redisCommands) / Double(max(1, driver.sent)))
+    }
     figures.set("loadgen_cpu_pct", (ownCPUSeconds() - ownCPU) / wall * 100)
     figures.set("run_s", wall)
     figures.set("end", end)
@@ -255,6 +281,69 @@ enum LatencyBench: BenchScenario {
             title:
                 "latency: \(shape.viewers) viewers, \(Int(rate)) changes/s (asks \(FigureFormat.count.render(rate * Double(shape.viewers))) deliveries/s), \(count) changes"
         )
+        return isClean ? 0 : 1
+    }
+}
+
+/// `livegate-bench cluster`: the same viewers and stock changes once through one process and
+/// once through a core, a `redis-server` and K edges (each its own process, viewers spread over
+/// the edges, orders to the core), in the same run: deliveries/s, order→viewer latency, the
+/// Redis hop's cost (added p99, Redis CPU, Redis commands per published change).
+enum ClusterBench: BenchScenario {
+    static let name = "cluster"
+    static let summary =
+        "one process vs a core + Redis + K edges, same run: deliveries/s, latency, Redis work  [--viewers 3000] [--edges 3] [--count 300] [--window 32] [--rate 0: as fast as delivered] [--runs 3] [--json]"
+    static let isHidden = false
+
+    static func run(_ options: BenchOptions) throws -> Int32 {
+        let network = try NetworkOptions(options)
+        prepareLoadGenerator(cpu: network.generatorCPU)
+        let edges = try options.integer("--edges", default: 3)
+        let rate = Double(try options.integer("--rate", default: 0))
+        var shape = FanoutShape(
+            viewers: try options.integer("--viewers", default: 3_000), count: try options.integer("--count", default: 300),
+            window: try options.integer("--window", default: 32), rate: rate, isPubSub: false, useTLS: false)
+        guard shape.viewers >= 1, shape.viewers <= 19_900, shape.count >= 1, shape.window >= 1, (1...16).contains(edges) else {
+            throw BenchUsageError(description: "--viewers 1…19900, --count ≥ 1, --window ≥ 1, --edges 1…16")
+        }
+        let rows: [(key: String, label: String, format: FigureFormat)] = [
+            ("deliveries_per_s", "one process: deliveries/s", .count),
+            ("cluster_deliveries_per_s", "cluster: deliveries/s", .count),
+            ("lat_p50_ns", "one process: latency p50", .nanoseconds),
+            ("cluster_lat_p50_ns", "cluster: latency p50", .nanoseconds),
+            ("lat_p99_ns", "one process: latency p99", .nanoseconds),
+            ("cluster_lat_p99_ns", "cluster: latency p99", .nanoseconds),
+            ("cluster_lat_p999_ns", "cluster: latency p999", .nanoseconds),
+            ("added_p99_ns", "Redis hop: added p99", .nanoseconds),
+            ("cluster_redis_cpu_pct", "Redis CPU", .percent),
+            ("cluster_redis_commands_per_message", "Redis commands per change", .ratio),
+            ("server_cpu_pct", "one process: server CPU", .percent),
+            ("cluster_server_cpu_pct", "cluster: all nodes' CPU", .percent),
+            ("cluster_lost", "cluster: lost", .plain),
+            ("cluster_gaps", "cluster: gaps", .plain),
+            ("cluster_out_of_order", "cluster: out of order", .plain),
+        ]
+        let reporter = RunReporter(isJSON: network.isJSON, rows: rows)
+        var all: [RunFigures] = []
+        var isClean = true
+        for run in 0..<network.runs {
+            shape.edges = 0
+            var figures = try runFanout(shape, network: network, scenario: name)
+            shape.edges = edges
+            let cluster = try runFanout(shape, network: network, scenario: name)
+            for key in ["deliveries_per_s", "lat_p50_ns", "lat_p99_ns", "lat_p999_ns", "server_cpu_pct", "redis_cpu_pct",
+                        "redis_commands_per_message", "lost", "gaps", "out_of_order", "ready", "edges"] {
+                if let value = cluster.number(key) { figures.set("cluster_" + key, value) }
+            }
+            figures.set("cluster_end", cluster.text("end") ?? "")
+            if let one = figures.number("lat_p99_ns"), let many = cluster.number("lat_p99_ns") { figures.set("added_p99_ns", many - one) }
+            isClean = isClean && figures.text("end") == "complete" && cluster.text("end") == "complete"
+            reporter.runFinished(figures, run: run, of: network.runs)
+            all.append(figures)
+        }
+        reporter.finish(
+            all, title: "cluster: \(shape.viewers) viewers over \(edges) edge(s) vs one process, \(shape.count) changes"
+                + (rate > 0 ? " at \(Int(rate))/s" : ", window \(shape.window)"))
         return isClean ? 0 : 1
     }
 }

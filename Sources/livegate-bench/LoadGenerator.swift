@@ -141,6 +141,14 @@ final class LoadGenerator {
         if let tlsContext { SSL_CTX_free(tlsContext) }
     }
 
+    /// Viewers' ports, round-robin (the cluster scenario's edges); empty: every connection to ``port``.
+    var viewerPorts: [UInt16] = []
+
+    func destinationPort(for connection: LoadConnection) -> UInt16 {
+        guard connection.kind == .viewer, !viewerPorts.isEmpty else { return port }
+        return viewerPorts[connection.index % viewerPorts.count]
+    }
+
     /// Starts one connection to `path`; its upgrade request goes out once TCP (and TLS) is up.
     ///
     /// - Parameter receiveBuffer: `SO_RCVBUF` to set before connecting (stuck viewers), 0 for the default.
@@ -177,7 +185,7 @@ final class LoadGenerator {
                 return connection
             }
         }
-        var destination = Self.address(127 << 24 | 1, port: port)
+        var destination = Self.address(127 << 24 | 1, port: destinationPort(for: connection))
         let result = withUnsafePointer(to: &destination) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -354,7 +362,7 @@ final class LoadGenerator {
     private func startUpgrade(_ connection: LoadConnection) {
         connection.state = .upgrading
         let request =
-            "GET \(connection.path) HTTP/1.1\r\nHost: \(host):\(port)\r\nUpgrade: websocket\r\n"
+            "GET \(connection.path) HTTP/1.1\r\nHost: \(host):\(destinationPort(for: connection))\r\nUpgrade: websocket\r\n"
             + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
             + (offersDeflate && connection.kind == .viewer ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "")
             + "\r\n"

@@ -2,7 +2,8 @@ import Foundation
 
 /// The scenarios `livegate-bench` knows, by subcommand name.
 let scenarios: [any BenchScenario.Type] = [
-    StockBench.self, FanoutBench.self, LatencyBench.self, IdleBench.self, ConnectBench.self, IngestBench.self, SlowBench.self,
+    StockBench.self, FanoutBench.self, LatencyBench.self, ClusterBench.self, IdleBench.self, ConnectBench.self, IngestBench.self,
+    SlowBench.self,
     CrashChild.self, FaultsBench.self, AlertsBench.self,
 ]
 
