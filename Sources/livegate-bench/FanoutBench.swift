@@ -332,7 +332,7 @@ enum ClusterBench: BenchScenario {
             shape.edges = edges
             let cluster = try runFanout(shape, network: network, scenario: name)
             for key in ["deliveries_per_s", "lat_p50_ns", "lat_p99_ns", "lat_p999_ns", "server_cpu_pct", "redis_cpu_pct",
-                        "redis_commands_per_message", "lost", "gaps", "out_of_order", "ready", "edges"] {
+                        "redis_commands_per_message", "lost", "gaps", "out_of_order", "ready", "edges", "expected", "reflected"] {
                 if let value = cluster.number(key) { figures.set("cluster_" + key, value) }
             }
             figures.set("cluster_end", cluster.text("end") ?? "")

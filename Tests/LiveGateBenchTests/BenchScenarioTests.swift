@@ -79,6 +79,24 @@ struct BenchScenarioTests {
         #expect(number(object, "rejected") == 0)
     }
 
+    /// One process and then a core, a real redis-server and two edges (viewers over both edges,
+    /// orders to the core): every change reaches every viewer through Redis, in order, once.
+    @Test(.timeLimit(.minutes(1)))
+    func clusterDeliversEveryChangeThroughTheEdges() throws {
+        let object = try run(["cluster", "--viewers", "40", "--edges", "2", "--count", "100"])
+        expectCompleteFanout(object, viewers: 40, messages: 100)
+        #expect(object["cluster_end"] as? String == "complete")
+        #expect(number(object, "cluster_edges") == 2)
+        #expect(number(object, "cluster_ready") == 40)
+        #expect(number(object, "cluster_expected") == 40 * 100)
+        #expect(number(object, "cluster_reflected") == 40 * 100)
+        #expect(number(object, "cluster_lost") == 0)
+        #expect(number(object, "cluster_gaps") == 0)
+        #expect(number(object, "cluster_out_of_order") == 0)
+        #expect(number(object, "cluster_redis_commands_per_message") >= 1, "each change went through Redis")
+        #expect(number(object, "cluster_deliveries_per_s") > 0)
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func fanoutBurstMakesEveryOrderVisibleToEveryViewer() throws {
         // All orders at once: the server may coalesce several orders for one SKU into one
