@@ -24,6 +24,7 @@ public final class RedisServer {
 
     public struct SetupError: Error, CustomStringConvertible {
         public let description: String
+        public init(description: String) { self.description = description }
     }
 
     public static func freePort() throws -> Int {
