@@ -127,18 +127,6 @@ public final class RedisClient: EventHandler {
         flush()
     }
 
-    /// Sends a command whose arguments are raw bytes.
-    public func send(bytes arguments: [[UInt8]], completion: @escaping Completion) {
-        precondition(loop.inEventLoop, "RedisClient.send called off its loop")
-        guard state == .ready else {
-            completion(.failure(.notConnected(lastError)))
-            return
-        }
-        if inFlightCount == 0 { lastProgressAt = Posix.monotonicMilliseconds() }
-        RESPEncoder.append(arguments, to: &outbound)
-        pending.append(completion)
-        flush()
-    }
 
     /// Sends several commands in one write (one round trip); `completion` gets their replies
     /// in order once the last has arrived, or the first failure that stopped them all.

@@ -165,13 +165,18 @@ final class BenchServer {
 
     /// The server's user + system CPU seconds so far (/proc/PID/stat).
     func cpuSeconds() -> Double {
+        Self.cpuSeconds(pid: pid)
+    }
+
+    /// A process's user + system CPU seconds so far (/proc/PID/stat).
+    static func cpuSeconds(pid: Int32) -> Double {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
             let close = text.lastIndex(of: ")")
         else { return 0 }
         let fields = text[text.index(after: close)...].split(separator: " ")
         // After the command: state is field 3, utime 14, stime 15 (1-based over the whole line).
         guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Self.ticksPerSecond
+        return (user + system) / ticksPerSecond
     }
 
     /// The server's resident set size in KiB (VmRSS).
@@ -296,11 +301,7 @@ final class BenchRedis {
 
     /// User + system CPU seconds so far.
     func cpuSeconds() -> Double {
-        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8), let close = text.lastIndex(of: ")")
-        else { return 0 }
-        let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
-        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        BenchServer.cpuSeconds(pid: pid)
     }
 
     func stop() {
