@@ -227,6 +227,11 @@ struct ClusterRefusalTests {
         connector.sendJSON(["type": "order", "orderId": "M-0", "sku": "cap", "qty": 1, "state": "paid"])
         _ = try ClusterPublisherTests.readUntil(viewer, sku: "cap", sellable: 99)
         #expect(ClusterPublisherTests.waitForEntries(admin, key: key, count: 1) >= 1)
+        // Everything published so far is acknowledged before Redis starts refusing (a slow run,
+        // e.g. under AddressSanitizer, may still have entries in flight here).
+        let settled = Date().addingTimeInterval(10)
+        while publisher.stats.queued.load(ordering: .relaxed) > 0 && Date() < settled { usleep(20_000) }
+        usleep(200_000)
         let before = try ClusterPublisherTests.entries(admin, key: key).count
 
         #expect(try admin.call(["CONFIG", "SET", "maxmemory-policy", "noeviction"])?.get() == .simpleString("OK"))
