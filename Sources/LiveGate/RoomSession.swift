@@ -54,27 +54,23 @@ final class RoomSession: WebSocketSession {
     private let resumeFrom: UInt64?
     private let resumeEpoch: String?
 
-    /// What a connection that sends needs to keep its commands in order; made on its first
-    /// message (a viewer that only listens never pays for it).
-    private final class Inbound {
-        /// Commands of this connection whose durable result (and the room change that follows
-        /// it: a policy, a featured SKU, a new SKU, a launch check) has not come back yet. While
-        /// there is one, later messages wait in ``held``, so each is decided on the state the
-        /// earlier ones left: commands from one connection apply in the order sent. Orders never
-        /// wait behind orders.
-        var changesInFlight = 0
-        /// Messages that arrived while ``changesInFlight`` > 0, in order.
-        var held: [(opcode: WebSocketOpcode, payload: [UInt8])] = []
-        /// The actions of the message being processed (a buffer reused from message to message).
-        var actions: [RoomAction] = []
-    }
-    private var inbound: Inbound?
-    /// At most this many messages wait; one more is refused with `busy`.
-    static let maximumHeld = 256
+    /// The connection's commands in the order sent, and where their answers go; made on its
+    /// first message (a viewer that only listens never pays for it).
+    private var inbound: CommandOrdering?
 
-    private var ordering: Inbound {
+    private func ordering(_ connection: Connection) -> CommandOrdering {
         if let inbound { return inbound }
-        let made = Inbound()
+        let handle = connection.handle
+        let peer = RoomPeer(
+            send: { frame in handle.execute { context, connection in context.sendAtEndOfTurn(frame, to: connection) } },
+            changeCompleted: {
+                handle.execute { _, connection in
+                    (connection.state.session as? RoomSession)?.changeCompleted(on: connection)
+                    connection.flush()
+                }
+            })
+        let made = CommandOrdering(
+            executor: RoomExecutor(shared: shared, claims: machine!.claims, peer: peer, loop: connection.eventLoop))
         inbound = made
         return made
     }
@@ -160,229 +156,19 @@ final class RoomSession: WebSocketSession {
     func connection(_ connection: Connection, didReceive opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
         guard machine != nil else { return }
         shared.value.metrics.messagesIn.wrappingAdd(1, ordering: .relaxed)
-        let ordering = self.ordering
-        guard ordering.changesInFlight == 0 && ordering.held.isEmpty else {
-            guard ordering.held.count < Self.maximumHeld else {
-                let error = ProtocolError(.busy, "more than \(Self.maximumHeld) messages wait for an earlier command's result; retry")
-                execute(.reply(.error(id: nil, error)), on: connection)
-                return
-            }
-            ordering.held.append((opcode, [UInt8](payload)))
-            return
+        let ordering = self.ordering(connection)
+        switch ordering.admit(opcode, payload) {
+        case .now: ordering.process(opcode, payload, machine: &machine!, reply: { connection.send($0) })
+        case .held: break
+        case .refused: connection.send(CommandOrdering.busyFrame())
         }
-        process(opcode, payload, on: connection)
-    }
-
-    private func process(_ opcode: WebSocketOpcode, _ payload: UnsafeRawBufferPointer, on connection: Connection) {
-        // One buffer per session, reused (never re-entered: results and follow-ups arrive as
-        // later loop tasks, not from inside `execute`).
-        let ordering = self.ordering
-        ordering.actions.removeAll(keepingCapacity: true)
-        machine!.received(
-            opcode, payload: payload, rooms: shared.value.rooms.registry, rules: shared.value.rules,
-            now: Posix.monotonicMilliseconds(), into: &ordering.actions)
-        for index in ordering.actions.indices { execute(ordering.actions[index], on: connection) }
     }
 
     /// A command that changes the room came back (on this connection's loop): go on with the
     /// messages that waited for it, until one more such command is in flight.
     fileprivate func changeCompleted(on connection: Connection) {
-        let ordering = self.ordering
-        ordering.changesInFlight -= 1
-        while ordering.changesInFlight == 0 && !ordering.held.isEmpty {
-            let (opcode, payload) = ordering.held.removeFirst()
-            payload.withUnsafeBytes { process(opcode, $0, on: connection) }
-        }
-    }
-
-    // MARK: Actions
-
-    private func execute(_ action: RoomAction, on connection: Connection) {
-        guard let claims = machine?.claims else { return }
-        let rooms = shared.value.rooms
-        switch action {
-        case .reply(let reply):
-            var writer = JSONWriter()
-            switch reply {
-            case .pong(let id): Messages.writePong(&writer, id: id)
-            case .done(let id, let kind): Messages.writeLocalResult(&writer, id: id, command: kind)
-            case .error(let id, let error): Messages.writeError(&writer, id: id, error: error)
-            }
-            connection.send(writer.makeTextFrame())
-        case .submit(let command, let submission):
-            submit(command, submission, connection: connection, subject: claims.subject)
-        case .publish(let room, let audiences, let message):
-            if case .ack(let alert, let by) = message { rooms.alertLog.acknowledge(room: room, id: alert, by: by) }
-            rooms.publish(room: room, audiences: audiences, message)
-        case .createRoom(let room, let id):
-            guard rooms.createRoom(room) else {
-                execute(.reply(.error(id: id, .badField("room", "room \(room.id) exists, or one of its SKUs does not"))), on: connection)
-                return
-            }
-            do {
-                try services.persistRooms()
-            } catch {
-                execute(.reply(.error(id: id, ProtocolError(.internal, "\(error)"))), on: connection)
-                return
-            }
-            Log.event(.info, "room_created", ["room": room.id, "by": claims.subject, "skus": room.skus.joined(separator: ",")])
-            execute(.reply(.done(id: id, .createRoom)), on: connection)
-        case .launch(let sku, let seconds, let id):
-            launch(sku: sku, seconds: seconds, id: id, connection: connection, subject: claims.subject)
-        case .drain(let room, let waves, let seconds):
-            Log.event(.info, "drain", ["room": room, "by": claims.subject, "waves": "\(waves)", "seconds": "\(seconds)"])
-            rooms.drainViewers(room: room, waves: waves, over: Double(seconds))
-        case .answerStockQuestion(let room):
-            if let reply = rooms.registry.stockReply(room: room, intervalMs: services.replyIntervalMs, now: Posix.monotonicMilliseconds()) {
-                rooms.publish(room: room, audiences: [.viewer, .host, .operator], .systemLine(reply))
-            }
-        }
-    }
-
-    /// "3, 2, 1, link is up": a countdown on every stream, then the SKU's sales open with one
-    /// journaled command at one core time (the engine takes the resume as the launch marker, so
-    /// the spike raises no trend alert); the result goes back to the operator.
-    private func launch(sku: String, seconds: Int, id: String?, connection: Connection, subject: String) {
-        // Whether the SKU is paused is read through the core: the read is queued behind this
-        // connection's earlier commands (a `pause` sent just before counts), unlike the rooms'
-        // copy of the figures, which follows the durable batches.
-        let handle = connection.handle
-        let status = services.core.submit(.readSkus([sku])) { result in
-            let isPaused = result.skus.first?.isPaused == true
-            handle.execute { _, connection in
-                guard let session = connection.state.session as? RoomSession else { return }
-                if isPaused {
-                    session.startCountdown(sku: sku, seconds: seconds, id: id, connection: connection, subject: subject)
-                } else {
-                    let error = ProtocolError.badField("sku", "launch opens the sales of a paused SKU; pause \(sku) first")
-                    session.execute(.reply(.error(id: id, error)), on: connection)
-                }
-                session.changeCompleted(on: connection)
-                connection.flush()
-            }
-        }
-        switch status {
-        case .accepted: ordering.changesInFlight += 1
-        case .busy: execute(.reply(.error(id: id, ProtocolError(.busy, "the stock core is at capacity; retry"))), on: connection)
-        case .unavailable:
-            execute(.reply(.error(id: id, ProtocolError(.unavailable, "the stock core is not accepting commands"))), on: connection)
-        }
-    }
-
-    private func startCountdown(sku: String, seconds: Int, id: String?, connection: Connection, subject: String) {
-        let rooms = services.rooms, core = services.core
-        guard let room = machine?.claims.room else { return }
-        let loop = connection.eventLoop, operatorConnection = connection.handle
-        Log.event(.info, "launch", ["room": room, "by": subject, "sku": sku, "in": "\(seconds)"])
-        rooms.series.act(sku: sku, time: Int64(Date().timeIntervalSince1970), action: "launch in \(seconds) s", by: subject)
-        for remaining in stride(from: seconds, through: 1, by: -1) {
-            loop.schedule(afterMilliseconds: UInt64(seconds - remaining) * 1000) {
-                rooms.publish(room: room, audiences: Audience.everyone, .launch(sku: sku, remaining: Int64(remaining)))
-            }
-        }
-        loop.schedule(afterMilliseconds: UInt64(seconds) * 1000) {
-            _ = core.submit(.resume(sku: sku)) { result in
-                if result.outcome.isSuccess {
-                    rooms.publish(room: room, audiences: Audience.everyone, .launch(sku: sku, remaining: 0))
-                }
-                var writer = JSONWriter()
-                Messages.writeResult(&writer, id: id, command: .launch, result: result, sku: sku)
-                let frame = writer.makeTextFrame()
-                operatorConnection.execute { _, connection in
-                    connection.send(frame)
-                    connection.flush()
-                }
-            }
-        }
-    }
-
-    /// Submits to the stock core; the result goes back to this connection once durable, with the
-    /// submission's follow-up applied around it.
-    private func submit(_ command: StockCommand, _ submission: Submission, connection: Connection, subject: String) {
-        let handle = connection.handle
-        // One reference to the shared services, not a copy of their fields (this runs per order).
-        let shared = self.shared
-        let isOrder = submission.kind == .order
-        let changesRoom = submission.followUp != nil
-        // What an operator's command did, for the SKU's chart (never computed for an order).
-        let action = isOrder ? nil : Self.chartLabel(of: command, followUp: submission.followUp)
-        let arrivedAt = Posix.monotonicNanoseconds()
-        let status = shared.value.core.submit(command) { result in
-            let rooms = shared.value.rooms
-            if isOrder {
-                shared.value.metrics.order(result.outcome)
-                if result.outcome.isSuccess && !result.isDuplicate { rooms.noteOrder(rev: result.rev, arrivedAt: arrivedAt) }
-            }
-            let succeeded = result.outcome.isSuccess
-            switch submission.followUp {
-            case .addSku(let stored, let policy, let room) where succeeded:
-                rooms.registry.addSku(stored, policy: policy, to: room)
-                do {
-                    try shared.value.persistRooms()
-                } catch {
-                    Log.error("room \(room): SKU \(stored.id) was created but rooms.json could not be written: \(error)")
-                }
-                Log.event(.info, "sku_created", ["room": room, "sku": stored.id])
-            case .setPolicy(let policy, let sku) where succeeded:
-                rooms.registry.setPolicy(policy, for: sku)
-                rooms.publishPolicy(policy, for: sku)
-            default:
-                break
-            }
-            if let action, succeeded {
-                rooms.series.act(sku: action.sku, time: Int64(Date().timeIntervalSince1970), action: action.text, by: subject)
-            }
-            var writer = JSONWriter()
-            Messages.writeResult(&writer, id: submission.id, command: submission.kind, result: result, sku: submission.sku)
-            let frame = writer.makeTextFrame()
-            handle.execute { context, connection in context.sendAtEndOfTurn(frame, to: connection) }
-            // Queued behind the reply on this connection's loop: what it publishes arrives after it.
-            if case .commitFeatured(let change) = submission.followUp, succeeded {
-                rooms.commitFeatured(change)
-                let event = switch change.kind { case .feature: "feature"; case .undo: "undo_switch"; case .switchover: "switch" }
-                Log.event(.info, event, ["room": change.room, "by": subject, "from": change.beforeSwitch ?? "", "featured": change.featured])
-            }
-            // The room now reflects the change: the messages that waited for it may go on.
-            if changesRoom {
-                handle.execute { _, connection in
-                    (connection.state.session as? RoomSession)?.changeCompleted(on: connection)
-                    connection.flush()
-                }
-            }
-        }
-        switch status {
-        case .accepted: if changesRoom { ordering.changesInFlight += 1 }
-        case .busy:
-            execute(.reply(.error(id: submission.id, ProtocolError(.busy, "the stock core is at capacity; retry"))), on: connection)
-        case .unavailable:
-            execute(.reply(.error(id: submission.id, ProtocolError(.unavailable, "the stock core is not accepting commands"))),
-                    on: connection)
-        }
-    }
-}
-
-extension RoomSession {
-    /// An operator command as the SKU's chart labels it ("restock +200", "switch from A"), or `nil` for what
-    /// is not drawn (ticks, orders).
-    static func chartLabel(of command: StockCommand, followUp: Submission.FollowUp?) -> (sku: String, text: String)? {
-        switch command {
-        case .restock(let sku, let quantity, _): return (sku, "restock +\(quantity)")
-        case .adjust(let sku, let onHand, _): return (sku, "count: on hand \(onHand)")
-        case .hold(let sku, let quantity): return (sku, "hold \(quantity)")
-        case .release(let sku, let quantity): return (sku, "release \(quantity)")
-        case .pause(let sku): return (sku, "pause")
-        case .resume(let sku): return (sku, "resume")
-        case .setPolicy(let sku, _): return (sku, "policy changed")
-        case .createSku(let sku, let onHand, _): return (sku, "created with \(onHand)")
-        case .setNote:
-            guard case .commitFeatured(let change)? = followUp else { return nil }
-            switch change.kind {
-            case .feature: return (change.featured, "featured")
-            case .switchover: return (change.featured, "switch from \(change.beforeSwitch ?? "?")")
-            case .undo: return (change.featured, "undo switch")
-            }
-        case .order, .tick, .readSkus, .readOrder: return nil
-        }
+        guard machine != nil else { return }
+        ordering(connection).changeCompleted(machine: &machine!, reply: { connection.send($0) })
     }
 }
 
