@@ -1,3 +1,4 @@
+import Foundation
 import LiveGateCore
 import LiveGatePOSIX
 import LiveGateRedis
@@ -17,6 +18,16 @@ public struct ClusterSettings: Equatable, Sendable {
     public var role: Role = .core
     /// The first part of every key, so several gateways can share one Redis.
     public var prefix = "livegate"
+    /// This node's name in the cluster (an edge's answers stream and lag line carry it, with a
+    /// random part); `nil`: the host name and process id.
+    public var node: String?
+
+    /// A node name: 1 to 64 ASCII letters, digits, '-', '_' or '.' (it goes into Redis keys and metric labels).
+    public static func isValidNode(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x2D || byte == 0x5F || byte == 0x2E
+        }
+    }
     /// Entries kept per Redis stream (`XADD … MAXLEN ~ N`); at least the resume window.
     public var streamLength = 10_000
 
@@ -48,6 +59,8 @@ final class ClusterPublisher: @unchecked Sendable {
         let seq: UInt64
         let payload: String
         let conflationKey: UInt32
+        /// When it was committed (Unix ms): an edge's lag is measured against it.
+        let at: Int64
     }
 
     /// Counters for `/metrics`.
@@ -64,6 +77,8 @@ final class ClusterPublisher: @unchecked Sendable {
 
     /// A room stream's snapshot now and the `seq` it reflects (the JSON a joining subscriber gets).
     typealias SnapshotProvider = @Sendable (_ room: String, _ audience: Audience) -> (seq: UInt64, json: [UInt8])?
+    /// What an operator gets after its snapshot (open alerts, presence, policies): one JSON per line.
+    typealias ConsoleProvider = @Sendable (_ room: String) -> String
 
     let settings: ClusterSettings
     let epoch: String
@@ -72,6 +87,7 @@ final class ClusterPublisher: @unchecked Sendable {
     private let client: RedisClient
     private let maximumQueued: Int
     private let snapshot: SnapshotProvider?
+    private let console: ConsoleProvider?
     /// Milliseconds between two snapshot writes of the same stream.
     private let snapshotInterval: UInt64
     // Loop-confined.
@@ -93,7 +109,8 @@ final class ClusterPublisher: @unchecked Sendable {
     }
 
     init(settings: ClusterSettings, epoch: String, loop: EventLoop, rooms: [String] = [], maximumQueued: Int = 200_000,
-         snapshotIntervalMilliseconds: UInt64 = 250, snapshot: SnapshotProvider? = nil) {
+         snapshotIntervalMilliseconds: UInt64 = 250, snapshot: SnapshotProvider? = nil, console: ConsoleProvider? = nil) {
+        self.console = console
         self.settings = settings
         self.epoch = epoch
         self.loop = loop
@@ -143,11 +160,12 @@ final class ClusterPublisher: @unchecked Sendable {
     func publish(_ deliveries: [Delivery]) {
         var entries: [Entry] = []
         entries.reserveCapacity(deliveries.count)
+        let at = Int64(Date().timeIntervalSince1970 * 1000)
         for delivery in deliveries where delivery.room != BenchSubscriberSession.topic {
             entries.append(Entry(
                 stream: StreamID(room: delivery.room, audience: delivery.audience),
                 key: key(room: delivery.room, audience: delivery.audience), seq: delivery.seq,
-                payload: Self.payload(of: delivery.frame), conflationKey: delivery.key))
+                payload: Self.payload(of: delivery.frame), conflationKey: delivery.key, at: at))
         }
         guard !entries.isEmpty else { return }
         loop.execute { [self] in enqueue(entries) }
@@ -191,7 +209,8 @@ final class ClusterPublisher: @unchecked Sendable {
         let length = String(settings.streamLength)
         var keys: Set<String> = []
         for entry in queue[queueStart..<(queueStart + count)] {
-            commands.append(["XADD", entry.key, "MAXLEN", "~", length, "0-\(entry.seq)", "m", entry.payload, "k", String(entry.conflationKey)])
+            commands.append(["XADD", entry.key, "MAXLEN", "~", length, "0-\(entry.seq)", "m", entry.payload, "k", String(entry.conflationKey),
+                             "t", String(entry.at)])
             keys.insert(entry.key)
         }
         let firstEntry = commands.count - count
@@ -285,6 +304,10 @@ final class ClusterPublisher: @unchecked Sendable {
             guard let (_, json) = snapshot(stream.room, stream.audience) else { continue }
             commands.append(["SET", snapshotKey(room: stream.room, audience: stream.audience), String(decoding: json, as: UTF8.self),
                              "PX", String(Self.expiryMilliseconds)])
+            if stream.audience == .operator, let console {
+                commands.append(["SET", key(room: stream.room, audience: .operator) + ":console", console(stream.room),
+                                 "PX", String(Self.expiryMilliseconds)])
+            }
         }
         guard !commands.isEmpty else { return }
         client.pipeline(commands) { [weak self] result in

@@ -310,6 +310,12 @@ extension Configuration {
             guard !settings.prefix.isEmpty, !settings.prefix.contains(" ") else {
                 throw ConfigurationError(message: "cluster.prefix: a non-empty key prefix without spaces")
             }
+            if let node = try cluster.optionalString("node") {
+                guard ClusterSettings.isValidNode(node) else {
+                    throw ConfigurationError(message: "cluster.node: 1 to 64 letters, digits, '-', '_' or '.'")
+                }
+                settings.node = node
+            }
             settings.streamLength = try cluster.int("streamLength", default: max(settings.streamLength, config.historySize),
                                                     range: 100...100_000_000)
             guard settings.streamLength >= config.historySize else {

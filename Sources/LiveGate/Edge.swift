@@ -6,18 +6,17 @@ import LiveGateRedis
 import LiveGateWebSocket
 import Synchronization
 
-/// An edge node (cluster role `edge`, issue #19): it holds the viewers of the configured rooms
-/// and fans out what the core wrote to Redis (ClusterPublisher.swift), with no stock core of its
-/// own. A viewer that joins here gets the room stream's latest snapshot from Redis and then every
-/// message after its `seq`, as at the core; `since`/`epoch` resume works at any node, because the
-/// edge numbers nothing itself: it takes the core's epoch and `seq`s.
-///
-/// So far viewers only: other roles are sent to the core (1008), and a viewer's own messages
-/// (chat) are answered `unavailable`.
+/// An edge node (cluster role `edge`, issue #19): it holds clients of the configured rooms,
+/// fans out what the core wrote to Redis (ClusterPublisher.swift) and relays what clients send
+/// to the core through Redis (``EdgeRelay``), with no stock core of its own. A client that joins
+/// here gets its room stream's latest snapshot from Redis and then every message after its
+/// `seq`, as at the core; `since`/`epoch` resume works at any node, because the edge numbers
+/// nothing itself: it takes the core's epoch and `seq`s.
 public final class EdgeGateway: Sendable {
     public let server: Server
     let streams: StreamHub
     let mirror: EdgeMirror
+    let relay: EdgeRelay
     let tokens: TokenAuthority
     let budgets: Budgets
 
@@ -34,18 +33,20 @@ public final class EdgeGateway: Sendable {
         tokens = TokenAuthority(secret: configuration.tokenSecret)
         budgets = Budgets(viewerSoftBytes: configuration.viewerSoftBudgetBytes, viewerHardBytes: configuration.viewerHardBudgetBytes,
                           priorityHardBytes: configuration.priorityHardBudgetBytes)
-        mirror = EdgeMirror(settings: cluster, rooms: rooms, streams: streams, loop: server.firstLoop, contexts: server.contexts)
+        relay = EdgeRelay(settings: cluster, loop: server.firstLoop)
+        mirror = EdgeMirror(settings: cluster, edge: cluster.node ?? relay.edge, rooms: rooms, streams: streams, loop: server.firstLoop,
+                            contexts: server.contexts)
     }
 
     /// Starts listening and following the core.
     public func start() throws {
         var router = server.makeBaseRouter()
-        let streams = self.streams, mirror = self.mirror, tokens = self.tokens, budgets = self.budgets
+        let streams = self.streams, mirror = self.mirror, relay = self.relay, tokens = self.tokens, budgets = self.budgets
         let maxMessageBytes = server.configuration.maxMessageBytes
         router.webSocketEndpoints["/ws"] = WebSocketEndpoint(
             path: "/ws", maxMessageBytes: maxMessageBytes,
-            makeSession: { head in EdgeSession(head: head, tokens: tokens, mirror: mirror, streams: streams, budgets: budgets) })
-        router.httpHandler = { head, _, info in
+            makeSession: { head in EdgeSession(head: head, tokens: tokens, mirror: mirror, relay: relay, streams: streams, budgets: budgets) })
+        router.httpHandler = { head, body, info in
             switch head.path {
             case "/readyz":
                 let status = mirror.status
@@ -55,42 +56,54 @@ public final class EdgeGateway: Sendable {
                 guard info.isLoopbackPeer else { return .respond(.text(.forbidden, "metrics are served to loopback")) }
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
-                return .respond(HTTPResponse(status: .ok, headers: headers, body: Array(mirror.metrics().utf8)))
+                return .respond(HTTPResponse(status: .ok, headers: headers, body: Array((mirror.metrics() + relay.metrics()).utf8)))
+            case "/v1/orders":
+                return EdgeRelay.orders(head, body: body, tokens: tokens, relay: relay)
             default:
-                // The pages and /healthz are the router's; the room API is the core's.
+                // The pages and /healthz are the router's; the rest of the room API is the core's.
                 guard head.path.hasPrefix("/v1/") else { return nil }
-                return .respond(.text(.notFound, "this node is an edge: it serves viewers (/ws, the pages); orders and the API go to the core"))
+                return .respond(.text(.notFound, "this node is an edge: it serves /ws, POST /v1/orders and the pages; the rest of the API is the core's"))
             }
         }
         try server.start(router: router)
+        relay.start()
         mirror.start()
     }
 
     public func shutdown(drainWaves: Int = 0) {
         server.shutdown(drainWaves: drainWaves)
         mirror.stop()
+        relay.stop()
     }
 }
 
-/// A viewer's connection at an edge: the token, the snapshot and messages from the mirror, then
-/// the room's viewer stream through the loop's fan-out, as at the core.
+/// A client's connection at an edge: the token, the snapshot and messages from the mirror, then
+/// its role's room stream through the loop's fan-out, as at the core; what it sends goes to the
+/// core through the relay.
 final class EdgeSession: WebSocketSession {
     private let claims: TokenClaims?
+    private let token: String
     private let refusal: String?
     private let mirror: EdgeMirror
+    private let relay: EdgeRelay
     private let streams: StreamHub
     private let budgets: Budgets
     private let since: UInt64?
     private let epoch: String?
+    /// Whether it sent a message (the core then knows it, and is told when it leaves).
+    private var hasSent = false
 
-    init(head: HTTPRequestHead, tokens: TokenAuthority, mirror: EdgeMirror, streams: StreamHub, budgets: Budgets) {
+    init(head: HTTPRequestHead, tokens: TokenAuthority, mirror: EdgeMirror, relay: EdgeRelay, streams: StreamHub, budgets: Budgets) {
         self.mirror = mirror
+        self.relay = relay
         self.streams = streams
         self.budgets = budgets
         since = head.queryParameter("since").flatMap { UInt64($0) }
         epoch = head.queryParameter("epoch")
+        let token = head.queryParameter("token") ?? bearerToken(head)
+        self.token = token ?? ""
         do {
-            guard let token = head.queryParameter("token") ?? bearerToken(head) else { throw TokenError.missing }
+            guard let token else { throw TokenError.missing }
             claims = try tokens.verify(token, now: Int64(Date().timeIntervalSince1970))
             refusal = nil
         } catch {
@@ -104,11 +117,8 @@ final class EdgeSession: WebSocketSession {
             connection.close(.policyViolation, reason: refusal ?? "refused")
             return
         }
-        guard claims.role == .viewer else {
-            connection.close(.policyViolation, reason: "this node is an edge: it serves viewers; a \(claims.role.rawValue) connects to the core")
-            return
-        }
-        guard let (frames, seq) = mirror.join(room: claims.room, since: since, epoch: epoch) else {
+        let audience = Audience(claims.role)
+        guard let (frames, seq) = mirror.join(room: claims.room, audience: audience, since: since, epoch: epoch) else {
             if mirror.serves(claims.room) {
                 connection.close(.tryAgainLater, reason: "this edge is catching up with the core; retry")
             } else {
@@ -116,30 +126,41 @@ final class EdgeSession: WebSocketSession {
             }
             return
         }
-        connection.softBudget = budgets.viewerSoftBytes
-        connection.hardBudget = budgets.viewerHardBytes
+        if audience == .viewer {
+            connection.softBudget = budgets.viewerSoftBytes
+            connection.hardBudget = budgets.viewerHardBytes
+        } else {
+            connection.isPriority = true
+            connection.hardBudget = budgets.priorityHardBytes
+        }
         for frame in frames { connection.send(frame) }
-        connection.loopContext.subscribe(connection, room: claims.room, audience: .viewer, startSeq: seq)
+        connection.loopContext.subscribe(connection, room: claims.room, audience: audience, startSeq: seq)
     }
 
     func connection(_ connection: Connection, didReceive opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
-        var writer = JSONWriter()
-        Messages.writeError(&writer, id: nil, error: ProtocolError(.unavailable, "this node is an edge: it does not take messages yet; send them to the core"))
-        connection.send(writer.makeTextFrame())
+        guard claims != nil else { return }
+        guard opcode == .text else {
+            connection.send(errorFrame(id: nil, ProtocolError(.badMessage, "messages are JSON text frames")))
+            return
+        }
+        hasSent = true
+        relay.forward(message: [UInt8](payload), token: token, from: connection.handle)
     }
 
     func connectionDidClose(_ connection: Connection) {
         connection.loopContext.unsubscribe(connection)
+        if hasSent { relay.left(connection.handle) }
     }
 }
 
-/// Follows the core's room streams in Redis for an edge: the epoch, each viewer stream's latest
+/// Follows the core's room streams in Redis for an edge: the epoch, each room stream's latest
 /// snapshot, then every entry after it (`XREAD BLOCK`), handed to the local ``StreamHub`` with the
 /// core's `seq`. Two Redis connections on one loop: one blocks in `XREAD`, the other reads the
-/// epoch and refreshes the snapshots every second.
+/// epoch and refreshes the snapshots every second, and reports where this edge stands
+/// (``ClusterWire/EdgeReport``).
 ///
 /// A gap (entries trimmed, or dropped by the core while Redis was away) or a new epoch (the core
-/// restarted) restarts the stream from a fresh snapshot and sends this edge's viewers of the room
+/// restarted) restarts the stream from a fresh snapshot and sends this edge's clients of the room
 /// away with 1012: they come back with `since`, which no longer resumes, and get the snapshot,
 /// never a silent gap.
 final class EdgeMirror: @unchecked Sendable {
@@ -148,29 +169,40 @@ final class EdgeMirror: @unchecked Sendable {
         var why: String
     }
 
+    typealias StreamID = ClusterPublisher.StreamID
+
     private let settings: ClusterSettings
+    private let edge: String
     private let rooms: [String]
+    private let streamIDs: [StreamID]
     private let streams: StreamHub
     private let loop: EventLoop
     private let contexts: [LoopBound<LoopContext>]
     private let reader: RedisClient
     private let control: RedisClient
-    /// Each room's snapshot (its seq, its frame), read by joins on every loop.
-    private let snapshots = Mutex<[String: (seq: UInt64, frame: SharedBytes)]>([:])
+    /// Each stream's snapshot (its seq, its frame), and the frames an operator gets after it; read
+    /// by joins on every loop.
+    private let snapshots = Mutex<[StreamID: (seq: UInt64, frame: SharedBytes)]>([:])
+    private let consoles = Mutex<[String: [SharedBytes]]>([:])
     private let statusState = Mutex(Status(isCaughtUp: false, why: "connecting to Redis"))
     private let received = Atomic<Int>(0)
     private let gaps = Atomic<Int>(0)
+    /// How old the newest message was when it was taken (ms; the core's clock against this one's).
+    private let lagMilliseconds = Atomic<Int>(0)
     // Loop-confined.
     private var epoch: String?
-    /// The last seq handed to the hub, by room (0: not started).
-    private var positions: [String: UInt64] = [:]
+    /// The last seq handed to the hub, by stream (0: not started).
+    private var positions: [StreamID: UInt64] = [:]
     private var isReading = false
     private var isRefreshing = false
     private var isStopped = false
 
-    init(settings: ClusterSettings, rooms: [String], streams: StreamHub, loop: EventLoop, contexts: [LoopBound<LoopContext>]) {
+    init(settings: ClusterSettings, edge: String, rooms: [String], streams: StreamHub, loop: EventLoop,
+         contexts: [LoopBound<LoopContext>]) {
         self.settings = settings
+        self.edge = edge
         self.rooms = rooms
+        streamIDs = rooms.flatMap { room in Audience.allCases.map { StreamID(room: room, audience: $0) } }
         self.streams = streams
         self.loop = loop
         self.contexts = contexts
@@ -195,15 +227,17 @@ final class EdgeMirror: @unchecked Sendable {
             control.start()
             reader.start()
             scheduleRefresh()
-            Log.event(.info, "cluster_edge", ["redis": settings.redis.description, "prefix": settings.prefix, "rooms": rooms.joined(separator: ",")])
+            Log.event(.info, "cluster_edge", ["redis": settings.redis.description, "prefix": settings.prefix, "edge": edge,
+                                              "rooms": rooms.joined(separator: ",")])
         }
     }
 
     func stop() {
         loop.execute { [self] in
             isStopped = true
+            if control.state == .ready { control.send(["HDEL", ClusterWire.edges(settings.prefix), edge]) { _ in } }
             reader.stop()
-            control.stop()
+            loop.schedule(afterMilliseconds: 100) { [control] in control.stop() }
         }
     }
 
@@ -211,21 +245,22 @@ final class EdgeMirror: @unchecked Sendable {
         statusState.withLock { $0 = Status(isCaughtUp: caughtUp, why: why) }
     }
 
-    private func key(_ epoch: String, _ room: String) -> String {
-        "\(settings.prefix):\(epoch):\(room):\(Audience.viewer)"
+    private func key(_ epoch: String, _ stream: StreamID) -> String {
+        "\(settings.prefix):\(epoch):\(stream.room):\(stream.audience)"
     }
 
-    /// What a joining viewer gets: the missed messages when it resumes in this epoch, else the
-    /// snapshot and the messages after it. Any loop.
-    func join(room: String, since: UInt64?, epoch clientEpoch: String?) -> (frames: [SharedBytes], seq: UInt64)? {
+    /// What a joining client gets: the missed messages when it resumes in this epoch, else the
+    /// snapshot and the messages after it (and an operator, the console's join messages). Any loop.
+    func join(room: String, audience: Audience, since: UInt64?, epoch clientEpoch: String?) -> (frames: [SharedBytes], seq: UInt64)? {
+        let console = audience == .operator ? consoles.withLock { $0[room] } ?? [] : []
         if let since, clientEpoch == streams.epoch,
-           let (seq, missed) = streams.resume(room: room, audience: .viewer, since: since), let missed {
-            return (missed, seq)
+           let (seq, missed) = streams.resume(room: room, audience: audience, since: since), let missed {
+            return (missed + console, seq)
         }
-        guard let snapshot = snapshots.withLock({ $0[room] }),
-              let (seq, after) = streams.resume(room: room, audience: .viewer, since: snapshot.seq), let after
+        guard let snapshot = snapshots.withLock({ $0[StreamID(room: room, audience: audience)] }),
+              let (seq, after) = streams.resume(room: room, audience: audience, since: snapshot.seq), let after
         else { return nil }
-        return ([snapshot.frame] + after, seq)
+        return ([snapshot.frame] + after + console, seq)
     }
 
     // MARK: - Epoch and snapshots (control connection)
@@ -238,7 +273,8 @@ final class EdgeMirror: @unchecked Sendable {
         }
     }
 
-    /// Reads the epoch and every room's snapshot; starts (or restarts) streams as needed.
+    /// Reads the epoch and every stream's snapshot; starts (or restarts) streams as needed;
+    /// reports where this edge stands.
     private func refresh() {
         guard control.state == .ready, !isRefreshing else { return }
         isRefreshing = true
@@ -249,17 +285,30 @@ final class EdgeMirror: @unchecked Sendable {
                 self.setStatus(false, "no epoch in Redis yet (is the core running with the same prefix?)")
                 return
             }
-            let commands = self.rooms.map { ["GET", self.key(current, $0) + ":snapshot"] }
+            let commands = self.streamIDs.map { ["GET", self.key(current, $0) + ":snapshot"] }
+                + self.rooms.map { ["GET", self.key(current, StreamID(room: $0, audience: .operator)) + ":console"] }
             self.control.pipeline(commands) { [weak self] result in
                 guard let self else { return }
                 self.isRefreshing = false
                 guard case .success(let replies) = result else { return }
-                self.apply(epoch: current, snapshots: replies)
+                self.apply(epoch: current, snapshots: Array(replies.prefix(self.streamIDs.count)),
+                           consoles: Array(replies.dropFirst(self.streamIDs.count)))
+                self.report(current)
             }
         }
     }
 
-    private func apply(epoch current: String, snapshots replies: [RESPValue]) {
+    private func report(_ epoch: String) {
+        let positions = streamIDs.compactMap { stream in
+            self.positions[stream].map { ClusterWire.EdgeReport.Position(epoch: epoch, room: stream.room, audience: stream.audience, seq: $0) }
+        }
+        let report = ClusterWire.EdgeReport(
+            at: Int64(Date().timeIntervalSince1970 * 1000), lagMilliseconds: Int64(lagMilliseconds.load(ordering: .relaxed)),
+            positions: positions)
+        control.send(["HSET", ClusterWire.edges(settings.prefix), edge, report.text]) { _ in }
+    }
+
+    private func apply(epoch current: String, snapshots replies: [RESPValue], consoles: [RESPValue]) {
         if current != epoch {
             let previous = epoch
             epoch = current
@@ -267,32 +316,39 @@ final class EdgeMirror: @unchecked Sendable {
             positions = [:]
             snapshots.withLock { $0.removeAll() }
             if previous != nil {
-                Log.event(.warning, "edge_epoch", ["from": previous ?? "", "to": current, "action": "viewers reconnect"])
-                for room in rooms { sendViewersAway(room: room, reason: "the core restarted; reconnect") }
+                Log.event(.warning, "edge_epoch", ["from": previous ?? "", "to": current, "action": "clients reconnect"])
+                for room in rooms { sendAway(room: room, reason: "the core restarted; reconnect") }
             }
         }
-        var missing: [String] = []
-        for (room, reply) in zip(rooms, replies) {
+        var missing: Set<String> = []
+        for (stream, reply) in zip(streamIDs, replies) {
             guard let text = reply.string, let seq = Self.seq(ofSnapshot: text) else {
-                missing.append(room)
+                missing.insert(stream.room)
                 continue
             }
-            let position = positions[room] ?? 0
+            let position = positions[stream] ?? 0
             if position == 0 {
                 // The stream starts here.
-                streams.restartRemote(room: room, audience: .viewer, after: seq)
-                positions[room] = seq
+                streams.restartRemote(room: stream.room, audience: stream.audience, after: seq)
+                positions[stream] = seq
             } else if seq > position {
                 // Not caught up to this snapshot yet: keep the one before.
                 continue
             }
             let frame = Array(text.utf8).withUnsafeBytes { WebSocketFrameEncoder.makeSharedFrame(opcode: .text, payload: $0) }
-            snapshots.withLock { $0[room] = (seq, frame) }
+            snapshots.withLock { $0[stream] = (seq, frame) }
+        }
+        for (room, reply) in zip(rooms, consoles) {
+            guard let text = reply.string else { continue }
+            let frames = text.split(separator: "\n").map { line in
+                Array(line.utf8).withUnsafeBytes { WebSocketFrameEncoder.makeSharedFrame(opcode: .text, payload: $0) }
+            }
+            self.consoles.withLock { $0[room] = frames }
         }
         if missing.isEmpty {
             setStatus(true, "following epoch \(current)")
         } else {
-            setStatus(false, "no snapshot in Redis yet for \(missing.joined(separator: ", "))")
+            setStatus(false, "no snapshot in Redis yet for \(missing.sorted().joined(separator: ", "))")
         }
         if !isReading { read() }
     }
@@ -307,7 +363,7 @@ final class EdgeMirror: @unchecked Sendable {
 
     private func read() {
         guard !isStopped, !isReading, reader.state == .ready, let epoch else { return }
-        let started = rooms.filter { (positions[$0] ?? 0) > 0 }
+        let started = streamIDs.filter { (positions[$0] ?? 0) > 0 }
         guard !started.isEmpty else { return }
         isReading = true
         let command = ["XREAD", "COUNT", "1024", "BLOCK", "1000", "STREAMS"] + started.map { key(epoch, $0) }
@@ -316,57 +372,60 @@ final class EdgeMirror: @unchecked Sendable {
             guard let self else { return }
             self.isReading = false
             guard case .success(let value) = result else { return }  // read() again when ready
-            if epoch == self.epoch { self.take(value, rooms: started) }
+            if epoch == self.epoch { self.take(value, streams: started, epoch: epoch) }
             self.read()
         }
     }
 
-    private func take(_ reply: RESPValue, rooms started: [String]) {
-        guard let epoch, let streamsReply = reply.elements else { return }  // nil: BLOCK timed out
+    private func take(_ reply: RESPValue, streams started: [StreamID], epoch: String) {
+        guard let streamsReply = reply.elements else { return }  // nil: BLOCK timed out
+        var newest: Int64 = 0
         for stream in streamsReply {
             guard let parts = stream.elements, parts.count == 2, let name = parts[0].string,
-                  let room = started.first(where: { key(epoch, $0) == name }), let entries = parts[1].elements
+                  let id = started.first(where: { key(epoch, $0) == name }), let entries = parts[1].elements
             else { continue }
             for entry in entries {
-                guard let fields = entry.elements, fields.count == 2, let id = fields[0].string,
-                      let seq = UInt64(id.split(separator: "-").last ?? ""), let pairs = fields[1].elements
+                guard let fields = entry.elements, fields.count == 2, let entryID = fields[0].string,
+                      let seq = UInt64(entryID.split(separator: "-").last ?? ""), let pairs = fields[1].elements
                 else { continue }
-                var payload: [UInt8]?
-                var conflation: UInt32 = 0
-                var index = 0
-                while index + 1 < pairs.count {
-                    if pairs[index].string == "m", case .bulkString(let bytes) = pairs[index + 1] { payload = bytes }
-                    if pairs[index].string == "k", let text = pairs[index + 1].string { conflation = UInt32(text) ?? 0 }
-                    index += 2
-                }
-                guard let payload else { continue }
-                let position = positions[room] ?? 0
+                let values = ClusterWire.fields(pairs)
+                guard let payload = values[UInt8(ascii: "m")] else { continue }
+                let conflation = ClusterWire.integer(values[UInt8(ascii: "k")]).map { UInt32(truncatingIfNeeded: $0) } ?? 0
+                if let at = ClusterWire.integer(values[UInt8(ascii: "t")]) { newest = max(newest, at) }
+                let position = positions[id] ?? 0
                 if seq <= position { continue }
                 if seq != position + 1 {
-                    gap(room: room, expected: position + 1, got: seq)
+                    gap(id, expected: position + 1, got: seq)
                     return
                 }
-                positions[room] = seq
+                positions[id] = seq
                 received.add(1, ordering: .relaxed)
                 let frame = payload.withUnsafeBytes { WebSocketFrameEncoder.makeSharedFrame(opcode: .text, payload: $0) }
-                streams.publishRemote(room: room, audience: .viewer, seq: seq, frame: frame, key: conflation)
+                streams.publishRemote(room: id.room, audience: id.audience, seq: seq, frame: frame, key: conflation)
             }
+        }
+        if newest > 0 {
+            lagMilliseconds.store(Int(max(0, Int64(Date().timeIntervalSince1970 * 1000) - newest)), ordering: .relaxed)
         }
     }
 
-    private func gap(room: String, expected: UInt64, got: UInt64) {
+    private func gap(_ stream: StreamID, expected: UInt64, got: UInt64) {
         gaps.add(1, ordering: .relaxed)
-        Log.event(.warning, "edge_gap", ["room": room, "expected": String(expected), "got": String(got), "action": "snapshot, viewers reconnect"])
-        positions[room] = 0
-        snapshots.withLock { _ = $0.removeValue(forKey: room) }
-        sendViewersAway(room: room, reason: "this edge missed messages; reconnect")
-        setStatus(false, "restarting room \(room) after a gap")
+        Log.event(.warning, "edge_gap", ["room": stream.room, "audience": "\(stream.audience)", "expected": String(expected),
+                                         "got": String(got), "action": "snapshot, clients reconnect"])
+        for audience in Audience.allCases { positions[StreamID(room: stream.room, audience: audience)] = 0 }
+        snapshots.withLock { snapshots in
+            for audience in Audience.allCases { snapshots.removeValue(forKey: StreamID(room: stream.room, audience: audience)) }
+        }
+        sendAway(room: stream.room, reason: "this edge missed messages; reconnect")
+        setStatus(false, "restarting room \(stream.room) after a gap")
         refresh()
     }
 
-    private func sendViewersAway(room: String, reason: String) {
+    /// Sends every client of the room at this edge away with 1012.
+    private func sendAway(room: String, reason: String) {
         for context in contexts {
-            context.execute { $0.scheduleDrain(room: room, waves: 1, over: 0, reason: reason) }
+            context.execute { $0.scheduleDrain(room: room, waves: 1, over: 0, reason: reason, everyone: true) }
         }
     }
 
@@ -377,7 +436,9 @@ final class EdgeMirror: @unchecked Sendable {
         }
         metric("livegate_edge_caught_up", "gauge", "1 when the edge follows the core's streams.", status.isCaughtUp ? 1 : 0)
         metric("livegate_edge_received_total", "counter", "Room stream messages taken from Redis.", received.load(ordering: .relaxed))
-        metric("livegate_edge_gaps_total", "counter", "Gaps in a stream (viewers sent to reconnect).", gaps.load(ordering: .relaxed))
+        metric("livegate_edge_gaps_total", "counter", "Gaps in a stream (clients sent to reconnect).", gaps.load(ordering: .relaxed))
+        metric("livegate_edge_lag_milliseconds", "gauge", "How old the newest message was when this edge took it.",
+               lagMilliseconds.load(ordering: .relaxed))
         return text
     }
 }

@@ -21,6 +21,10 @@ public final class Gateway: Sendable {
     let archive: ConsoleArchive
     /// The room streams' publisher to Redis, when the cluster is configured.
     let cluster: ClusterPublisher?
+    /// What the room connections share.
+    let services: RoomSession.SharedServices
+    /// Messages and orders from the clients of edges, when the cluster is configured.
+    let inbox: ClusterInbox?
 
     /// Opens the stock core in `dataDir` (recovering it), seeds the configured SKUs it does
     /// not have yet, and prepares the server. Nothing listens until ``start()``.
@@ -44,6 +48,8 @@ public final class Gateway: Sendable {
                       let writer = rooms.registry.snapshot(room: room, seq: seq, epoch: rooms.streams.epoch)
                 else { return nil }
                 return (seq, writer.json)
+            } console: { room in
+                rooms.consoleJoinFrames(room: room).map { ClusterPublisher.payload(of: $0) }.joined(separator: "\n")
             }
         }
         self.cluster = cluster
@@ -70,6 +76,24 @@ public final class Gateway: Sendable {
         core.start()
         rooms.restore(try store.load())
         rooms.registry.restoreFeatured(notes: notes)
+        let store = self.store
+        let services = RoomSession.SharedServices(RoomServices(
+            rooms: rooms, core: core, tokens: tokens, metrics: metrics,
+            budgets: Budgets(viewerSoftBytes: configuration.viewerSoftBudgetBytes, viewerHardBytes: configuration.viewerHardBudgetBytes,
+                             priorityHardBytes: configuration.priorityHardBudgetBytes),
+            rules: RoomRules(
+                stockQuestionKeywords: configuration.alerts.templates.stockQuestionKeywords,
+                defaultPolicy: configuration.alerts.defaultPolicy,
+                alertHorizon: configuration.alerts.horizon,
+                danmakuMaxCharacters: configuration.danmakuMaxCharacters,
+                danmakuPer10Seconds: configuration.danmakuPer10Seconds,
+                isExternalClock: configuration.stockClock == .external),
+            persistRooms: { try store.save { rooms.registry.liveCreated(excluding: configuration) } },
+            replyIntervalMs: UInt64(configuration.alerts.danmakuInterval / 1_000_000)))
+        self.services = services
+        inbox = cluster.map { cluster in
+            ClusterInbox(settings: cluster.settings, epoch: cluster.epoch, loop: firstLoop, services: services, streams: rooms.streams)
+        }
         try seed(configuration)
     }
 
@@ -110,19 +134,6 @@ public final class Gateway: Sendable {
     public func start() throws {
         var router = server.makeBaseRouter()
         let configuration = server.configuration
-        let services = RoomServices(
-            rooms: rooms, core: core, tokens: tokens, metrics: metrics,
-            budgets: Budgets(viewerSoftBytes: configuration.viewerSoftBudgetBytes, viewerHardBytes: configuration.viewerHardBudgetBytes,
-                             priorityHardBytes: configuration.priorityHardBudgetBytes),
-            rules: RoomRules(
-                stockQuestionKeywords: configuration.alerts.templates.stockQuestionKeywords,
-                defaultPolicy: configuration.alerts.defaultPolicy,
-                alertHorizon: configuration.alerts.horizon,
-                danmakuMaxCharacters: configuration.danmakuMaxCharacters,
-                danmakuPer10Seconds: configuration.danmakuPer10Seconds,
-                isExternalClock: configuration.stockClock == .external),
-            persistRooms: { [rooms, store] in try store.save { rooms.registry.liveCreated(excluding: configuration) } },
-            replyIntervalMs: UInt64(configuration.alerts.danmakuInterval / 1_000_000))
         if configuration.benchPubSub {
             let rooms = self.rooms, streams = rooms.streams
             rooms.addInternalRoom(BenchSubscriberSession.topic)
@@ -135,8 +146,8 @@ public final class Gateway: Sendable {
         }
         router.webSocketEndpoints["/ws"] = WebSocketEndpoint(
             path: "/ws", maxMessageBytes: configuration.maxMessageBytes,
-            makeSession: { [shared = RoomSession.SharedServices(services)] head in RoomSession(head: head, services: shared) })
-        let rooms = self.rooms, core = self.core, tokens = self.tokens, metrics = self.metrics, clusterStats = self.cluster?.stats
+            makeSession: { [services] head in RoomSession(head: head, services: services) })
+        let rooms = self.rooms, core = self.core, tokens = self.tokens, metrics = self.metrics, clusterStats = self.cluster?.stats, inbox = self.inbox
         let stats = server.stats
         let metricsToken = configuration.metricsToken
         router.httpHandler = { head, body, info in
@@ -148,13 +159,14 @@ public final class Gateway: Sendable {
                 }
                 var headers = HTTPHeaders()
                 headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
-                return .respond(HTTPResponse(status: .ok, headers: headers, body: Array(metrics.render(server: stats, core: core, cluster: clusterStats).utf8)))
+                return .respond(HTTPResponse(status: .ok, headers: headers, body: Array(metrics.render(server: stats, core: core, cluster: clusterStats, inbox: inbox).utf8)))
             }
             return RoomAPI.handle(head, body: body, rooms: rooms, core: core, tokens: tokens, metrics: metrics)
         }
         try server.start(router: router)
         archive.start()
         cluster?.start()
+        inbox?.start()
     }
 
     /// Order → flush latency so far for an audience: observations and mean seconds (tests, metrics).
@@ -167,6 +179,7 @@ public final class Gateway: Sendable {
     /// are first sent away with 1012 in that many waves over half the grace period.
     public func shutdown(drainWaves: Int = 0) {
         server.shutdown(drainWaves: drainWaves)
+        inbox?.stop()
         cluster?.stop()
         core.stop()
         archive.stop()

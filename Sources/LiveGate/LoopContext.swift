@@ -262,31 +262,36 @@ final class LoopContext {
     ///   - seconds: the time from the first wave to the last.
     ///   - reason: the close frame's reason.
     ///   - then: called on the loop thread right after the last wave.
-    func scheduleDrain(room: String?, waves: Int, over seconds: Double, reason: String, then: (() -> Void)? = nil) {
+    func scheduleDrain(
+        room: String?, waves: Int, over seconds: Double, reason: String, everyone: Bool = false, then: (() -> Void)? = nil
+    ) {
         let waves = max(1, waves)
         let totalMs = seconds > 0 ? UInt64(seconds * 1000) : 0
         for wave in 0..<waves {
             let fraction = 1.0 / Double(waves - wave)
             let isLast = wave == waves - 1
             loop.schedule(afterMilliseconds: totalMs * UInt64(wave) / UInt64(waves)) { [unowned self] in
-                drainViewers(room: room, fraction: fraction, reason: reason)
+                drainViewers(room: room, fraction: fraction, reason: reason, audiences: everyone ? Audience.allCases : [.viewer])
                 if isLast { then?() }
             }
         }
     }
 
-    /// Closes `fraction` of this loop's viewers (of `room`, or of every room) with 1012.
+    /// Closes `fraction` of this loop's viewers (of `room`, or of every room) with 1012; with more
+    /// `audiences`, their subscribers too (an edge whose core restarted).
     ///
     /// - Returns: how many were closed.
     @discardableResult
-    private func drainViewers(room: String?, fraction: Double, reason: String) -> Int {
+    private func drainViewers(room: String?, fraction: Double, reason: String, audiences: [Audience] = [.viewer]) -> Int {
         var closed = 0
         // The lists are copies: closing a viewer takes it off the live list.
-        for viewers in fanout.lists(of: .viewer, room: room) {
-            let count = fraction >= 1 ? viewers.count : Int((Double(viewers.count) * fraction).rounded(.up))
-            for viewer in viewers.prefix(count) {
-                viewer.connection.close(.serviceRestart, reason: reason)
-                closed += 1
+        for audience in audiences {
+            for viewers in fanout.lists(of: audience, room: room) {
+                let count = fraction >= 1 ? viewers.count : Int((Double(viewers.count) * fraction).rounded(.up))
+                for viewer in viewers.prefix(count) {
+                    viewer.connection.close(.serviceRestart, reason: reason)
+                    closed += 1
+                }
             }
         }
         return closed

@@ -37,7 +37,7 @@ final class GatewayMetrics: Sendable {
     }
 
     /// The Prometheus text exposition (version 0.0.4).
-    func render(server: ServerStats, core: StockEngine, cluster: ClusterPublisher.Stats? = nil) -> String {
+    func render(server: ServerStats, core: StockEngine, cluster: ClusterPublisher.Stats? = nil, inbox: ClusterInbox? = nil) -> String {
         var text = ""
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, Int)]) {
             text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
@@ -105,6 +105,25 @@ final class GatewayMetrics: Sendable {
                    [("", cluster.snapshots.load(ordering: .relaxed))])
             metric("livegate_redis_round_trip_microseconds", "gauge", "The last publishing pipeline's round trip.",
                    [("", cluster.lastRoundTripMicroseconds.load(ordering: .relaxed))])
+        }
+        if let inbox {
+            metric("livegate_cluster_requests_taken_total", "counter", "Messages and orders requests from edges run here.",
+                   [("", inbox.stats.taken.load(ordering: .relaxed))])
+            metric("livegate_cluster_requests_expired_total", "counter", "Requests from edges taken too late to run (the edge answered unavailable).",
+                   [("", inbox.stats.expired.load(ordering: .relaxed))])
+            metric("livegate_cluster_answers_total", "counter", "Answers written back to edges.",
+                   [("", inbox.stats.answers.load(ordering: .relaxed))])
+            metric("livegate_cluster_answers_dropped_total", "counter", "Answers dropped while Redis was away too long.",
+                   [("", inbox.stats.dropped.load(ordering: .relaxed))])
+            metric("livegate_cluster_clients", "gauge", "Clients of edges that have sent a message.",
+                   [("", inbox.stats.clients.load(ordering: .relaxed))])
+            let lags = inbox.edgeLags()
+            if !lags.isEmpty {
+                metric("livegate_edge_lag_messages", "gauge", "Room stream messages an edge has yet to take, summed over its streams.",
+                       lags.map { ("{edge=\"\($0.edge)\"}", $0.messages) })
+                metric("livegate_edge_lag_milliseconds", "gauge", "How long after the core wrote it an edge took its newest message.",
+                       lags.map { ("{edge=\"\($0.edge)\"}", $0.milliseconds) })
+            }
         }
         return text
     }

@@ -19,7 +19,15 @@ enum OrdersAPI {
             headers.add(name: "Allow", value: "POST")
             return .respond(.text(.methodNotAllowed, "use POST with a JSON order or array of orders", headers: headers))
         }
-        guard let token = bearerToken(head) ?? head.queryParameter("token") else {
+        return handle(token: bearerToken(head) ?? head.queryParameter("token"), body: body, rooms: rooms, core: core, tokens: tokens,
+                      metrics: metrics)
+    }
+
+    /// The same for a request that reached an edge (ClusterInbox.swift): the token and the body.
+    static func handle(
+        token: String?, body: [UInt8], rooms: Rooms, core: StockEngine, tokens: TokenAuthority, metrics: GatewayMetrics
+    ) -> Route {
+        guard let token, !token.isEmpty else {
             return .respond(errorResponse(.unauthorized, ProtocolError(.unauthorized, TokenError.missing.description)))
         }
         let claims: TokenClaims

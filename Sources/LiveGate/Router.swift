@@ -33,11 +33,20 @@ struct RequestInfo: Sendable {
 
 /// Sends the response to a deferred request, from any thread, once.
 struct Responder: Sendable {
-    /// The connection that waits for the answer.
-    let connection: ConnectionHandle
+    private let body: @Sendable (HTTPResponse) -> Void
+
+    /// Answers the connection that waits.
+    init(connection: ConnectionHandle) {
+        body = { response in connection.execute { _, connection in connection.completeDeferred(response) } }
+    }
+
+    /// Answers through `body` (a request that came through Redis).
+    init(_ body: @escaping @Sendable (HTTPResponse) -> Void) {
+        self.body = body
+    }
 
     func respond(_ response: HTTPResponse) {
-        connection.execute { _, connection in connection.completeDeferred(response) }
+        body(response)
     }
 }
 

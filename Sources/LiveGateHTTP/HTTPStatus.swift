@@ -28,5 +28,6 @@ public struct HTTPStatus: Equatable, Sendable {
     public static let requestHeaderFieldsTooLarge = HTTPStatus(code: 431, phrase: "Request Header Fields Too Large")
     public static let internalServerError = HTTPStatus(code: 500, phrase: "Internal Server Error")
     public static let serviceUnavailable = HTTPStatus(code: 503, phrase: "Service Unavailable")
+    public static let gatewayTimeout = HTTPStatus(code: 504, phrase: "Gateway Timeout")
     public static let httpVersionNotSupported = HTTPStatus(code: 505, phrase: "HTTP Version Not Supported")
 }

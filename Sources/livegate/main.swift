@@ -28,8 +28,10 @@ let usage = """
       --compression-min N   messages under N bytes go out uncompressed (webSocket.compressionMinimumBytes)
       --redis URL        join a cluster over Redis (redis://[:PASSWORD@]HOST[:PORT][/DB]; cluster in the
                          config): as the core (default) publish the room streams to it
-      --edge             as an edge: serve the configured rooms' viewers from the core's streams in
-                         Redis (no stock core here; needs --redis)
+      --edge             as an edge: serve the configured rooms' clients from the core's streams in
+                         Redis; their orders and commands go to the core through Redis (no stock
+                         core here; needs --redis)
+      --node NAME        this node's name in the cluster (the edges' lag on the core's /metrics)
       --log-level LEVEL  debug, info, warning or error
       -h, --help         show this help
 
@@ -143,6 +145,13 @@ while let argument = arguments.popFirst() {
         overrides.append { configuration in
             guard configuration.cluster != nil else { fail("--edge needs --redis URL (or a cluster section)") }
             configuration.cluster?.role = .edge
+        }
+    case "--node":
+        let name = value(for: argument, from: &arguments)
+        guard ClusterSettings.isValidNode(name) else { fail("--node: 1 to 64 letters, digits, '-', '_' or '.', got '\(name)'") }
+        overrides.append { configuration in
+            guard configuration.cluster != nil else { fail("--node needs --redis URL (or a cluster section)") }
+            configuration.cluster?.node = name
         }
     case "--log-level":
         let text = value(for: argument, from: &arguments)

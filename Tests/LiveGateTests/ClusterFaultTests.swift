@@ -17,10 +17,10 @@ struct ClusterFaultTests {
         private(set) var pid: pid_t = 0
         let arguments: [String]
 
-        init(config: String, dataDir: String, redis: String, edge: Bool) throws {
+        init(config: String, dataDir: String, redis: String, edge: Bool, name: String? = nil) throws {
             port = try RedisServer.freePort()
             arguments = ["--config", config, "--port", String(port), "--data-dir", dataDir, "--redis", redis, "--log-level", "warning"]
-                + (edge ? ["--edge"] : [])
+                + (edge ? ["--edge"] : []) + (name.map { ["--node", $0] } ?? [])
             try start()
         }
 
@@ -93,7 +93,7 @@ struct ClusterFaultTests {
             let base = directory.path
             core = try Node(config: config, dataDir: base + "/data", redis: url, edge: false)
             edges = try (0..<2).map { index in
-                try Node(config: config, dataDir: base + "/edge\(index)", redis: url, edge: true)
+                try Node(config: config, dataDir: base + "/edge\(index)", redis: url, edge: true, name: "edge\(index)")
             }
             guard core.waitUntilReady(), edges.allSatisfy({ $0.waitUntilReady() }) else {
                 throw RedisServer.SetupError(description: "the cluster did not get ready")
@@ -180,6 +180,10 @@ struct ClusterFaultTests {
         _ = connector.readJSON()
         let (frozenViewer, frozenSnapshot) = try cluster.viewer(at: cluster.edges[0])
         let (liveViewer, _) = try cluster.viewer(at: cluster.edges[1])
+        // Both edges have reported where they stand (each does every second).
+        let reported = Date().addingTimeInterval(5)
+        while Date() < reported, Self.edgeLags(cluster.core.port).count < 2 { usleep(100_000) }
+        #expect(Self.edgeLags(cluster.core.port).keys.sorted() == ["edge0", "edge1"])
         cluster.edges[0].signal(SIGSTOP)
         let started = Date()
         cluster.order(connector, from: 0, count: 30)
@@ -188,7 +192,17 @@ struct ClusterFaultTests {
         let liveSeconds = Date().timeIntervalSince(started)
         #expect(live.last.map { _ in true } == true)
         #expect(orderSeconds < 2 && liveSeconds < 2.5, "orders \(orderSeconds) s, the other edge \(liveSeconds) s")
-        usleep(3_000_000)
+        // The core's /metrics shows the frozen edge behind, in messages and ms, the other caught up.
+        var lags = Self.edgeLags(cluster.core.port)
+        let lagDeadline = Date().addingTimeInterval(2.5)
+        while Date() < lagDeadline, !((lags["edge0"]?.messages ?? 0) > 0 && lags["edge1"]?.messages == 0) {
+            usleep(100_000)
+            lags = Self.edgeLags(cluster.core.port)
+        }
+        #expect((lags["edge0"]?.messages ?? 0) > 0, "\(lags)")
+        #expect((lags["edge0"]?.milliseconds ?? 0) > 0, "\(lags)")
+        #expect(lags["edge1"]?.messages == 0, "\(lags)")
+        usleep(max(0, UInt32((3 - Date().timeIntervalSince(started)) * 1_000_000)))
         cluster.edges[0].signal(SIGCONT)
         var seqs = [frozenSnapshot["seq"] as? Int ?? 0]
         var closedWith: UInt16?
@@ -212,6 +226,30 @@ struct ClusterFaultTests {
             #expect(reached)
             #expect(seqs == Array(seqs[0]...(seqs.last ?? 0)), "no gap: \(seqs)")
         }
+        // Thawed, it catches up (or restarts its streams): its lag goes back to 0.
+        let caughtUp = Date().addingTimeInterval(8)
+        while Date() < caughtUp, Self.edgeLags(cluster.core.port)["edge0"]?.messages != 0 { usleep(100_000) }
+        #expect(Self.edgeLags(cluster.core.port)["edge0"]?.messages == 0)
+    }
+
+    /// Each edge's lag as the core's `/metrics` shows it: edge → (messages, milliseconds).
+    static func edgeLags(_ port: Int) -> [String: (messages: Int, milliseconds: Int)] {
+        guard let http = try? TestClient(port: port, timeoutSeconds: 2) else { return [:] }
+        http.send("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        guard let body = http.readResponse()?.body else { return [:] }
+        var lags: [String: (messages: Int, milliseconds: Int)] = [:]
+        for line in body.split(separator: "\n") {
+            for (name, isMessages) in [("livegate_edge_lag_messages{edge=\"", true), ("livegate_edge_lag_milliseconds{edge=\"", false)]
+            where line.hasPrefix(name) {
+                let rest = line.dropFirst(name.count)
+                guard let quote = rest.firstIndex(of: "\""), let value = Int(rest.split(separator: " ").last ?? "") else { continue }
+                let edge = String(rest[..<quote])
+                var lag = lags[edge] ?? (0, 0)
+                if isMessages { lag.messages = value } else { lag.milliseconds = value }
+                lags[edge] = lag
+            }
+        }
+        return lags
     }
 
     /// The core restarts (same data directory): it comes back with a new epoch; the edges send

@@ -1,6 +1,7 @@
 import Foundation
 import Synchronization
 import LiveGateRedis
+import LiveGateStock
 import LiveGateTestSupport
 import LiveGateWebSocket
 import Testing
@@ -396,36 +397,143 @@ struct EdgeTests {
         }
     }
 
-    @Test func anEdgeSendsOtherRolesToTheCoreAndAnswersMessagesClearly() throws {
+    /// Joins at the edge as `role`; the client and its snapshot.
+    static func join(_ edge: Edge, _ core: RoomFixture, _ role: Role, sub: String = "t", channel: String? = nil,
+                     timeoutSeconds: Int = 5) throws -> (TestClient, [String: Any]) {
+        let client = try TestClient(port: edge.port, timeoutSeconds: timeoutSeconds)
+        #expect(client.upgrade(path: "/ws?token=\(core.token(role, sub: sub, channel: channel))") == 101)
+        let snapshot = try #require(client.readJSON())
+        #expect(snapshot["type"] as? String == "snapshot", "\(role) at the edge starts with a snapshot")
+        return (client, snapshot)
+    }
+
+    static func post(_ port: Int, _ body: String, token: String?) throws -> (status: Int, body: String) {
+        let http = try TestClient(port: port)
+        let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+        http.send("POST /v1/orders HTTP/1.1\r\nHost: x\r\n\(authorization)Content-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        let response = try #require(http.readResponse())
+        return (response.status, response.body)
+    }
+
+    /// Every role works at an edge: orders from a connector's socket and from `POST /v1/orders`,
+    /// an operator's commands and a viewer's danmaku go to the core through Redis, their answers
+    /// come back to the sender (a `result` only once durable, duplicates as duplicates), and their
+    /// effects reach every node's clients.
+    @Test func clientsOfEveryRoleAreServedAtAnEdgeThroughTheCore() throws {
         let redis = try RedisServer()
         let url = RedisURL(host: "127.0.0.1", port: redis.port)
         let core = try RoomFixture { $0.cluster = ClusterSettings(redis: url) }
         let edge = try Edge(redis: url)
         #expect(try edge.waitUntilReady())
-        let host = try TestClient(port: edge.port)
-        #expect(host.upgrade(path: "/ws?token=\(core.token(.operator))") == 101)
-        let close = try #require(host.readFrame())
-        #expect(close.opcode == 8)
-        #expect(closeCode(close.payload) == 1008)
-        #expect(String(decoding: close.payload.dropFirst(2), as: UTF8.self).contains("connects to the core"))
+        let (viewer, _) = try Self.join(edge, core, .viewer)
+        let (coreViewer, _) = try core.join(.viewer, sub: "at-core")
 
-        let viewer = try TestClient(port: edge.port)
-        #expect(viewer.upgrade(path: "/ws?token=\(core.token(.viewer))") == 101)
-        #expect(viewer.read(type: "snapshot") != nil)
-        viewer.sendJSON(["type": "danmaku", "text": "hi"])
-        let error = try #require(viewer.read(type: "error"))
-        #expect(error["code"] as? String == "unavailable")
+        // A connector's order at the edge: its durable result comes back with its id; the same
+        // order again is a duplicate, applied once.
+        let (connector, _) = try Self.join(edge, core, .connector, channel: "douyin")
+        connector.sendJSON(["type": "order", "id": "o1", "orderId": "EDGE-1", "sku": "hoodie", "qty": 2, "state": "paid"])
+        let result = try #require(connector.read(type: "result"))
+        #expect(result["id"] as? String == "o1")
+        #expect(result["ok"] as? Bool == true)
+        connector.sendJSON(["type": "order", "id": "o2", "orderId": "EDGE-1", "sku": "hoodie", "qty": 2, "state": "paid"])
+        let again = try #require(connector.read(type: "result"))
+        #expect(again["id"] as? String == "o2")
+        #expect(again["duplicate"] as? Bool == true)
+        _ = try ClusterPublisherTests.readUntil(viewer, sku: "hoodie", sellable: 8)
+        _ = try ClusterPublisherTests.readUntil(coreViewer, sku: "hoodie", sellable: 8)
+        // A refused order names the field, from the core.
+        connector.sendJSON(["type": "order", "id": "o3", "orderId": "EDGE-2", "sku": "nope", "qty": 1, "state": "paid"])
+        let refused = try #require(connector.read(type: "error"))
+        #expect(refused["id"] as? String == "o3")
+        #expect(refused["field"] as? String == "sku")
 
-        let http = try TestClient(port: edge.port)
-        http.send("POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}")
-        let refused = try #require(http.readResponse())
-        #expect(refused.status == 404)
-        #expect(refused.body.contains("go to the core"))
-        // The pages are served at the edge too (an OBS overlay's socket goes to the page's origin).
-        let page = try TestClient(port: edge.port)
-        page.send("GET /overlay HTTP/1.1\r\nHost: x\r\n\r\n")
-        let overlay = try #require(page.readResponse())
-        #expect(overlay.status == 200)
-        #expect(overlay.body.contains("<html") || overlay.body.contains("<!doctype") || overlay.body.contains("<!DOCTYPE"))
+        // POST /v1/orders at the edge: the core's answer, after the orders are durable.
+        let body = #"[{"orderId":"EDGE-H1","sku":"cap","qty":3,"state":"paid"},{"orderId":"EDGE-1","sku":"hoodie","qty":2,"state":"paid"}]"#
+        let posted = try Self.post(edge.port, body, token: core.token(.connector, channel: "douyin"))
+        #expect(posted.status == 200, "\(posted.body)")
+        let answer = try #require(try JSONSerialization.jsonObject(with: Data(posted.body.utf8)) as? [String: Any])
+        let results = try #require(answer["results"] as? [[String: Any]])
+        #expect(results.map { $0["ok"] as? Bool } == [true, true])
+        #expect(results.map { $0["duplicate"] as? Bool } == [false, true])
+        _ = try ClusterPublisherTests.readUntil(viewer, sku: "cap", sellable: 97)
+        #expect(try Self.post(edge.port, body, token: nil).status == 401)
+        #expect(try Self.post(edge.port, body, token: "garbage").status == 401)
+        #expect(try Self.post(edge.port, body, token: core.token(.viewer)).status == 403)
+        let bad = try Self.post(edge.port, #"{"orderId":"X","sku":"cap","state":"paid"}"#, token: core.token(.connector, channel: "douyin"))
+        #expect(bad.status == 400)
+        #expect(bad.body.contains("qty"))
+
+        // An operator at the edge: the console's join messages, commands with durable results,
+        // errors that name the field, in the order sent.
+        let (console, _) = try Self.join(edge, core, .operator, sub: "ops")
+        #expect(console.read(type: "alerts") != nil, "the open alerts follow the snapshot")
+        console.sendJSON(["type": "restock", "id": "r1", "sku": "hoodie", "qty": 5])
+        let restocked = try #require(console.read(type: "result"))
+        #expect(restocked["id"] as? String == "r1")
+        #expect(restocked["ok"] as? Bool == true)
+        // 10 − 2 + 5: the order sent twice (socket, then HTTP) was sold once.
+        _ = try ClusterPublisherTests.readUntil(viewer, sku: "hoodie", sellable: 13)
+        console.sendJSON(["type": "policy", "id": "p1", "sku": "hoodie", "safetyMinimum": -1])
+        let policyError = try #require(console.read(type: "error"))
+        #expect(policyError["id"] as? String == "p1")
+        #expect(policyError["field"] as? String == "safetyMinimum")
+        viewer.sendJSON(["type": "order", "id": "v1", "orderId": "V-1", "sku": "hoodie", "qty": 1, "state": "paid"])
+        #expect(try #require(viewer.read(type: "error"))["code"] as? String == "forbidden", "a viewer may not order, at an edge either")
+
+        // A viewer's danmaku at the edge reaches the core's viewers.
+        viewer.sendJSON(["type": "danmaku", "text": "from the edge"])
+        let line = try #require(coreViewer.read(type: "danmaku"))
+        #expect(line["text"] as? String == "from the edge")
+    }
+
+    /// With the core gone, messages at an edge are refused at once with `unavailable` (an orders
+    /// request with 503), never acknowledged; a core that says it runs but takes nothing gets an
+    /// `unavailable` answer at the deadline; with Redis gone, the senders are sent away (1012).
+    @Test func anEdgeRefusesWhatTheCoreCannotTake() throws {
+        let redis = try RedisServer()
+        let url = RedisURL(host: "127.0.0.1", port: redis.port)
+        var core: RoomFixture? = try RoomFixture { $0.cluster = ClusterSettings(redis: url) }
+        let token = core!.token(.connector, channel: "taobao")
+        let edge = try Edge(redis: url)
+        #expect(try edge.waitUntilReady())
+        // Reads wait past the edge's 5 s deadline.
+        let (connector, _) = try Self.join(edge, core!, .connector, channel: "taobao", timeoutSeconds: 15)
+        connector.sendJSON(["type": "order", "id": "a", "orderId": "R-1", "sku": "cap", "qty": 1, "state": "paid"])
+        #expect(connector.read(type: "result")?["ok"] as? Bool == true)
+
+        core = nil  // shut down: its heartbeat goes
+        let harness = try ClientHarness(url: url)
+        _ = harness.waitUntilReady()
+        let gone = Date().addingTimeInterval(5)
+        while Date() < gone, case .success(let value)? = harness.call(["EXISTS", "livegate:core"]), value != .integer(0) { usleep(50_000) }
+        usleep(1_300_000)  // the edge reads the heartbeat every second
+        let started = Date()
+        connector.sendJSON(["type": "order", "id": "b", "orderId": "R-2", "sku": "cap", "qty": 1, "state": "paid"])
+        let refusal = try #require(connector.read(type: "error"))
+        #expect(refusal["id"] as? String == "b")
+        #expect(refusal["code"] as? String == "unavailable")
+        #expect((refusal["message"] as? String)?.contains("core is not running") == true)
+        #expect(Date().timeIntervalSince(started) < 1, "refused at once")
+        let posted = try Self.post(edge.port, #"{"orderId":"R-3","sku":"cap","qty":1,"state":"paid"}"#, token: token)
+        #expect(posted.status == 503)
+        #expect(posted.body.contains("unavailable"))
+
+        // A heartbeat with nobody behind it: the message waits for its deadline, then `unavailable`.
+        _ = harness.call(["SET", "livegate:core", "ghost", "PX", "60000"])
+        usleep(1_300_000)
+        let sent = Date()
+        connector.sendJSON(["type": "order", "id": "c", "orderId": "R-4", "sku": "cap", "qty": 1, "state": "paid"])
+        let late = try #require(connector.read(type: "error"))
+        #expect(late["id"] as? String == "c")
+        #expect(late["code"] as? String == "unavailable")
+        #expect((late["message"] as? String)?.contains("orderId") == true, "it says how to retry safely")
+        let waited = Date().timeIntervalSince(sent)
+        #expect(waited >= 4 && waited < 8, "answered at the deadline (\(waited) s)")
+
+        // Redis goes away: the client that sent is sent away to reconnect; nothing is acknowledged.
+        redis.stop()
+        let frame = try #require(connector.readFrame())
+        #expect(frame.opcode == 8)
+        #expect(closeCode(frame.payload) == 1012)
     }
 }
