@@ -535,5 +535,16 @@ struct EdgeTests {
         let frame = try #require(connector.readFrame())
         #expect(frame.opcode == 8)
         #expect(closeCode(frame.payload) == 1012)
+        // While Redis is away, orders at the edge are refused at once: 503 over HTTP, `unavailable`
+        // on a socket of a client that comes back.
+        let refused = try Self.post(edge.port, #"{"orderId":"R-5","sku":"cap","qty":1,"state":"paid"}"#, token: token)
+        #expect(refused.status == 503)
+        #expect(refused.body.contains("unavailable"))
+        let back = try TestClient(port: edge.port)
+        #expect(back.upgrade(path: "/ws?token=\(token)") == 101, "the edge still serves what it holds")
+        #expect(back.readJSON()?["type"] as? String == "snapshot")
+        back.sendJSON(["type": "order", "id": "d", "orderId": "R-6", "sku": "cap", "qty": 1, "state": "paid"])
+        let error = try #require(back.read(type: "error"))
+        #expect(error["code"] as? String == "unavailable")
     }
 }
