@@ -43,8 +43,8 @@ enum ClusterWire {
     static func edges(_ prefix: String) -> String { "\(prefix):edges" }
 
     /// What an edge says of itself every second: when (Unix ms), how old the newest message was
-    /// when it took it (ms), and where it stands in each stream it follows. As text:
-    /// `at lagMs epoch/room/audience/seq …`.
+    /// when it took it (ms), where it stands in each stream it follows, and its connections per
+    /// room (the console's `presence` counts every node's). As text: see ``init(_:)``.
     struct EdgeReport: Equatable {
         struct Position: Equatable {
             var epoch: String
@@ -56,28 +56,93 @@ enum ClusterWire {
         var at: Int64
         var lagMilliseconds: Int64
         var positions: [Position]
+        /// The edge's own connections per room (rooms with none left out).
+        var presence: [String: Presence.Snapshot]
 
-        init(at: Int64, lagMilliseconds: Int64, positions: [Position]) {
+        init(at: Int64, lagMilliseconds: Int64, positions: [Position], presence: [String: Presence.Snapshot] = [:]) {
             self.at = at
             self.lagMilliseconds = lagMilliseconds
             self.positions = positions
+            self.presence = presence
         }
 
+        /// Parses the words `{at} {lag}`, then `{epoch}/{room}/{audience}/{seq}` (a position),
+        /// `p/{room}/{per role, '.'-separated}/{per page}` (connections) and
+        /// `f/{room}/{role index}/{at}/{page or -}/{subject, hex}/{reason, hex}` (a refusal); a word
+        /// it does not know is skipped.
         init?(_ text: String) {
             let words = text.split(separator: " ")
             guard words.count >= 2, let at = Int64(words[0]), let lag = Int64(words[1]) else { return nil }
             self.at = at
             lagMilliseconds = lag
-            positions = words.dropFirst(2).compactMap { word in
-                let parts = word.split(separator: "/")
-                guard parts.count == 4, let audience = Audience.allCases.first(where: { "\($0)" == parts[2] }), let seq = UInt64(parts[3]) else { return nil }
-                return Position(epoch: String(parts[0]), room: String(parts[1]), audience: audience, seq: seq)
+            positions = []
+            presence = [:]
+            for word in words.dropFirst(2) {
+                let parts = word.split(separator: "/", omittingEmptySubsequences: false)
+                if parts.count == 4, parts[0] == "p" {
+                    let roles = parts[2].split(separator: ".").compactMap { Int($0) }
+                    let pages = parts[3].split(separator: ".").compactMap { Int($0) }
+                    guard roles.count == Role.allCases.count, pages.count == PageKind.allCases.count,
+                          (roles + pages).allSatisfy({ (0...10_000_000).contains($0) })
+                    else { continue }
+                    presence[String(parts[1]), default: Presence.Snapshot()].roles = roles
+                    presence[String(parts[1]), default: Presence.Snapshot()].pages = pages
+                } else if parts.count == 7, parts[0] == "f" {
+                    guard let role = Int(parts[2]), Role.allCases.indices.contains(role), let when = Int64(parts[3]),
+                          let subject = Self.unhex(parts[5]), let reason = Self.unhex(parts[6])
+                    else { continue }
+                    let page = UInt8(parts[4]).flatMap(PageKind.init(rawValue:))
+                    presence[String(parts[1]), default: Presence.Snapshot()].refused[role] =
+                        Presence.Refusal(reason: reason, at: when, subject: subject, page: page)
+                } else if parts.count == 4, let audience = Audience.allCases.first(where: { "\($0)" == parts[2] }), let seq = UInt64(parts[3]) {
+                    positions.append(Position(epoch: String(parts[0]), room: String(parts[1]), audience: audience, seq: seq))
+                }
             }
         }
 
         var text: String {
-            ([String(at), String(lagMilliseconds)] + positions.map { "\($0.epoch)/\($0.room)/\($0.audience)/\($0.seq)" })
-                .joined(separator: " ")
+            var words = [String(at), String(lagMilliseconds)] + positions.map { "\($0.epoch)/\($0.room)/\($0.audience)/\($0.seq)" }
+            for (room, snapshot) in presence.sorted(by: { $0.key < $1.key }) {
+                words.append("p/\(room)/" + snapshot.roles.map(String.init).joined(separator: ".") + "/"
+                             + snapshot.pages.map(String.init).joined(separator: "."))
+                for (role, refusal) in snapshot.refused.enumerated() {
+                    guard let refusal else { continue }
+                    words.append("f/\(room)/\(role)/\(refusal.at)/\(refusal.page.map { String($0.rawValue) } ?? "-")/"
+                                 + Self.hex(refusal.subject) + "/" + Self.hex(refusal.reason))
+                }
+            }
+            return words.joined(separator: " ")
+        }
+
+        static func hex(_ text: String) -> String {
+            let digits = Array("0123456789abcdef".utf8)
+            var bytes: [UInt8] = []
+            for byte in text.utf8.prefix(512) {
+                bytes.append(digits[Int(byte >> 4)])
+                bytes.append(digits[Int(byte & 0xF)])
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+
+        static func unhex(_ text: Substring) -> String? {
+            let digits = Array(text.utf8)
+            guard digits.count % 2 == 0 else { return nil }
+            var bytes: [UInt8] = []
+            var index = 0
+            while index < digits.count {
+                guard let high = Self.nibble(digits[index]), let low = Self.nibble(digits[index + 1]) else { return nil }
+                bytes.append(high << 4 | low)
+                index += 2
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+
+        private static func nibble(_ digit: UInt8) -> UInt8? {
+            switch digit {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit - UInt8(ascii: "a") + 10
+            default: nil
+            }
         }
     }
 
@@ -156,6 +221,8 @@ final class ClusterInbox: @unchecked Sendable {
     private let streams: StreamHub
     /// The edges' last reports (``ClusterWire/edgeReport``), read every second.
     private let reports = Mutex<[String: ClusterWire.EdgeReport]>([:])
+    /// The rooms each edge has connections in, as last applied to the presence (loop-confined).
+    private var presenceRooms: [String: Set<String>] = [:]
     // Loop-confined.
     private var clients: [ClientKey: Client] = [:]
     private var answers: [Answer] = []
@@ -243,6 +310,7 @@ final class ClusterInbox: @unchecked Sendable {
                 index += 2
             }
             self.reports.withLock { $0 = reports }
+            self.applyPresence(reports)
             // An edge silent for 10 s is gone (killed, or stopped): its line goes too.
             if !gone.isEmpty { self.writer.send(["HDEL", ClusterWire.edges(self.settings.prefix)] + gone) { _ in } }
         }
@@ -263,6 +331,26 @@ final class ClusterInbox: @unchecked Sendable {
             let milliseconds = behind == 0 ? 0 : Int(report.lagMilliseconds + max(0, nowMs - report.at))
             return (edge, behind, milliseconds)
         }
+    }
+
+    /// Adds the edges' connections to each room's presence (consoles see them within about two
+    /// seconds); an edge that stopped reporting takes its own away.
+    private func applyPresence(_ reports: [String: ClusterWire.EdgeReport]) {
+        let rooms = shared.value.rooms
+        let now = Posix.monotonicMilliseconds()
+        var current: [String: Set<String>] = [:]
+        for (edge, report) in reports {
+            for (room, snapshot) in report.presence where rooms.registry.hasRoom(room) {
+                current[edge, default: []].insert(room)
+                rooms.publishPresence(room: room, rooms.presence.setRemote(room: room, node: edge, snapshot, now: now), loop: loop)
+            }
+        }
+        for (edge, had) in presenceRooms {
+            for room in had.subtracting(current[edge] ?? []) {
+                rooms.publishPresence(room: room, rooms.presence.setRemote(room: room, node: edge, nil, now: now), loop: loop)
+            }
+        }
+        presenceRooms = current
     }
 
     /// Every minute: clients idle for 15 minutes go (an edge that died never said they left).

@@ -189,10 +189,27 @@ final class Presence: Sendable {
 
     /// A room's presence and its publication throttle.
     private struct RoomState: Sendable {
-        var snapshot = Snapshot()
+        /// This node's own connections.
+        var local = Snapshot()
+        /// The other nodes' (the edges of a cluster), by node, as each last reported.
+        var remote: [String: Snapshot] = [:]
         /// When a `presence` message was last published (monotonic ms).
         var lastPublished: UInt64 = 0
         var isScheduled = false
+
+        /// Every node's connections summed; of the refusals, the latest of each role.
+        var snapshot: Snapshot {
+            guard !remote.isEmpty else { return local }
+            var sum = local
+            for other in remote.values {
+                for index in sum.roles.indices { sum.roles[index] += other.roles[index] }
+                for index in sum.pages.indices { sum.pages[index] += other.pages[index] }
+                for index in sum.refused.indices {
+                    if let refusal = other.refused[index], refusal.at >= sum.refused[index]?.at ?? .min { sum.refused[index] = refusal }
+                }
+            }
+            return sum
+        }
     }
 
     /// The shortest time between two `presence` messages of a room, in milliseconds.
@@ -215,19 +232,38 @@ final class Presence: Sendable {
 
     /// A connection joined (`delta` 1) or left (−1) `room`.
     func change(room: String, role: Role, page: PageKind?, by delta: Int, now: UInt64) -> Publication {
-        update(room: room, now: now) { snapshot in
+        update(room: room, now: now) { state in
             let roleIndex = Role.allCases.firstIndex(of: role)!
-            snapshot.roles[roleIndex] = max(0, snapshot.roles[roleIndex] + delta)
-            if let page { snapshot.pages[Int(page.rawValue)] = max(0, snapshot.pages[Int(page.rawValue)] + delta) }
+            state.local.roles[roleIndex] = max(0, state.local.roles[roleIndex] + delta)
+            if let page { state.local.pages[Int(page.rawValue)] = max(0, state.local.pages[Int(page.rawValue)] + delta) }
+            return true
         }
     }
 
     /// A connection to `room` as `role` was refused.
     func refused(room: String, role: Role, _ refusal: Refusal, now: UInt64) -> Publication {
-        update(room: room, now: now) { $0.refused[Role.allCases.firstIndex(of: role)!] = refusal }
+        update(room: room, now: now) { state in
+            state.local.refused[Role.allCases.firstIndex(of: role)!] = refusal
+            return true
+        }
     }
 
-    /// The room's presence now.
+    /// Another node's presence in `room` (`nil`: it has none any more, or is gone); `.none` when
+    /// it is what that node said before.
+    func setRemote(room: String, node: String, _ snapshot: Snapshot?, now: UInt64) -> Publication {
+        update(room: room, now: now) { state in
+            guard state.remote[node] != snapshot else { return false }
+            state.remote[node] = snapshot
+            return true
+        }
+    }
+
+    /// This node's own connections in `room` (what an edge reports to its core).
+    func localSnapshot(room: String) -> Snapshot {
+        rooms.withLock { $0[room]?.local ?? Snapshot() }
+    }
+
+    /// The room's presence now, every node's connections summed.
     func snapshot(room: String) -> Snapshot {
         rooms.withLock { $0[room]?.snapshot ?? Snapshot() }
     }
@@ -241,11 +277,12 @@ final class Presence: Sendable {
         }
     }
 
-    private func update(room: String, now: UInt64, _ body: (inout Snapshot) -> Void) -> Publication {
+    /// Applies `body` (which says whether it changed anything) and decides the publication.
+    private func update(room: String, now: UInt64, _ body: (inout RoomState) -> Bool) -> Publication {
         let interval = interval
         return rooms.withLock { rooms in
             var state = rooms[room] ?? RoomState()
-            body(&state.snapshot)
+            guard body(&state) else { return .none }
             defer { rooms[room] = state }
             if state.isScheduled { return .none }
             if state.lastPublished == 0 || now >= state.lastPublished + interval {

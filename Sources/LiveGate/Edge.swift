@@ -90,8 +90,14 @@ final class EdgeSession: WebSocketSession {
     private let budgets: Budgets
     private let since: UInt64?
     private let epoch: String?
+    /// The page the client says it is (`page=` in the URL), for presence.
+    private let page: PageKind?
+    /// A refused token's claims, when its signature was good (expired): presence names the refusal.
+    private let refusedClaims: TokenClaims?
     /// Whether it sent a message (the core then knows it, and is told when it leaves).
     private var hasSent = false
+    /// Whether it joined (and counts in presence).
+    private var hasJoined = false
 
     init(head: HTTPRequestHead, tokens: TokenAuthority, mirror: EdgeMirror, relay: EdgeRelay, streams: StreamHub, budgets: Budgets) {
         self.mirror = mirror
@@ -100,21 +106,33 @@ final class EdgeSession: WebSocketSession {
         self.budgets = budgets
         since = head.queryParameter("since").flatMap { UInt64($0) }
         epoch = head.queryParameter("epoch")
+        page = PageKind(name: head.queryParameter("page"))
         let token = head.queryParameter("token") ?? bearerToken(head)
         self.token = token ?? ""
         do {
             guard let token else { throw TokenError.missing }
             claims = try tokens.verify(token, now: Int64(Date().timeIntervalSince1970))
             refusal = nil
+            refusedClaims = nil
         } catch {
             claims = nil
             refusal = "\(error)"
+            // An expired token with a good signature still says truly which room and role it was for.
+            refusedClaims = (error as? TokenError) == .expired ? token.flatMap { try? tokens.verify($0, now: .min) } : nil
         }
     }
 
     func connectionDidOpen(_ connection: Connection) {
         guard let claims else {
-            connection.close(.policyViolation, reason: refusal ?? "refused")
+            let reason = refusal ?? "refused"
+            Log.event(.info, "ws_refused", ["fd": "\(connection.fd)", "reason": reason])
+            connection.close(.policyViolation, reason: reason)
+            if let claims = refusedClaims, mirror.serves(claims.room) {
+                _ = mirror.presence.refused(
+                    room: claims.room, role: claims.role,
+                    Presence.Refusal(reason: reason, at: Int64(Date().timeIntervalSince1970), subject: claims.subject, page: page),
+                    now: Posix.monotonicMilliseconds())
+            }
             return
         }
         let audience = Audience(claims.role)
@@ -135,6 +153,8 @@ final class EdgeSession: WebSocketSession {
         }
         for frame in frames { connection.send(frame) }
         connection.loopContext.subscribe(connection, room: claims.room, audience: audience, startSeq: seq)
+        _ = mirror.presence.change(room: claims.room, role: claims.role, page: page, by: 1, now: Posix.monotonicMilliseconds())
+        hasJoined = true
     }
 
     func connection(_ connection: Connection, didReceive opcode: WebSocketOpcode, payload: UnsafeRawBufferPointer) {
@@ -150,6 +170,10 @@ final class EdgeSession: WebSocketSession {
     func connectionDidClose(_ connection: Connection) {
         connection.loopContext.unsubscribe(connection)
         if hasSent { relay.left(connection.handle) }
+        if hasJoined, let claims {
+            hasJoined = false
+            _ = mirror.presence.change(room: claims.room, role: claims.role, page: page, by: -1, now: Posix.monotonicMilliseconds())
+        }
     }
 }
 
@@ -189,6 +213,9 @@ final class EdgeMirror: @unchecked Sendable {
     private let gaps = Atomic<Int>(0)
     /// How old the newest message was when it was taken (ms; the core's clock against this one's).
     private let lagMilliseconds = Atomic<Int>(0)
+    /// This edge's connections and refusals per room, reported to the core every second (its
+    /// consoles' `presence` counts every node's); never published from here.
+    let presence = Presence()
     // Loop-confined.
     private var epoch: String?
     /// The last seq handed to the hub, by stream (0: not started).
@@ -302,9 +329,14 @@ final class EdgeMirror: @unchecked Sendable {
         let positions = streamIDs.compactMap { stream in
             self.positions[stream].map { ClusterWire.EdgeReport.Position(epoch: epoch, room: stream.room, audience: stream.audience, seq: $0) }
         }
+        var presence: [String: Presence.Snapshot] = [:]
+        for room in rooms {
+            let snapshot = self.presence.localSnapshot(room: room)
+            if snapshot != Presence.Snapshot() { presence[room] = snapshot }
+        }
         let report = ClusterWire.EdgeReport(
             at: Int64(Date().timeIntervalSince1970 * 1000), lagMilliseconds: Int64(lagMilliseconds.load(ordering: .relaxed)),
-            positions: positions)
+            positions: positions, presence: presence)
         control.send(["HSET", ClusterWire.edges(settings.prefix), edge, report.text]) { _ in }
     }
 

@@ -486,6 +486,48 @@ struct EdgeTests {
         #expect(line["text"] as? String == "from the edge")
     }
 
+    /// The consoles' `presence` counts the clients of every node: a host page and an overlay at
+    /// an edge show at the core's console within seconds, and go when they leave; a refused
+    /// (expired) token at the edge shows as the role's last refusal. The report line parses back.
+    @Test func presenceCountsTheClientsOfEdges() throws {
+        let report = ClusterWire.EdgeReport(at: 5, lagMilliseconds: 7, positions: [.init(epoch: "e1", room: "demo", audience: .viewer, seq: 9)],
+                                            presence: ["demo": Presence.Snapshot(roles: [1, 0, 2, 0, 3], pages: [0, 1, 2],
+                                                                                 refused: [nil, Presence.Refusal(reason: "token expired", at: 4, subject: "主播 a/b", page: .host), nil, nil, nil])])
+        #expect(ClusterWire.EdgeReport(report.text) == report)
+        #expect(ClusterWire.EdgeReport("5 7 p/demo/1.2/3 f/demo/9/1/-/zz/00 e1/demo/viewer/9")?.presence.isEmpty == true, "malformed words are skipped")
+
+        let redis = try RedisServer()
+        let url = RedisURL(host: "127.0.0.1", port: redis.port)
+        let core = try RoomFixture { $0.cluster = ClusterSettings(redis: url) }
+        let edge = try Edge(redis: url)
+        #expect(try edge.waitUntilReady())
+        let (console, _) = try core.join(.operator, sub: "ops")
+        func presence(until done: ([String: Any]) -> Bool) -> [String: Any]? {
+            let deadline = Date().addingTimeInterval(8)
+            while Date() < deadline {
+                guard let message = console.read(type: "presence", limit: 200) else { return nil }
+                if done(message) { return message }
+            }
+            return nil
+        }
+        let host = try TestClient(port: edge.port)
+        #expect(host.upgrade(path: "/ws?token=\(core.token(.host))&page=host") == 101)
+        let overlay = try TestClient(port: edge.port)
+        #expect(overlay.upgrade(path: "/ws?token=\(core.token(.viewer))&page=overlay") == 101)
+        let joined = try #require(presence { (($0["pages"] as? [String: Int])?["overlay"] ?? 0) == 1 && (($0["roles"] as? [String: Int])?["host"] ?? 0) == 1 })
+        #expect((joined["pages"] as? [String: Int])?["host"] == 1)
+        #expect((joined["roles"] as? [String: Int])?["operator"] == 1, "the core's own console counts too")
+        shutdown(host.fd, Int32(SHUT_RDWR))
+        let left = try #require(presence { (($0["roles"] as? [String: Int])?["host"] ?? -1) == 0 })
+        #expect((left["pages"] as? [String: Int])?["overlay"] == 1)
+        let expired = try TestClient(port: edge.port)
+        _ = expired.upgrade(path: "/ws?token=\(core.token(.host, sub: "late-host", expiresIn: -60))&page=host")
+        let refused = try #require(presence { ($0["refused"] as? [[String: Any]])?.contains { $0["sub"] as? String == "late-host" } == true })
+        let refusal = try #require((refused["refused"] as? [[String: Any]])?.first { $0["role"] as? String == "host" })
+        #expect(refusal["page"] as? String == "host")
+        #expect((refusal["reason"] as? String)?.contains("expired") == true)
+    }
+
     /// With the core gone, messages at an edge are refused at once with `unavailable` (an orders
     /// request with 503), never acknowledged; a core that says it runs but takes nothing gets an
     /// `unavailable` answer at the deadline; with Redis gone, the senders are sent away (1012).
