@@ -16,12 +16,15 @@ import Synchronization
 ///   `t` (the client's token) and `m` (the message or body).
 /// - The core reads them through the consumer group `core` (`XREADGROUP … NOACK`: the group keeps
 ///   the position across core restarts), runs each as a client at the core would, and writes to
-///   `{prefix}:answers:{edge}`: `n` (every request of that edge up to `n` has been taken), and for
-///   each answer `a` (its number, increasing), `c` and `m` (the message), plus `s` (the HTTP
-///   status) for an orders request.
+///   `{prefix}:answers:{edge}`: `n` (every request of that edge up to `n` has been taken or is
+///   listed in `r`), `r` (the numbers it did not run: `a-b,c-d`: too late, or never seen: lost
+///   on the way, or sent before this core started), and for each answer `a` (its number,
+///   increasing), `c` and `m` (the message), plus `s` (the HTTP status) for an orders request.
 /// - A request the core has not taken by its deadline minus ``takeMargin`` is never run; the
-///   edge answers it `unavailable` at its deadline unless it was taken. A taken request's answer
-///   comes as at the core: a `result` only once durable.
+///   edge answers it `unavailable` when the core says so (`r`), or at its deadline unless it was
+///   taken. A taken request's answer comes as at the core: a `result` only once durable.
+/// - A core starts reading at the stream's end: what was sent before it ran is not run (an edge
+///   sends its clients away when the core's heartbeat goes, and they send again).
 /// - `{prefix}:core` holds the core's epoch while it runs (refreshed every second, expiring after
 ///   ``heartbeatMilliseconds``): an edge refuses messages at once when it is missing.
 enum ClusterWire {
@@ -228,6 +231,12 @@ final class ClusterInbox: @unchecked Sendable {
     private var answers: [Answer] = []
     /// The highest request number taken per edge, not yet written.
     private var taken: [String: Int64] = [:]
+    /// The numbers not run per edge (too late, or never seen), not yet written.
+    private var notRun: [String: [ClosedRange<Int64>]] = [:]
+    /// The next request number expected from each edge, and when it was last heard from (monotonic ms).
+    private var expected: [String: (next: Int64, seen: UInt64)] = [:]
+    /// Each read's generation: a read or retry of an earlier connection does not go on.
+    private var readGeneration = 0
     private var isWriting = false
     /// The last answer's number: starts at the start time (ms) × 10⁶, so a restarted core's
     /// answers count on from above the previous run's.
@@ -254,6 +263,7 @@ final class ClusterInbox: @unchecked Sendable {
         loop.execute { [self] in
             reader.onStateChange = { [weak self] state in
                 guard let self else { return }
+                self.readGeneration += 1
                 self.isReading = false
                 self.isGroupReady = false
                 if state == .ready { self.read() }
@@ -328,7 +338,8 @@ final class ClusterInbox: @unchecked Sendable {
                 behind += Int(current > position.seq ? current - position.seq : 0)
             }
             if report.positions.contains(where: { $0.epoch != epoch }) { behind = max(behind, 1) }
-            let milliseconds = behind == 0 ? 0 : Int(report.lagMilliseconds + max(0, nowMs - report.at))
+            let silentFor = min(max(0, nowMs &- report.at), 86_400_000)
+            let milliseconds = behind == 0 ? 0 : Int(min(max(0, report.lagMilliseconds), 86_400_000) + silentFor)
             return (edge, behind, milliseconds)
         }
     }
@@ -359,6 +370,7 @@ final class ClusterInbox: @unchecked Sendable {
             guard let self, !self.isStopped else { return }
             let cutoff = Posix.monotonicMilliseconds() &- 15 * 60_000
             self.clients = self.clients.filter { $0.value.lastUsed >= cutoff }
+            self.expected = self.expected.filter { $0.value.seen >= cutoff }
             self.stats.clients.store(self.clients.count, ordering: .relaxed)
             self.scheduleIdleSweep()
         }
@@ -370,24 +382,27 @@ final class ClusterInbox: @unchecked Sendable {
         guard !isStopped, !isReading, reader.state == .ready else { return }
         isReading = true
         let stream = ClusterWire.requests(settings.prefix)
+        let generation = readGeneration
         guard isGroupReady else {
-            // From the stream's start when the group is new: whatever is there and still in time runs.
-            reader.send(["XGROUP", "CREATE", stream, ClusterWire.requestGroup, "0", "MKSTREAM"]) { [weak self] result in
-                guard let self else { return }
+            // At the stream's end: what was sent before this core ran (or while Redis was away and
+            // lost it) is not run; the edges learn it from `r`, or at the deadline.
+            reader.pipeline([["XGROUP", "CREATE", stream, ClusterWire.requestGroup, "$", "MKSTREAM"],
+                             ["XGROUP", "SETID", stream, ClusterWire.requestGroup, "$"]]) { [weak self] result in
+                guard let self, generation == self.readGeneration else { return }
                 self.isReading = false
                 switch result {
-                case .success:
-                    self.isGroupReady = true
-                case .failure(.server(let message)) where message.hasPrefix("BUSYGROUP"):
-                    self.isGroupReady = true  // made before
-                case .failure(.server(let message)):
-                    Log.event(.error, "cluster_inbox", ["reason": String(message.prefix(200)), "retryMs": "1000"])
-                    self.isReading = true
-                    self.loop.schedule(afterMilliseconds: 1_000) { [weak self] in
-                        self?.isReading = false
-                        self?.read()
+                case .success(let replies):
+                    if case .error(let message)? = replies.first, !message.hasPrefix("BUSYGROUP") {
+                        Log.event(.error, "cluster_inbox", ["reason": String(message.prefix(200)), "retryMs": "1000"])
+                        self.isReading = true
+                        self.loop.schedule(afterMilliseconds: 1_000) { [weak self] in
+                            guard let self, generation == self.readGeneration else { return }
+                            self.isReading = false
+                            self.read()
+                        }
+                        return
                     }
-                    return
+                    self.isGroupReady = true
                 case .failure:
                     return  // read() again when ready
                 }
@@ -397,7 +412,7 @@ final class ClusterInbox: @unchecked Sendable {
         }
         reader.send(["XREADGROUP", "GROUP", ClusterWire.requestGroup, "core", "COUNT", "512", "BLOCK", "1000", "NOACK",
                      "STREAMS", stream, ">"]) { [weak self] result in
-            guard let self else { return }
+            guard let self, generation == self.readGeneration else { return }
             self.isReading = false
             switch result {
             case .success(let value):
@@ -407,7 +422,12 @@ final class ClusterInbox: @unchecked Sendable {
                 // NOGROUP: Redis lost the stream (restarted empty): make the group again.
                 self.isGroupReady = false
                 Log.event(.warning, "cluster_inbox", ["reason": String(message.prefix(200))])
-                self.loop.schedule(afterMilliseconds: 100) { [weak self] in self?.read() }
+                self.isReading = true
+                self.loop.schedule(afterMilliseconds: 100) { [weak self] in
+                    guard let self, generation == self.readGeneration else { return }
+                    self.isReading = false
+                    self.read()
+                }
             case .failure:
                 break  // read() again when ready
             }
@@ -438,17 +458,28 @@ final class ClusterInbox: @unchecked Sendable {
         }
         let edge = String(decoding: edgeBytes, as: UTF8.self)
         let key = ClientKey(edge: edge, client: client)
+        // Numbers come in order from an edge: one below the next expected was seen (a stream
+        // read again); one above says those between were lost, or sent before this core ran.
+        let next = expected[edge]?.next ?? 1
+        guard number >= next else { return }
+        if number > next { markNotRun(edge, next...(number - 1)) }
+        expected[edge] = (number + 1, Posix.monotonicMilliseconds())
+        taken[edge] = max(taken[edge] ?? 0, number)
         if kind == UInt8(ascii: "x") {
             clients[key] = nil
             stats.clients.store(clients.count, ordering: .relaxed)
-            taken[edge] = max(taken[edge] ?? 0, number)
+            return
+        }
+        guard kind == UInt8(ascii: "m") || kind == UInt8(ascii: "h") else {
+            Log.event(.warning, "cluster_request_malformed", ["edge": edge, "kind": String(UnicodeScalar(kind))])
+            markNotRun(edge, number...number)
             return
         }
         let deadline = ClusterWire.integer(fields[UInt8(ascii: "d")]) ?? 0
-        taken[edge] = max(taken[edge] ?? 0, number)
-        guard nowMs <= deadline - ClusterWire.takeMargin else {
-            // The edge answers it `unavailable` at its deadline: never run.
+        guard nowMs + ClusterWire.takeMargin <= deadline else {
+            // Too late: never run; the edge answers it `unavailable` when it reads `r`.
             stats.expired.add(1, ordering: .relaxed)
+            markNotRun(edge, number...number)
             return
         }
         stats.taken.add(1, ordering: .relaxed)
@@ -470,13 +501,15 @@ final class ClusterInbox: @unchecked Sendable {
         }
     }
 
-    /// The client for `key`, made on its first message (its token checked here too: the edge
-    /// checked it at connect, the core does not take its word for it).
+    /// The client for `key`, made on its first message (its token's signature checked here too:
+    /// the core does not take the edge's word for it).
     private func client(_ key: ClientKey, token: String) -> Client? {
         if let known = clients[key], known.token == token { return known }
         let claims: TokenClaims
         do {
-            claims = try shared.value.tokens.verify(token, now: Int64(Date().timeIntervalSince1970))
+            // Its signature, not its expiry: the edge checked that at connect, and a connection at
+            // the core is not sent away when its token expires either.
+            claims = try shared.value.tokens.verify(token, now: .min)
         } catch {
             answer(edge: key.edge, client: key.client, frame: errorFrame(id: nil, ProtocolError(.unauthorized, "\(error)")))
             return nil
@@ -501,6 +534,17 @@ final class ClusterInbox: @unchecked Sendable {
         guard let known = clients[key] else { return }
         known.ordering.changeCompleted(machine: &known.machine) { [self] frame in answer(edge: key.edge, client: key.client, frame: frame) }
         flush()
+    }
+
+    private func markNotRun(_ edge: String, _ range: ClosedRange<Int64>) {
+        var ranges = notRun[edge] ?? []
+        if let last = ranges.last, last.upperBound + 1 == range.lowerBound {
+            ranges[ranges.count - 1] = last.lowerBound...range.upperBound
+        } else {
+            ranges.append(range)
+        }
+        notRun[edge] = ranges
+        flushSoon()
     }
 
     /// An orders request from an edge, answered as `POST /v1/orders` is.
@@ -550,8 +594,8 @@ final class ClusterInbox: @unchecked Sendable {
     /// Sends what waits in one pipeline, one at a time. While Redis is away answers wait (up to
     /// 100,000: the oldest go first, counted; their edges have sent those clients away).
     private func flush() {
-        guard writer.state == .ready, !isWriting, !answers.isEmpty || !taken.isEmpty else {
-            if answers.count > 100_000 {
+        guard writer.state == .ready, !isWriting, !answers.isEmpty || !taken.isEmpty || !notRun.isEmpty else {
+            if answers.count > 100_000, !isWriting {
                 let dropped = answers.count - 100_000
                 answers.removeFirst(dropped)
                 stats.dropped.add(dropped, ordering: .relaxed)
@@ -559,13 +603,16 @@ final class ClusterInbox: @unchecked Sendable {
             return
         }
         let batch = answers.prefix(4096)
-        let marks = taken
+        let marks = taken, skipped = notRun
         taken.removeAll(keepingCapacity: true)
+        notRun.removeAll(keepingCapacity: true)
         var commands: [[String]] = []
         var edges: Set<String> = []
         let answersLength = String(ClusterWire.answersLength)
         for (edge, number) in marks {
-            commands.append(["XADD", ClusterWire.answers(settings.prefix, edge: edge), "MAXLEN", "~", answersLength, "*", "n", String(number)])
+            var command = ["XADD", ClusterWire.answers(settings.prefix, edge: edge), "MAXLEN", "~", answersLength, "*", "n", String(number)]
+            if let ranges = skipped[edge] { command += ["r", ranges.map { "\($0.lowerBound)-\($0.upperBound)" }.joined(separator: ",")] }
+            commands.append(command)
             edges.insert(edge)
         }
         for answer in batch {
@@ -581,12 +628,25 @@ final class ClusterInbox: @unchecked Sendable {
         writer.pipeline(commands) { [weak self] result in
             guard let self else { return }
             self.isWriting = false
-            if case .success = result {
+            if case .success(let replies) = result, !replies.contains(where: { if case .error = $0 { true } else { false } }) {
                 self.answers.removeFirst(count)
                 self.stats.answers.add(count, ordering: .relaxed)
-            } else {
-                // Sent again when ready (an `n` again too: the highest is what counts).
-                for (edge, number) in marks { self.taken[edge] = max(self.taken[edge] ?? 0, number) }
+                self.flush()
+                return
+            }
+            // Sent again (an `n` again too: the highest is what counts; an answer Redis had taken
+            // is ignored by its edge as one it has seen): when ready, or a second after a refusal.
+            for (edge, number) in marks { self.taken[edge] = max(self.taken[edge] ?? 0, number) }
+            for (edge, ranges) in skipped { self.notRun[edge] = ranges + (self.notRun[edge] ?? []) }
+            if case .success(let replies) = result {
+                let refusal = replies.lazy.compactMap { if case .error(let message) = $0 { message } else { nil } }.first ?? ""
+                Log.event(.error, "cluster_answers_refused", ["reason": String(refusal.prefix(200)), "retryMs": "1000"])
+                self.isWriting = true
+                self.loop.schedule(afterMilliseconds: 1_000) { [weak self] in
+                    self?.isWriting = false
+                    self?.flush()
+                }
+                return
             }
             self.flush()
         }

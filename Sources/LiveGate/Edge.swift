@@ -71,9 +71,10 @@ public final class EdgeGateway: Sendable {
     }
 
     public func shutdown(drainWaves: Int = 0) {
-        server.shutdown(drainWaves: drainWaves)
-        mirror.stop()
+        // While the loops run: the relay refuses from now on, the lag line goes from Redis.
         relay.stop()
+        mirror.stop()
+        server.shutdown(drainWaves: drainWaves)
     }
 }
 
@@ -437,7 +438,7 @@ final class EdgeMirror: @unchecked Sendable {
             }
         }
         if newest > 0 {
-            lagMilliseconds.store(Int(max(0, Int64(Date().timeIntervalSince1970 * 1000) - newest)), ordering: .relaxed)
+            lagMilliseconds.store(Int(min(max(0, Int64(Date().timeIntervalSince1970 * 1000) &- newest), 86_400_000)), ordering: .relaxed)
         }
     }
 

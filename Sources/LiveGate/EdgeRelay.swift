@@ -45,6 +45,8 @@ final class EdgeRelay: @unchecked Sendable {
     private var outgoing: [[String]] = []
     private var pending: [Pending] = []
     private var pendingStart = 0
+    /// Messages not yet taken by the core, per connection (at most ``maximumPendingPerClient``).
+    private var pendingPerClient: [UInt64: Int] = [:]
     /// The clients that sent a message, by connection id.
     private var connections: [UInt64: ConnectionHandle] = [:]
     /// Orders requests the core took, waiting for their answer (until the deadline).
@@ -60,6 +62,9 @@ final class EdgeRelay: @unchecked Sendable {
     /// How long a taken orders request may wait for its answer (ms): the core answers once the
     /// orders are durable, which takes milliseconds unless its disk stalls.
     static let answerTimeoutMilliseconds: Int64 = 30_000
+    /// Messages one connection may have on their way to the core; one more gets `busy`, as a
+    /// core's own connection does with that many commands held.
+    static let maximumPendingPerClient = 256
 
     init(settings: ClusterSettings, loop: EventLoop) {
         self.settings = settings
@@ -89,7 +94,7 @@ final class EdgeRelay: @unchecked Sendable {
                 if state == .ready {
                     self.wasReaderReady = true
                     self.read()
-                } else if self.wasReaderReady {
+                } else if self.wasReaderReady, !self.isStopped {
                     self.wasReaderReady = false
                     self.interrupted("this edge lost its link to Redis")
                 }
@@ -103,6 +108,11 @@ final class EdgeRelay: @unchecked Sendable {
     func stop() {
         loop.execute { [self] in
             isStopped = true
+            let why = "this edge is shutting down; send the orders to another node with the same orderIds (each applies once)"
+            for request in pending[pendingStart...] where request.responder != nil { unavailable(request, why) }
+            pending.removeAll()
+            pendingStart = 0
+            failWaitingHTTP(why)
             sender.stop()
             reader.stop()
         }
@@ -118,7 +128,12 @@ final class EdgeRelay: @unchecked Sendable {
                 answer(connection, errorFrame(id: Self.id(of: message), ProtocolError(.unavailable, refusal)))
                 return
             }
+            guard pendingPerClient[connection.id, default: 0] < Self.maximumPendingPerClient else {
+                answer(connection, CommandOrdering.busyFrame())
+                return
+            }
             connections[connection.id] = connection
+            pendingPerClient[connection.id, default: 0] += 1
             enqueue(kind: "m", client: connection.id, token: token, payload: message, responder: nil)
         }
     }
@@ -151,6 +166,11 @@ final class EdgeRelay: @unchecked Sendable {
             }
         } catch {
             return .respond(OrdersAPI.errorResponse(.unauthorized, ProtocolError(.unauthorized, error.description)))
+        }
+        // The body goes to Redis as text: bytes that are not UTF-8 are refused here, as the core
+        // refuses them, not changed on the way.
+        guard String(validating: body, as: UTF8.self) != nil else {
+            return .respond(OrdersAPI.errorResponse(.badRequest, ProtocolError(.badMessage, "the body is not valid UTF-8")))
         }
         return .deferred { responder in
             relay.loop.execute {
@@ -229,7 +249,9 @@ final class EdgeRelay: @unchecked Sendable {
                 guard let pair = entry.elements, pair.count == 2, let id = pair[0].string, let pairs = pair[1].elements else { continue }
                 lastAnswerID = id
                 let fields = ClusterWire.fields(pairs)
-                if let number = ClusterWire.integer(fields[UInt8(ascii: "n")]) { taken(upTo: number) }
+                if let number = ClusterWire.integer(fields[UInt8(ascii: "n")]) {
+                    taken(upTo: number, notRun: fields[UInt8(ascii: "r")].map(Self.ranges) ?? [])
+                }
                 guard let number = ClusterWire.integer(fields[UInt8(ascii: "a")]), number > lastAnswer,
                       let client = ClusterWire.integer(fields[UInt8(ascii: "c")]).map({ UInt64(truncatingIfNeeded: $0) }),
                       let message = fields[UInt8(ascii: "m")]
@@ -249,15 +271,47 @@ final class EdgeRelay: @unchecked Sendable {
         }
     }
 
-    /// The core took every request up to `number`.
-    private func taken(upTo number: Int64) {
+    /// The core took every request up to `number` but those in `notRun`, which it did not run
+    /// (too late, or lost on the way): those are answered `unavailable` now.
+    private func taken(upTo number: Int64, notRun: [ClosedRange<Int64>]) {
         let waitUntil = Int64(Date().timeIntervalSince1970 * 1000) + Self.answerTimeoutMilliseconds
         while pendingStart < pending.count, pending[pendingStart].number <= number {
             let request = pending[pendingStart]
-            if let responder = request.responder { waitingHTTP[request.client] = (responder, waitUntil) }
             pendingStart += 1
+            release(request)
+            if notRun.contains(where: { $0.contains(request.number) }) {
+                stats.timedOut.add(1, ordering: .relaxed)
+                unavailable(request, "the core did not run this (it came too late, or was lost on the way): "
+                            + "send it again (an order with the same orderId applies once)")
+            } else if let responder = request.responder {
+                waitingHTTP[request.client] = (responder, waitUntil)
+            }
         }
         compactPending()
+    }
+
+    /// A request leaves the pending list: its connection may send one more.
+    private func release(_ request: Pending) {
+        guard request.responder == nil, let count = pendingPerClient[request.client] else { return }
+        pendingPerClient[request.client] = count > 1 ? count - 1 : nil
+    }
+
+    private func unavailable(_ request: Pending, _ why: String) {
+        let error = ProtocolError(.unavailable, why)
+        if let responder = request.responder {
+            responder.respond(OrdersAPI.errorResponse(.serviceUnavailable, error))
+        } else if let connection = connections[request.client] {
+            answer(connection, errorFrame(id: request.message.flatMap(Self.id(of:)), error))
+        }
+    }
+
+    /// `a-b,c-d` (the core's `r`).
+    static func ranges(_ text: [UInt8]) -> [ClosedRange<Int64>] {
+        String(decoding: text, as: UTF8.self).split(separator: ",").compactMap { part in
+            let bounds = part.split(separator: "-")
+            guard bounds.count == 2, let low = Int64(bounds[0]), let high = Int64(bounds[1]), low <= high else { return nil }
+            return low...high
+        }
     }
 
     private func compactPending() {
@@ -288,16 +342,10 @@ final class EdgeRelay: @unchecked Sendable {
         while pendingStart < pending.count, pending[pendingStart].deadline <= now {
             let request = pending[pendingStart]
             pendingStart += 1
+            release(request)
             stats.timedOut.add(1, ordering: .relaxed)
-            let error = ProtocolError(
-                .unavailable,
-                "the core did not take this within \(ClusterWire.requestTimeoutMilliseconds / 1000) s; its effect is unknown: "
-                    + "send an order again with the same orderId (it applies once), check the figures before repeating a command")
-            if let responder = request.responder {
-                responder.respond(OrdersAPI.errorResponse(.serviceUnavailable, error))
-            } else if let connection = connections[request.client] {
-                answer(connection, errorFrame(id: request.message.flatMap(Self.id(of:)), error))
-            }
+            unavailable(request, "the core did not take this within \(ClusterWire.requestTimeoutMilliseconds / 1000) s; its effect is unknown: "
+                        + "send an order again with the same orderId (it applies once), check the figures before repeating a command")
         }
         compactPending()
         for (client, waiting) in waitingHTTP where waiting.deadline <= now {
@@ -311,10 +359,12 @@ final class EdgeRelay: @unchecked Sendable {
         guard sender.state == .ready else { return }
         sender.send(["GET", ClusterWire.heartbeat(settings.prefix)]) { [weak self] result in
             guard let self else { return }
-            let epoch: String? = if case .success(let value) = result { value.string } else { nil }
-            if let previous = self.coreEpoch, let epoch, previous != epoch {
-                // A new core: what the one before took and did not answer is lost with it.
-                self.failWaitingHTTP("the core restarted before answering; send the orders again with the same orderIds (each applies once)")
+            guard case .success(let value) = result else { return }  // the link's loss is handled on its own
+            let epoch = value.string
+            if let previous = self.coreEpoch, previous != epoch {
+                // The core stopped, or a new one runs: what it took and did not answer is lost
+                // with it. The clients that sent are sent away, waiting orders get 503.
+                self.interrupted(epoch == nil ? "the core stopped" : "the core restarted")
             }
             self.coreEpoch = epoch
         }
@@ -327,7 +377,7 @@ final class EdgeRelay: @unchecked Sendable {
                                                        "orders": String(waitingHTTP.count)])
         for connection in connections.values {
             connection.execute { _, connection in
-                connection.close(.serviceRestart, reason: "\(why); reconnect and send again what got no answer")
+                connection.close(.serviceRestart, reason: "\(why); reconnect, resend unanswered orders (same orderId), check figures before repeating commands")
             }
         }
         connections.removeAll()

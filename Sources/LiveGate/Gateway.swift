@@ -178,8 +178,10 @@ public final class Gateway: Sendable {
     /// Closes the connections (1001), then stops the stock core. With `drainWaves`, viewers
     /// are first sent away with 1012 in that many waves over half the grace period.
     public func shutdown(drainWaves: Int = 0) {
-        server.shutdown(drainWaves: drainWaves)
+        // While the loops run: the heartbeat goes, so edges refuse at once and send away the
+        // clients whose answers this core will not write.
         inbox?.stop()
+        server.shutdown(drainWaves: drainWaves)
         cluster?.stop()
         core.stop()
         archive.stop()

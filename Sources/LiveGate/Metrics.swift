@@ -109,7 +109,7 @@ final class GatewayMetrics: Sendable {
         if let inbox {
             metric("livegate_cluster_requests_taken_total", "counter", "Messages and orders requests from edges run here.",
                    [("", inbox.stats.taken.load(ordering: .relaxed))])
-            metric("livegate_cluster_requests_expired_total", "counter", "Requests from edges taken too late to run (the edge answered unavailable).",
+            metric("livegate_cluster_requests_expired_total", "counter", "Requests from edges taken too late to run (not run; the edge is told and answers unavailable).",
                    [("", inbox.stats.expired.load(ordering: .relaxed))])
             metric("livegate_cluster_answers_total", "counter", "Answers written back to edges.",
                    [("", inbox.stats.answers.load(ordering: .relaxed))])

@@ -528,6 +528,46 @@ struct EdgeTests {
         #expect((refusal["reason"] as? String)?.contains("expired") == true)
     }
 
+    /// The core tells an edge which requests it did not run: too late for their deadline, or
+    /// never seen (a number skipped: lost on the way); the edge answers those `unavailable` at
+    /// once instead of waiting for an answer that never comes.
+    @Test func theCoreSaysWhichRequestsItDidNotRun() throws {
+        let redis = try RedisServer()
+        let url = RedisURL(host: "127.0.0.1", port: redis.port)
+        let core = try RoomFixture { $0.cluster = ClusterSettings(redis: url) }
+        let harness = try ClientHarness(url: url)
+        _ = harness.waitUntilReady()
+        let ready = Date().addingTimeInterval(5)
+        while Date() < ready, case .success(let value)? = harness.call(["XINFO", "GROUPS", "livegate:requests"]), value.elements?.isEmpty != false {
+            usleep(50_000)
+        }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let token = core.token(.viewer)
+        func request(_ number: Int, deadline: Int64) {
+            _ = harness.call(["XADD", "livegate:requests", "*", "e", "fake-edge", "n", String(number), "c", "1", "k", "m",
+                              "d", String(deadline), "t", token, "m", #"{"type":"danmaku","text":"hi"}"#])
+        }
+        request(1, deadline: now + 5_000)   // run
+        request(3, deadline: now - 1)       // 2 never came; 3 too late
+        request(4, deadline: now + 5_000)   // run
+        request(1, deadline: now + 5_000)   // seen before: ignored
+        var marks: [(n: String, r: String?)] = []
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline, !marks.contains(where: { $0.n == "4" }) {
+            usleep(100_000)
+            guard case .success(let value)? = harness.call(["XRANGE", "livegate:answers:fake-edge", "-", "+"]), let entries = value.elements else { continue }
+            marks = entries.compactMap { entry in
+                guard let fields = entry.elements?.last?.elements?.compactMap(\.string) else { return nil }
+                let map = Dictionary(stride(from: 0, to: fields.count - 1, by: 2).map { (fields[$0], fields[$0 + 1]) }, uniquingKeysWith: { $1 })
+                return map["n"].map { ($0, map["r"]) }
+            }
+        }
+        let notRun = marks.compactMap(\.r).joined(separator: ",")
+        #expect(notRun == "2-3", "\(marks)")
+        #expect(marks.last?.n == "4", "\(marks)")
+        #expect(EdgeRelay.ranges(Array("2-3,7-7,x,9-8".utf8)) == [2...3, 7...7])
+    }
+
     /// With the core gone, messages at an edge are refused at once with `unavailable` (an orders
     /// request with 503), never acknowledged; a core that says it runs but takes nothing gets an
     /// `unavailable` answer at the deadline; with Redis gone, the senders are sent away (1012).
@@ -539,7 +579,7 @@ struct EdgeTests {
         let edge = try Edge(redis: url)
         #expect(try edge.waitUntilReady())
         // Reads wait past the edge's 5 s deadline.
-        let (connector, _) = try Self.join(edge, core!, .connector, channel: "taobao", timeoutSeconds: 15)
+        var (connector, _) = try Self.join(edge, core!, .connector, channel: "taobao", timeoutSeconds: 15)
         connector.sendJSON(["type": "order", "id": "a", "orderId": "R-1", "sku": "cap", "qty": 1, "state": "paid"])
         #expect(connector.read(type: "result")?["ok"] as? Bool == true)
 
@@ -548,7 +588,20 @@ struct EdgeTests {
         _ = harness.waitUntilReady()
         let gone = Date().addingTimeInterval(5)
         while Date() < gone, case .success(let value)? = harness.call(["EXISTS", "livegate:core"]), value != .integer(0) { usleep(50_000) }
-        usleep(1_300_000)  // the edge reads the heartbeat every second
+        // The edge sees the heartbeat go (it reads it every second): a client that sent is sent
+        // away (an answer it waits for may never come); back, it is refused at once.
+        var sentAway: (opcode: UInt8, payload: [UInt8])?
+        for _ in 0..<50 {
+            guard let frame = connector.readFrame() else { break }
+            if frame.opcode == 8 {
+                sentAway = (frame.opcode, frame.payload)
+                break
+            }
+        }
+        #expect(sentAway.map { closeCode($0.payload) } == 1012, "the client that sent is sent away")
+        connector = try TestClient(port: edge.port, timeoutSeconds: 15)
+        #expect(connector.upgrade(path: "/ws?token=\(token)") == 101)
+        _ = connector.readJSON()
         let started = Date()
         connector.sendJSON(["type": "order", "id": "b", "orderId": "R-2", "sku": "cap", "qty": 1, "state": "paid"])
         let refusal = try #require(connector.read(type: "error"))
