@@ -18,8 +18,10 @@ public struct ClusterSettings: Equatable, Sendable {
     public var role: Role = .core
     /// The first part of every key, so several gateways can share one Redis.
     public var prefix = "livegate"
-    /// This node's name in the cluster (an edge's answers stream and lag line carry it, with a
-    /// random part); `nil`: the host name and process id.
+    /// This node's name in the cluster: an edge's line in `{prefix}:edges` (its lag and presence
+    /// on the core's `/metrics` and consoles) carries it as is, so each edge needs its own; its
+    /// answers stream adds a random part (a restarted edge is a new one). `nil`: the host name
+    /// and process id.
     public var node: String?
 
     /// A node name: 1 to 64 ASCII letters, digits, '-', '_' or '.' (it goes into Redis keys and metric labels).
