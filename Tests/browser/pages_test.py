@@ -1283,6 +1283,78 @@ class Suite:
             self.command({"type": "hold", "sku": FEATURED, "qty": extra})
 
     # ---------- running ----------
+    def check_cluster_edge(self):
+        """A core and an edge (each its own livegate process) over a real redis-server: the console
+        and the teleprompter opened at the edge show the core's figures; an order posted at the
+        edge reaches the core and both pages; the core's console counts the pages at the edge."""
+        redis_bin = shutil.which("redis-server")
+        if not redis_bin:
+            raise CheckFailed("no redis-server (apt-get install -y redis-server)")
+        work = tempfile.mkdtemp(prefix="livegate-browser-cluster.")
+        rport, cport, eport = free_port(), free_port(), free_port()
+        redis_log = open(os.path.join(self.artifacts, "cluster-redis.log"), "ab")
+        redis = subprocess.Popen([redis_bin, "--port", str(rport), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                                  "--dir", work], stdout=redis_log, stderr=subprocess.STDOUT)
+        redis_log.close()
+        url = f"redis://127.0.0.1:{rport}"
+        core = Gateway(self.args.bin, self.args.config, os.path.join(work, "core"), cport,
+                       os.path.join(self.artifacts, "cluster-core.log"), ["--redis", url])
+        edge = Gateway(self.args.bin, self.args.config, os.path.join(work, "edge"), eport,
+                       os.path.join(self.artifacts, "cluster-edge.log"), ["--redis", url, "--edge", "--node", "edge1"])
+        saved = self.base, self.console, self.host
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", rport), timeout=0.2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise CheckFailed("redis-server did not start")
+                    time.sleep(0.05)
+            core.start()
+            edge.start()
+            self.base = f"http://127.0.0.1:{cport}"
+            before = self.stock()[FEATURED]["sellable"]
+            ctx = self.browser.new_context(viewport=VIEWPORT)
+            try:
+                self.base = f"http://127.0.0.1:{eport}"
+                self.console = self.open_page(ctx, "edge-console", "/console?token=" + self.tokens["operator"])
+                self.host = self.open_page(ctx, "edge-host", "/host?token=" + self.tokens["host"])
+                self.figures_equal(FEATURED, before, what="at the edge, as the core has it")
+                # An order at the edge (its relay may not have seen the core's heartbeat yet: 503, retry).
+                order = {"orderId": f"EDGE-{os.getpid()}", "channel": "taobao", "sku": FEATURED, "qty": 2, "state": "paid"}
+                deadline = time.monotonic() + 10
+                while True:
+                    status, body = self.http("POST", "/v1/orders", order, token=self.tokens["connector"])
+                    if status != 503 or time.monotonic() > deadline:
+                        break
+                    time.sleep(0.2)
+                if status != 200 or not json.loads(body)["results"][0]["ok"]:
+                    raise CheckFailed(f"POST /v1/orders at the edge: {status} {body[:200]!r}")
+                took = self.figures_equal(FEATURED, before - 2, what="at the edge after an order posted there")
+                self.note(f"an order posted at the edge showed on the edge's pages in {took * 1000:.0f} ms")
+                self.base = f"http://127.0.0.1:{cport}"
+                if self.stock()[FEATURED]["sellable"] != before - 2:
+                    raise CheckFailed("the core does not have the order posted at the edge")
+                self.wait(self.console, "() => { const p = window.__lgConsole.presence; "
+                          "return p && p.roles.host >= 1 && p.pages.host >= 1 && p.pages.console >= 1; }",
+                          what="the console at the edge counts the host page and itself at the edge")
+                self.shot(self.console, "edge-console.png")
+                self.shot(self.host, "edge-host.png")
+            finally:
+                ctx.close()
+        finally:
+            self.base, self.console, self.host = saved
+            edge.stop()
+            core.stop()
+            redis.terminate()
+            try:
+                redis.wait(10)
+            except subprocess.TimeoutExpired:
+                redis.kill()
+            shutil.rmtree(work, ignore_errors=True)
+
     def note(self, text):
         print(f"      {text}")
 
@@ -1378,6 +1450,8 @@ class Suite:
                                self.check_history_after_restart)
                 self.run_check("alert engine messages render (mocked socket): alert + ack, hint, banner",
                                self.check_alert_engine_mocked)
+                self.run_check("a core and an edge over Redis: the pages at the edge show the core's figures and orders posted there",
+                               self.check_cluster_edge)
                 if not self.args.skip_load:
                     self.run_check("load: 50 SKUs, 6 h series, 100 updates/s: p99 <= 200 ms", self.check_load)
             finally:
