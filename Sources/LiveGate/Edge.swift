@@ -145,13 +145,7 @@ final class EdgeSession: WebSocketSession {
             }
             return
         }
-        if audience == .viewer {
-            connection.softBudget = budgets.viewerSoftBytes
-            connection.hardBudget = budgets.viewerHardBytes
-        } else {
-            connection.isPriority = true
-            connection.hardBudget = budgets.priorityHardBytes
-        }
+        budgets.apply(to: connection, audience: audience)
         for frame in frames { connection.send(frame) }
         connection.loopContext.subscribe(connection, room: claims.room, audience: audience, startSeq: seq)
         _ = mirror.presence.change(room: claims.room, role: claims.role, page: page, by: 1, now: Posix.monotonicMilliseconds())

@@ -116,14 +116,7 @@ final class RoomSession: WebSocketSession {
             connection.close(.policyViolation, reason: "unknown room \(claims.room)")
             return
         }
-        let budgets = services.budgets
-        if audience == .viewer {
-            connection.softBudget = budgets.viewerSoftBytes
-            connection.hardBudget = budgets.viewerHardBytes
-        } else {
-            connection.isPriority = true
-            connection.hardBudget = budgets.priorityHardBytes
-        }
+        services.budgets.apply(to: connection, audience: audience)
         for frame in frames { connection.send(frame) }
         // Counted before a console's own presence message is written, so it counts itself.
         let publication = services.rooms.presence.change(
@@ -177,6 +170,18 @@ struct Budgets: Sendable {
     var viewerSoftBytes: Int
     var viewerHardBytes: Int
     var priorityHardBytes: Int
+
+    /// Gives a joining connection its audience's budgets: a viewer's soft and hard ones, or
+    /// priority (host, operator, connector) with its hard one.
+    func apply(to connection: Connection, audience: Audience) {
+        if audience == .viewer {
+            connection.softBudget = viewerSoftBytes
+            connection.hardBudget = viewerHardBytes
+        } else {
+            connection.isPriority = true
+            connection.hardBudget = priorityHardBytes
+        }
+    }
 }
 
 /// The token in `Authorization: Bearer …`, if any.

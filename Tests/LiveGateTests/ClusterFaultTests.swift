@@ -204,22 +204,7 @@ struct ClusterFaultTests {
         #expect(lags["edge1"]?.messages == 0, "\(lags)")
         usleep(max(0, UInt32((3 - Date().timeIntervalSince(started)) * 1_000_000)))
         cluster.edges[0].signal(SIGCONT)
-        var seqs = [frozenSnapshot["seq"] as? Int ?? 0]
-        var closedWith: UInt16?
-        var reached = false
-        for _ in 0..<2_000 {
-            guard let frame = frozenViewer.readFrame() else { break }
-            if frame.opcode == 8 {
-                closedWith = closeCode(frame.payload)
-                break
-            }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any] else { continue }
-            if let seq = object["seq"] as? Int { seqs.append(seq) }
-            if object["type"] as? String == "stock", object["sellable"] as? Int == 99_970 {
-                reached = true
-                break
-            }
-        }
+        let (seqs, closedWith, reached) = Self.follow(frozenViewer, from: frozenSnapshot, until: 99_970)
         if let closedWith {
             #expect(closedWith == 1012)
         } else {
@@ -230,6 +215,20 @@ struct ClusterFaultTests {
         let caughtUp = Date().addingTimeInterval(8)
         while Date() < caughtUp, Self.edgeLags(cluster.core.port)["edge0"]?.messages != 0 { usleep(100_000) }
         #expect(Self.edgeLags(cluster.core.port)["edge0"]?.messages == 0)
+    }
+
+    /// Reads a viewer's messages until a `stock` with `sellable` or a close: the `seq`s from its
+    /// snapshot's on, the close code if it was sent away, and whether it got there.
+    static func follow(_ client: TestClient, from snapshot: [String: Any], until sellable: Int) -> (seqs: [Int], closedWith: UInt16?, reached: Bool) {
+        var seqs = [snapshot["seq"] as? Int ?? 0]
+        for _ in 0..<2_000 {
+            guard let frame = client.readFrame() else { break }
+            if frame.opcode == 8 { return (seqs, closeCode(frame.payload), false) }
+            guard let object = try? JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any] else { continue }
+            if let seq = object["seq"] as? Int { seqs.append(seq) }
+            if object["type"] as? String == "stock", object["sellable"] as? Int == sellable { return (seqs, nil, true) }
+        }
+        return (seqs, nil, false)
     }
 
     /// Each edge's lag as the core's `/metrics` shows it: edge → (messages, milliseconds).
@@ -273,22 +272,7 @@ struct ClusterFaultTests {
         try cluster.redis.start()
         cluster.order(connector, from: 10, count: 10)
 
-        var seqs = [snapshot["seq"] as? Int ?? 0]
-        var closedWith: UInt16?
-        var reached = false
-        for _ in 0..<2_000 {
-            guard let frame = viewer.readFrame() else { break }
-            if frame.opcode == 8 {
-                closedWith = closeCode(frame.payload)
-                break
-            }
-            guard let object = try? JSONSerialization.jsonObject(with: Data(frame.payload)) as? [String: Any] else { continue }
-            if let seq = object["seq"] as? Int { seqs.append(seq) }
-            if object["type"] as? String == "stock", object["sellable"] as? Int == 99_980 {
-                reached = true
-                break
-            }
-        }
+        let (seqs, closedWith, reached) = Self.follow(viewer, from: snapshot, until: 99_980)
         if let closedWith {
             #expect(closedWith == 1012)
             #expect(cluster.edges[0].waitUntilReady())
