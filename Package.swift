@@ -23,7 +23,8 @@ let package = Package(
         .target(name: "LiveGatePOSIX", dependencies: ["CLinux", "LiveGateCore", "LiveGateSystem"]),
         // HTTP/1.1 request-head parser with limits, and small responses. No syscalls.
         .target(name: "LiveGateHTTP", dependencies: ["LiveGateCore"]),
-        // TLS over OpenSSL on non-blocking sockets: contexts (PEM chain and key) and sessions.
+        // TLS over OpenSSL on non-blocking sockets: server contexts (PEM chain and key), client
+        // contexts (verified peers, optional client certificate) and sessions.
         .target(name: "LiveGateTLS", dependencies: ["COpenSSL", "LiveGateCore"]),
         // RFC 6455: handshake, frame parser and encoder, UTF-8 validation, close codes; RFC 7692
         // permessage-deflate (negotiation, deflate once, bounded inflate). No syscalls.
