@@ -32,8 +32,8 @@ let package = Package(
         // The stock core: ledger, commands, journal, snapshot, recovery.
         .target(name: "LiveGateStock", dependencies: ["LiveGateCore", "LiveGateSystem"]),
         // A Redis client on the event loops: RESP2/RESP3 codec with limits, URL, pipelined
-        // non-blocking connection with reconnect and backoff (the cluster's transport).
-        .target(name: "LiveGateRedis", dependencies: ["LiveGateCore", "LiveGatePOSIX"]),
+        // non-blocking connection (plain or TLS) with reconnect and backoff (the cluster's transport).
+        .target(name: "LiveGateRedis", dependencies: ["LiveGateCore", "LiveGatePOSIX", "LiveGateTLS"]),
         // The alert engine: velocity windows, levels, templates. Pure, driven by core time.
         .target(name: "LiveGateAlerts", dependencies: ["LiveGateCore"]),
         // The gateway: config, routes, connections, server. Its pages (Pages/: HTML, CSS, JavaScript)
@@ -64,12 +64,12 @@ let package = Package(
             dependencies: ["LiveGate", "LiveGateHTTP", "LiveGateReplay", "LiveGateStock", "LiveGateWebSocket"]),
 
         // What several test targets share: a seeded generator, temporary directories, the built executables.
-        .target(name: "LiveGateTestSupport", dependencies: ["LiveGateCore", "LiveGatePOSIX", "LiveGateRedis"], path: "Tests/LiveGateTestSupport"),
+        .target(name: "LiveGateTestSupport", dependencies: ["LiveGateCore", "LiveGatePOSIX", "LiveGateRedis", "LiveGateTLS"], path: "Tests/LiveGateTestSupport"),
         .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGatePOSIXTests", dependencies: ["LiveGatePOSIX"]),
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateWebSocketTests", dependencies: ["LiveGateWebSocket"]),
-        .testTarget(name: "LiveGateRedisTests", dependencies: ["LiveGateRedis", "LiveGatePOSIX", "LiveGateTestSupport"]),
+        .testTarget(name: "LiveGateRedisTests", dependencies: ["LiveGateRedis", "LiveGatePOSIX", "LiveGateTLS", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateReplayTests", dependencies: ["LiveGateReplay", "LiveGateTestSupport"]),
