@@ -79,7 +79,7 @@ let package = Package(
             name: "LiveGateTests",
             dependencies: [
                 "LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateRedis", "LiveGateStock",
-                "LiveGateTestSupport", "LiveGateWebSocket",
+                "LiveGateTLS", "LiveGateTestSupport", "LiveGateWebSocket",
             ]
         ),
     ]

@@ -3,6 +3,7 @@ import LiveGateCore
 import LiveGateHTTP
 import LiveGatePOSIX
 import LiveGateRedis
+import LiveGateTLS
 import LiveGateWebSocket
 import Synchronization
 
@@ -61,13 +62,13 @@ final class EdgeRelay: @unchecked Sendable {
     /// orders are durable, which takes milliseconds unless its disk stalls.
     static let answerTimeoutMilliseconds: Int64 = 30_000
 
-    init(settings: ClusterSettings, loop: EventLoop) {
+    init(settings: ClusterSettings, loop: EventLoop, redisTLS: TLSClientContext? = nil) {
         self.settings = settings
         self.loop = loop
         let base = settings.node ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         edge = base + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
-        sender = RedisClient(url: settings.redis, loop: loop)
-        reader = RedisClient(url: settings.redis, loop: loop)
+        sender = RedisClient(url: settings.redis, loop: loop, tls: redisTLS)
+        reader = RedisClient(url: settings.redis, loop: loop, tls: redisTLS)
     }
 
     private var answersKey: String { ClusterWire.answers(settings.prefix, edge: edge) }
