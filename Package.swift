@@ -23,7 +23,8 @@ let package = Package(
         .target(name: "LiveGatePOSIX", dependencies: ["CLinux", "LiveGateCore", "LiveGateSystem"]),
         // HTTP/1.1 request-head parser with limits, and small responses. No syscalls.
         .target(name: "LiveGateHTTP", dependencies: ["LiveGateCore"]),
-        // TLS over OpenSSL on non-blocking sockets: contexts (PEM chain and key) and sessions.
+        // TLS over OpenSSL on non-blocking sockets: server contexts (PEM chain and key), client
+        // contexts (verified peers, optional client certificate) and sessions.
         .target(name: "LiveGateTLS", dependencies: ["COpenSSL", "LiveGateCore"]),
         // RFC 6455: handshake, frame parser and encoder, UTF-8 validation, close codes; RFC 7692
         // permessage-deflate (negotiation, deflate once, bounded inflate). No syscalls.
@@ -31,8 +32,8 @@ let package = Package(
         // The stock core: ledger, commands, journal, snapshot, recovery.
         .target(name: "LiveGateStock", dependencies: ["LiveGateCore", "LiveGateSystem"]),
         // A Redis client on the event loops: RESP2/RESP3 codec with limits, URL, pipelined
-        // non-blocking connection with reconnect and backoff (the cluster's transport).
-        .target(name: "LiveGateRedis", dependencies: ["LiveGateCore", "LiveGatePOSIX"]),
+        // non-blocking connection (plain or TLS) with reconnect and backoff (the cluster's transport).
+        .target(name: "LiveGateRedis", dependencies: ["LiveGateCore", "LiveGatePOSIX", "LiveGateTLS"]),
         // The alert engine: velocity windows, levels, templates. Pure, driven by core time.
         .target(name: "LiveGateAlerts", dependencies: ["LiveGateCore"]),
         // The gateway: config, routes, connections, server. Its pages (Pages/: HTML, CSS, JavaScript)
@@ -63,12 +64,12 @@ let package = Package(
             dependencies: ["LiveGate", "LiveGateHTTP", "LiveGateReplay", "LiveGateStock", "LiveGateWebSocket"]),
 
         // What several test targets share: a seeded generator, temporary directories, the built executables.
-        .target(name: "LiveGateTestSupport", dependencies: ["LiveGateCore", "LiveGatePOSIX", "LiveGateRedis"], path: "Tests/LiveGateTestSupport"),
+        .target(name: "LiveGateTestSupport", dependencies: ["LiveGateCore", "LiveGatePOSIX", "LiveGateRedis", "LiveGateTLS"], path: "Tests/LiveGateTestSupport"),
         .testTarget(name: "LiveGateCoreTests", dependencies: ["LiveGateCore", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGatePOSIXTests", dependencies: ["LiveGatePOSIX"]),
         .testTarget(name: "LiveGateHTTPTests", dependencies: ["LiveGateHTTP", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateWebSocketTests", dependencies: ["LiveGateWebSocket"]),
-        .testTarget(name: "LiveGateRedisTests", dependencies: ["LiveGateRedis", "LiveGatePOSIX", "LiveGateTestSupport"]),
+        .testTarget(name: "LiveGateRedisTests", dependencies: ["LiveGateRedis", "LiveGatePOSIX", "LiveGateTLS", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateStockTests", dependencies: ["LiveGateStock", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateAlertsTests", dependencies: ["LiveGateAlerts", "LiveGateTestSupport"]),
         .testTarget(name: "LiveGateReplayTests", dependencies: ["LiveGateReplay", "LiveGateTestSupport"]),
@@ -78,7 +79,7 @@ let package = Package(
             name: "LiveGateTests",
             dependencies: [
                 "LiveGate", "LiveGateAlerts", "LiveGateCore", "LiveGatePOSIX", "LiveGateRedis", "LiveGateStock",
-                "LiveGateTestSupport", "LiveGateWebSocket",
+                "LiveGateTLS", "LiveGateTestSupport", "LiveGateWebSocket",
             ]
         ),
     ]

@@ -3,6 +3,7 @@ import LiveGateCore
 import LiveGateHTTP
 import LiveGatePOSIX
 import LiveGateRedis
+import LiveGateTLS
 import LiveGateWebSocket
 import Synchronization
 
@@ -245,16 +246,16 @@ final class ClusterInbox: @unchecked Sendable {
     private var isGroupReady = false
     private var isStopped = false
 
-    init(settings: ClusterSettings, epoch: String, loop: EventLoop, services: RoomSession.SharedServices, streams: StreamHub,
-         maximumClients: Int = 100_000) {
+    init(settings: ClusterSettings, epoch: String, loop: EventLoop, redisTLS: TLSClientContext? = nil,
+         services: RoomSession.SharedServices, streams: StreamHub, maximumClients: Int = 100_000) {
         self.settings = settings
         self.streams = streams
         self.epoch = epoch
         self.loop = loop
         shared = services
         self.maximumClients = maximumClients
-        reader = RedisClient(url: settings.redis, loop: loop)
-        writer = RedisClient(url: settings.redis, loop: loop)
+        reader = RedisClient(url: settings.redis, loop: loop, tls: redisTLS)
+        writer = RedisClient(url: settings.redis, loop: loop, tls: redisTLS)
         // Longer than the read's BLOCK.
         reader.replyTimeout = 10_000
     }

@@ -2,6 +2,7 @@ import Foundation
 import LiveGateCore
 import LiveGatePOSIX
 import LiveGateRedis
+import LiveGateTLS
 import Synchronization
 
 /// Where a node of a cluster finds Redis and what it does there (`cluster` in the config,
@@ -32,9 +33,59 @@ public struct ClusterSettings: Equatable, Sendable {
     }
     /// Entries kept per Redis stream (`XADD … MAXLEN ~ N`); at least the resume window.
     public var streamLength = 10_000
+    /// For `rediss://`: PEM file of the CA certificates that Redis's certificate must chain to
+    /// (`nil`: the system's trust store). The certificate must also name the URL's host.
+    public var redisCAFile: String?
+    /// For `rediss://`: PEM client certificate (chain) shown to Redis (mutual TLS, Redis's
+    /// `tls-auth-clients`); with ``redisKeyFile``.
+    public var redisCertFile: String?
+    /// For `rediss://`: PEM private key of ``redisCertFile``.
+    public var redisKeyFile: String?
 
     public init(redis: RedisURL) {
         self.redis = redis
+    }
+
+    /// What is wrong with the TLS files, naming the key (`nil`: nothing): they go with
+    /// `rediss://` only, the certificate and key together, and each must be a readable file.
+    public func tlsFilesProblem() -> String? {
+        let files = [("cluster.redisCAFile", redisCAFile), ("cluster.redisCertFile", redisCertFile), ("cluster.redisKeyFile", redisKeyFile)]
+        if !redis.usesTLS, let (key, _) = files.first(where: { $0.1 != nil }) {
+            return "\(key): set, but cluster.redis is \(redis) (TLS needs rediss://)"
+        }
+        if (redisCertFile == nil) != (redisKeyFile == nil) {
+            let missing = redisCertFile == nil ? "cluster.redisCertFile" : "cluster.redisKeyFile"
+            return "\(missing): missing; cluster.redisCertFile and cluster.redisKeyFile go together (mutual TLS)"
+        }
+        for case let (key, path?) in files {
+            if let why = Self.unreadable(path) { return "\(key): cannot read '\(path)': \(why)" }
+        }
+        return nil
+    }
+
+    /// Why the file at `path` cannot be read (`nil`: it can).
+    public static func unreadable(_ path: String) -> String? {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return "no such file" }
+        guard !isDirectory.boolValue else { return "a directory, not a file" }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        close(fd)
+        return nil
+    }
+
+    /// The TLS configuration every Redis client of the node shares for `rediss://` (`nil` for
+    /// `redis://`), made once at start-up: the PEM files are read and checked here.
+    ///
+    /// - Throws: `ConfigurationError` with OpenSSL's reason when a file cannot be used.
+    public func makeRedisTLS() throws -> TLSClientContext? {
+        guard redis.usesTLS else { return nil }
+        if let problem = tlsFilesProblem() { throw ConfigurationError(message: problem) }
+        do {
+            return try TLSClientContext(caFile: redisCAFile, certificateFile: redisCertFile, keyFile: redisKeyFile)
+        } catch {
+            throw ConfigurationError(message: "cluster (rediss://): \(error)")
+        }
     }
 }
 
@@ -85,6 +136,8 @@ final class ClusterPublisher: @unchecked Sendable {
     let settings: ClusterSettings
     let epoch: String
     let stats = Stats()
+    /// The TLS configuration of the node's Redis clients (`rediss://`), shared with the inbox.
+    let redisTLS: TLSClientContext?
     private let loop: EventLoop
     private let client: RedisClient
     private let maximumQueued: Int
@@ -110,8 +163,10 @@ final class ClusterPublisher: @unchecked Sendable {
         let audience: Audience
     }
 
-    init(settings: ClusterSettings, epoch: String, loop: EventLoop, rooms: [String] = [], maximumQueued: Int = 200_000,
-         snapshotIntervalMilliseconds: UInt64 = 250, snapshot: SnapshotProvider? = nil, console: ConsoleProvider? = nil) {
+    init(settings: ClusterSettings, epoch: String, loop: EventLoop, redisTLS: TLSClientContext? = nil, rooms: [String] = [],
+         maximumQueued: Int = 200_000, snapshotIntervalMilliseconds: UInt64 = 250, snapshot: SnapshotProvider? = nil,
+         console: ConsoleProvider? = nil) {
+        self.redisTLS = redisTLS
         self.console = console
         self.settings = settings
         self.epoch = epoch
@@ -119,7 +174,7 @@ final class ClusterPublisher: @unchecked Sendable {
         self.maximumQueued = maximumQueued
         self.snapshot = snapshot
         snapshotInterval = snapshotIntervalMilliseconds
-        client = RedisClient(url: settings.redis, loop: loop)
+        client = RedisClient(url: settings.redis, loop: loop, tls: redisTLS)
         // Every stream of the configured rooms has a snapshot in Redis from the first connection
         // on, before its first message: an edge can serve a room that has been quiet since start.
         knownStreams = Set(rooms.flatMap { room in Audience.allCases.map { StreamID(room: room, audience: $0) } })

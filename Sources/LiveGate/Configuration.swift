@@ -297,10 +297,11 @@ extension Configuration {
             } catch {
                 throw ConfigurationError(message: "cluster.redis: \(error)")
             }
-            guard !url.usesTLS else {
-                throw ConfigurationError(message: "cluster.redis: rediss:// (TLS to Redis) is not built yet; use redis:// on a private network")
-            }
             var settings = ClusterSettings(redis: url)
+            settings.redisCAFile = try cluster.optionalString("redisCAFile")
+            settings.redisCertFile = try cluster.optionalString("redisCertFile")
+            settings.redisKeyFile = try cluster.optionalString("redisKeyFile")
+            if let problem = settings.tlsFilesProblem() { throw ConfigurationError(message: problem) }
             let role = try cluster.string("role", default: "core")
             guard let parsed = ClusterSettings.Role(rawValue: role) else {
                 throw ConfigurationError(message: "cluster.role: expected core or edge, got '\(role)'")

@@ -3,6 +3,7 @@ import LiveGateCore
 import LiveGateHTTP
 import LiveGatePOSIX
 import LiveGateRedis
+import LiveGateTLS
 import LiveGateWebSocket
 import Synchronization
 
@@ -24,6 +25,7 @@ public final class EdgeGateway: Sendable {
         guard let cluster = configuration.cluster, cluster.role == .edge else {
             throw ConfigurationError(message: "an edge needs cluster.redis and cluster.role edge")
         }
+        let redisTLS = try cluster.makeRedisTLS()
         server = try Server(configuration: configuration)
         let compression = configuration.compression
             ? StreamCompression(minimumBytes: configuration.compressionMinimumBytes, stats: server.stats) : nil
@@ -33,9 +35,9 @@ public final class EdgeGateway: Sendable {
         tokens = TokenAuthority(secret: configuration.tokenSecret)
         budgets = Budgets(viewerSoftBytes: configuration.viewerSoftBudgetBytes, viewerHardBytes: configuration.viewerHardBudgetBytes,
                           priorityHardBytes: configuration.priorityHardBudgetBytes)
-        relay = EdgeRelay(settings: cluster, loop: server.firstLoop)
+        relay = EdgeRelay(settings: cluster, loop: server.firstLoop, redisTLS: redisTLS)
         mirror = EdgeMirror(settings: cluster, edge: cluster.node ?? relay.edge, rooms: rooms, streams: streams, loop: server.firstLoop,
-                            contexts: server.contexts)
+                            redisTLS: redisTLS, contexts: server.contexts)
     }
 
     /// Starts listening and following the core.
@@ -220,7 +222,7 @@ final class EdgeMirror: @unchecked Sendable {
     private var isStopped = false
 
     init(settings: ClusterSettings, edge: String, rooms: [String], streams: StreamHub, loop: EventLoop,
-         contexts: [LoopBound<LoopContext>]) {
+         redisTLS: TLSClientContext? = nil, contexts: [LoopBound<LoopContext>]) {
         self.settings = settings
         self.edge = edge
         self.rooms = rooms
@@ -228,8 +230,8 @@ final class EdgeMirror: @unchecked Sendable {
         self.streams = streams
         self.loop = loop
         self.contexts = contexts
-        reader = RedisClient(url: settings.redis, loop: loop)
-        control = RedisClient(url: settings.redis, loop: loop)
+        reader = RedisClient(url: settings.redis, loop: loop, tls: redisTLS)
+        control = RedisClient(url: settings.redis, loop: loop, tls: redisTLS)
     }
 
     var status: Status { statusState.withLock { $0 } }

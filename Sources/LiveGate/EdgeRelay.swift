@@ -3,6 +3,7 @@ import LiveGateCore
 import LiveGateHTTP
 import LiveGatePOSIX
 import LiveGateRedis
+import LiveGateTLS
 import LiveGateWebSocket
 import Synchronization
 
@@ -66,13 +67,13 @@ final class EdgeRelay: @unchecked Sendable {
     /// core's own connection does with that many commands held.
     static let maximumPendingPerClient = 256
 
-    init(settings: ClusterSettings, loop: EventLoop) {
+    init(settings: ClusterSettings, loop: EventLoop, redisTLS: TLSClientContext? = nil) {
         self.settings = settings
         self.loop = loop
         let base = settings.node ?? "\(ProcessInfo.processInfo.hostName)-\(getpid())"
         edge = base + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 36)
-        sender = RedisClient(url: settings.redis, loop: loop)
-        reader = RedisClient(url: settings.redis, loop: loop)
+        sender = RedisClient(url: settings.redis, loop: loop, tls: redisTLS)
+        reader = RedisClient(url: settings.redis, loop: loop, tls: redisTLS)
     }
 
     private var answersKey: String { ClusterWire.answers(settings.prefix, edge: edge) }

@@ -31,6 +31,7 @@ public final class Gateway: Sendable {
     ///
     /// - Throws: configuration, journal or socket errors, with the file or key named.
     public init(configuration: Configuration) throws {
+        let redisTLS = try configuration.cluster?.makeRedisTLS()
         server = try Server(configuration: configuration)
         let rooms = Rooms(configuration: configuration, contexts: server.contexts, stats: server.stats)
         self.rooms = rooms
@@ -41,7 +42,7 @@ public final class Gateway: Sendable {
         let firstLoop = server.firstLoop
         let cluster = configuration.cluster.map { settings in
             ClusterPublisher(
-                settings: settings, epoch: rooms.streams.epoch, loop: firstLoop, rooms: configuration.rooms.map(\.id)
+                settings: settings, epoch: rooms.streams.epoch, loop: firstLoop, redisTLS: redisTLS, rooms: configuration.rooms.map(\.id)
             ) { room, audience in
                 // The position first: the registry's figures are then at least as new as it.
                 guard let seq = rooms.streams.position(room: room, audience: audience),
@@ -92,7 +93,8 @@ public final class Gateway: Sendable {
             replyIntervalMs: UInt64(configuration.alerts.danmakuInterval / 1_000_000)))
         self.services = services
         inbox = cluster.map { cluster in
-            ClusterInbox(settings: cluster.settings, epoch: cluster.epoch, loop: firstLoop, services: services, streams: rooms.streams)
+            ClusterInbox(settings: cluster.settings, epoch: cluster.epoch, loop: firstLoop, redisTLS: cluster.redisTLS, services: services,
+                         streams: rooms.streams)
         }
         try seed(configuration)
     }

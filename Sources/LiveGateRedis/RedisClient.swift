@@ -1,5 +1,6 @@
 import LiveGateCore
 import LiveGatePOSIX
+import LiveGateTLS
 
 /// Why a command got no reply from the server.
 public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
@@ -29,9 +30,17 @@ public enum RedisError: Error, Equatable, Sendable, CustomStringConvertible {
 /// the caller decides whether to retry (safe for idempotent writes such as `XADD` with an
 /// explicit id). After each (re)connection the client logs in (`AUTH`) and selects the URL's
 /// database before it reports ``State/ready``.
+///
+/// With `rediss://` the connection is TLS (``TLSClientContext``: the server's certificate is
+/// verified and must name the URL's host): the handshake runs on the loop as part of
+/// ``State/connecting``, and the client is ready only after a reply came back over TLS (the
+/// login, or a `PING` when there is none), so a server that refuses the client's certificate
+/// after the handshake is a lost connection, not a ready one. A handshake that fails is a lost
+/// connection whose reason starts with `TLS:` and goes through the same backoff.
 public final class RedisClient: EventHandler {
     public enum State: Equatable, Sendable {
         case idle
+        /// Connecting: the TCP connection, then for `rediss://` the TLS handshake.
         case connecting
         case handshaking
         case ready
@@ -42,6 +51,8 @@ public final class RedisClient: EventHandler {
     public typealias Completion = (Result<RESPValue, RedisError>) -> Void
 
     public let url: RedisURL
+    /// The TLS configuration for `rediss://` (`nil` for `redis://`).
+    private let tls: TLSClientContext?
     private unowned let loop: EventLoop
     public private(set) var state: State = .idle
     /// Called on the loop thread at every state change.
@@ -51,6 +62,14 @@ public final class RedisClient: EventHandler {
 
     private var fd: CInt = -1
     private var registration: EventRegistration?
+    /// The TCP connection is up (for `rediss://`, ``State/connecting`` then means the TLS handshake).
+    private var isSocketConnected = false
+    /// The connection's TLS session (`rediss://`), from the socket's connection on.
+    private var session: TLSSession?
+    /// A TLS write that needs the socket readable first (flush again once it is).
+    private var writeWantsRead = false
+    /// A TLS read that needs the socket writable first (read again once it is).
+    private var readWantsWrite = false
     private var parser: RESPParser
     private var outbound: [UInt8] = []
     private var outboundStart = 0
@@ -73,9 +92,14 @@ public final class RedisClient: EventHandler {
     public private(set) var connectionCount = 0
     public private(set) var reconnectCount = 0
 
-    public init(url: RedisURL, loop: EventLoop, limits: RESPParser.Limits = RESPParser.Limits()) {
+    /// A client of the server at `url`, owned by `loop`.
+    ///
+    /// - Parameter tls: for `rediss://`, the TLS configuration (trusted CAs, client certificate);
+    ///   `nil`: the system's CA certificates and no client certificate. Ignored for `redis://`.
+    public init(url: RedisURL, loop: EventLoop, tls: TLSClientContext? = nil, limits: RESPParser.Limits = RESPParser.Limits()) {
         self.url = url
         self.loop = loop
+        self.tls = url.usesTLS ? (tls ?? (try? TLSClientContext())) : nil
         self.parser = RESPParser(limits: limits)
     }
 
@@ -90,15 +114,18 @@ public final class RedisClient: EventHandler {
         watchdog()
     }
 
-    /// Every second: a connection attempt that takes longer than ``connectTimeout`` or commands
-    /// without a reply for ``replyTimeout`` mean the connection is gone even without a reset (a
-    /// partition, a host that lost power): it is closed and opened again.
+    /// Every second: a connection attempt (TCP, then TLS) that takes longer than ``connectTimeout``
+    /// or commands without a reply for ``replyTimeout`` mean the connection is gone even without a
+    /// reset (a partition, a host that lost power): it is closed and opened again.
     private func watchdog() {
         loop.schedule(afterMilliseconds: 1_000) { [weak self] in
             guard let self, self.state != .stopped else { return }
             let now = Posix.monotonicMilliseconds()
             if self.state == .connecting, now >= self.connectStartedAt + self.connectTimeout {
-                self.lost(reason: "connect timed out after \(self.connectTimeout / 1000) s")
+                // A server that takes the TCP connection but never answers the TLS handshake
+                // (a plain Redis waits for the end of a line that a ClientHello does not have).
+                let step = self.isSocketConnected ? "TLS: handshake" : "connect"
+                self.lost(reason: "\(step) timed out after \(self.connectTimeout / 1000) s")
             } else if self.fd >= 0, self.inFlightCount > 0, now >= self.lastProgressAt + self.replyTimeout {
                 self.lost(reason: "no reply for \(self.replyTimeout / 1000) s")
             }
@@ -110,7 +137,7 @@ public final class RedisClient: EventHandler {
     public func stop() {
         precondition(loop.inEventLoop, "RedisClient.stop called off its loop")
         setState(.stopped)
-        disconnect(reason: "stopped")
+        disconnect(reason: "stopped", closeNotify: true)
     }
 
     /// Sends one command; `completion` runs on the loop with its reply (an error reply is
@@ -173,22 +200,50 @@ public final class RedisClient: EventHandler {
     }
 
     private func connect() {
-        if url.usesTLS {
-            lastError = "rediss:// (TLS) is not supported yet"
+        if url.usesTLS && tls == nil {
+            lastError = "TLS: the system's CA certificates could not be loaded"
             Log.event(.error, "redis_unsupported", ["url": url.description, "reason": lastError])
             setState(.stopped)
             return
         }
         setState(.connecting)
         connectStartedAt = Posix.monotonicMilliseconds()
+        isSocketConnected = false
         do {
             let (newFD, isConnected) = try Posix.connectTCP(host: url.host, port: url.port)
             fd = newFD
             registration = try loop.register(fd: fd, events: Epoll.readable | Epoll.writable, handler: self)
             isWatchingWritable = true
-            if isConnected { connected() }
+            if isConnected { socketConnected() }
         } catch {
             lost(reason: "\(error)")
+        }
+    }
+
+    /// The TCP connection is up: log in now, or first shake hands over TLS.
+    private func socketConnected() {
+        isSocketConnected = true
+        guard let tls else {
+            connected()
+            return
+        }
+        do {
+            session = try tls.makeSession(fd: fd, host: url.host)
+        } catch {
+            lost(reason: "TLS: \(error)")
+            return
+        }
+        advanceTLSHandshake()
+    }
+
+    /// Drives the TLS handshake; the connection is up when it completes.
+    private func advanceTLSHandshake() {
+        guard let session else { return }
+        switch session.handshake() {
+        case .done: connected()
+        case .wantsRead: watch(writable: false)
+        case .wantsWrite: watch(writable: true)
+        case .failed(let reason): lost(reason: "TLS: \(reason)")
         }
     }
 
@@ -202,6 +257,9 @@ public final class RedisClient: EventHandler {
             steps.append(url.user.map { ["AUTH", $0, password] } ?? ["AUTH", password])
         }
         if url.database != 0 { steps.append(["SELECT", String(url.database)]) }
+        // Over TLS a reply must come back before the connection counts: a server that refuses
+        // the client's certificate says so after the client's side of the handshake is done.
+        if steps.isEmpty && session != nil { steps.append(["PING"]) }
         guard !steps.isEmpty else {
             becomeReady()
             return
@@ -217,11 +275,11 @@ public final class RedisClient: EventHandler {
                     remaining -= 1
                     if remaining == 0 { self.becomeReady() }
                 case .failure(let error):
+                    guard remaining > 0 else { return }
+                    remaining = 0
                     // A refused login will not succeed by retrying fast: back off like any failure.
-                    if remaining > 0 {
-                        remaining = 0
-                        self.lost(reason: "\(step[0]) refused: \(error)")
-                    }
+                    // (A connection lost with the step in flight is already backing off.)
+                    if case .server = error { self.lost(reason: "\(step[0]) refused: \(error)") }
                 }
             }
         }
@@ -235,12 +293,18 @@ public final class RedisClient: EventHandler {
         setState(.ready)
     }
 
-    /// Closes the socket and fails what was in flight.
-    private func disconnect(reason: String) {
+    /// Closes the socket (after TLS's close_notify when `closeNotify` and the session is
+    /// healthy) and fails what was in flight.
+    private func disconnect(reason: String, closeNotify: Bool = false) {
         if let registration {
             loop.deregister(registration)
             self.registration = nil
         }
+        if closeNotify { session?.shutdown() }
+        session = nil
+        isSocketConnected = false
+        writeWantsRead = false
+        readWantsWrite = false
         if fd >= 0 {
             Posix.close(fd: fd)
             fd = -1
@@ -255,8 +319,11 @@ public final class RedisClient: EventHandler {
     }
 
     /// The connection failed or dropped: fail what was in flight, then retry after the backoff.
+    /// Once per connection: a second report of the same loss (a completion failed by it, an
+    /// event already queued) finds the client backing off and changes nothing.
     private func lost(reason: String) {
         guard state != .stopped else { return }
+        if case .backingOff = state { return }
         let wasReady = state == .ready
         lastError = reason
         let delay = backoff
@@ -284,19 +351,30 @@ public final class RedisClient: EventHandler {
     public func handleEvent(_ events: UInt32) {
         guard fd >= 0 else { return }
         if state == .connecting {
-            guard events & (Epoll.writable | Epoll.errorOrHangup) != 0 else { return }
-            if let error = Posix.pendingSocketError(fd: fd) {
-                lost(reason: "\(error)")
-                return
+            if !isSocketConnected {
+                guard events & (Epoll.writable | Epoll.errorOrHangup) != 0 else { return }
+                if let error = Posix.pendingSocketError(fd: fd) {
+                    lost(reason: "\(error)")
+                    return
+                }
+                socketConnected()
+            } else {
+                advanceTLSHandshake()
             }
-            connected()
+            guard fd >= 0, state != .connecting else { return }
         }
-        if events & Epoll.writable != 0 { flush() }
-        if events & (Epoll.readable | Epoll.hangup) != 0 { readAvailable() }
+        let readable = events & (Epoll.readable | Epoll.hangup) != 0
+        let writable = events & Epoll.writable != 0
+        if writable || (readable && writeWantsRead) { flush() }
+        if fd >= 0 && (readable || (writable && readWantsWrite)) { readAvailable() }
     }
 
     private func flush() {
         guard fd >= 0, state != .connecting else { return }
+        if let session {
+            flushTLS(session)
+            return
+        }
         while outboundStart < outbound.count {
             let result: IOResult<Int>
             do {
@@ -319,6 +397,36 @@ public final class RedisClient: EventHandler {
         watch(writable: false)
     }
 
+    /// `flush` through TLS: SSL_write may take part of the bytes, or want the socket readable.
+    private func flushTLS(_ session: TLSSession) {
+        writeWantsRead = false
+        while outboundStart < outbound.count {
+            // A retry after a want passes the same bytes from the same start, perhaps more of
+            // them (the session accepts a moving, growing buffer).
+            let outcome = outbound.withUnsafeBytes { raw in
+                session.write(UnsafeRawBufferPointer(rebasing: raw[outboundStart...]))
+            }
+            switch outcome {
+            case .done(0):
+                lost(reason: "the server closed the connection (TLS close_notify)")
+                return
+            case .done(let count): outboundStart += count
+            case .wantsWrite:
+                watch(writable: true)
+                return
+            case .wantsRead:
+                writeWantsRead = true
+                return
+            case .failed(let reason):
+                lost(reason: "TLS: \(reason)")
+                return
+            }
+        }
+        outbound.removeAll(keepingCapacity: outbound.capacity <= 1 << 20)
+        outboundStart = 0
+        watch(writable: readWantsWrite)
+    }
+
     private var isWatchingWritable = true
 
     private func watch(writable: Bool) {
@@ -328,6 +436,10 @@ public final class RedisClient: EventHandler {
     }
 
     private func readAvailable() {
+        if let session {
+            readTLS(session)
+            return
+        }
         let buffer = loop.readBuffer
         while fd >= 0 {
             let result: IOResult<Int>
@@ -345,6 +457,32 @@ public final class RedisClient: EventHandler {
             case .processed(let count):
                 parser.append(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
                 deliverReplies()
+            }
+        }
+    }
+
+    /// `readAvailable` through TLS: decrypted bytes until OpenSSL wants the socket again.
+    private func readTLS(_ session: TLSSession) {
+        readWantsWrite = false
+        let buffer = loop.readBuffer
+        // A completion may stop the client or lose the connection: then this session is done.
+        while fd >= 0 && self.session === session {
+            switch session.read(into: buffer) {
+            case .done(0):
+                lost(reason: "the server closed the connection (TLS close_notify)")
+                return
+            case .done(let count):
+                parser.append(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
+                deliverReplies()
+            case .wantsRead:
+                return
+            case .wantsWrite:
+                readWantsWrite = true
+                watch(writable: true)
+                return
+            case .failed(let reason):
+                lost(reason: "TLS: \(reason)")
+                return
             }
         }
     }

@@ -98,8 +98,9 @@ private let selectHTTP11: @convention(c) (
     return SSL_TLSEXT_ERR_NOACK
 }
 
-/// One TLS connection (OpenSSL `SSL`) over a non-blocking socket, as a small state machine:
-/// each call says whether it is done, needs the socket readable or writable, or failed.
+/// One TLS connection (OpenSSL `SSL`) over a non-blocking socket, server side (`TLSContext`) or
+/// client side (`TLSClientContext`), as a small state machine: each call says whether it is done,
+/// needs the socket readable or writable, or failed.
 public final class TLSSession {
     /// The outcome of a TLS call on a non-blocking socket.
     public enum Outcome: Equatable {
@@ -133,7 +134,16 @@ public final class TLSSession {
             isEstablished = true
             return .done(0)
         }
-        return outcome(of: result)
+        let outcome = outcome(of: result)
+        // A client that refused the server's certificate: say why (OpenSSL's queue only says
+        // "certificate verify failed").
+        if case .failed = outcome {
+            let verdict = SSL_get_verify_result(ssl)
+            if verdict != Int(X509_V_OK) {
+                return .failed("certificate verify failed: " + String(cString: X509_verify_cert_error_string(verdict)))
+            }
+        }
+        return outcome
     }
 
     /// Reads decrypted bytes.
@@ -171,6 +181,9 @@ public final class TLSSession {
         case SSL_ERROR_SYSCALL:
             let stack = TLSError.drainErrorStack()
             return .failed(stack.isEmpty ? "connection closed during TLS" : "TLS I/O error" + stack)
+        case SSL_ERROR_SSL:
+            let stack = TLSError.drainErrorStack()
+            return .failed(stack.isEmpty ? "TLS protocol error" : String(stack.dropFirst(2)))
         default:
             return .failed("TLS error \(error)" + TLSError.drainErrorStack())
         }

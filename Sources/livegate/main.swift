@@ -26,8 +26,10 @@ let usage = """
       --bench-pubsub     serve the load generator's pub/sub protocol on /bench and /bench/pub
       --compression on|off  permessage-deflate (RFC 7692) for clients that offer it (webSocket.compression)
       --compression-min N   messages under N bytes go out uncompressed (webSocket.compressionMinimumBytes)
-      --redis URL        join a cluster over Redis (redis://[:PASSWORD@]HOST[:PORT][/DB]; cluster in the
-                         config): as the core (default) publish the room streams to it
+      --redis URL        join a cluster over Redis (redis://[:PASSWORD@]HOST[:PORT][/DB], or rediss://
+                         for TLS; cluster in the config): as the core (default) publish the room streams to it
+      --redis-ca-file PATH  for rediss://: PEM CA certificates Redis's certificate must chain to
+                         (default: the system's; cluster.redisCAFile). The certificate must name the host.
       --edge             as an edge: serve the configured rooms' clients from the core's streams in
                          Redis; their orders and commands go to the core through Redis (no stock
                          core here; needs --redis)
@@ -134,12 +136,18 @@ while let argument = arguments.popFirst() {
         } catch {
             fail("--redis: \(error)")
         }
-        if url.usesTLS { fail("--redis: rediss:// (TLS to Redis) is not built yet; use redis:// on a private network") }
         overrides.append { configuration in
             var settings = configuration.cluster ?? ClusterSettings(redis: url)
             settings.redis = url
             settings.streamLength = max(settings.streamLength, configuration.historySize)
             configuration.cluster = settings
+        }
+    case "--redis-ca-file":
+        let path = value(for: argument, from: &arguments)
+        if let why = ClusterSettings.unreadable(path) { fail("--redis-ca-file: cannot read '\(path)': \(why)") }
+        overrides.append { configuration in
+            guard configuration.cluster != nil else { fail("--redis-ca-file needs --redis rediss://… (or a cluster section)") }
+            configuration.cluster?.redisCAFile = path
         }
     case "--edge":
         overrides.append { configuration in
@@ -203,6 +211,7 @@ do {
 }
 for apply in overrides { apply(&configuration) }
 Log.level = configuration.logLevel
+if let problem = configuration.cluster?.tlsFilesProblem() { fail(problem) }
 if configuration.tlsPort != nil && (configuration.tlsCertificateChain.isEmpty || configuration.tlsPrivateKey.isEmpty) {
     fail("TLS needs both a certificate chain (--tls-cert or tls.certificateChain) and a key (--tls-key or tls.privateKey)")
 }

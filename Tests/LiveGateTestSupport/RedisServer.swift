@@ -2,24 +2,52 @@ import Dispatch
 import Foundation
 import LiveGatePOSIX
 import LiveGateRedis
+import LiveGateTLS
 import Synchronization
 
-/// A real `redis-server` (Debian's), started on a free loopback port in a temporary directory,
-/// stopped by its PID. Never a mock.
+/// A real `redis-server` (Debian's, linked with OpenSSL), started on a free loopback port in a
+/// temporary directory, stopped by its PID. Never a mock. With `tls`, that port speaks TLS only
+/// (`rediss://`; the plain port is off).
 public final class RedisServer {
     public static let binary = "/usr/bin/redis-server"
     public let port: Int
     let directory = TemporaryDirectory(prefix: "livegate-redis-")
     let password: String?
+    let tls: TLS?
     private var pid: pid_t = 0
 
-    public init(password: String? = nil) throws {
+    /// The server's TLS: its certificate and key, the CA it checks clients against, and whether
+    /// clients must show a certificate (`tls-auth-clients`).
+    public struct TLS {
+        public var certificate: String
+        public var key: String
+        public var clientCA: String
+        public var requireClientCertificate: Bool
+
+        public init(certificate: String, key: String, clientCA: String, requireClientCertificate: Bool = false) {
+            self.certificate = certificate
+            self.key = key
+            self.clientCA = clientCA
+            self.requireClientCertificate = requireClientCertificate
+        }
+    }
+
+    public init(password: String? = nil, tls: TLS? = nil) throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary) else {
             throw SetupError(description: "no \(Self.binary): apt-get install -y redis-server (.ci/run installs it)")
         }
+        // A client writing to a connection the server closed (a refused TLS client) must get
+        // EPIPE, not a signal that ends the test process; livegate itself ignores SIGPIPE in main.
+        signal(SIGPIPE, SIG_IGN)
         self.password = password
+        self.tls = tls
         port = try Self.freePort()
         try start()
+    }
+
+    /// The URL of this server for a client (`rediss://` with TLS).
+    public var url: RedisURL {
+        RedisURL(host: "127.0.0.1", port: port, password: password, usesTLS: tls != nil)
     }
 
     public struct SetupError: Error, CustomStringConvertible {
@@ -46,8 +74,14 @@ public final class RedisServer {
     }
 
     public func start() throws {
-        var arguments = [Self.binary, "--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+        var arguments = [Self.binary, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                          "--dir", directory.path, "--logfile", directory.path + "/redis.log", "--daemonize", "no"]
+        if let tls {
+            arguments += ["--port", "0", "--tls-port", String(port), "--tls-cert-file", tls.certificate, "--tls-key-file", tls.key,
+                          "--tls-ca-cert-file", tls.clientCA, "--tls-auth-clients", tls.requireClientCertificate ? "yes" : "no"]
+        } else {
+            arguments += ["--port", String(port)]
+        }
         if let password { arguments += ["--requirepass", password] }
         // posix_spawn and waitpid, not Foundation's Process: its waitUntilExit needs a run loop
         // and hung in a deinit at exit.
@@ -73,7 +107,8 @@ public final class RedisServer {
             usleep(20_000)
         }
         stop()
-        throw SetupError(description: "redis-server did not listen on \(port) within 10 s")
+        let log = (try? String(contentsOfFile: directory.path + "/redis.log", encoding: .utf8)) ?? ""
+        throw SetupError(description: "redis-server did not listen on \(port) within 10 s: \(log.suffix(500))")
     }
 
     /// Freezes the server (SIGSTOP): connections stay open, nothing is answered.
@@ -113,10 +148,10 @@ public final class ClientHarness: @unchecked Sendable {
         public let states = Mutex<[RedisClient.State]>([])
     }
 
-    public init(url: RedisURL) throws {
+    public init(url: RedisURL, tls: TLSClientContext? = nil) throws {
         group = try EventLoopGroup(count: 1)
         loop = group.loops[0]
-        client = RedisClient(url: url, loop: loop)
+        client = RedisClient(url: url, loop: loop, tls: tls)
         group.start()
         let client = self.client
         let log = stateLog

@@ -194,7 +194,12 @@ struct ClusterConfigurationTests {
         let cases: [(String, String)] = [
             ("{ cluster: { } }", "redis"),
             ("{ cluster: { redis: 'http://x' } }", "cluster.redis"),
-            ("{ cluster: { redis: 'rediss://x' } }", "not built yet"),
+            ("{ cluster: { redis: 'redis://x', redisCAFile: '/etc/passwd' } }", "cluster.redisCAFile: set, but cluster.redis is redis://"),
+            ("{ cluster: { redis: 'rediss://x', redisCAFile: '/nonexistent/ca.pem' } }", "cluster.redisCAFile: cannot read '/nonexistent/ca.pem'"),
+            ("{ cluster: { redis: 'rediss://x', redisCAFile: '/tmp' } }", "cluster.redisCAFile: cannot read '/tmp': a directory"),
+            ("{ cluster: { redis: 'rediss://x', redisCertFile: '/etc/passwd' } }", "cluster.redisKeyFile: missing"),
+            ("{ cluster: { redis: 'rediss://x', redisKeyFile: '/etc/passwd' } }", "cluster.redisCertFile: missing"),
+            ("{ cluster: { redis: 'rediss://x', redisCAFile: 5 } }", "cluster.redisCAFile: expected a string"),
             ("{ cluster: { redis: 'redis://x', role: 'relay' } }", "expected core or edge"),
             ("{ cluster: { redis: 'redis://x', prefix: 'a b' } }", "cluster.prefix"),
             ("{ streams: { historySize: 5000 }, cluster: { redis: 'redis://x', streamLength: 1000 } }", "at least streams.historySize"),
@@ -264,11 +269,12 @@ struct EdgeTests {
         let gateway: EdgeGateway
         var port: Int { gateway.server.port }
 
-        init(redis: RedisURL, prefix: String = "livegate") throws {
+        init(redis: RedisURL, prefix: String = "livegate", adjust: (inout ClusterSettings) -> Void = { _ in }) throws {
             var configuration = RoomFixture.configuration(dataDir: NSTemporaryDirectory() + "livegate-edge-unused")
             var settings = ClusterSettings(redis: redis)
             settings.role = .edge
             settings.prefix = prefix
+            adjust(&settings)
             configuration.cluster = settings
             gateway = try EdgeGateway(configuration: configuration)
             try gateway.start()
