@@ -5,7 +5,9 @@ import Glibc
 /// `redis-server` and the edges as in ``runFanout(_:network:scenario:)``; this process only sends
 /// the orders and adds up what the children report. With `killEdge`, the first edge is SIGKILLed
 /// by its PID once half the orders are sent, and its viewers resume at the others.
-func runClusterWithChildren(_ shape: FanoutShape, network: NetworkOptions, scenario: String, killEdge: Bool) throws
+func runClusterWithChildren(
+    _ shape: FanoutShape, network: NetworkOptions, scenario: String, killEdge: Bool, resumeInflight: Int = 1024
+) throws
     -> RunFigures
 {
     let skuCount = max(shape.window, 32)
@@ -42,7 +44,8 @@ func runClusterWithChildren(_ shape: FanoutShape, network: NetworkOptions, scena
     let connectStart = monotonicNanoseconds()
     let children = try ViewerChildren(
         viewers: shape.viewers, perChild: 19_000, ports: edges.map { UInt16($0.port) }, path: viewerPath,
-        skus: skuCount, capacity: shape.count, cpu: network.generatorCPU, resumes: killEdge, connectTimeout: 120)
+        skus: skuCount, capacity: shape.count, cpu: network.generatorCPU, resumes: killEdge,
+        resumeInflight: resumeInflight, connectTimeout: 120)
     defer { children.stop() }
     children.attach(to: generator)
     children.wait(on: generator, until: connectStart + 240_000_000_000) { children.allReady }
@@ -134,6 +137,11 @@ func runClusterWithChildren(_ shape: FanoutShape, network: NetworkOptions, scena
         figures.set("still_reconnecting", Int(children.sum("still_reconnecting")))
         figures.set("resume_open_ns", children.maximum("resume_open_ns"))
         figures.set("resume_first_ns", children.maximum("resume_first_ns"))
+        let resumes = children.resumeHistogram()
+        figures.set("resume_p50_ns", resumes.quantile(0.5))
+        figures.set("resume_p99_ns", resumes.quantile(0.99))
+        figures.set("lost_at_ns", children.maximum("lost_at_ns"))
+        figures.set("resume_attempts", Int(children.sum("resume_attempts")))
     }
     figures.set("run_s", wall)
     figures.set("end", children.allDone ? end : end + "+children-silent")

@@ -292,7 +292,7 @@ enum LatencyBench: BenchScenario {
 enum ClusterBench: BenchScenario {
     static let name = "cluster"
     static let summary =
-        "one process vs a core + Redis + K edges, same run: deliveries/s, latency, Redis work  [--viewers 3000, past 19000: viewer child processes, cluster only] [--edges 3] [--count 300] [--window 32] [--rate 0: as fast as delivered] [--children] [--kill-edge] [--runs 3] [--json]"
+        "one process vs a core + Redis + K edges, same run: deliveries/s, latency, Redis work  [--viewers 3000, past 19000: viewer child processes, cluster only] [--edges 3] [--count 300] [--window 32] [--rate 0: as fast as delivered] [--children] [--kill-edge [--resume-inflight 1024]] [--runs 3] [--json]"
     static let isHidden = false
 
     static func run(_ options: BenchOptions) throws -> Int32 {
@@ -309,6 +309,7 @@ enum ClusterBench: BenchScenario {
         // Past one process's descriptors the viewers go to child processes and there is no
         // one-process run to compare with (one server holds at most about 19,900 sockets here).
         let killEdge = options.flag("--kill-edge")
+        let resumeInflight = try options.integer("--resume-inflight", default: 1024)
         let withChildren = options.flag("--children") || killEdge || shape.viewers > 19_000
         let withSingle = shape.viewers <= 19_900 && !killEdge
         guard !killEdge || edges >= 2 else { throw BenchUsageError(description: "--kill-edge needs --edges 2 or more") }
@@ -335,6 +336,7 @@ enum ClusterBench: BenchScenario {
                 ("cluster_expected", "cluster: expected", .plain),
                 ("cluster_closed_viewers", "cluster: viewers closed", .plain),
                 ("cluster_connect_failures", "cluster: connect failures", .plain),
+                ("cluster_connect_s", "cluster: connect phase (s)", .ratio),
                 ("cluster_loadgen_cpu_pct", "load generators' CPU", .percent),
             ]
             for edge in 1...edges {
@@ -349,6 +351,10 @@ enum ClusterBench: BenchScenario {
                 ("cluster_resets", "kill: reset snapshots", .plain),
                 ("cluster_still_reconnecting", "kill: not resumed at the end", .plain),
                 ("cluster_resumed_silent", "kill: resumed, no message since", .plain),
+                ("cluster_lost_at_ns", "kill: last of its viewers saw the close", .nanoseconds),
+                ("cluster_resume_attempts", "kill: reconnections tried", .plain),
+                ("cluster_resume_p50_ns", "kill: resumed (first message) p50", .nanoseconds),
+                ("cluster_resume_p99_ns", "kill: resumed (first message) p99", .nanoseconds),
                 ("cluster_resume_open_ns", "kill: last resumed socket open", .nanoseconds),
                 ("cluster_resume_first_ns", "kill: last resumed viewer's first message", .nanoseconds),
             ]
@@ -365,7 +371,8 @@ enum ClusterBench: BenchScenario {
             shape.edges = edges
             let cluster =
                 withChildren
-                ? try runClusterWithChildren(shape, network: network, scenario: name, killEdge: killEdge)
+                ? try runClusterWithChildren(
+                    shape, network: network, scenario: name, killEdge: killEdge, resumeInflight: resumeInflight)
                 : try runFanout(shape, network: network, scenario: name)
             for (key, _) in cluster.entries where cluster.number(key) != nil {
                 figures.set("cluster_" + key, cluster.number(key)!)

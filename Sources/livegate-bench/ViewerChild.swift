@@ -31,6 +31,7 @@ enum ViewerChild: BenchScenario {
         let sourceBase = try options.integer("--source-base", default: 1)
         let connectTimeout = Double(try options.integer("--connect-timeout", default: 120))
         let resumes = options.flag("--resume")
+        let resumeInflight = try options.integer("--resume-inflight", default: 1024)
         guard let path = options.string("--path"), !ports.isEmpty, viewers >= 1, viewers <= 19_900 else {
             throw BenchUsageError(description: "viewer-child: --ports P,… --viewers 1…19900 --path /ws?token=… needed")
         }
@@ -78,21 +79,30 @@ enum ViewerChild: BenchScenario {
         driver.onUnknownOrder = { readControl() }
 
         // The edge-kill drill: a viewer whose edge went away reconnects to the next live one
-        // with since/epoch (at most 256 connecting at a time, as at the start).
+        // with since/epoch, at most `--resume-inflight` (default 1024) connecting at a time: the
+        // surviving edges are busy fanning out, so a handshake takes a loop turn or more there, and
+        // 256 at a time (the start's pace) would take many turns for thousands of viewers.
         var lostViewers = 0
+        /// When the last viewer of the killed edge saw its socket close (monotonic ns), and reconnections tried.
+        var lostAt: UInt64 = 0
+        var resumeAttempts = 0
         var queue: [LoadConnection] = []
         var queueHead = 0
         if resumes {
             driver.onViewerLost = { connection in
                 guard connection.resumeAttempts < 20 else { return false }
                 readControl()
-                if connection.resumeAttempts == 0 && !connection.isResumed { lostViewers += 1 }
+                if connection.resumeAttempts == 0 && !connection.isResumed {
+                    lostViewers += 1
+                    lostAt = monotonicNanoseconds()
+                }
+                resumeAttempts += 1
                 queue.append(connection)
                 return true
             }
         }
         func reconnect() {
-            while queueHead < queue.count && generator.pendingCount < 256 {
+            while queueHead < queue.count && generator.pendingCount < resumeInflight {
                 let old = queue[queueHead]
                 queueHead += 1
                 let alive = ports.filter { !deadPorts.contains($0) && $0 != old.port }
@@ -161,6 +171,7 @@ enum ViewerChild: BenchScenario {
         var resumeFirstMax: UInt64 = 0
         var resumedSilent = 0
         var stillReconnecting = 0
+        var resumeTimes = LatencyHistogram()
         for connection in generator.connections where connection.isResumed && !connection.isExcluded {
             if connection.state == .open {
                 resumedOpen += 1
@@ -168,6 +179,7 @@ enum ViewerChild: BenchScenario {
                     resumeOpenMax = max(resumeOpenMax, connection.openedAt &- killedAt)
                     if connection.firstAfterResume > 0 {
                         resumeFirstMax = max(resumeFirstMax, connection.firstAfterResume &- killedAt)
+                        resumeTimes.record(connection.firstAfterResume &- killedAt)
                     } else {
                         resumedSilent += 1
                     }
@@ -184,8 +196,10 @@ enum ViewerChild: BenchScenario {
                 + " last_delivery=\(driver.lastDelivery) bytes=\(driver.stockWireBytes)"
                 + " lost_viewers=\(lostViewers) resumed_open=\(resumedOpen) resets=\(driver.resets)"
                 + " resume_open_ns=\(resumeOpenMax) resume_first_ns=\(resumeFirstMax) resumed_silent=\(resumedSilent)"
-                + " still_reconnecting=\(stillReconnecting) failed=\(generator.failedCount)")
+                + " still_reconnecting=\(stillReconnecting) failed=\(generator.failedCount)"
+                + " lost_at_ns=\(lostAt > killedAt && killedAt > 0 ? lostAt - killedAt : 0) resume_attempts=\(resumeAttempts)")
         emit("H " + driver.histogram.serialized())
+        emit("J " + resumeTimes.serialized())
         emit("X")
         generator.closeAll()
         return 0
@@ -206,6 +220,7 @@ final class ViewerChildren {
         var fullyDelivered = 0
         var stats: [String: Double] = [:]
         var histogramLine = ""
+        var resumeLine = ""
         var isDone = false
         var isGone = false
 
@@ -226,7 +241,7 @@ final class ViewerChildren {
     /// viewers, and all viewers, spread evenly over the edges).
     init(
         viewers: Int, perChild: Int, ports: [UInt16], path: String, skus: Int, capacity: Int, cpu: Int, resumes: Bool,
-        connectTimeout: Int
+        resumeInflight: Int = 1024, connectTimeout: Int
     ) throws {
         let executable = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
         let count = (viewers + perChild - 1) / perChild
@@ -240,7 +255,7 @@ final class ViewerChildren {
                     "viewer-child", "--ports", rotated.map(String.init).joined(separator: ","), "--viewers", String(share),
                     "--path", path, "--skus", String(skus), "--capacity", String(capacity), "--cpu", String(cpu),
                     "--source-base", String(1 + index * 16), "--connect-timeout", String(connectTimeout),
-                ] + (resumes ? ["--resume"] : [])
+                ] + (resumes ? ["--resume", "--resume-inflight", String(resumeInflight)] : [])
             let stdin = Pipe()
             let stdout = Pipe()
             process.standardInput = stdin
@@ -320,6 +335,7 @@ final class ViewerChildren {
                     if parts.count == 2, let value = Double(parts[1]) { child.stats[String(parts[0])] = value }
                 }
             case "H": child.histogramLine = String(line.dropFirst(2))
+            case "J": child.resumeLine = String(line.dropFirst(2))
             case "X": child.isDone = true
             default: break
             }
@@ -339,6 +355,13 @@ final class ViewerChildren {
     func histogram() -> LatencyHistogram {
         var merged = LatencyHistogram()
         for child in children where !child.histogramLine.isEmpty { _ = merged.merge(serialized: child.histogramLine[...]) }
+        return merged
+    }
+
+    /// Every child's resume times (kill → a resumed viewer's first message), merged.
+    func resumeHistogram() -> LatencyHistogram {
+        var merged = LatencyHistogram()
+        for child in children where !child.resumeLine.isEmpty { _ = merged.merge(serialized: child.resumeLine[...]) }
         return merged
     }
 
