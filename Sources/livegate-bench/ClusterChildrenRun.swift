@@ -6,7 +6,8 @@ import Glibc
 /// the orders and adds up what the children report. With `killEdge`, the first edge is SIGKILLed
 /// by its PID once half the orders are sent, and its viewers resume at the others.
 func runClusterWithChildren(
-    _ shape: FanoutShape, network: NetworkOptions, scenario: String, killEdge: Bool, resumeInflight: Int = 1024
+    _ shape: FanoutShape, network: NetworkOptions, scenario: String, killEdge: Bool, resumeInflight: Int = 1024,
+    viewersPerChild: Int = 19_000
 ) throws
     -> RunFigures
 {
@@ -43,7 +44,7 @@ func runClusterWithChildren(
     driver.isCoordinator = true
     let connectStart = monotonicNanoseconds()
     let children = try ViewerChildren(
-        viewers: shape.viewers, perChild: 19_000, ports: edges.map { UInt16($0.port) }, path: viewerPath,
+        viewers: shape.viewers, perChild: viewersPerChild, ports: edges.map { UInt16($0.port) }, path: viewerPath,
         skus: skuCount, capacity: shape.count, cpu: network.generatorCPU, resumes: killEdge,
         resumeInflight: resumeInflight, connectTimeout: 120)
     defer { children.stop() }

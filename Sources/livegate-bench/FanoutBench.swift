@@ -310,6 +310,9 @@ enum ClusterBench: BenchScenario {
         // one-process run to compare with (one server holds at most about 19,900 sockets here).
         let killEdge = options.flag("--kill-edge")
         let resumeInflight = try options.integer("--resume-inflight", default: 1024)
+        // At most this many viewers per child process (smaller in the tests, to have several).
+        let viewersPerChild = try options.integer("--viewers-per-child", default: 19_000)
+        guard (1...19_000).contains(viewersPerChild) else { throw BenchUsageError(description: "--viewers-per-child 1…19000") }
         let withChildren = options.flag("--children") || killEdge || shape.viewers > 19_000
         let withSingle = shape.viewers <= 19_900 && !killEdge
         guard !killEdge || edges >= 2 else { throw BenchUsageError(description: "--kill-edge needs --edges 2 or more") }
@@ -372,7 +375,8 @@ enum ClusterBench: BenchScenario {
             let cluster =
                 withChildren
                 ? try runClusterWithChildren(
-                    shape, network: network, scenario: name, killEdge: killEdge, resumeInflight: resumeInflight)
+                    shape, network: network, scenario: name, killEdge: killEdge, resumeInflight: resumeInflight,
+                    viewersPerChild: viewersPerChild)
                 : try runFanout(shape, network: network, scenario: name)
             for (key, _) in cluster.entries where cluster.number(key) != nil {
                 figures.set("cluster_" + key, cluster.number(key)!)
