@@ -292,7 +292,7 @@ enum LatencyBench: BenchScenario {
 enum ClusterBench: BenchScenario {
     static let name = "cluster"
     static let summary =
-        "one process vs a core + Redis + K edges, same run: deliveries/s, latency, Redis work  [--viewers 3000] [--edges 3] [--count 300] [--window 32] [--rate 0: as fast as delivered] [--runs 3] [--json]"
+        "one process vs a core + Redis + K edges, same run: deliveries/s, latency, Redis work  [--viewers 3000, past 19000: viewer child processes, cluster only] [--edges 3] [--count 300] [--window 32] [--rate 0: as fast as delivered] [--children] [--kill-edge [--resume-inflight 1024]] [--runs 3] [--json]"
     static let isHidden = false
 
     static func run(_ options: BenchOptions) throws -> Int32 {
@@ -303,10 +303,20 @@ enum ClusterBench: BenchScenario {
         var shape = FanoutShape(
             viewers: try options.integer("--viewers", default: 3_000), count: try options.integer("--count", default: 300),
             window: try options.integer("--window", default: 32), rate: rate, isPubSub: false, useTLS: false)
-        guard shape.viewers >= 1, shape.viewers <= 19_900, shape.count >= 1, shape.window >= 1, (1...16).contains(edges) else {
-            throw BenchUsageError(description: "--viewers 1…19900, --count ≥ 1, --window ≥ 1, --edges 1…16")
+        guard shape.viewers >= 1, shape.viewers <= 19_000 * edges, shape.count >= 1, shape.window >= 1, (1...16).contains(edges) else {
+            throw BenchUsageError(description: "--viewers 1…19000 × edges, --count ≥ 1, --window ≥ 1, --edges 1…16")
         }
-        let rows: [(key: String, label: String, format: FigureFormat)] = [
+        // Past one process's descriptors the viewers go to child processes and there is no
+        // one-process run to compare with (one server holds at most about 19,900 sockets here).
+        let killEdge = options.flag("--kill-edge")
+        let resumeInflight = try options.integer("--resume-inflight", default: 1024)
+        // At most this many viewers per child process (smaller in the tests, to have several).
+        let viewersPerChild = try options.integer("--viewers-per-child", default: 19_000)
+        guard (1...19_000).contains(viewersPerChild) else { throw BenchUsageError(description: "--viewers-per-child 1…19000") }
+        let withChildren = options.flag("--children") || killEdge || shape.viewers > 19_000
+        let withSingle = shape.viewers <= 19_900 && !killEdge
+        guard !killEdge || edges >= 2 else { throw BenchUsageError(description: "--kill-edge needs --edges 2 or more") }
+        var rows: [(key: String, label: String, format: FigureFormat)] = [
             ("deliveries_per_s", "one process: deliveries/s", .count),
             ("cluster_deliveries_per_s", "cluster: deliveries/s", .count),
             ("lat_p50_ns", "one process: latency p50", .nanoseconds),
@@ -323,26 +333,65 @@ enum ClusterBench: BenchScenario {
             ("cluster_gaps", "cluster: gaps", .plain),
             ("cluster_out_of_order", "cluster: out of order", .plain),
         ]
+        if withChildren {
+            rows += [
+                ("cluster_delivered", "cluster: delivered", .plain),
+                ("cluster_expected", "cluster: expected", .plain),
+                ("cluster_closed_viewers", "cluster: viewers closed", .plain),
+                ("cluster_connect_failures", "cluster: connect failures", .plain),
+                ("cluster_connect_s", "cluster: connect phase (s)", .ratio),
+                ("cluster_loadgen_cpu_pct", "load generators' CPU", .percent),
+            ]
+            for edge in 1...edges {
+                rows.append(("cluster_lag_ms_edge-\(edge)", "edge-\(edge) lag, largest (ms)", .plain))
+                rows.append(("cluster_lag_messages_edge-\(edge)", "edge-\(edge) lag, largest (messages)", .plain))
+            }
+        }
+        if killEdge {
+            rows += [
+                ("cluster_killed_viewers", "kill: viewers of the killed edge", .plain),
+                ("cluster_resumed_viewers", "kill: resumed at another edge", .plain),
+                ("cluster_resets", "kill: reset snapshots", .plain),
+                ("cluster_still_reconnecting", "kill: not resumed at the end", .plain),
+                ("cluster_resumed_silent", "kill: resumed, no message since", .plain),
+                ("cluster_lost_at_ns", "kill: last of its viewers saw the close", .nanoseconds),
+                ("cluster_resume_attempts", "kill: reconnections tried", .plain),
+                ("cluster_resume_p50_ns", "kill: resumed (first message) p50", .nanoseconds),
+                ("cluster_resume_p99_ns", "kill: resumed (first message) p99", .nanoseconds),
+                ("cluster_resume_open_ns", "kill: last resumed socket open", .nanoseconds),
+                ("cluster_resume_first_ns", "kill: last resumed viewer's first message", .nanoseconds),
+            ]
+        }
         let reporter = RunReporter(isJSON: network.isJSON, rows: rows)
         var all: [RunFigures] = []
         var isClean = true
         for run in 0..<network.runs {
-            shape.edges = 0
-            var figures = try runFanout(shape, network: network, scenario: name)
+            var figures = RunFigures()
+            if withSingle {
+                shape.edges = 0
+                figures = try runFanout(shape, network: network, scenario: name)
+            }
             shape.edges = edges
-            let cluster = try runFanout(shape, network: network, scenario: name)
-            for key in ["deliveries_per_s", "lat_p50_ns", "lat_p99_ns", "lat_p999_ns", "server_cpu_pct", "redis_cpu_pct",
-                        "redis_commands_per_message", "lost", "gaps", "out_of_order", "ready", "edges", "expected", "reflected"] {
-                if let value = cluster.number(key) { figures.set("cluster_" + key, value) }
+            let cluster =
+                withChildren
+                ? try runClusterWithChildren(
+                    shape, network: network, scenario: name, killEdge: killEdge, resumeInflight: resumeInflight,
+                    viewersPerChild: viewersPerChild)
+                : try runFanout(shape, network: network, scenario: name)
+            for (key, _) in cluster.entries where cluster.number(key) != nil {
+                figures.set("cluster_" + key, cluster.number(key)!)
             }
             figures.set("cluster_end", cluster.text("end") ?? "")
+            if !withSingle { figures.set("end", cluster.text("end") ?? "") }
             if let one = figures.number("lat_p99_ns"), let many = cluster.number("lat_p99_ns") { figures.set("added_p99_ns", many - one) }
             isClean = isClean && figures.text("end") == "complete" && cluster.text("end") == "complete"
             reporter.runFinished(figures, run: run, of: network.runs)
             all.append(figures)
         }
         reporter.finish(
-            all, title: "cluster: \(shape.viewers) viewers over \(edges) edge(s) vs one process, \(shape.count) changes"
+            all, title: "cluster: \(shape.viewers) viewers over \(edges) edge(s)"
+                + (withSingle ? " vs one process" : "") + (withChildren ? " (viewers in child processes)" : "")
+                + (killEdge ? ", edge-1 SIGKILLed halfway" : "") + ", \(shape.count) changes"
                 + (rate > 0 ? " at \(Int(rate))/s" : ", window \(shape.window)"))
         return isClean ? 0 : 1
     }

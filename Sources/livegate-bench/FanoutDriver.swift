@@ -55,6 +55,20 @@ final class FanoutDriver {
     /// `stock` messages that arrived compressed (permessage-deflate).
     private(set) var compressedDeliveries = 0
     var sender: LoadConnection?
+    /// Viewers in child processes (`cluster` past one process's sockets): this side only sends;
+    /// ``noteProgress(fullyDelivered:now:)`` brings the children's progress.
+    var isCoordinator = false
+    /// Called with (first order, count, send time) just before a batch of orders is written.
+    var onSend: ((Int, Int, UInt64) -> Void)?
+    /// Called when a delivery names an order not yet known as sent (a viewer child reads its
+    /// control pipe then).
+    var onUnknownOrder: (() -> Void)?
+    /// Called for a viewer that closed after its snapshot; true: it is being reconnected (not counted as closed).
+    var onViewerLost: ((LoadConnection) -> Bool)?
+    /// The `epoch` of the first snapshot.
+    private(set) var epoch = ""
+    /// Resumed viewers that got a `reset` snapshot instead of their missed messages.
+    private(set) var resets = 0
 
     init(generator: LoadGenerator, isPubSub: Bool, skuCount: Int, capacity: Int) {
         self.generator = generator
@@ -76,7 +90,8 @@ final class FanoutDriver {
             }
         }
         generator.onClose = { [unowned self] connection in
-            guard connection.kind == .viewer, connection.isReady else { return }
+            guard connection.kind == .viewer, connection.isReady, !connection.isExcluded else { return }
+            if let onViewerLost = self.onViewerLost, onViewerLost(connection) { return }
             self.closedViewers += 1
             self.activeViewers -= 1
             self.advance()
@@ -102,6 +117,8 @@ final class FanoutDriver {
             record(Int(seq.value), now: now)
             return
         }
+        if connection.isExcluded { return }
+        if connection.isResumed && connection.firstAfterResume == 0 { connection.firstAfterResume = now }
         if PayloadScanner.hasPrefix(payload, "{\"type\":\"stock\"") {
             guard let seq = PayloadScanner.integer(after: "\"seq\":", in: payload),
                 let sku = PayloadScanner.integer(after: "\"sku\":\"s", in: payload, from: seq.end),
@@ -131,6 +148,17 @@ final class FanoutDriver {
                 connection.lastSold[index] = Int32(newest)
             }
         } else if PayloadScanner.hasPrefix(payload, "{\"type\":\"snapshot\"") {
+            if connection.isResumed {
+                // A reset instead of the missed messages: counted, and the viewer leaves the accounting.
+                resets += 1
+                connection.isExcluded = true
+                activeViewers -= 1
+                advance()
+                return
+            }
+            if epoch.isEmpty, let range = PayloadScanner.string(after: "\"epoch\":\"", in: payload) {
+                epoch = String(decoding: UnsafeRawBufferPointer(rebasing: payload[range]), as: UTF8.self)
+            }
             if let seq = PayloadScanner.integer(after: "\"seq\":", in: payload) { connection.lastSeq = seq.value }
             if !connection.isReady {
                 connection.isReady = true
@@ -168,6 +196,7 @@ final class FanoutDriver {
     /// Change `order` has become visible to one viewer now.
     @inline(__always)
     private func reflect(_ order: Int, now: UInt64) {
+        if order >= sent, let onUnknownOrder { onUnknownOrder() }
         guard order >= 0 && order < sent else {
             unmatched += 1
             return
@@ -176,6 +205,31 @@ final class FanoutDriver {
         histogram.record(now &- sentAt[order])
         deliveredPerOrder[order] += 1
         if order == fullyDelivered && Int(deliveredPerOrder[order]) >= activeViewers { advance() }
+    }
+
+    /// A viewer child: orders up to `count` were written at `at` (by the coordinator).
+    func noteSent(upTo count: Int, at: UInt64) {
+        while sent < min(count, sentAt.count) {
+            sentAt[sent] = at
+            sent += 1
+        }
+        if firstSend == 0 { firstSend = at }
+    }
+
+    /// The coordinator: every child has every order below `count`.
+    func noteProgress(fullyDelivered count: Int, now: UInt64) {
+        fullyDelivered = count
+        lastDelivery = now
+    }
+
+    /// Reconnects `connection`'s viewer state onto `replacement` (the edge-kill drill).
+    func carryOver(from connection: LoadConnection, to replacement: LoadConnection) {
+        replacement.lastSeq = connection.lastSeq
+        replacement.lastSold = connection.lastSold
+        replacement.isReady = true
+        replacement.isResumed = true
+        replacement.resumeAttempts = connection.resumeAttempts + 1
+        replacement.messages = connection.messages
     }
 
     private func advance() {
@@ -244,7 +298,9 @@ final class FanoutDriver {
     /// Sends `count` more orders, either keeping at most `window` not yet delivered to every
     /// viewer (`rate` 0; `window` 0: all at once, a burst) or at `rate` per second, then waits until every viewer has every one,
     /// `drainSeconds` pass without a delivery, or `deadline`. Returns how it ended.
-    func publish(count: Int, window: Int, rate: Double, deadline: UInt64, drainSeconds: Double = 3) -> String {
+    func publish(
+        count: Int, window: Int, rate: Double, deadline: UInt64, drainSeconds: Double = 3, onPoll: (() -> Void)? = nil
+    ) -> String {
         guard let sender else { return "no-sender" }
         let start = sent
         let target = min(sent + count, sentAt.count)
@@ -252,6 +308,7 @@ final class FanoutDriver {
         var lastProgress = begin
         var lastFullyDelivered = fullyDelivered
         var batch: [UInt8] = []
+        var lastSent = sent
         while true {
             let now = monotonicNanoseconds()
             batch.removeAll(keepingCapacity: true)
@@ -264,13 +321,17 @@ final class FanoutDriver {
                     appendOrder(to: &batch, now: now)
                 }
             }
-            if !batch.isEmpty { generator.send(sender, batch) }
+            if !batch.isEmpty {
+                onSend?(lastSent, sent - lastSent, now)
+                generator.send(sender, batch)
+            }
+            lastSent = sent
             // Complete once every change reached every viewer and, on the room path, every order
             // was answered (its result may still be on its way when the last viewer has it).
             if fullyDelivered >= target && (isPubSub || acks + errors >= target) { return "complete" }
             if now > deadline { return "timeout" }
             if sender.state == .closed { return "sender-closed" }
-            if activeViewers == 0 { return "no-viewers" }
+            if activeViewers == 0 && !isCoordinator { return "no-viewers" }
             if fullyDelivered != lastFullyDelivered || sent < target {
                 lastFullyDelivered = fullyDelivered
                 lastProgress = now
@@ -283,6 +344,7 @@ final class FanoutDriver {
                 timeout = next > now ? Int32(min(10, (next - now + 999_999) / 1_000_000)) : 0
             }
             generator.poll(timeoutMilliseconds: timeout)
+            onPoll?()
         }
     }
 

@@ -25,6 +25,30 @@ struct LatencyHistogram {
         maximum = max(maximum, other.maximum)
     }
 
+    /// One text line for a pipe: `total maximum sum index:count …` (non-empty buckets only).
+    func serialized() -> String {
+        var text = "\(total) \(maximum) \(sum)"
+        for (index, count) in counts.enumerated() where count > 0 { text += " \(index):\(count)" }
+        return text
+    }
+
+    /// Adds every sample of a ``serialized()`` line; false if it does not parse.
+    mutating func merge(serialized line: Substring) -> Bool {
+        let fields = line.split(separator: " ")
+        guard fields.count >= 3, let total = Int(fields[0]), let maximum = UInt64(fields[1]), let sum = Double(fields[2])
+        else { return false }
+        for field in fields.dropFirst(3) {
+            let parts = field.split(separator: ":")
+            guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), counts.indices.contains(index)
+            else { return false }
+            counts[index] += count
+        }
+        self.total += total
+        self.sum += sum
+        self.maximum = max(self.maximum, maximum)
+        return true
+    }
+
     /// The mean in nanoseconds (0 when empty).
     var mean: Double { total == 0 ? 0 : sum / Double(total) }
 

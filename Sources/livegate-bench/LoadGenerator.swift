@@ -54,6 +54,16 @@ final class LoadConnection {
     var closeCode = 0
     /// Whether the server accepted permessage-deflate for this connection.
     var isDeflate = false
+    /// The port it connects to (set by ``LoadGenerator/connect(kind:path:receiveBuffer:port:)``).
+    var port: UInt16 = 0
+    /// A viewer that reconnected with `since`/`epoch` after its node went away (the edge-kill drill).
+    var isResumed = false
+    /// Reconnections tried for this viewer.
+    var resumeAttempts = 0
+    /// When a resumed viewer's first message after reconnecting arrived (0: none yet).
+    var firstAfterResume: UInt64 = 0
+    /// Left out of the accounting (a resumed viewer that got a `reset` snapshot, or gave up).
+    var isExcluded = false
 
     init(index: Int, kind: Kind, path: String) {
         self.index = index
@@ -93,8 +103,13 @@ final class LoadGenerator {
     private(set) var lastFrameBytes = 0
     /// Whether the frame being handed to `onMessage` came compressed (RSV1).
     private(set) var isLastFrameCompressed = false
-    /// Source addresses 127.0.0.1 … 127.0.0.K used round-robin (K grows with the connection count).
+    /// Source addresses 127.0.0.B … 127.0.0.(B+K-1) used round-robin (K grows with the connection
+    /// count; B, ``sourceAddressBase``, keeps viewer child processes on addresses of their own).
     var sourceAddressCount = 1
+    var sourceAddressBase: UInt32 = 1
+    /// Other descriptors on the same epoll instance (a viewer child's control pipe), by slot.
+    private var watchers: [() -> Void] = []
+    private static let watcherTag: UInt64 = 1 << 40
 
     /// A connection completed its upgrade (the 101 arrived).
     var onOpen: (LoadConnection, UInt64) -> Void = { _, _ in }
@@ -149,12 +164,24 @@ final class LoadGenerator {
         return viewerPorts[connection.index % viewerPorts.count]
     }
 
+    /// Stops watching `fd` (before it reports end of file forever).
+    func unwatch(fd: CInt) {
+        _ = livegate_epoll_ctl(epfd, EPOLL_CTL_DEL, fd, 0, 0)
+    }
+
+    /// Calls `handler` whenever `fd` is readable (level-triggered), from ``poll(timeoutMilliseconds:)``.
+    func watch(fd: CInt, _ handler: @escaping () -> Void) {
+        watchers.append(handler)
+        _ = livegate_epoll_ctl(epfd, EPOLL_CTL_ADD, fd, UInt32(EPOLLIN.rawValue), Self.watcherTag + UInt64(watchers.count - 1))
+    }
+
     /// Starts one connection to `path`; its upgrade request goes out once TCP (and TLS) is up.
     ///
     /// - Parameter receiveBuffer: `SO_RCVBUF` to set before connecting (stuck viewers), 0 for the default.
     @discardableResult
-    func connect(kind: LoadConnection.Kind, path: String, receiveBuffer: Int = 0) -> LoadConnection {
+    func connect(kind: LoadConnection.Kind, path: String, receiveBuffer: Int = 0, port: UInt16? = nil) -> LoadConnection {
         let connection = LoadConnection(index: connections.count, kind: kind, path: path)
+        connection.port = port ?? destinationPort(for: connection)
         connections.append(connection)
         pendingCount += 1
         connection.connectStarted = monotonicNanoseconds()
@@ -171,10 +198,11 @@ final class LoadGenerator {
             var size = CInt(receiveBuffer)
             _ = setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<CInt>.size))
         }
-        if sourceAddressCount > 1 {
+        if sourceAddressCount > 1 || sourceAddressBase != 1 {
             // IP_BIND_ADDRESS_NO_PORT (24): the port is chosen at connect time, per destination.
             _ = setsockopt(fd, CInt(IPPROTO_IP), 24, &one, socklen_t(MemoryLayout<CInt>.size))
-            var source = Self.address(127 << 24 | UInt32(1 + connection.index % sourceAddressCount), port: 0)
+            var source = Self.address(
+                127 << 24 | (sourceAddressBase + UInt32(connection.index % sourceAddressCount)), port: 0)
             let bound = withUnsafePointer(to: &source) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -185,7 +213,7 @@ final class LoadGenerator {
                 return connection
             }
         }
-        var destination = Self.address(127 << 24 | 1, port: destinationPort(for: connection))
+        var destination = Self.address(127 << 24 | 1, port: connection.port)
         let result = withUnsafePointer(to: &destination) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -226,7 +254,12 @@ final class LoadGenerator {
         let count = livegate_epoll_wait(epfd, eventBuffer, CInt(maxEvents), timeoutMilliseconds, eventFlags, eventData)
         guard count > 0 else { return }
         for slot in 0..<Int(count) {
-            let connection = connections[Int(eventData[slot])]
+            let data = eventData[slot]
+            if data >= Self.watcherTag {
+                watchers[Int(data - Self.watcherTag)]()
+                continue
+            }
+            let connection = connections[Int(data)]
             let flags = eventFlags[slot]
             if connection.state == .closed { continue }
             if flags & UInt32(EPOLLOUT.rawValue) != 0 { handleWritable(connection) }
@@ -362,7 +395,7 @@ final class LoadGenerator {
     private func startUpgrade(_ connection: LoadConnection) {
         connection.state = .upgrading
         let request =
-            "GET \(connection.path) HTTP/1.1\r\nHost: \(host):\(destinationPort(for: connection))\r\nUpgrade: websocket\r\n"
+            "GET \(connection.path) HTTP/1.1\r\nHost: \(host):\(connection.port)\r\nUpgrade: websocket\r\n"
             + "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
             + (offersDeflate && connection.kind == .viewer ? "Sec-WebSocket-Extensions: permessage-deflate\r\n" : "")
             + "\r\n"
@@ -587,6 +620,18 @@ enum PayloadScanner {
         let count = prefix.utf8CodeUnitCount
         guard payload.count >= count else { return false }
         return memcmp(payload.baseAddress!, prefix.utf8Start, count) == 0
+    }
+
+    /// The bytes after the first `key` (e.g. `"epoch":"`) up to the next `"` (not on the hot path).
+    static func string(after key: StaticString, in payload: UnsafeRawBufferPointer) -> Range<Int>? {
+        let count = key.utf8CodeUnitCount
+        guard payload.count >= count else { return nil }
+        for index in 0...(payload.count - count) where memcmp(payload.baseAddress! + index, key.utf8Start, count) == 0 {
+            var end = index + count
+            while end < payload.count && payload[end] != UInt8(ascii: "\"") { end += 1 }
+            return end < payload.count ? (index + count)..<end : nil
+        }
+        return nil
     }
 
     /// The integer after the first `key` (e.g. `"seq":`) at or after `from`, and the offset after it.

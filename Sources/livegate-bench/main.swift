@@ -4,7 +4,7 @@ import Foundation
 let scenarios: [any BenchScenario.Type] = [
     StockBench.self, FanoutBench.self, LatencyBench.self, ClusterBench.self, IdleBench.self, ConnectBench.self, IngestBench.self,
     SlowBench.self,
-    CrashChild.self, FaultsBench.self, AlertsBench.self,
+    CrashChild.self, FaultsBench.self, AlertsBench.self, ViewerChild.self,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

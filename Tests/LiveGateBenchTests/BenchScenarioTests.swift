@@ -97,6 +97,41 @@ struct BenchScenarioTests {
         #expect(number(object, "cluster_deliveries_per_s") > 0)
     }
 
+    /// The viewers in three `viewer-child` processes (as past one process's sockets): the
+    /// children's reports add up to every change at every viewer, once, in order.
+    @Test(.timeLimit(.minutes(1)))
+    func clusterWithViewerChildrenAddsUpTheirReports() throws {
+        let object = try run(["cluster", "--viewers", "60", "--edges", "2", "--count", "100", "--children", "--viewers-per-child", "20"])
+        #expect(object["end"] as? String == "complete")
+        #expect(object["cluster_end"] as? String == "complete")
+        #expect(number(object, "cluster_children") == 3)
+        #expect(number(object, "cluster_ready") == 60)
+        #expect(number(object, "cluster_expected") == 60 * 100)
+        #expect(number(object, "cluster_reflected") == 60 * 100)
+        #expect(number(object, "cluster_delivered") >= 60 * 100)
+        #expect(number(object, "cluster_lost") == 0)
+        #expect(number(object, "cluster_gaps") == 0)
+        #expect(number(object, "cluster_out_of_order") == 0)
+        #expect(number(object, "cluster_lat_p50_ns") > 0, "the children timed deliveries against the parent's send times")
+        #expect(number(object, "cluster_deliveries_per_s") > 0)
+    }
+
+    /// Edge-1 SIGKILLed halfway: its viewers resume at the other edge with since/epoch, every
+    /// change still reaches every viewer once and in order, and none gets a reset snapshot.
+    @Test(.timeLimit(.minutes(1)))
+    func clusterEdgeKillDrillResumesEveryViewer() throws {
+        let object = try run(["cluster", "--viewers", "60", "--edges", "2", "--count", "100", "--rate", "50", "--kill-edge", "--viewers-per-child", "30"])
+        #expect(object["end"] as? String == "complete")
+        #expect(number(object, "cluster_killed_viewers") == 30)
+        #expect(number(object, "cluster_resumed_viewers") == 30)
+        #expect(number(object, "cluster_resets") == 0)
+        #expect(number(object, "cluster_still_reconnecting") == 0)
+        #expect(number(object, "cluster_lost") == 0)
+        #expect(number(object, "cluster_gaps") == 0)
+        #expect(number(object, "cluster_out_of_order") == 0)
+        #expect(number(object, "cluster_resume_first_ns") > 0)
+    }
+
     @Test(.timeLimit(.minutes(1)))
     func fanoutBurstMakesEveryOrderVisibleToEveryViewer() throws {
         // All orders at once: the server may coalesce several orders for one SKU into one
