@@ -415,7 +415,9 @@ public final class RedisClient: EventHandler {
                 watch(writable: true)
                 return
             case .wantsRead:
+                // Retried when the socket is readable (not on every writable wakeup: that spins).
                 writeWantsRead = true
+                watch(writable: readWantsWrite)
                 return
             case .failed(let reason):
                 lost(reason: "TLS: \(reason)")
@@ -475,6 +477,9 @@ public final class RedisClient: EventHandler {
                 parser.append(UnsafeRawBufferPointer(rebasing: buffer[..<count]))
                 deliverReplies()
             case .wantsRead:
+                // A write that waited for what this read took goes on now: no readable event
+                // may come for it.
+                if writeWantsRead && fd >= 0 { flush() }
                 return
             case .wantsWrite:
                 readWantsWrite = true

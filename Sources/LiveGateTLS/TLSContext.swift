@@ -1,4 +1,5 @@
 import COpenSSL
+import Glibc
 import LiveGateCore
 
 /// Why TLS could not be set up or went wrong, with OpenSSL's own error text.
@@ -135,6 +136,8 @@ public final class TLSSession {
             return .done(0)
         }
         let outcome = outcome(of: result)
+        // A close_notify before the handshake ended is a failed handshake, not a finished one.
+        if case .done = outcome { return .failed("connection closed during the TLS handshake") }
         // A client that refused the server's certificate: say why (OpenSSL's queue only says
         // "certificate verify failed").
         if case .failed = outcome {
@@ -179,8 +182,10 @@ public final class TLSSession {
         case SSL_ERROR_WANT_WRITE: return .wantsWrite
         case SSL_ERROR_ZERO_RETURN: return .done(0)
         case SSL_ERROR_SYSCALL:
+            let code = errno
             let stack = TLSError.drainErrorStack()
-            return .failed(stack.isEmpty ? "connection closed during TLS" : "TLS I/O error" + stack)
+            if !stack.isEmpty { return .failed("TLS I/O error" + stack) }
+            return .failed(code != 0 ? "TLS I/O error: \(String(cString: strerror(code))) (errno \(code))" : "connection closed during TLS")
         case SSL_ERROR_SSL:
             let stack = TLSError.drainErrorStack()
             return .failed(stack.isEmpty ? "TLS protocol error" : String(stack.dropFirst(2)))

@@ -50,6 +50,7 @@ func fail(_ message: String, code: Int32 = 2) -> Never {
 var arguments = CommandLine.arguments.dropFirst()
 var configPath: String?
 var overrides: [(inout Configuration) -> Void] = []
+var redisOverride: ((inout Configuration) -> Void)?
 var isMintingToken = false
 var tokenRoom: String?
 var tokenRole: Role?
@@ -136,7 +137,8 @@ while let argument = arguments.popFirst() {
         } catch {
             fail("--redis: \(error)")
         }
-        overrides.append { configuration in
+        // First, whatever its place: --edge, --node and --redis-ca-file build on it.
+        redisOverride = { configuration in
             var settings = configuration.cluster ?? ClusterSettings(redis: url)
             settings.redis = url
             settings.streamLength = max(settings.streamLength, configuration.historySize)
@@ -209,6 +211,7 @@ do {
 } catch {
     fail("\(error)")
 }
+redisOverride?(&configuration)
 for apply in overrides { apply(&configuration) }
 Log.level = configuration.logLevel
 if let problem = configuration.cluster?.tlsFilesProblem() { fail(problem) }
