@@ -258,15 +258,16 @@ final class EdgeRelay: @unchecked Sendable {
                       let message = fields[UInt8(ascii: "m")]
                 else { continue }
                 lastAnswer = number
-                stats.answered.add(1, ordering: .relaxed)
                 if let status = ClusterWire.integer(fields[UInt8(ascii: "s")]) {
                     guard let waiting = waitingHTTP.removeValue(forKey: client) else { continue }
                     var headers = HTTPHeaders()
                     headers.add(name: "Content-Type", value: "application/json")
                     waiting.responder.respond(HTTPResponse(status: Self.status(Int(status)),
                                                            headers: headers, body: message))
+                    stats.answered.add(1, ordering: .relaxed)
                 } else if let connection = connections[client] {
                     answer(connection, message.withUnsafeBytes { WebSocketFrameEncoder.makeSharedFrame(opcode: .text, payload: $0) })
+                    stats.answered.add(1, ordering: .relaxed)
                 }
             }
         }
@@ -415,9 +416,9 @@ final class EdgeRelay: @unchecked Sendable {
         metric("livegate_edge_requests_total", "counter", "Messages and orders requests sent to the core.", stats.forwarded.load(ordering: .relaxed))
         metric("livegate_edge_requests_refused_total", "counter", "Messages refused at once (Redis or the core away).",
                stats.refused.load(ordering: .relaxed))
-        metric("livegate_edge_requests_timed_out_total", "counter", "Messages the core did not take by their deadline.",
+        metric("livegate_edge_requests_timed_out_total", "counter", "Messages the core did not run (too late for their deadline, or lost on the way): answered unavailable.",
                stats.timedOut.load(ordering: .relaxed))
-        metric("livegate_edge_answers_total", "counter", "Answers from the core delivered.", stats.answered.load(ordering: .relaxed))
+        metric("livegate_edge_answers_total", "counter", "Answers from the core delivered (to a client or request still there).", stats.answered.load(ordering: .relaxed))
         return text
     }
 }
