@@ -19,15 +19,8 @@ struct BenchScenarioTests {
             Issue.record("livegate-bench and livegate are not built next to the test binary; run `swift build` first")
             return [:]
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = arguments + ["--json", "--no-pin", "--timeout", "30"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0, "\(arguments): exit \(process.terminationStatus)")
+        let (status, data) = try ChildProcess.run(binary, arguments + ["--json", "--no-pin", "--timeout", "30"])
+        #expect(status == 0, "\(arguments): exit \(status)")
         let lines = String(decoding: data, as: UTF8.self).split(separator: "\n")
         #expect(lines.count == 1, "one JSON object per run")
         guard let line = lines.first,

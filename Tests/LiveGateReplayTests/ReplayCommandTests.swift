@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import LiveGateTestSupport
 
 /// `livegate replay` as a command: a malformed scenario is an error naming the file and the field, with a
 /// non-zero exit status, never a crash. Runs when the `livegate` executable was built beside the tests.
@@ -9,16 +10,8 @@ struct ReplayCommandTests {
 
     /// Runs `livegate` with `arguments`: exit status and standard error.
     static func run(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = Pipe()
-        try process.run()
-        let data = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let (status, data) = try ChildProcess.run(executable, arguments, capture: .standardError, discardOther: true)
+        return (status, String(decoding: data, as: UTF8.self))
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: executable)))

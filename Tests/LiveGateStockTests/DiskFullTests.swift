@@ -152,12 +152,8 @@ struct SmallFileSystem {
     }
 
     private static func run(_ tool: String, _ arguments: [String]) -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: tool)
-        process.arguments = arguments
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return -1 }
-        process.waitUntilExit()
-        return process.terminationStatus
+        // Its standard output is inherited, as before; only its errors are dropped.
+        guard let (status, _) = try? ChildProcess.run(tool, arguments, capture: .standardError) else { return -1 }
+        return status
     }
 }

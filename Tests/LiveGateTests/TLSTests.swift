@@ -1,4 +1,5 @@
 import Foundation
+import LiveGateTestSupport
 import Glibc
 import LiveGate
 import Testing
@@ -12,18 +13,12 @@ struct TestCertificate {
     init() throws {
         directory = NSTemporaryDirectory() + "livegate-tls-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
+        let (status, _) = try ChildProcess.run("/usr/bin/env", [
             "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", directory + "/key.pem",
             "-out", directory + "/cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1",
             "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-        ]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw TestClientError.connectFailed(-1) }
+        ], capture: .standardError, discardOther: true)
+        guard status == 0 else { throw TestClientError.connectFailed(-1) }
     }
 }
 
@@ -69,15 +64,8 @@ struct TLSTests {
             #expect(half.isDropped())
             #expect(Date().timeIntervalSince(started) < 3)
             // Still serving TLS: a real client works.
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["curl", "-s", "--max-time", "5", "--cacert", certificate.certificate,
-                                 "https://127.0.0.1:\(server.tlsPort)/healthz"]
-            let output = Pipe()
-            process.standardOutput = output
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
+            let (_, data) = try ChildProcess.run("/usr/bin/env", ["curl", "-s", "--max-time", "5", "--cacert", certificate.certificate,
+                                                                  "https://127.0.0.1:\(server.tlsPort)/healthz"])
             #expect(String(decoding: data, as: UTF8.self) == "ok\n")
         }
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import LiveGateWebSocket
+import LiveGateTestSupport
 
 /// A blocking loopback client for end-to-end tests, with a receive timeout.
 final class TestClient {
@@ -162,14 +163,6 @@ func closeCode(_ payload: [UInt8]) -> UInt16? {
 /// Runs `python3 script arguments…` and returns its exit status and its output (stdout and
 /// stderr together).
 func runPython(_ script: String, _ arguments: String...) throws -> (status: Int32, output: String) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", script] + arguments
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = output
-    try process.run()
-    let data = output.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    let (status, data) = try ChildProcess.run("/usr/bin/env", ["python3", script] + arguments, mergeOther: true)
+    return (status, String(decoding: data, as: UTF8.self))
 }
