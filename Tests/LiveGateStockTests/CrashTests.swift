@@ -12,32 +12,27 @@ struct CrashTests {
     /// Runs the child until it has printed `started`, waits `delay`, SIGKILLs it, and returns its
     /// complete output lines.
     static func runAndKill(binary: String, directory: String, prefix: String, delay: Double) throws -> [Substring] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["crash-child", "--data-dir", directory, "--prefix", prefix]
-        let pipe = Pipe()
-        process.standardOutput = pipe
+        let child = try ChildProcess.spawn(binary, ["crash-child", "--data-dir", directory, "--prefix", prefix])
         let output = Mutex(Data())
         let readerDone = DispatchSemaphore(value: 0)
-        let handle = pipe.fileHandleForReading
-        try process.run()
         Thread {
+            var chunk = [UInt8](repeating: 0, count: 65_536)
             while true {
-                let chunk = handle.availableData
-                if chunk.isEmpty { break }
-                output.withLock { $0.append(chunk) }
+                let count = child.read(into: &chunk)
+                if count == 0 { break }
+                output.withLock { $0.append(contentsOf: chunk[..<count]) }
             }
             readerDone.signal()
         }.start()
         let startDeadline = Date().addingTimeInterval(20)
-        while Date() < startDeadline, process.isRunning,
+        while Date() < startDeadline, kill(child.pid, 0) == 0,
             !output.withLock({ String(decoding: $0, as: UTF8.self).contains("started\n") })
         {
             usleep(2_000)
         }
         usleep(UInt32(delay * 1_000_000))
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        kill(child.pid, SIGKILL)
+        _ = child.wait()
         readerDone.wait()
         let text = output.withLock { String(decoding: $0, as: UTF8.self) }
         // Only complete lines count: a line cut by the kill was never fully reported.
