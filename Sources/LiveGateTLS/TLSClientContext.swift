@@ -41,15 +41,7 @@ public final class TLSClientContext: @unchecked Sendable {
         case (nil, nil):
             break
         case (let certificateFile?, let keyFile?):
-            guard SSL_CTX_use_certificate_chain_file(context, certificateFile) == 1 else {
-                throw TLSError("cannot use client certificate \(certificateFile)")
-            }
-            guard SSL_CTX_use_PrivateKey_file(context, keyFile, SSL_FILETYPE_PEM) == 1 else {
-                throw TLSError("cannot use client key \(keyFile)")
-            }
-            guard SSL_CTX_check_private_key(context) == 1 else {
-                throw TLSError("client key \(keyFile) does not match certificate \(certificateFile)")
-            }
+            try useCertificate(in: context, chain: certificateFile, key: keyFile, chainName: "client certificate", keyName: "client key")
         default:
             throw TLSError("a client certificate and its key go together (certificate \(certificateFile ?? "missing"), key \(keyFile ?? "missing"))")
         }

@@ -49,15 +49,7 @@ public final class TLSContext: @unchecked Sendable {
         _ = livegate_SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION)
         _ = SSL_CTX_set_options(context, livegate_server_options())
         _ = livegate_SSL_CTX_set_mode(context, livegate_server_modes())
-        guard SSL_CTX_use_certificate_chain_file(context, certificateChainPath) == 1 else {
-            throw TLSError("cannot use certificate chain \(certificateChainPath)")
-        }
-        guard SSL_CTX_use_PrivateKey_file(context, privateKeyPath, SSL_FILETYPE_PEM) == 1 else {
-            throw TLSError("cannot use private key \(privateKeyPath)")
-        }
-        guard SSL_CTX_check_private_key(context) == 1 else {
-            throw TLSError("private key \(privateKeyPath) does not match certificate \(certificateChainPath)")
-        }
+        try useCertificate(in: context, chain: certificateChainPath, key: privateKeyPath, chainName: "certificate chain", keyName: "private key")
         SSL_CTX_set_alpn_select_cb(context, selectHTTP11, nil)
     }
 
@@ -192,5 +184,19 @@ public final class TLSSession {
         default:
             return .failed("TLS error \(error)" + TLSError.drainErrorStack())
         }
+    }
+}
+
+/// Loads a PEM certificate chain and its private key into `context` and checks that they belong
+/// together (a server's, or a client's for mutual TLS); the error names the file.
+func useCertificate(in context: OpaquePointer, chain: String, key: String, chainName: String, keyName: String) throws {
+    guard SSL_CTX_use_certificate_chain_file(context, chain) == 1 else {
+        throw TLSError("cannot use \(chainName) \(chain)")
+    }
+    guard SSL_CTX_use_PrivateKey_file(context, key, SSL_FILETYPE_PEM) == 1 else {
+        throw TLSError("cannot use \(keyName) \(key)")
+    }
+    guard SSL_CTX_check_private_key(context) == 1 else {
+        throw TLSError("\(keyName) \(key) does not match certificate \(chain)")
     }
 }
