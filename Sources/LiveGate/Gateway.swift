@@ -165,7 +165,9 @@ public final class Gateway: Sendable {
             }
             return RoomAPI.handle(head, body: body, rooms: rooms, core: core, tokens: tokens, metrics: metrics)
         }
-        try server.start(router: router)
+        // Orders and commands read on a loop are submitted without waking the writer; it is woken
+        // once the turn's events are handled, so that what arrived together is written together.
+        try server.start(router: router, afterEvents: { [core] in core.wakeWriter() })
         archive.start()
         cluster?.start()
         inbox?.start()

@@ -71,15 +71,20 @@ final class LoopContext {
     /// Starts serving on the loop thread: hooks the loop's tick and end-of-turn flush and
     /// starts accepting on `listeners` (plain) and `tlsListeners` (with `tlsContext()`).
     ///
-    /// - Parameter handle: the `LoopBound` this context lives in, which its connections hand
-    ///   out to other threads (``ConnectionHandle``).
+    /// - Parameters:
+    ///   - handle: the `LoopBound` this context lives in, which its connections hand out to
+    ///     other threads (``ConnectionHandle``).
+    ///   - afterEvents: run after each batch of events and before the end-of-turn flush (the
+    ///     gateway wakes the stock core's writer for the orders the turn read).
     func start(
         router: Router, listeners: [Listener], tlsListeners: [Listener],
-        tlsContext: @escaping @Sendable () -> TLSContext?, handle: LoopBound<LoopContext>
+        tlsContext: @escaping @Sendable () -> TLSContext?, handle: LoopBound<LoopContext>,
+        afterEvents: (@Sendable () -> Void)? = nil
     ) {
         self.router = router
         self.handle = handle
         loop.onTick = { [unowned self] now in self.tick(now: now) }
+        loop.afterEvents = afterEvents
         loop.beforeSleep = { [unowned self] in self.flushDirty() }
         for listener in listeners {
             startListener(listener) { [unowned self] fd in self.accept(fd: fd) }
@@ -312,6 +317,7 @@ final class LoopContext {
         for listener in listeners { listener.close() }
         listeners.removeAll()
         loop.onTick = nil
+        loop.afterEvents = nil
         loop.beforeSleep = nil
         handle = nil
     }

@@ -116,7 +116,7 @@ enum OrdersAPI {
         let arrivedAt = Posix.monotonicNanoseconds()
         var refusedAll = true
         for (index, event) in events.enumerated() {
-            let status = core.submit(.order(event)) { result in
+            let status = core.submit(.order(event), wakesWriter: false) { result in
                 metrics.order(result.outcome)
                 if result.outcome.isSuccess && !result.isDuplicate { rooms.noteOrder(rev: result.rev, arrivedAt: arrivedAt) }
                 if let results = collector.set(index, .done(result)) {
@@ -138,6 +138,8 @@ enum OrdersAPI {
                 }
             }
         }
+        // The body's orders were queued without waking the writer: one wake-up, one batch.
+        core.wakeWriter()
     }
 
     private static func response(_ events: [OrderEvent], _ results: [ResultCollector.Slot]) -> HTTPResponse {

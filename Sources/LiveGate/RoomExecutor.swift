@@ -203,7 +203,8 @@ struct RoomExecutor: Sendable {
         // What an operator's command did, for the SKU's chart (never computed for an order).
         let action = isOrder ? nil : Self.chartLabel(of: command, followUp: submission.followUp)
         let arrivedAt = Posix.monotonicNanoseconds()
-        let status = shared.value.core.submit(command) { result in
+        // The loop wakes the writer after its events (Gateway.start): orders read together share a batch.
+        let status = shared.value.core.submit(command, wakesWriter: false) { result in
             let rooms = shared.value.rooms
             if isOrder {
                 shared.value.metrics.order(result.outcome)

@@ -95,8 +95,9 @@ public final class Server: Sendable {
         try start(router: makeBaseRouter())
     }
 
-    /// Binds the listeners and starts the loops with `router`.
-    func start(router: Router) throws {
+    /// Binds the listeners and starts the loops with `router`; `afterEvents` runs on each loop
+    /// after its events and before its end-of-turn flush (``EventLoop/afterEvents``).
+    func start(router: Router, afterEvents: (@Sendable () -> Void)? = nil) throws {
         var port = configuration.port
         var tlsPort = configuration.tlsPort ?? 0
         if configuration.tlsPort != nil {
@@ -113,7 +114,8 @@ public final class Server: Sendable {
             let (listeners, tlsListeners) = try makeListeners(loop: context.eventLoop, port: &port, tlsPort: &tlsPort)
             context.execute { value in
                 value.start(
-                    router: router, listeners: listeners, tlsListeners: tlsListeners, tlsContext: tlsContext, handle: context)
+                    router: router, listeners: listeners, tlsListeners: tlsListeners, tlsContext: tlsContext, handle: context,
+                    afterEvents: afterEvents)
             }
         }
         boundPort.store(configuration.plainListener || configuration.tlsPort == nil ? port : 0, ordering: .releasing)

@@ -73,6 +73,10 @@ public final class EventLoop: @unchecked Sendable {
     public var tickInterval: UInt64 = 250
     /// Called on the loop thread about every ``tickInterval`` with the monotonic time in ms.
     public var onTick: ((UInt64) -> Void)?
+    /// Called on the loop thread after each batch of events, and again after the turn's tasks and
+    /// timers (before ``beforeSleep``): where work the turn queued for other threads is handed
+    /// over in one piece (the stock core's writer is woken once for every order read in the turn).
+    public var afterEvents: (() -> Void)?
     /// Called on the loop thread after each batch of events and tasks, before waiting again.
     public var beforeSleep: (() -> Void)?
     /// The number of registered handlers.
@@ -233,6 +237,7 @@ public final class EventLoop: @unchecked Sendable {
                 else { continue }
                 handler.handleEvent(eventMasks[i])
             }
+            afterEvents?()
             runTasks()
             let after = Posix.monotonicMilliseconds()
             runTimers(now: after)
@@ -240,6 +245,7 @@ public final class EventLoop: @unchecked Sendable {
                 onTick?(after)
                 nextTick = after + tickInterval
             }
+            afterEvents?()
             beforeSleep?()
         }
         runTasks()

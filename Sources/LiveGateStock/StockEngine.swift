@@ -325,10 +325,16 @@ public final class StockEngine: @unchecked Sendable {
     /// thread are applied in submission order.
     /// - Parameters:
     ///   - command: The command.
+    ///   - wakesWriter: Whether to wake the writer now. An event loop that reads several commands in
+    ///     one turn passes `false` and calls ``wakeWriter()`` once it has submitted them all, so that
+    ///     they share a durable batch: on one CPU the woken writer would otherwise preempt the loop
+    ///     and write the first command alone.
     ///   - completion: Receives the result; must not block (it runs on the release thread).
     /// - Returns: Whether the command was queued; if not, `completion` is never called.
     @discardableResult
-    public func submit(_ command: StockCommand, completion: @escaping @Sendable (StockResult) -> Void) -> SubmitStatus {
+    public func submit(
+        _ command: StockCommand, wakesWriter: Bool = true, completion: @escaping @Sendable (StockResult) -> Void
+    ) -> SubmitStatus {
         if hasFailed.load(ordering: .relaxed) || isStorageDown.load(ordering: .relaxed) { return .unavailable }
         if pending.wrappingAdd(1, ordering: .relaxed).newValue > configuration.inboxCapacity {
             pending.wrappingSubtract(1, ordering: .relaxed)
@@ -348,12 +354,24 @@ public final class StockEngine: @unchecked Sendable {
             pending.wrappingSubtract(1, ordering: .relaxed)
             return .unavailable
         }
+        if wakesWriter { wakeWriterIfSleeping() }
+        return .accepted
+    }
+
+    /// Wakes the writer for commands submitted with `wakesWriter: false`. Two atomic loads when
+    /// nothing waits or the writer is awake; call it from the thread that submitted them.
+    public func wakeWriter() {
+        guard pending.load(ordering: .relaxed) > 0 else { return }
+        wakeWriterIfSleeping()
+    }
+
+    @inline(__always)
+    private func wakeWriterIfSleeping() {
         if isWriterSleeping.load(ordering: .sequentiallyConsistent),
             isWriterSleeping.exchange(false, ordering: .sequentiallyConsistent)
         {
             wakeup.signal()
         }
-        return .accepted
     }
 
     /// The inbox shard of the calling thread.

@@ -179,6 +179,21 @@ final class BenchServer {
         return (user + system) / ticksPerSecond
     }
 
+    /// The stock core's durable batches and records so far (`livegate_core_batch_size_count` and
+    /// `_sum` on `/metrics`), or `nil` when they cannot be read.
+    func coreBatches() -> (batches: Int, records: Int)? {
+        guard let result = try? Self.runTool("/usr/bin/curl", ["-s", "http://127.0.0.1:\(port)/metrics"]), result.status == 0
+        else { return nil }
+        var batches: Int?
+        var records: Int?
+        for line in result.output.split(separator: "\n") {
+            if line.hasPrefix("livegate_core_batch_size_count ") { batches = Int(line.split(separator: " ").last ?? "") }
+            if line.hasPrefix("livegate_core_batch_size_sum ") { records = Int(line.split(separator: " ").last ?? "") }
+        }
+        guard let batches, let records else { return nil }
+        return (batches, records)
+    }
+
     /// The server's resident set size in KiB (VmRSS).
     func residentKilobytes() -> Int {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }

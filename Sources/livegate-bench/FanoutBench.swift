@@ -88,6 +88,7 @@ func runFanout(_ shape: FanoutShape, network: NetworkOptions, scenario: String) 
     let redisCPU = redis?.cpuSeconds() ?? 0
     let redisCommands = redis?.commandsProcessed() ?? 0
     let ownCPU = ownCPUSeconds()
+    let batchesBefore = shape.isPubSub ? nil : server.coreBatches()
     let start = monotonicNanoseconds()
     let end = driver.publish(count: shape.count, window: shape.window, rate: shape.rate, deadline: deadline)
     let stop = monotonicNanoseconds()
@@ -120,7 +121,13 @@ func runFanout(_ shape: FanoutShape, network: NetworkOptions, scenario: String) 
     figures.set("lat_p99_ns", driver.histogram.quantile(0.99))
     figures.set("lat_p999_ns", driver.histogram.quantile(0.999))
     figures.set("lat_max_ns", Double(driver.histogram.maximum))
-    figures.set("server_cpu_pct", (nodesCPU() - serverCPU) / wall * 100)
+    let usedCPU = nodesCPU() - serverCPU
+    figures.set("server_cpu_pct", usedCPU / wall * 100)
+    figures.set("deliveries_per_cpu_s", usedCPU > 0 ? Double(driver.deliveries) / usedCPU : 0)
+    if let before = batchesBefore, let after = server.coreBatches(), after.batches > before.batches {
+        // How many orders share a durable batch: each batch is one publication to every viewer.
+        figures.set("records_per_batch", Double(after.records - before.records) / Double(after.batches - before.batches))
+    }
     if let redis {
         figures.set("edges", edges.count)
         figures.set("redis_cpu_pct", (redis.cpuSeconds() - redisCPU) / wall * 100)
@@ -143,6 +150,8 @@ let fanoutRows: [(key: String, label: String, format: FigureFormat)] = [
     ("lat_p999_ns", "latency p999", .nanoseconds),
     ("lat_max_ns", "latency max", .nanoseconds),
     ("server_cpu_pct", "server CPU", .percent),
+    ("deliveries_per_cpu_s", "deliveries per server CPU-second", .count),
+    ("records_per_batch", "orders per durable batch", .ratio),
     ("loadgen_cpu_pct", "load generator CPU", .percent),
     ("delivered", "delivered", .plain),
     ("coalesced", "coalesced (state rule)", .plain),
