@@ -180,14 +180,16 @@ final class AlertObserver: StockObserver {
                 }
             }
         }
-        let keyword = configuration.templates.stockQuestionKeywords.first ?? ""
+        // The answer a viewer's stock question gets, rendered once per change (with the hint, from one
+        // computation of the figures) so that answering costs the chat nothing.
+        let answersStock = engine.isStockQuestion(configuration.templates.stockQuestionKeywords.first ?? "")
         for index in touched {
             let sku = engineIndex[index]
             let metrics = engine.metrics(forSku: sku, now: time)
             publishedRate[index] = Self.shownRate(metrics)
+            let rendered = engine.renderFigures(forSku: sku, metrics: metrics, answersStock: answersStock)
             batch.figures[engine.id(ofSku: sku)] = AlertBatch.Figures(
-                metrics: metrics, hostHint: engine.hostHint(forSku: sku, now: time),
-                stockReply: engine.stockReply(to: keyword, sku: sku, now: time))
+                metrics: metrics, hostHint: rendered.hostHint, stockReply: rendered.stockReply)
         }
         refreshBanners(&batch, ledger: ledger, time: time, all: isFirstLive)
         return batch

@@ -61,6 +61,23 @@ extension AlertEngine {
         templates.hostHint.render(templateValues(index, metrics: metrics(forSku: index, now: now)))
     }
 
+    /// The host hint and the answer to a stock question for a SKU whose `metrics` were just computed
+    /// (``metrics(forSku:now:)``): what goes out with each of its changes, rendered from one set of values.
+    ///
+    /// - Parameter answersStock: whether to render the answer (a room whose keywords ask no question has none).
+    public func renderFigures(forSku index: Int, metrics: SkuMetrics, answersStock: Bool) -> (hostHint: String, stockReply: String?) {
+        let values = templateValues(index, metrics: metrics)
+        let hint = templates.hostHint.render(values)
+        guard answersStock else { return (hint, nil) }
+        let template = metrics.sellable > 0 ? templates.stockReplyAvailable : templates.stockReplySoldOut
+        return (hint, template.render(values))
+    }
+
+    /// Whether `text` asks about stock (one of the templates' keywords).
+    public func isStockQuestion(_ text: String) -> Bool {
+        templates.isStockQuestion(text)
+    }
+
     /// The reply to a viewer's danmaku if it asks about stock, rendered with the live figures; nil otherwise.
     ///
     /// A pure function: viewer chat is not journaled, so it must not change replayed state. The gateway

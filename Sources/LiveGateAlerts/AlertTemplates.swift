@@ -182,8 +182,11 @@ struct TemplateValues {
 struct Template: Sendable, Hashable {
     /// A piece of a template.
     enum Segment: Sendable, Hashable {
-        /// Text copied as is.
+        /// Text copied as is (no clause separator in it).
         case literal(String)
+        /// A clause separator (one of ``Template/clauseSeparators``), split out at parse time so that
+        /// rendering appends whole pieces instead of walking characters.
+        case separator(String)
         /// `{name}`.
         case name
         /// `{left}`.
@@ -239,6 +242,9 @@ struct Template: Sendable, Hashable {
                 placeholder = ""
             } else if character == "}" {
                 throw .unbalancedBrace(template: name)
+            } else if Self.clauseSeparators.contains(character) {
+                if !literal.isEmpty { segments.append(.literal(literal)); literal = "" }
+                segments.append(.separator(String(character)))
             } else {
                 literal.append(character)
             }
@@ -280,14 +286,8 @@ struct Template: Sendable, Hashable {
         }
         for segment in segments {
             switch segment {
-            case .literal(let text):
-                for character in text {
-                    if Self.clauseSeparators.contains(character) {
-                        finish(String(character))
-                    } else {
-                        clause.append(character)
-                    }
-                }
+            case .literal(let text): clause += text
+            case .separator(let separator): finish(separator)
             case .name: clause += values.name
             case .left: clause += String(values.left)
             case .substitute: clause += values.substitute
