@@ -46,7 +46,7 @@ public final class Gateway: Sendable {
             ) { room, audience in
                 // The position first: the registry's figures are then at least as new as it.
                 guard let seq = rooms.streams.position(room: room, audience: audience),
-                      let writer = rooms.registry.snapshot(room: room, seq: seq, epoch: rooms.streams.epoch)
+                      let writer = rooms.registry.snapshot(room: room, seq: seq, epoch: rooms.streams.epoch, audience: audience)
                 else { return nil }
                 return (seq, writer.json)
             } console: { room in
@@ -250,7 +250,9 @@ enum RoomAPI {
             }
             return HTTPResponse(status: .ok, headers: headers, body: json)
         }
-        guard let json = rooms.snapshotJSON(room: room) else { return .text(.notFound, "no room \(room)") }
+        // A viewer's token reads the viewers' figures, as its stream shows them.
+        let audience: Audience = claims.role == .viewer ? .viewer : .operator
+        guard let json = rooms.snapshotJSON(room: room, audience: audience) else { return .text(.notFound, "no room \(room)") }
         return HTTPResponse(status: .ok, headers: headers, body: json)
     }
 }

@@ -10,15 +10,18 @@ enum Messages {
         writer.field("type", kind.rawValue)
     }
 
-    /// Writes a room stream message with the fields every one has (`type`, `room`, `seq`, `rev`).
-    static func write(_ message: StreamMessage, room: String, seq: UInt64, rev: UInt64, into writer: inout JSONWriter) {
+    /// Writes a room stream message with the fields every one has (`type`, `room`, `seq`, `rev`); a
+    /// `stock` message on the viewers' stream carries the viewers' fields only (``writeSkuFields``).
+    static func write(
+        _ message: StreamMessage, audience: Audience, room: String, seq: UInt64, rev: UInt64, into writer: inout JSONWriter
+    ) {
         begin(&writer, message.kind)
         writer.field("room", room)
         writer.field("seq", seq)
         writer.field("rev", rev)
         switch message {
         case .stock(let sku, let stock, let figures):
-            writeSkuFields(&writer, sku: sku, stock: stock, figures: figures)
+            writeSkuFields(&writer, sku: sku, stock: stock, figures: figures, forViewers: audience == .viewer, withName: audience != .viewer)
         case .hint(let sku, let figures):
             let metrics = figures.metrics
             writer.field("sku", sku.id)
@@ -203,12 +206,23 @@ enum Messages {
         writer.endObject()
     }
 
+    /// A SKU's fields. Viewers (`forViewers`) get what a public overlay may show: `sku`, `sellable`,
+    /// `sold`, `paused` and `level` (and `name` in their snapshot), not the operation's own figures
+    /// (stock on hand, reservations, holds, the sales rate and its interval, the time to stock-out),
+    /// which also halves the bytes written to each of tens of thousands of viewers per change.
     private static func writeSkuFields(
-        _ writer: inout JSONWriter, sku: SkuState, stock: StockPublication?, figures: AlertBatch.Figures? = nil
+        _ writer: inout JSONWriter, sku: SkuState, stock: StockPublication?, figures: AlertBatch.Figures? = nil,
+        forViewers: Bool = false, withName: Bool = true
     ) {
         writer.field("sku", sku.id)
-        writer.field("name", sku.name)
+        if withName { writer.field("name", sku.name) }
         writer.field("sellable", stock?.sellable ?? 0)
+        if forViewers {
+            writer.field("sold", stock?.sold ?? 0)
+            writer.field("paused", stock?.isPaused ?? false)
+            writer.field("level", level(of: stock, figures: figures).description)
+            return
+        }
         writer.field("onHand", stock?.onHand ?? 0)
         writer.field("reserved", stock?.reserved ?? 0)
         writer.field("held", stock?.held ?? 0)
@@ -246,7 +260,7 @@ enum Messages {
     /// `snapshot`: the whole room, sent first to every subscriber.
     static func writeSnapshot(
         _ writer: inout JSONWriter, room: RoomRegistry.Room, skus: [(SkuState, AlertBatch.Figures?)], seq: UInt64,
-        rev: UInt64, epoch: String, reset: Bool = false, banners: [RoomRegistry.Banner] = []
+        rev: UInt64, epoch: String, reset: Bool = false, banners: [RoomRegistry.Banner] = [], forViewers: Bool = false
     ) {
         begin(&writer, .snapshot)
         writer.field("room", room.id)
@@ -259,7 +273,7 @@ enum Messages {
         writer.beginArray("skus")
         for (sku, figures) in skus {
             writer.beginObject()
-            writeSkuFields(&writer, sku: sku, stock: sku.stock, figures: figures)
+            writeSkuFields(&writer, sku: sku, stock: sku.stock, figures: figures, forViewers: forViewers)
             writer.endObject()
         }
         writer.endArray()

@@ -454,7 +454,8 @@ final class RoomRegistry: RoomView, Sendable {
     ///
     /// Read the position before calling: the rooms take in a batch before its messages are
     /// numbered, so the figures are then at least as new as `seq`.
-    func snapshot(room: String, seq: UInt64, epoch: String, reset: Bool = false) -> JSONWriter? {
+    /// The viewers' stream gets the viewers' SKU fields (``Messages/writeSkuFields``).
+    func snapshot(room: String, seq: UInt64, epoch: String, reset: Bool = false, audience: Audience) -> JSONWriter? {
         let copied: (Room, [(SkuState, AlertBatch.Figures?)], UInt64, [Banner])? = state.withLock { state in
             guard let roomState = state.rooms[room] else { return nil }
             return (roomState, roomState.skus.compactMap { id in state.skus[id].map { ($0, state.figures[id]) } }, state.rev,
@@ -463,7 +464,8 @@ final class RoomRegistry: RoomView, Sendable {
         guard let (roomState, skus, rev, banners) = copied else { return nil }
         var writer = JSONWriter(capacity: 256 + 320 * skus.count)
         Messages.writeSnapshot(
-            &writer, room: roomState, skus: skus, seq: seq, rev: rev, epoch: epoch, reset: reset, banners: banners)
+            &writer, room: roomState, skus: skus, seq: seq, rev: rev, epoch: epoch, reset: reset, banners: banners,
+            forViewers: audience == .viewer)
         return writer
     }
 }

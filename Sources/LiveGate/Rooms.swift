@@ -157,14 +157,15 @@ final class Rooms: Sendable {
         let resumeFrom = clientEpoch == streams.epoch ? since : nil
         guard let (seq, missed) = streams.resume(room: room, audience: audience, since: resumeFrom) else { return nil }
         if let missed { return (missed, seq, true) }
-        guard let writer = registry.snapshot(room: room, seq: seq, epoch: streams.epoch, reset: since != nil) else { return nil }
+        guard let writer = registry.snapshot(room: room, seq: seq, epoch: streams.epoch, reset: since != nil, audience: audience)
+        else { return nil }
         return ([writer.makeTextFrame()], seq, false)
     }
 
-    /// The room's snapshot as JSON (HTTP `GET /v1/rooms/{room}/stock`).
-    func snapshotJSON(room: String) -> [UInt8]? {
-        guard let seq = streams.position(room: room, audience: .operator) else { return nil }
-        return registry.snapshot(room: room, seq: seq, epoch: streams.epoch)?.json
+    /// The room's snapshot as JSON (HTTP `GET /v1/rooms/{room}/stock`) as `audience`'s stream shows it.
+    func snapshotJSON(room: String, audience: Audience) -> [UInt8]? {
+        guard let seq = streams.position(room: room, audience: audience) else { return nil }
+        return registry.snapshot(room: room, seq: seq, epoch: streams.epoch, audience: audience)?.json
     }
 
     /// The SKU's series as JSON (HTTP `GET /v1/rooms/{room}/series`), or `nil` for an unknown SKU.

@@ -112,7 +112,7 @@ final class StreamHub: Sendable {
         deliveries.reserveCapacity(messages.count)
         for (message, seq) in zip(messages, seqs) where seq != 0 {
             var writer = JSONWriter()
-            Messages.write(message.message, room: message.room, seq: seq, rev: rev, into: &writer)
+            Messages.write(message.message, audience: message.audience, room: message.room, seq: seq, rev: rev, into: &writer)
             deliveries.append(Delivery(
                 room: message.room, audience: message.audience, seq: seq, frame: writer.makeTextFrame(compression: compression), key: message.key,
                 orderStamp: message.orderStamp))

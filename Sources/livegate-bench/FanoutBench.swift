@@ -16,6 +16,9 @@ struct FanoutShape {
     /// Edges of a cluster (0: one process). With edges: a `redis-server`, a core that takes the
     /// orders, and this many edges that hold the viewers (round-robin).
     var edges = 0
+    /// `--pubsub` payload size in bytes (the neutral generator's 120 by default; `--message-bytes`
+    /// sets it, to compare with the room's larger `stock` messages).
+    var pubSubBytes = 120
 }
 
 /// Runs one fan-out run against a fresh server and returns its figures.
@@ -47,6 +50,7 @@ func runFanout(_ shape: FanoutShape, network: NetworkOptions, scenario: String) 
     generator.offersDeflate = shape.deflate
     let deadline = monotonicNanoseconds() + UInt64(network.timeoutSeconds * 1e9)
     let driver = FanoutDriver(generator: generator, isPubSub: shape.isPubSub, skuCount: skuCount, capacity: shape.count)
+    driver.pubSubBytes = shape.pubSubBytes
     let viewerPath: String
     let senderPath: String
     if shape.isPubSub {
@@ -166,7 +170,7 @@ let fanoutRows: [(key: String, label: String, format: FigureFormat)] = [
 enum FanoutBench: BenchScenario {
     static let name = "fanout"
     static let summary =
-        "N viewers, orders as fast as delivered (window): deliveries/s, server CPU  [--viewers 10000] [--count 500] [--window 32, 0: burst] [--pubsub] [--tls] [--deflate] [--runs 3] [--json]"
+        "N viewers, orders as fast as delivered (window): deliveries/s, server CPU  [--viewers 10000] [--count 500] [--window 32, 0: burst] [--pubsub [--message-bytes 120]] [--tls] [--deflate] [--runs 3] [--json]"
     static let isHidden = false
 
     static func run(_ options: BenchOptions) throws -> Int32 {
@@ -179,6 +183,10 @@ enum FanoutBench: BenchScenario {
             useTLS: false)
         guard shape.viewers >= 1, shape.viewers <= 19_900, shape.count >= 1, shape.window >= 0 else {
             throw BenchUsageError(description: "--viewers 1…19900, --count ≥ 1, --window ≥ 0 (0: a burst)")
+        }
+        shape.pubSubBytes = try options.integer("--message-bytes", default: 120)
+        guard shape.pubSubBytes >= 120, shape.pubSubBytes <= 60_000 else {
+            throw BenchUsageError(description: "--message-bytes 120…60000 (the --pubsub payload)")
         }
         let withTLS = options.flag("--tls")
         let withDeflate = options.flag("--deflate")

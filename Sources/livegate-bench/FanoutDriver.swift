@@ -24,6 +24,8 @@ import Glibc
 final class FanoutDriver {
     let generator: LoadGenerator
     let isPubSub: Bool
+    /// The pub/sub payload's size in bytes (at least 120).
+    var pubSubBytes = 120
     let skuCount: Int
     /// When order `i` was written (monotonic ns).
     private var sentAt: [UInt64]
@@ -257,7 +259,7 @@ final class FanoutDriver {
             payload.append(contentsOf: #","ts":"#.utf8)
             appendDecimal(Int(now), to: &payload)
             payload.append(contentsOf: #","pad":""#.utf8)
-            while payload.count < 118 { payload.append(UInt8(ascii: "x")) }
+            while payload.count < max(118, pubSubBytes - 2) { payload.append(UInt8(ascii: "x")) }
             payload.append(contentsOf: "\"}".utf8)
         } else {
             payload.append(contentsOf: #"{"type":"order","id":""#.utf8)

@@ -37,14 +37,17 @@ struct AlertFlowTests {
         #expect(alert["safetyLine"] as? Int ?? 0 >= 5)
         #expect(alert["suggestedAction"] != nil)
 
+        // The rate goes to the room's staff (the host's stock message comes just before its hint).
+        let hostStock = try #require(host.read(type: "stock"))
+        #expect(hostStock["ratePerMin"] as? Double ?? 0 > 0 || hostStock["ratePerMin"] as? Int ?? 0 > 0)
         let hint = try #require(host.read(type: "hint"))
         #expect(hint["canSell"] as? Int == 4)
         #expect(!(hint["text"] as? String ?? "").isEmpty)
 
-        // Stock messages carry the engine's figures.
+        // Stock messages carry the engine's level to viewers too, but not the rate.
         let stock = try #require(viewer.read(type: "stock"))
-        #expect(stock["ratePerMin"] as? Double ?? 0 > 0 || stock["ratePerMin"] as? Int ?? 0 > 0)
         #expect(["threshold", "emergency"].contains(stock["level"] as? String))
+        #expect(stock["ratePerMin"] == nil)
         let banner = try #require(viewer.read(type: "banner"))
         #expect(banner["withdrawn"] as? Bool == false)
         let bannerText = try #require(banner["text"] as? String)

@@ -57,7 +57,8 @@ struct ProtocolExampleTests {
     }
 
     /// The field names the encoder writes for each server message type.
-    static func encodedKeys(of type: String) -> Set<String> {
+    /// `forViewers`: as the viewers' stream has them (`stock`, `snapshot`).
+    static func encodedKeys(of type: String, forViewers: Bool = false) -> Set<String> {
         var writer = JSONWriter()
         let sku = SkuState(id: "s", name: "S", substitute: nil, stock: nil)
         let stock = StockPublication(sku: "s", onHand: 1, reserved: 0, held: 0, sold: 0, sellable: 1, isPaused: false, rev: 1)
@@ -65,12 +66,14 @@ struct ProtocolExampleTests {
                                  mayFreeUp: 0, mayFreeUpWithinSeconds: 0, recentRatePerMinute: 0, previousRatePerMinute: 0,
                                  ratePerMinute: 1, accelerationPerMinute: 0, timeToStockOutSeconds: 60, safetyLine: 5,
                                  suggestedRestockQuantity: 3)
-        func stream(_ message: StreamMessage) { Messages.write(message, room: "r", seq: 1, rev: 1, into: &writer) }
+        func stream(_ message: StreamMessage) {
+            Messages.write(message, audience: forViewers ? .viewer : .operator, room: "r", seq: 1, rev: 1, into: &writer)
+        }
         switch ServerMessageKind(rawValue: type) {
         case .stock?: stream(.stock(sku, stock, nil))
         case .snapshot?:
             Messages.writeSnapshot(&writer, room: RoomRegistry.Room(id: "r", title: "t", skus: ["s"], featured: "s"),
-                                   skus: [(sku, nil)], seq: 1, rev: 1, epoch: "e")
+                                   skus: [(sku, nil)], seq: 1, rev: 1, epoch: "e", forViewers: forViewers)
         case .result?:
             Messages.writeResult(&writer, id: "i", command: .order,
                                  result: StockResult(outcome: .reserved, rev: 1, isDuplicate: false), sku: "s")
@@ -100,7 +103,7 @@ struct ProtocolExampleTests {
     /// A room hint written by the room (switch, undo) has the same fields as the alert engine's.
     @Test func roomHintHasTheHintFields() throws {
         var writer = JSONWriter()
-        Messages.write(.roomHint(sku: "s", canSell: 3, level: .normal, text: "t"), room: "r", seq: 1, rev: 1, into: &writer)
+        Messages.write(.roomHint(sku: "s", canSell: 3, level: .normal, text: "t"), audience: .host, room: "r", seq: 1, rev: 1, into: &writer)
         guard case .object(let object) = try JSONValue.parse(Data(writer.json)) else { throw ProtocolError(.badMessage, "not an object") }
         #expect(Set(object.keys) == Self.encodedKeys(of: "hint"))
     }
@@ -112,10 +115,14 @@ struct ProtocolExampleTests {
             return
         }
         let type = String(name.split(separator: ".")[1])
+        // `server.stock.viewer.json`: the message as the viewers' stream has it.
+        let forViewers = name.contains(".viewer.")
         #expect(object["type"] == .string(type))
-        #expect(Set(object.keys) == Self.encodedKeys(of: type), "\(name)")
+        #expect(Set(object.keys) == Self.encodedKeys(of: type, forViewers: forViewers), "\(name)")
         if type == "snapshot", case .array(let skus)? = object["skus"], case .object(let first)? = skus.first {
-            #expect(Set(first.keys) == Self.encodedKeys(of: "stock").subtracting(["type", "room", "seq", "rev"]))
+            // A snapshot's SKU has the stock message's fields, with the name (which viewers' `stock` leaves out).
+            let stockFields = Self.encodedKeys(of: "stock", forViewers: forViewers).subtracting(["type", "room", "seq", "rev"])
+            #expect(Set(first.keys) == stockFields.union(["name"]), "\(name)")
         }
         if type == "alerts" {
             // Open alerts and recent ones have the alert's fields, plus openSince / ackedBy.

@@ -129,9 +129,31 @@ struct RoomTests {
             let stock = try #require(client.read(type: "stock"))
             #expect(stock["sku"] as? String == "hoodie")
             #expect(stock["sellable"] as? Int == 7)
-            #expect(stock["reserved"] as? Int == 3)
+            #expect(stock["sold"] as? Int == 0)
             #expect((stock["seq"] as? Int ?? 0) > 0)
             #expect((stock["rev"] as? Int ?? 0) > 0)
+            if client === viewer {
+                // Viewers see what an overlay may show, not the operation's figures.
+                #expect(Set(stock.keys) == ["type", "room", "seq", "rev", "sku", "sellable", "sold", "paused", "level"])
+            } else {
+                #expect(stock["reserved"] as? Int == 3)
+                #expect(stock["onHand"] as? Int == 10)
+            }
+        }
+        // The same split in the snapshots and over HTTP: a viewer's token reads the viewers' figures.
+        let (lateViewer, viewerSnapshot) = try room.join(.viewer)
+        defer { withExtendedLifetime(lateViewer) {} }
+        let viewerSku = try #require((viewerSnapshot["skus"] as? [[String: Any]])?.first)
+        #expect(Set(viewerSku.keys) == ["sku", "name", "sellable", "sold", "paused", "level"])
+        #expect(viewerSku["sellable"] as? Int == 7)
+        for (role, hasReserved) in [(Role.viewer, false), (.operator, true)] {
+            let http = try TestClient(port: room.port)
+            http.send("GET /v1/rooms/demo/stock HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(room.token(role))\r\n\r\n")
+            let body = try #require(http.readResponse()).body
+            let snapshot = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])
+            let first = try #require((snapshot["skus"] as? [[String: Any]])?.first)
+            #expect((first["reserved"] as? Int == 3) == hasReserved, "\(role): \(first)")
+            #expect(first["sellable"] as? Int == 7)
         }
     }
 
@@ -419,7 +441,7 @@ struct RoomTests {
         let (host, _) = try room.join(.host)
         op.sendJSON(["type": "restock", "id": "r", "sku": "hoodie", "qty": 5])
         #expect(op.read(type: "result")?["outcome"] as? String == "ok")
-        #expect(viewer.read(type: "stock")?["onHand"] as? Int == 15)
+        #expect(viewer.read(type: "stock")?["sellable"] as? Int == 15)
         op.sendJSON(["type": "hold", "id": "h", "sku": "hoodie", "qty": 2])
         #expect(op.read(type: "result")?["ok"] as? Bool == true)
         #expect(host.read(type: "stock")?["held"] as? Int == 0)  // the restock

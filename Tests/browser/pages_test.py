@@ -1179,8 +1179,9 @@ class Suite:
             self.command({"type": "policy", "sku": FEATURED, "safetyMinimum": 30})
 
     def check_rate_decays(self):
-        """With no sale, the published rate falls with core time (re-sent as it moves) and pages show it."""
-        url = f"ws://127.0.0.1:{self.port}/ws?token={self.tokens['viewer2']}"
+        """With no sale, the published rate falls with core time (re-sent as it moves) and pages show it.
+        Read on the host's stream: the viewers' stream carries no rate."""
+        url = f"ws://127.0.0.1:{self.port}/ws?token={self.tokens['host2']}"
         rates, stamps = [], []
         with ws_connect(url, open_timeout=10, max_size=None) as ws:
             snap = json.loads(ws.recv(timeout=10))
@@ -1395,6 +1396,7 @@ class Suite:
             "host": self.token("host", "hana"),
             "viewer": self.token("viewer", "obs-overlay"),
             "viewer2": self.token("viewer", "viewer-88"),
+            "host2": self.token("host", "rate-watcher"),
             "connector": self.token("connector", "tb-bridge", channel="taobao"),
         }
         self.ws_urls = []
