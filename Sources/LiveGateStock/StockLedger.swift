@@ -383,6 +383,31 @@ public struct StockLedger {
         applyBatch(commands, time: time, externalClock: externalClock, keys: &keys, journal: &journal, encodes: false, results: &results)
     }
 
+    /// Applies a batch directly, without a journal, with the order keys its submitters computed
+    /// (``OrderKey/init(channel:orderId:seed:)`` with this ledger's seed, zero for commands
+    /// without one): exactly the writer thread's share of the work, since the engine hashes each
+    /// order's key on the thread that submits it.
+    ///
+    /// - Parameters:
+    ///   - commands: The commands, in order.
+    ///   - keys: One key per command.
+    ///   - time: The core time to stamp them with.
+    ///   - results: Receives one result per command (cleared first).
+    public mutating func execute(
+        batch commands: ArraySlice<StockCommand>, keys: inout [OrderKey], time: Int64, externalClock: Bool = true,
+        results: inout [StockResult]
+    ) {
+        precondition(keys.count == commands.count, "one key per command")
+        var journal = ByteWriter()
+        results.removeAll(keepingCapacity: true)
+        applyBatch(
+            commands, time: time, externalClock: externalClock, keys: &keys, journal: &journal, encodes: false, results: &results,
+            keysArePrepared: true)
+    }
+
+    /// The seed this ledger's order keys are hashed with.
+    public var orderKeySeed: UInt64 { keySeed }
+
     /// Applies a batch the way the writer thread does: keys first, then each command in order,
     /// appending each journaled command's framed record to `journal` (when `encodes`) and each
     /// result to `results`.

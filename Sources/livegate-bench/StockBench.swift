@@ -31,7 +31,10 @@ enum StockBench: BenchScenario {
         /// `hot` or `skus1000`.
         var label: String
         /// In-memory commands per second.
+        /// The writer thread's own work (order keys hashed by the submitters, as in the engine).
         var inMemory: Double = 0
+        /// The same with the keys hashed on the one thread too.
+        var inMemoryWithKeys: Double = 0
         /// Durable commands per second.
         var durable: Double = 0
         /// Median submit-to-result latency, µs.
@@ -61,7 +64,9 @@ enum StockBench: BenchScenario {
         }
         if options.flag("--inmem-only") {
             for skus in [1, 1000] {
-                writeStandardOutput("inmem \(skus) SKU(s): \(format(measureInMemory(count: count * 2, skus: skus))) cmds/s\n")
+                let writer = measureInMemory(count: count * 2, skus: skus, keysFromSubmitters: true)
+                let whole = measureInMemory(count: count * 2, skus: skus)
+                writeStandardOutput("inmem \(skus) SKU(s): writer \(format(writer)) cmds/s (keys hashed by the submitters), \(format(whole)) cmds/s with the keys hashed too\n")
             }
             return 0
         }
@@ -74,7 +79,8 @@ enum StockBench: BenchScenario {
         var layouts: [Figures] = []
         for skus in [1, 1000] {
             var figures = Figures(label: skus == 1 ? "hot" : "skus1000")
-            figures.inMemory = measureInMemory(count: count * 2, skus: skus)
+            figures.inMemory = measureInMemory(count: count * 2, skus: skus, keysFromSubmitters: true)
+            figures.inMemoryWithKeys = measureInMemory(count: count * 2, skus: skus)
             try measureDurable(count: count, skus: skus, threads: threads, window: window, isDurable: isDurable, into: &figures)
             figures.diskLimit = try measureDiskLimit(batch: max(1, Int(figures.meanBatch.rounded())), seconds: seconds, isDurable: isDurable)
             layouts.append(figures)
@@ -93,8 +99,10 @@ enum StockBench: BenchScenario {
 
     // MARK: Measurements
 
-    /// Commands per second applied by one thread to a ledger, no journal.
-    static func measureInMemory(count: Int, skus: Int) -> Double {
+    /// Commands per second applied by one thread to a ledger, no journal. `keysFromSubmitters`:
+    /// the order keys are hashed before the clock starts, as the engine's submitting threads do
+    /// (the writer thread's own work); otherwise the one thread hashes them too.
+    static func measureInMemory(count: Int, skus: Int, keysFromSubmitters: Bool = false) -> Double {
         var ledger = StockLedger(keySeed: 0x5eed, expectedOrders: count)
         let skuIds = (0..<skus).map { "sku-\($0)" }
         for id in skuIds { _ = ledger.execute(.createSku(sku: id, onHand: 1 << 40), time: 0) }
@@ -107,11 +115,24 @@ enum StockBench: BenchScenario {
         var successes = 0
         var results: [StockResult] = []
         results.reserveCapacity(256)
+        let seed = ledger.orderKeySeed
+        let allKeys: [OrderKey] = keysFromSubmitters ? commands.map { command in
+            guard case .order(let event) = command else { return OrderKey(low: 0, high: 0) }
+            return OrderKey(channel: event.channel, orderId: event.orderId, seed: seed)
+        } : []
+        var keys: [OrderKey] = []
+        keys.reserveCapacity(256)
         let start = monotonicNanoseconds()
         var index = 0
         while index < count {
             let end = min(count, index + 256)
-            ledger.execute(batch: commands[index..<end], time: 1, results: &results)
+            if keysFromSubmitters {
+                keys.removeAll(keepingCapacity: true)
+                keys.append(contentsOf: allKeys[index..<end])
+                ledger.execute(batch: commands[index..<end], keys: &keys, time: 1, results: &results)
+            } else {
+                ledger.execute(batch: commands[index..<end], time: 1, results: &results)
+            }
             for result in results where result.outcome.isSuccess { successes += 1 }
             index = end
         }
@@ -275,10 +296,12 @@ enum StockBench: BenchScenario {
         func pad(_ string: String, _ width: Int) -> String {
             string.count >= width ? string : String(repeating: " ", count: width - string.count) + string
         }
-        text += "layout       inmem cmds/s  durable cmds/s  p50 ack µs  p99 ack µs  mean batch  disk limit rec/s  durable/disk\n"
+        text += "in memory: the writer thread's work (order keys hashed by the submitters, as the engine does); "
+        text += "with keys: one thread hashing them too\n"
+        text += "layout       inmem cmds/s  with keys  durable cmds/s  p50 ack µs  p99 ack µs  mean batch  disk limit rec/s  durable/disk\n"
         for figures in layouts {
             text += figures.label.padding(toLength: 9, withPad: " ", startingAt: 0)
-            text += pad(format(figures.inMemory), 15) + pad(format(figures.durable), 16)
+            text += pad(format(figures.inMemory), 15) + pad(format(figures.inMemoryWithKeys), 11) + pad(format(figures.durable), 16)
             text += pad(String(format: "%.0f", figures.p50), 12) + pad(String(format: "%.0f", figures.p99), 12)
             text += pad(String(format: "%.1f", figures.meanBatch), 12) + pad(format(figures.diskLimit), 18)
             text += pad(String(format: "%.0f %%", 100 * figures.durable / max(1, figures.diskLimit)), 14) + "\n"
@@ -296,6 +319,7 @@ enum StockBench: BenchScenario {
         func layoutObject(_ figures: Figures) -> [String: Any] {
             [
                 "inmem_cmds_per_s": figures.inMemory.rounded(),
+                "inmem_with_keys_cmds_per_s": figures.inMemoryWithKeys.rounded(),
                 "durable_cmds_per_s": figures.durable.rounded(),
                 "disk_limit_records_per_s": figures.diskLimit.rounded(),
                 "p50_ack_us": (figures.p50 * 10).rounded() / 10,
