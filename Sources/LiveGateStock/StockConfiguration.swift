@@ -12,7 +12,8 @@ public struct StockConfiguration: Sendable {
     public var clock: Clock
     /// How long order keys are remembered after an order's first event, nanoseconds of core time.
     public var retention: Int64
-    /// Take a snapshot after this many records since the last one.
+    /// Take a snapshot after this many records since the last one, or after as many as there are
+    /// orders remembered when that is more (a snapshot's cost grows with them).
     public var snapshotEvery: Int
     /// The most commands waiting in the inbox; beyond it ``StockEngine/submit(_:completion:)`` says `busy`.
     public var inboxCapacity: Int
