@@ -496,7 +496,7 @@ final class Connection: EventHandler {
                     return
                 }
             } else {
-                done = try outbound.flush(fd: fd)
+                done = try outbound.flush(fd: fd, scratch: context.writeScratch)
             }
             if done {
                 if reading == .finished {

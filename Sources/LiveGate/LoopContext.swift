@@ -52,6 +52,9 @@ final class LoopContext {
     /// Where a TLS connection's small frames are gathered into one record (16 KiB, TLS's
     /// largest record payload); allocated on first use, so a plain-only loop has none.
     private(set) lazy var tlsScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 * 1024, alignment: 16)
+    /// Where a plain connection's small frames are gathered into one buffer for one write
+    /// (``OutboundQueue/flush(fd:scratch:)``); 64 KiB, allocated on first use.
+    private(set) lazy var writeScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     /// Inflates the compressed messages of every connection on this loop (each client was
     /// asked for `client_no_context_takeover`, so a message carries no state to the next);
     /// made on first use.
