@@ -91,7 +91,8 @@ public struct Configuration: Sendable, Equatable {
     public var tokenSecret = Configuration.demoTokenSecret
     /// The stock core's clock: live (wall clock) or external (only `tick` moves it).
     public var stockClock = StockConfiguration.Clock.live
-    /// Snapshot the stock core after this many journal records.
+    /// Snapshot the stock core after this many journal records, or after as many as there are orders
+    /// remembered when that is more (a snapshot encodes them all).
     public var snapshotEvery = 100_000
     /// Seconds of core time an order key is remembered (idempotency window).
     public var orderRetentionSeconds = 48.0 * 3600

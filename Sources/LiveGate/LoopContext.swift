@@ -25,7 +25,7 @@ struct ConnectionSettings: Sendable {
 /// its thread from then on (other threads reach it with `LoopBound.execute`).
 final class LoopContext {
     let loop: EventLoop
-    /// The routes; set by ``start(router:listeners:tlsListeners:tlsContext:handle:)``.
+    /// The routes; set by ``start(router:listeners:tlsListeners:tlsContext:handle:afterEvents:)``.
     private(set) var router = Router()
     /// This context as other threads reach it (set at start, cleared at ``stop()``).
     private(set) var handle: LoopBound<LoopContext>?
@@ -63,7 +63,7 @@ final class LoopContext {
     /// compressed once in ``StreamHub``. Made on first use.
     private(set) lazy var deflater = MessageDeflater()
 
-    /// Creates the context of `loop`; it does nothing until ``start(router:listeners:tlsListeners:tlsContext:handle:)``.
+    /// Creates the context of `loop`; it does nothing until ``start(router:listeners:tlsListeners:tlsContext:handle:afterEvents:)``.
     init(loop: EventLoop, settings: ConnectionSettings, stats: ServerStats) {
         self.loop = loop
         self.settings = settings

@@ -98,7 +98,7 @@ struct OutboundQueue {
         return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: maxVectors) { vectors throws(IOError) -> Bool in
             while byteCount > 0 {
                 var count = 0
-                if head + 1 < entries.count && entries[head].bytes.count - headOffset < Self.gatherBelow {
+                if head + 1 < entries.count && entries[head].bytes.count - headOffset < min(Self.gatherBelow, scratch.count + 1) {
                     // Gather the run of small frames at the head (a retry after a full socket
                     // gathers again from what is left: the queue only grows at its tail).
                     var filled = 0

@@ -125,6 +125,9 @@ final class RoomRegistry: RoomView, Sendable {
             /// The SKU's conflation key (SKU and level).
             var key: UInt32
             var rooms: [String]
+            /// Whether the viewers' fields moved (its stock, or its shown level): a change of the
+            /// rate alone, which viewers are not sent, leaves their stream alone.
+            var isSeenByViewers = true
         }
 
         struct Alert: Sendable {
@@ -228,11 +231,18 @@ final class RoomRegistry: RoomView, Sendable {
     /// batch's alerts. Returns what the streams must say about it.
     func apply(_ publications: [StockPublication], alerts: AlertBatch?, now: UInt64 = 0) -> BatchChanges {
         state.withLock { state in
+            // The level each SKU showed before (a figures-only change moves nothing viewers see unless it moves this).
+            var shownLevels: [String: AlertLevel] = [:]
             if let alerts {
-                for (sku, figures) in alerts.figures { state.figures[sku] = figures }
+                for (sku, figures) in alerts.figures {
+                    shownLevels[sku] = Messages.level(of: state.skus[sku]?.stock, figures: state.figures[sku])
+                    state.figures[sku] = figures
+                }
             }
             var changedSkus: [String] = []
+            var publishedSkus: Set<String> = []
             for publication in publications {
+                publishedSkus.insert(publication.sku)
                 state.skus[publication.sku]?.stock = publication
                 state.rev = max(state.rev, publication.rev)
                 changedSkus.append(publication.sku)
@@ -248,10 +258,12 @@ final class RoomRegistry: RoomView, Sendable {
             for skuId in changedSkus {
                 guard let sku = state.skus[skuId], let stock = sku.stock else { continue }
                 let figures = state.figures[skuId]
+                let isSeenByViewers = publishedSkus.contains(skuId)
+                    || shownLevels[skuId].map { $0 != Messages.level(of: stock, figures: figures) } ?? true
                 changes.changes.append(BatchChanges.Change(
                     sku: sku, stock: stock, figures: figures,
                     key: (state.skuKeys[skuId] ?? 0) | Messages.levelCode(of: stock, figures: figures),
-                    rooms: state.roomsBySku[skuId] ?? []))
+                    rooms: state.roomsBySku[skuId] ?? [], isSeenByViewers: isSeenByViewers))
             }
             for event in alerts?.events ?? [] {
                 guard let sku = state.skus[event.sku] else { continue }

@@ -73,7 +73,7 @@ final class Rooms: Sendable {
             series.record(sku: change.sku.id, time: now, sellable: change.stock.sellable, sold: change.stock.sold,
                           ratePerMin: change.figures?.metrics.ratePerMinute)
             for room in change.rooms {
-                for audience in Audience.everyone {
+                for audience in Audience.everyone where audience != .viewer || change.isSeenByViewers {
                     outgoing.append(.init(room: room, audience: audience, message: .stock(change.sku, change.stock, change.figures),
                                           key: change.key, orderStamp: orderStamp))
                 }

@@ -15,7 +15,7 @@ public struct StockConfiguration: Sendable {
     /// Take a snapshot after this many records since the last one, or after as many as there are
     /// orders remembered when that is more (a snapshot's cost grows with them).
     public var snapshotEvery: Int
-    /// The most commands waiting in the inbox; beyond it ``StockEngine/submit(_:completion:)`` says `busy`.
+    /// The most commands waiting in the inbox; beyond it ``StockEngine/submit(_:wakesWriter:completion:)`` says `busy`.
     public var inboxCapacity: Int
     /// The size of journal segment files, bytes.
     public var segmentSize: Int

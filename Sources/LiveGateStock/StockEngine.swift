@@ -36,7 +36,7 @@ public struct StockEngineStatistics: Sendable, Hashable {
 ///
 /// Nothing leaves the core before it is durable. At most three batches are in flight; a full
 /// inbox answers `busy`. If the journal fails, the core logs why, answers the batches not yet
-/// durable and every later command ``StockOutcome/unavailable`` (and ``submit(_:completion:)``
+/// durable and every later command ``StockOutcome/unavailable`` (and ``submit(_:wakesWriter:completion:)``
 /// returns ``SubmitStatus/unavailable``); it never reports success for what is not durable.
 ///
 /// Use:
@@ -51,7 +51,7 @@ public struct StockEngineStatistics: Sendable, Hashable {
 /// A new subscriber's starting state comes from ``StockCommand/readSkus(_:)``, answered in commit
 /// order with the other commands, so it is consistent with the publications that follow it.
 public final class StockEngine: @unchecked Sendable {
-    // @unchecked: `ledger`, `keys` and `lastSnapshotRev` are touched by the opening thread before
+    // @unchecked: `ledger`, `keys` and `nextSnapshotRev` are touched by the opening thread before
     // `start()` and after `stop()` returns, and in between only by the writer thread (thread start and
     // the join in `stop()` order those accesses). `journal` likewise, except `Journal.sync()`, which
     // the sync thread calls (a journal allows that). Everything else shared is in a Mutex, an Atomic,
@@ -114,8 +114,8 @@ public final class StockEngine: @unchecked Sendable {
     private let committed = Atomic<UInt64>(0)
     /// Statistics, updated once per batch.
     private let stats = Mutex(StockEngineStatistics())
-    /// The rev of the last snapshot.
-    private var lastSnapshotRev: UInt64 = 0
+    /// The rev at or after which the next snapshot is written (``snapshotSpacing(every:orders:)``).
+    private var nextSnapshotRev: UInt64 = 0
     /// The order keys of the batch being processed (writer thread only).
     private var keys: [OrderKey] = []
     /// The observer beside the ledger (the alert engine), writer thread only.
@@ -258,7 +258,7 @@ public final class StockEngine: @unchecked Sendable {
             _ = ledger.takeChangedSkus()
             precondition(last == nil || last == ledger.rev)
             self.ledger = ledger
-            lastSnapshotRev = ledger.rev
+            nextSnapshotRev = ledger.rev + Self.snapshotSpacing(every: configuration.snapshotEvery, orders: ledger.orderCount)
         } else {
             var seed: UInt64 = 0
             while seed == 0 { seed = UInt64.random(in: .min ... .max) }
@@ -271,6 +271,7 @@ public final class StockEngine: @unchecked Sendable {
                 ledger.snapshotExtension = observer.snapshotExtension()
             }
             try journal.writeSnapshot(ledger.encodeSnapshot(), rev: 0)
+            nextSnapshotRev = UInt64(max(1, configuration.snapshotEvery))
         }
         committed.store(ledger.rev, ordering: .releasing)
         keySeed = ledger.keySeed
@@ -573,20 +574,25 @@ public final class StockEngine: @unchecked Sendable {
             PendingBatch(
                 segments: segments, results: results, publications: publications, rev: ledger.rev,
                 recordCount: recordCount, isFailed: isFailed, annotation: annotation))
-        // A snapshot encodes every remembered order, so it is spaced by at least that many records:
-        // its cost per record stays constant as a flash sale fills the order table (every 100,000
-        // records with 1.5 M orders remembered, half the writer's time went to snapshots), and a
-        // replay after a crash reads at most about as many records as the snapshot holds.
-        let snapshotSpacing = UInt64(max(configuration.snapshotEvery, ledger.orderCount))
-        if !isFailed, ledger.rev - lastSnapshotRev >= snapshotSpacing {
+        if !isFailed, ledger.rev >= nextSnapshotRev {
             if let observer { ledger.snapshotExtension = observer.snapshotExtension() }
             do {
                 try journal.writeSnapshot(ledger.encodeSnapshot(), rev: ledger.rev)
+                nextSnapshotRev = ledger.rev + Self.snapshotSpacing(every: configuration.snapshotEvery, orders: ledger.orderCount)
             } catch {
                 configuration.log("snapshot at rev \(ledger.rev) failed (will retry): \(error)")
+                nextSnapshotRev = ledger.rev + UInt64(configuration.snapshotEvery)
             }
-            lastSnapshotRev = ledger.rev
         }
+    }
+
+    /// Records from one snapshot to the next: `snapshotEvery`, or as many as there are orders
+    /// remembered when that is more. A snapshot encodes every remembered order, so its cost per
+    /// record stays constant as a flash sale fills the order table (every 100,000 records with
+    /// 1.5 M orders remembered, half the writer's time went to snapshots), and a replay after a
+    /// crash reads at most about as many records as the last snapshot held orders.
+    private static func snapshotSpacing(every: Int, orders: Int) -> UInt64 {
+        UInt64(max(1, every, orders))
     }
 
     /// Marks the core failed and logs why (once).

@@ -144,7 +144,7 @@ public struct StockPublication: Sendable, Hashable {
     public var rev: UInt64
 }
 
-/// Whether ``StockEngine/submit(_:completion:)`` took the command.
+/// Whether ``StockEngine/submit(_:wakesWriter:completion:)`` took the command.
 public enum SubmitStatus: Sendable, Hashable {
     /// Queued: the completion will be called exactly once, after the command is durable.
     case accepted

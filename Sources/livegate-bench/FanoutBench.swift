@@ -188,6 +188,9 @@ enum FanoutBench: BenchScenario {
         guard shape.pubSubBytes >= 120, shape.pubSubBytes <= 60_000 else {
             throw BenchUsageError(description: "--message-bytes 120…60000 (the --pubsub payload)")
         }
+        guard shape.isPubSub || shape.pubSubBytes == 120 else {
+            throw BenchUsageError(description: "--message-bytes sets the --pubsub payload; room messages are the server's own")
+        }
         let withTLS = options.flag("--tls")
         let withDeflate = options.flag("--deflate")
         guard !(withDeflate && shape.isPubSub) else {

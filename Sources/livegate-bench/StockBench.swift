@@ -6,9 +6,11 @@ import Synchronization
 /// `livegate-bench stock`: the stock core in memory, durable under load, and the disk's own limit.
 ///
 /// For one hot SKU and for 1000 SKUs:
-/// - `inmem_cmds_per_s`: one thread calling ``StockLedger/execute(batch:time:externalClock:results:)``
-///   on pre-built commands in batches of 256 (80 % `placed` of a new order, 20 % `paid` of an earlier
-///   one), no journal;
+/// - `inmem_cmds_per_s`: the writer thread's work: one thread calling
+///   ``StockLedger/execute(batch:keys:time:externalClock:results:)`` on pre-built commands in batches of
+///   256 (80 % `placed` of a new order, 20 % `paid` of an earlier one) with their order keys hashed
+///   beforehand, as the engine's submitting threads do; no journal. (Before #20 this key hashed the
+///   keys on the same thread: that figure is `inmem_with_keys_cmds_per_s` now.)
 /// - `durable_cmds_per_s`: `--threads` submitting threads, each keeping `--window` orders in flight,
 ///   through ``StockEngine`` on a data directory under /tmp (a thread that has `--window` orders in
 ///   flight waits until half are answered, like a pipelined client), counted when the durable result

@@ -56,10 +56,10 @@ struct EngineTests {
         }
         core.run(.order(OrderEvent(.paid, sku: "tea", channel: "douyin", orderId: "o3")))
         core.stop()
-        // Snapshots are spaced by at least as many records as orders remembered: one at rev 7 (6 orders);
-        // the next is due 20 records later (20 orders), not at 14 or 21. The restart reads the snapshot
-        // and replays the 15 records after it.
-        #expect(journal.snapshot?.rev == 7)
+        // Snapshots are spaced by at least as many records as orders remembered: at rev 7 (6 orders
+        // remembered, so the next 7 records on), at rev 14 (13 orders: the next at 27), not at 21. The
+        // restart reads the snapshot and replays the 8 records after it.
+        #expect(journal.snapshot?.rev == 14)
         let before = core.withLedger { ($0.allPublications, $0.rev, $0.keySeed) }
         let again = try StockEngine(journal: journal, configuration: configuration)
         again.withLedger { ledger in

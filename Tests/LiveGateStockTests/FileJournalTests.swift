@@ -45,18 +45,22 @@ struct FileJournalTests {
         defer { directory.remove() }
         try Self.fill(directory.path, orders: 0..<3_000)
         #expect(Self.files(directory.path, "journal-").count > 1, "64 KiB segments roll")
+        let firstSnapshots = Self.files(directory.path, "snapshot-")
         var configuration = Self.configuration
         configuration.snapshotEvery = 1_000
-        try Self.fill(directory.path, orders: 2_900..<4_500, configuration: configuration)
-        // Snapshots removed the segments they cover: one snapshot, and segments only after it.
+        // Reopened with 3,000 orders remembered, the next snapshot is 3,000 records away (a snapshot
+        // is spaced by at least as many records as orders remembered): 3,500 new orders pass it.
+        try Self.fill(directory.path, orders: 2_900..<6_500, configuration: configuration)
+        // Snapshots removed the segments they cover: one snapshot, a new one, and segments only after it.
         let snapshots = Self.files(directory.path, "snapshot-")
         #expect(snapshots.count == 1)
+        #expect(snapshots != firstSnapshots)
         let core = try StockEngine.open(dataDirectory: directory.path, configuration: Self.configuration)
         core.withLedger { ledger in
-            #expect(ledger.publication(of: "tea")?.reserved == 4_500)
-            #expect(ledger.orderCount == 4_500)
+            #expect(ledger.publication(of: "tea")?.reserved == 6_500)
+            #expect(ledger.orderCount == 6_500)
             #expect(ledger.invariantViolation() == nil)
-            #expect(ledger.order(channel: "douyin", orderId: "o4499")?.state == .reserved)
+            #expect(ledger.order(channel: "douyin", orderId: "o6499")?.state == .reserved)
         }
         core.stop()
     }

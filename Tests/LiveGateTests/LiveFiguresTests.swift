@@ -87,6 +87,7 @@ struct LiveFiguresTests {
         let room = try Self.fixture()
         let (op, _) = try room.join(.operator)
         let (connector, _) = try room.join(.connector, channel: "taobao")
+        let (viewer, _) = try room.join(.viewer)
         try Self.tick(op, to: 1_000)
         try Self.sell(connector, "cap", 30, id: "a")
         let sold = Self.collect(op) { $0["type"] as? String == "stock" && $0["sku"] as? String == "cap" }
@@ -120,5 +121,8 @@ struct LiveFiguresTests {
         try Self.sell(connector, "cap", 70, id: "b")
         let out = try #require(Self.collect(op) { isCapStock($0) && $0["sellable"] as? Int == 0 }.last)
         #expect(out["sellable"] as? Int == 0 && out["ratePerMin"] as? Double == 0 && out["etaSec"] is NSNull, "\(out)")
+        // Viewers are not sent the rate: of all this, their stream carried the two sales only.
+        let viewerSaw = Self.collect(viewer, limit: 200) { isCapStock($0) && $0["sellable"] as? Int == 0 }.filter(isCapStock)
+        #expect(viewerSaw.map { $0["sellable"] as? Int } == [70, 0], "\(viewerSaw)")
     }
 }

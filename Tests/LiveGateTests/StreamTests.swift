@@ -235,7 +235,7 @@ struct StreamTests {
         var small: CInt = 4096
         setsockopt(fds[0], SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<CInt>.size))
         _ = fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) | O_NONBLOCK)
-        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 1000, alignment: 16)  // smaller than a run
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 2048, alignment: 16)  // smaller than a run
         defer { scratch.deallocate() }
         var queue = OutboundQueue()
         var expected: [UInt8] = []
