@@ -232,18 +232,7 @@ public struct StockLedger {
         let stamp = Swift.max(self.time, time)
         switch command {
         case .order(let event):
-            let tag: CommandRecord.Tag =
-                switch event.kind {
-                case .placed: .placed
-                case .paid: .paid
-                case .cancelled: .cancelled
-                }
-            var record = CommandRecord(tag: tag, rev: next, time: stamp)
-            record.sku = index(ofSku: event.sku)
-            record.quantity = event.quantity
-            record.key = key ?? OrderKey(channel: event.channel, orderId: event.orderId, seed: keySeed)
-            record.platformTimestamp = event.platformTimestamp
-            return record
+            return makeOrderRecord(event, time: time, key: key)
         case .createSku(let sku, let onHand, let policy):
             var record = CommandRecord(tag: .createSku, rev: next, time: stamp)
             record.text = Self.clip(sku)
@@ -276,6 +265,24 @@ public struct StockLedger {
         case .readSkus, .readOrder:
             return nil
         }
+    }
+
+    /// The record of an order event at core time `time` (or the ledger's, when later), with its key
+    /// if already computed.
+    @inline(__always)
+    mutating func makeOrderRecord(_ event: OrderEvent, time: Int64, key: OrderKey?) -> CommandRecord {
+        let tag: CommandRecord.Tag =
+            switch event.kind {
+            case .placed: .placed
+            case .paid: .paid
+            case .cancelled: .cancelled
+            }
+        var record = CommandRecord(tag: tag, rev: rev &+ 1, time: Swift.max(self.time, time))
+        record.sku = index(ofSku: event.sku)
+        record.quantity = event.quantity
+        record.key = key ?? OrderKey(channel: event.channel, orderId: event.orderId, seed: keySeed)
+        record.platformTimestamp = event.platformTimestamp
+        return record
     }
 
     /// The index of the SKU `id`, or ``CommandRecord/unknownSku``; remembers the last SKU looked up,
@@ -424,14 +431,21 @@ public struct StockLedger {
         for command in commands {
             let key = keys[index]
             index += 1
-            // A repeated order event is answered from the idempotency table: no record, no new rev.
-            if case .order(let event) = command, let outcome = storedOutcome(of: event.kind, key: key) {
-                results.append(StockResult(outcome: outcome, rev: rev, isDuplicate: true))
-                continue
-            }
-            guard let record = makeRecord(command, time: time, externalClock: externalClock, key: key) else {
-                results.append(read(command))
-                continue
+            let record: CommandRecord
+            if case .order(let event) = command {
+                // A repeated order event is answered from the idempotency table: no record, no new rev.
+                if let outcome = storedOutcome(of: event.kind, key: key) {
+                    results.append(StockResult(outcome: outcome, rev: rev, isDuplicate: true))
+                    continue
+                }
+                // The order's record straight from its event (the hot path: one look at the command).
+                record = makeOrderRecord(event, time: time, key: key)
+            } else {
+                guard let made = makeRecord(command, time: time, externalClock: externalClock, key: key) else {
+                    results.append(read(command))
+                    continue
+                }
+                record = made
             }
             let (outcome, isDuplicate) = apply(record)
             if encodes { record.encode(into: &journal) }
