@@ -166,7 +166,10 @@ extension StockLedger {
         }
         ledger.skus = skus
         ledger.isChanged = [Bool](repeating: false, count: skus.count)
-        for (index, sku) in skus.enumerated() { ledger.skuIndex[sku.id] = UInt32(index) }
+        for (index, sku) in skus.enumerated() {
+            ledger.skuIndex[sku.id] = UInt32(index)
+            ledger.skuLookup.insert(sku.id, index: UInt32(index))
+        }
         return ledger
     }
 }

@@ -68,6 +68,8 @@ public struct StockLedger {
     var skus: [Sku] = []
     /// SKU id → index.
     var skuIndex: [String: UInt32] = [:]
+    /// The same, for the per-order lookup (``SkuLookup``); kept with `skuIndex`.
+    var skuLookup = SkuLookup()
     /// The remembered orders.
     var orders: OrderTable
     /// Orders in first-seen order, for forgetting them after the retention.
@@ -291,7 +293,7 @@ public struct StockLedger {
     @inline(__always)
     private mutating func index(ofSku id: String) -> UInt32 {
         if let last = lastSku, last.id == id { return last.index }
-        guard let index = skuIndex[id] else { return CommandRecord.unknownSku }
+        guard let index = skuLookup.find(id, isID: { skus[Int($0)].id == id }) else { return CommandRecord.unknownSku }
         lastSku = (id, index)
         return index
     }
@@ -619,6 +621,7 @@ public struct StockLedger {
             skus.append(Sku(id: record.text, onHand: record.quantity, policy: policy, initial: record.quantity))
             isChanged.append(false)
             skuIndex[record.text] = UInt32(index)
+            skuLookup.insert(record.text, index: UInt32(index))
             markChanged(index)
             note(index, .created, record.quantity)
             return .ok
