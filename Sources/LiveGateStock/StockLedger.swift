@@ -293,7 +293,11 @@ public struct StockLedger {
     @inline(__always)
     private mutating func index(ofSku id: String) -> UInt32 {
         if let last = lastSku, last.id == id { return last.index }
-        guard let index = skuLookup.find(id, isID: { skus[Int($0)].id == id }) else { return CommandRecord.unknownSku }
+        // The byte-hashed table first; on a miss the dictionary, which also finds an id written in
+        // another Unicode normalization form (Swift compares strings canonically).
+        guard let index = skuLookup.find(id, isID: { skus[Int($0)].id == id }) ?? skuIndex[id] else {
+            return CommandRecord.unknownSku
+        }
         lastSku = (id, index)
         return index
     }

@@ -12,6 +12,24 @@ struct LedgerTests {
         return harness
     }
 
+    /// An order finds its SKU among many (the byte-hashed lookup grows past its first table), an
+    /// id written in another Unicode normalization form finds the same SKU, and an unknown id none.
+    @Test func ordersFindTheirSkuAmongManyAndInAnyNormalizationForm() {
+        var h = LedgerHarness()
+        for index in 0..<300 { #expect(h.run(.createSku(sku: "sku-\(index)", onHand: 5)).outcome == .ok) }
+        #expect(h.run(.createSku(sku: "caf\u{E9}", onHand: 5)).outcome == .ok)  // é precomposed
+        #expect(h.run(.createSku(sku: "cafe\u{301}", onHand: 5)).outcome == .skuExists)  // the same id, decomposed
+        for index in stride(from: 299, through: 0, by: -7) {
+            let result = h.run(.order(OrderEvent(.placed, sku: "sku-\(index)", channel: "douyin", orderId: "o\(index)")))
+            #expect(result.outcome == .reserved, "sku-\(index)")
+        }
+        let decomposed = h.run(.order(OrderEvent(.placed, sku: "cafe\u{301}", channel: "douyin", orderId: "c1", quantity: 2)))
+        #expect(decomposed.outcome == .reserved)
+        #expect(h.ledger.publication(of: "caf\u{E9}")?.reserved == 2)
+        let unknown = h.run(.order(OrderEvent(.placed, sku: "sku-300", channel: "douyin", orderId: "u1")))
+        #expect(unknown.outcome == .unknownSku)
+    }
+
     @Test func placedReservesAndDuplicateChangesNothing() {
         var h = harness()
         #expect(h.order(.placed, "A", quantity: 3) == .reserved)
