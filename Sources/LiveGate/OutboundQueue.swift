@@ -115,6 +115,13 @@ struct OutboundQueue {
                     }
                     vectors[0] = iovec(iov_base: scratch.baseAddress!, iov_len: filled)
                     count = 1
+                    // What follows the run (a large frame, or what did not fit) goes in the same write.
+                    while index < entries.count && count < maxVectors {
+                        let chunk = entries[index].bytes
+                        vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: chunk.base), iov_len: chunk.count)
+                        count += 1
+                        index += 1
+                    }
                 } else {
                     var index = head
                     while index < entries.count && count < maxVectors {
