@@ -98,12 +98,12 @@ struct OutboundQueue {
         return try withUnsafeTemporaryAllocation(of: iovec.self, capacity: maxVectors) { vectors throws(IOError) -> Bool in
             while byteCount > 0 {
                 var count = 0
+                var index = head
+                var skip = headOffset
                 if head + 1 < entries.count && entries[head].bytes.count - headOffset < min(Self.gatherBelow, scratch.count + 1) {
                     // Gather the run of small frames at the head (a retry after a full socket
                     // gathers again from what is left: the queue only grows at its tail).
                     var filled = 0
-                    var index = head
-                    var skip = headOffset
                     while index < entries.count {
                         let bytes = entries[index].bytes
                         let size = bytes.count - skip
@@ -115,23 +115,14 @@ struct OutboundQueue {
                     }
                     vectors[0] = iovec(iov_base: scratch.baseAddress!, iov_len: filled)
                     count = 1
-                    // What follows the run (a large frame, or what did not fit) goes in the same write.
-                    while index < entries.count && count < maxVectors {
-                        let chunk = entries[index].bytes
-                        vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: chunk.base), iov_len: chunk.count)
-                        count += 1
-                        index += 1
-                    }
-                } else {
-                    var index = head
-                    while index < entries.count && count < maxVectors {
-                        let chunk = entries[index].bytes
-                        let skip = index == head ? headOffset : 0
-                        vectors[count] = iovec(
-                            iov_base: UnsafeMutableRawPointer(mutating: chunk.base + skip), iov_len: chunk.count - skip)
-                        count += 1
-                        index += 1
-                    }
+                }
+                // The rest (a large frame, what did not fit, or all of it) goes from where it is, in the same write.
+                while index < entries.count && count < maxVectors {
+                    let chunk = entries[index].bytes
+                    vectors[count] = iovec(iov_base: UnsafeMutableRawPointer(mutating: chunk.base + skip), iov_len: chunk.count - skip)
+                    skip = 0
+                    count += 1
+                    index += 1
                 }
                 switch try Posix.writev(fd: fd, iovecs: vectors.baseAddress!, count: count) {
                 case .wouldBlock:
